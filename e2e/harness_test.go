@@ -1,0 +1,247 @@
+// Package e2e runs the real cachegate binary before a test origin and a real
+// redis-server, several instances where behaviour crosses instances.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cachegate/cachegate/demo"
+	"github.com/cachegate/cachegate/store/redistest"
+)
+
+var (
+	// binary is the cachegate binary built once for the package.
+	binary string
+	// redisServer is the one redis-server of the package; tests keep apart
+	// by key prefix.
+	redisServer *redistest.Server
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "cachegate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "cachegate")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/cachegate/cachegate")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building cachegate:", err)
+		return 1
+	}
+	redisServer, err = redistest.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer redisServer.Close()
+	return m.Run()
+}
+
+// origin is a demo origin on a loopback port, counting requests per path.
+type origin struct {
+	*demo.Origin
+	URL string
+}
+
+func startOrigin(t *testing.T) *origin {
+	t.Helper()
+	o := demo.New()
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	return &origin{Origin: o, URL: srv.URL}
+}
+
+// setup is what an instance's config says beyond the defaults.
+type setup struct {
+	origin  string
+	backend string // memory or redis
+	prefix  string // redis key prefix, one per test
+	extra   string // more YAML, appended as is
+}
+
+func (s setup) yaml(listen, admin string) string {
+	backend := s.backend
+	if backend == "" {
+		backend = "memory"
+	}
+	return fmt.Sprintf(`listen: %q
+origin: %q
+admin:
+  listen: %q
+  token: test-token
+log:
+  level: debug
+store:
+  backend: %s
+  redis:
+    addrs: [%q]
+    key_prefix: %q
+%s`, listen, s.origin, admin, backend, redisServer.Addr(), s.prefix, s.extra)
+}
+
+// instance is one running cachegate process.
+type instance struct {
+	t        *testing.T
+	cfgPath  string
+	URL      string
+	AdminURL string
+	cmd      *exec.Cmd
+	log      *lockedBuffer
+	exited   chan struct{}
+}
+
+// startInstance writes a config for s and starts cachegate with it, waiting
+// until its admin listener answers.
+func startInstance(t *testing.T, s setup) *instance {
+	t.Helper()
+	listen, admin := freeAddr(t), freeAddr(t)
+	cfgPath := filepath.Join(t.TempDir(), "cachegate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(s.yaml(listen, admin)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{t: t, cfgPath: cfgPath, URL: "http://" + listen, AdminURL: "http://" + admin}
+	in.start()
+	t.Cleanup(in.stop)
+	return in
+}
+
+func (in *instance) start() {
+	in.t.Helper()
+	in.log = &lockedBuffer{}
+	in.cmd = exec.Command(binary, "-config", in.cfgPath)
+	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
+	in.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := in.cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	in.exited = make(chan struct{})
+	go func() { in.cmd.Wait(); close(in.exited) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(in.AdminURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-in.exited:
+			in.t.Fatalf("cachegate exited at start:\n%s", in.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			in.t.Fatalf("cachegate did not answer on %s: %v\n%s", in.AdminURL, err, in.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for the process to end.
+func (in *instance) stop() {
+	if in.cmd == nil || in.cmd.Process == nil {
+		return
+	}
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.exited:
+	case <-time.After(15 * time.Second):
+		in.cmd.Process.Kill()
+		<-in.exited
+	}
+	if in.t.Failed() {
+		in.t.Logf("cachegate log (%s):\n%s", in.URL, in.log.String())
+	}
+	in.cmd = nil
+}
+
+// restart stops the process and starts it again with the same config.
+func (in *instance) restart() {
+	in.t.Helper()
+	in.stop()
+	in.start()
+}
+
+// get sends a GET (or another method) and returns the response with its
+// body read.
+func (in *instance) do(method, path string, header http.Header) (*http.Response, string) {
+	in.t.Helper()
+	req, err := http.NewRequest(method, in.URL+path, nil)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, string(body)
+}
+
+func (in *instance) get(path string) (*http.Response, string) {
+	in.t.Helper()
+	return in.do(http.MethodGet, path, nil)
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// prefixFor is a Redis key prefix private to the test.
+func prefixFor(t *testing.T) string {
+	return "t-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+}
+
+// lockedBuffer collects a process's output for failure messages.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,370 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/store"
+)
+
+// NewTransport returns the transport cachegate uses to reach the origin. It
+// never adds or removes a Content-Encoding by itself (DisableCompression),
+// so stored bodies stay exactly as the origin sent them.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		DisableCompression:    true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// fill is the origin side of one exchange, carried to the ReverseProxy
+// hooks in the request context.
+type fill struct {
+	x      *exchange
+	client *http.Request
+	// stale is the stored entry being revalidated, or nil on a miss.
+	stale       *store.Entry
+	requestTime time.Time
+}
+
+type fillKey struct{}
+
+func fillOf(r *http.Request) *fill {
+	f, _ := r.Context().Value(fillKey{}).(*fill)
+	return f
+}
+
+// fetch forwards the request to the origin. For a cacheable request the
+// response is streamed to the client and captured for the store; stale is
+// the entry to revalidate, if any.
+func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale *store.Entry) {
+	f := &fill{x: x, client: r, stale: stale}
+	ctx := context.WithValue(r.Context(), fillKey{}, f)
+	p.origin.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// requestFieldsNeverForwarded are request fields that some origins act on
+// but that are not part of the cache key; forwarding them on a cacheable
+// request would let one client change what is stored for all (cache
+// poisoning).
+var requestFieldsNeverForwarded = []string{
+	"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override",
+	"X-Http-Method", "X-Method-Override",
+}
+
+// rewrite builds the request to the origin (the ReverseProxy Rewrite hook).
+// ReverseProxy has already removed hop-by-hop fields and any inbound
+// Forwarded / X-Forwarded-* fields.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	f := fillOf(pr.In)
+	pr.SetURL(f.x.st.origin)
+	pr.Out.Host = pr.In.Host
+	pr.SetXForwarded()
+	pr.Out.Header.Add("Via", via(pr.In.Proto, f.x.st.cfg.Cache.Name))
+	f.requestTime = p.now()
+	if !f.x.cacheable {
+		return
+	}
+	out := pr.Out
+	for _, name := range requestFieldsNeverForwarded {
+		out.Header.Del(name)
+	}
+	// A GET body has no meaning (RFC 9110 §9.3.1) and is not part of the key.
+	out.Body, out.ContentLength = nil, 0
+	out.Header.Del("Content-Length")
+	// HEAD is fetched as GET so that the response can be stored and serve
+	// later GETs too (as Varnish and nginx do); the server drops the body.
+	out.Method = http.MethodGet
+	// The client's own validators are answered by the cache (deliver); the
+	// origin is asked for a full response, or validated with the stored
+	// entry's validators (RFC 9111 §4.3.1).
+	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		out.Header.Del(name)
+	}
+	if ae := out.Header.Get("Accept-Encoding"); ae != "" {
+		out.Header.Set("Accept-Encoding", policy.NormalizeAcceptEncoding(ae))
+	}
+	if f.stale != nil {
+		for name, vs := range policy.ConditionalHeaders(f.stale.Header) {
+			out.Header[name] = vs
+		}
+	}
+}
+
+// modifyResponse decides what happens to the origin's response: store it,
+// refresh a stale entry with it (304), or pass it through (the
+// ReverseProxy ModifyResponse hook). It runs for every status.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	f := fillOf(resp.Request)
+	x := f.x
+	now := p.now()
+	x.status.FwdStatus = resp.StatusCode
+	// Decisions and the stored entry see every field; the client does not.
+	defer func() {
+		stripInternalFields(resp.Header)
+		resp.Header.Add("Via", via(resp.Proto, x.st.cfg.Cache.Name))
+	}()
+	if !x.cacheable {
+		p.invalidateAfterUnsafe(f, resp)
+		resp.Header.Set("Cache-Status", x.status.String())
+		return nil
+	}
+	if f.stale != nil && resp.StatusCode == http.StatusNotModified {
+		return p.revalidated(f, resp, now)
+	}
+	dec := policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
+	if x.rd.NoStore {
+		dec.Store, dec.Reason = false, "request-no-store"
+	}
+	maxBytes := int64(x.st.cfg.Cache.MaxObjectBytes)
+	if dec.Store && resp.ContentLength > maxBytes {
+		dec.Store, dec.Reason = false, "too-large"
+	}
+	if !dec.Store {
+		x.status.Detail = dec.Reason
+		resp.Header.Set("Cache-Status", x.status.String())
+		return nil
+	}
+	e := p.newEntry(f, resp, dec, now)
+	x.status.Stored = true
+	x.status.TTL, x.status.HasTTL = dec.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
+	resp.Header.Set("Cache-Status", x.status.String())
+	resp.Body = &capture{
+		body: resp.Body,
+		buf:  bytes.NewBuffer(make([]byte, 0, initialCapture(resp.ContentLength))),
+		max:  maxBytes,
+		done: func(body []byte) {
+			e.Body = body
+			p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header)
+		},
+	}
+	if policy.NotModified(f.client, resp.Header) {
+		return p.answerNotModified(resp)
+	}
+	return nil
+}
+
+// answerNotModified turns a full origin response into a 304 for a client
+// whose validators match it (RFC 9110 §13.1), after reading the body to the
+// end so that the capture can store it.
+func (p *Proxy) answerNotModified(resp *http.Response) error {
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	resp.Body.Close()
+	notModified(resp.Header)
+	resp.StatusCode, resp.Status = http.StatusNotModified, ""
+	resp.Body, resp.ContentLength = http.NoBody, 0
+	return nil
+}
+
+// revalidated applies a 304 from the origin to the stale entry (RFC 9111
+// §4.3.3, §4.3.4): the stored header fields are updated, freshness is
+// recomputed, and the client gets the stored body.
+func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
+	x, old := f.x, f.stale
+	header := policy.UpdateHeaders(old.Header, resp.Header)
+	dec := policy.DecideStore(x.route, f.client, old.Status, header, f.requestTime, now)
+	x.status.Fwd = "stale"
+	if dec.Store {
+		e := p.newEntry(f, &http.Response{StatusCode: old.Status, Header: header}, dec, now)
+		e.Body = old.Body
+		p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header)
+		x.status.Stored = true
+		x.status.TTL, x.status.HasTTL = dec.Freshness, true
+	}
+	resp.Body.Close()
+	out := header.Clone()
+	out.Set("Cache-Status", x.status.String())
+	resp.Header = out
+	if policy.NotModified(f.client, header) {
+		notModified(resp.Header)
+		resp.StatusCode, resp.Status = http.StatusNotModified, ""
+		resp.Body, resp.ContentLength = http.NoBody, 0
+		return nil
+	}
+	resp.StatusCode, resp.Status = old.Status, ""
+	resp.Body = io.NopCloser(bytes.NewReader(old.Body))
+	resp.ContentLength = int64(len(old.Body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(old.Body)))
+	return nil
+}
+
+// newEntry builds the entry a response will be stored as (its body comes
+// when the capture completes).
+func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision, now time.Time) *store.Entry {
+	x := f.x
+	header := resp.Header.Clone()
+	header.Del("Cache-Status")
+	for _, name := range dec.OmitHeaders {
+		header.Del(name)
+	}
+	vary, _ := policy.VaryNames(resp.Header)
+	return &store.Entry{
+		Key:                  x.key.Primary,
+		Route:                x.route.Name,
+		Host:                 hostOf(f.client),
+		Tags:                 tagsOf(x.route, resp.Header),
+		Vary:                 vary,
+		Status:               resp.StatusCode,
+		Header:               header,
+		RequestTime:          f.requestTime,
+		ResponseTime:         now,
+		Freshness:            dec.Freshness,
+		StaleWhileRevalidate: dec.StaleWhileRevalidate,
+		StaleIfError:         dec.StaleIfError,
+		MustRevalidate:       dec.MustRevalidate,
+	}
+}
+
+// save stores e under the request's key: directly when the response does
+// not vary, else as a variant behind a Vary marker on the primary key.
+func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) {
+	ttl := storeTTL(e)
+	id := x.id
+	if len(e.Vary) > 0 {
+		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, Vary: e.Vary}
+		if err := p.store.Set(ctx, x.id, marker, ttl); err != nil {
+			p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
+			return
+		}
+		id = variantID(x.key, policy.VaryKey(e.Vary, reqHeader))
+	}
+	if err := p.store.Set(ctx, id, e, ttl); err != nil {
+		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
+	}
+}
+
+// keepForRevalidation is how long an entry with validators is kept past
+// its stale windows, so that the origin can still answer 304 for it.
+const keepForRevalidation = time.Hour
+
+// storeTTL is how long the store keeps an entry: its freshness, the longer
+// of its stale windows, and a grace for revalidation when it has validators.
+func storeTTL(e *store.Entry) time.Duration {
+	ttl := e.Freshness + max(e.StaleWhileRevalidate, e.StaleIfError)
+	if e.Header.Get("ETag") != "" || e.Header.Get("Last-Modified") != "" {
+		ttl += keepForRevalidation
+	}
+	return max(ttl, time.Second)
+}
+
+// originError answers when the origin could not be reached or did not
+// answer in time: the stale entry within stale-if-error (RFC 5861 §4), else
+// 502 or 504 with a short body (the ReverseProxy ErrorHandler hook).
+func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
+	f := fillOf(r)
+	x := f.x
+	if errors.Is(err, context.Canceled) && f.client.Context().Err() != nil {
+		return // the client left; nobody to answer
+	}
+	p.log.Warn("origin error", "key", x.key.Primary, "route", x.route.Name, "err", err)
+	if f.stale != nil {
+		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, p.now())
+		if policy.DecideReuseOnError(entryFreshness(f.stale), age, x.rd) {
+			x.status.Hit = true
+			x.status.Fwd = ""
+			x.status.Detail = "stale-if-error"
+			p.deliver(w, f.client, x, f.stale, age)
+			return
+		}
+	}
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	x.status.Detail = "origin-error"
+	w.Header().Set("Cache-Status", x.status.String())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, http.StatusText(status)+": the origin did not answer\n")
+}
+
+// invalidateAfterUnsafe drops the stored responses for the target URI and
+// for same-origin Location and Content-Location after a non-error response
+// to an unsafe method (RFC 9111 §4.4).
+func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
+	switch f.client.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return
+	}
+	if resp.StatusCode >= 400 {
+		return
+	}
+	sch := scheme(f.client)
+	target := f.client.URL
+	ids := []string{f.x.route.Key(f.client, sch).ID()}
+	for _, name := range []string{"Location", "Content-Location"} {
+		v := resp.Header.Get(name)
+		if v == "" {
+			continue
+		}
+		u, err := target.Parse(v)
+		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, f.client.Host)) {
+			continue
+		}
+		req := &http.Request{Method: http.MethodGet, URL: u, Host: f.client.Host, Header: f.client.Header}
+		ids = append(ids, f.x.st.cfg.Route(req).Key(req, sch).ID())
+	}
+	if err := p.store.Delete(context.WithoutCancel(f.client.Context()), ids...); err != nil {
+		p.log.Error("store delete", "route", f.x.route.Name, "err", err)
+	}
+}
+
+// capture passes the origin's body through while keeping a copy; done is
+// called with the copy only when the body was read to its end and fit in
+// max bytes. A body cut off by the origin or the client is never stored.
+type capture struct {
+	body     io.ReadCloser
+	buf      *bytes.Buffer
+	max      int64
+	done     func([]byte)
+	overflow bool
+	finished bool
+}
+
+func (c *capture) Read(b []byte) (int, error) {
+	n, err := c.body.Read(b)
+	if n > 0 && !c.overflow {
+		if int64(c.buf.Len()+n) > c.max {
+			c.overflow = true
+			c.buf = nil
+		} else {
+			c.buf.Write(b[:n])
+		}
+	}
+	if err == io.EOF && !c.overflow && !c.finished {
+		c.finished = true
+		c.done(c.buf.Bytes())
+	}
+	return n, err
+}
+
+func (c *capture) Close() error { return c.body.Close() }
+
+// initialCapture sizes the capture buffer from Content-Length.
+func initialCapture(contentLength int64) int {
+	if contentLength >= 0 && contentLength < 64<<20 {
+		return int(contentLength)
+	}
+	return 32 << 10
+}

@@ -1,0 +1,238 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/store"
+)
+
+// Options are the parts of a Proxy that do not come from the config file.
+type Options struct {
+	// Store holds the entries. Required.
+	Store store.Store
+	// Logger receives errors and, at debug, one line per request. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Transport reaches the origin. Default: NewTransport().
+	Transport http.RoundTripper
+}
+
+// Proxy is the caching reverse proxy: an http.Handler for the proxy listener.
+type Proxy struct {
+	store  store.Store
+	log    *slog.Logger
+	origin *httputil.ReverseProxy
+	state  atomic.Pointer[state]
+	now    func() time.Time
+}
+
+// state is what one config yields; it is swapped whole on reload so that a
+// request in flight keeps the config it started with.
+type state struct {
+	cfg    *policy.Config
+	origin *url.URL
+}
+
+// New returns a Proxy serving cfg.
+func New(cfg *policy.Config, opts Options) (*Proxy, error) {
+	if opts.Store == nil {
+		return nil, errors.New("proxy: no store")
+	}
+	p := &Proxy{store: opts.Store, log: opts.Logger, now: time.Now}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if err := p.Reload(cfg); err != nil {
+		return nil, err
+	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = NewTransport()
+	}
+	p.origin = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.originError,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return p, nil
+}
+
+// Reload makes cfg the config of every request that starts after it.
+func (p *Proxy) Reload(cfg *policy.Config) error {
+	origin, err := url.Parse(cfg.Origin)
+	if err != nil {
+		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
+	}
+	p.state.Store(&state{cfg: cfg, origin: origin})
+	return nil
+}
+
+// exchange carries one client request through the lifecycle.
+type exchange struct {
+	st     *state
+	route  *policy.Route
+	start  time.Time
+	rd     policy.RequestDirectives
+	key    policy.Key
+	id     string // store key of the primary entry
+	vary   []string
+	varyID string // store key of the variant, when the primary is a Vary marker
+	status policy.CacheStatus
+	// cacheable is false for requests that pass to the origin untouched.
+	cacheable bool
+}
+
+// ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
+// deliver from the cache or fetch from the origin.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := p.classify(r)
+	if !x.cacheable {
+		p.fetch(w, r, x, nil)
+		return
+	}
+	e := p.lookup(r, x)
+	switch verdict, age := p.decide(x, e); verdict {
+	case serveFresh:
+		x.status.Hit = true
+		p.deliver(w, r, x, e, age)
+	case serveStale:
+		x.status.Hit = true
+		x.status.Detail = "stale"
+		p.deliver(w, r, x, e, age)
+	case onlyIfCached:
+		x.status.Detail = "only-if-cached"
+		p.deliverGatewayTimeout(w, x)
+	default:
+		p.fetch(w, r, x, e)
+	}
+}
+
+// classify finds the route and decides whether the request may use the
+// cache at all. Methods other than GET and HEAD, upgrades and bypassed
+// routes pass to the origin (RFC 9111 §2: only GET responses are cached
+// here; HEAD is answered from them).
+func (p *Proxy) classify(r *http.Request) *exchange {
+	st := p.state.Load()
+	x := &exchange{st: st, start: p.now()}
+	x.route = st.cfg.Route(r)
+	x.status = policy.CacheStatus{Name: st.cfg.Cache.Name}
+	switch {
+	case x.route.Bypass:
+		x.status.Fwd = "bypass"
+		x.status.Detail = "route"
+		return x
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		x.status.Fwd = "method"
+		return x
+	case r.Header.Get("Upgrade") != "":
+		x.status.Fwd = "bypass"
+		x.status.Detail = "upgrade"
+		return x
+	}
+	x.cacheable = true
+	x.rd = policy.ParseRequestDirectives(r.Header)
+	x.key = x.route.Key(r, scheme(r))
+	x.id = x.key.ID()
+	return x
+}
+
+// lookup returns the stored entry for the request, following a Vary
+// marker to the variant the request selects (RFC 9111 §4.1). A store error
+// is logged and treated as a miss: the origin still answers.
+func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
+	e, err := p.get(r.Context(), x, x.id)
+	if e == nil || err != nil {
+		x.status.Fwd = "uri-miss"
+		return nil
+	}
+	if !e.IsMarker() {
+		return e
+	}
+	x.vary = e.Vary
+	x.varyID = variantID(x.key, policy.VaryKey(e.Vary, r.Header))
+	v, err := p.get(r.Context(), x, x.varyID)
+	if v == nil || err != nil || v.IsMarker() {
+		x.status.Fwd = "vary-miss"
+		return nil
+	}
+	return v
+}
+
+func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {
+	e, err := p.store.Get(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.log.Error("store get", "key", x.key.Primary, "route", x.route.Name, "err", err)
+	}
+	return e, err
+}
+
+// variantID is the store key of one variant of a primary key.
+func variantID(k policy.Key, varyKey string) string {
+	return policy.Key{Primary: k.Primary + "\x00" + varyKey}.ID()
+}
+
+// verdict is what decide says to do with a request.
+type verdict int
+
+const (
+	fetchFromOrigin verdict = iota
+	serveFresh
+	serveStale
+	onlyIfCached
+)
+
+// decide applies RFC 9111 §4 to the stored entry and the request's
+// directives.
+func (p *Proxy) decide(x *exchange, e *store.Entry) (verdict, time.Duration) {
+	if e == nil {
+		if x.rd.OnlyIfCached {
+			return onlyIfCached, 0
+		}
+		return fetchFromOrigin, 0
+	}
+	age := policy.CurrentAge(e.Header, e.RequestTime, e.ResponseTime, x.start)
+	x.status.TTL, x.status.HasTTL = e.Freshness-age, true
+	switch policy.DecideReuse(entryFreshness(e), age, x.rd) {
+	case policy.ReuseFresh:
+		return serveFresh, age
+	case policy.ReuseStale:
+		return serveStale, age
+	}
+	if x.rd.OnlyIfCached {
+		return onlyIfCached, 0
+	}
+	if x.rd.NoCache {
+		x.status.Fwd = "request"
+	} else {
+		x.status.Fwd = "stale"
+	}
+	return fetchFromOrigin, age
+}
+
+// entryFreshness is what policy needs to know of a stored entry.
+func entryFreshness(e *store.Entry) policy.EntryFreshness {
+	return policy.EntryFreshness{
+		Freshness:            e.Freshness,
+		StaleWhileRevalidate: e.StaleWhileRevalidate,
+		StaleIfError:         e.StaleIfError,
+		MustRevalidate:       e.MustRevalidate,
+	}
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
