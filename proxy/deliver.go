@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 
 // deliver writes a stored entry to the client: its header fields, Age
 // (RFC 9111 §5.1), Via (RFC 9110 §7.6.3) and Cache-Status (RFC 9211), then
-// a 304 when the client's validators match (RFC 9110 §13.1) or the body.
+// a 304 when the client's validators match (RFC 9110 §13.1), the ranges a
+// Range request asks of a stored 200 (RFC 9110 §14.2), or the body.
 func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry, age time.Duration) {
 	h := w.Header()
 	for name, vs := range e.Header {
@@ -22,15 +24,34 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 	h.Set("Age", policy.AgeHeader(age))
 	h.Add("Via", via(r.Proto, x.st.cfg.Cache.Name))
 	h.Set("Cache-Status", x.status.String())
-	if policy.NotModified(r, e.Header) {
+	if policy.NotModified(r, e.Status, e.Header) {
 		notModified(h)
 		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if e.Status == http.StatusOK && r.Header.Get("Range") != "" {
+		p.deliverRange(w, r, e)
 		return
 	}
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
 		w.Write(e.Body)
 	}
+}
+
+// deliverRange answers a Range request from a stored full response with
+// http.ServeContent, which implements byte ranges, multipart ranges,
+// If-Range and 416 (RFC 9110 §13.1.5, §14, §15.3.7).
+func (p *Proxy) deliverRange(w http.ResponseWriter, r *http.Request, e *store.Entry) {
+	h := w.Header()
+	// ServeContent sets the length of what it sends; with no Content-Type
+	// it would sniff one, which the origin did not send.
+	delete(h, "Content-Length")
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
+	modified, _ := http.ParseTime(e.Header.Get("Last-Modified"))
+	http.ServeContent(w, r, "", modified, bytes.NewReader(e.Body))
 }
 
 // deliverGatewayTimeout answers a request with only-if-cached that the

@@ -117,6 +117,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	x := f.x
 	now := p.now()
 	x.status.FwdStatus = resp.StatusCode
+	if resp.Header.Get("Date") == "" {
+		// RFC 9110 §6.6.1: a cache records when a response without Date
+		// was received, and the age calculation relies on it.
+		resp.Header.Set("Date", now.UTC().Format(http.TimeFormat))
+	}
 	// Decisions and the stored entry see every field; the client does not.
 	defer func() {
 		stripInternalFields(resp.Header)
@@ -153,10 +158,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		max:  maxBytes,
 		done: func(body []byte) {
 			e.Body = body
+			e.Header.Set("Content-Length", strconv.Itoa(len(body)))
 			p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header)
 		},
 	}
-	if policy.NotModified(f.client, resp.Header) {
+	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
 		return p.answerNotModified(resp)
 	}
 	return nil
@@ -195,7 +201,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	out := header.Clone()
 	out.Set("Cache-Status", x.status.String())
 	resp.Header = out
-	if policy.NotModified(f.client, header) {
+	if policy.NotModified(f.client, old.Status, header) {
 		notModified(resp.Header)
 		resp.StatusCode, resp.Status = http.StatusNotModified, ""
 		resp.Body, resp.ContentLength = http.NoBody, 0

@@ -1,0 +1,116 @@
+package policy
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// VaryNames returns the canonical request field names a response's Vary
+// lists, sorted and without duplicates, and whether it lists "*" (RFC 9111
+// §4.1: a Vary of "*" never matches a later request).
+func VaryNames(h http.Header) (names []string, star bool) {
+	for _, v := range h.Values("Vary") {
+		for _, n := range strings.Split(v, ",") {
+			n = strings.TrimSpace(n)
+			switch {
+			case n == "":
+			case n == "*":
+				star = true
+			default:
+				names = append(names, http.CanonicalHeaderKey(n))
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), star
+}
+
+// VaryKey is the secondary key of a request for the Vary names of a stored
+// response (RFC 9111 §4.1): each field's values, combined and with the
+// whitespace around commas normalized; an absent field differs from an
+// empty one. Accept-Encoding is normalized to the codings cachegate tells
+// apart, so that browsers do not split the cache.
+func VaryKey(names []string, reqHeader http.Header) string {
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(name)
+		values, ok := reqHeader[name]
+		if !ok {
+			b.WriteString("!\n")
+			continue
+		}
+		b.WriteByte(':')
+		v := strings.Join(values, ",")
+		if name == "Accept-Encoding" {
+			v = NormalizeAcceptEncoding(v)
+		} else {
+			v = normalizeList(v)
+		}
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// normalizeList trims the whitespace around the members of a
+// comma-separated field value and inside them collapses runs of spaces.
+func normalizeList(v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = strings.Join(strings.Fields(p), " ")
+	}
+	return strings.Join(parts, ",")
+}
+
+// encodings are the content codings Accept-Encoding is reduced to, in the
+// order the normalized value lists them.
+var encodings = []string{"br", "gzip", "zstd"}
+
+// NormalizeAcceptEncoding reduces an Accept-Encoding value (RFC 9110
+// §12.5.3) to the acceptable codings among br, gzip and zstd, in a fixed
+// order, or "identity" when none is acceptable. Requests that accept the
+// same codings then share one variant, and the origin is asked with the
+// normalized value so that its choice fits every client of the variant.
+func NormalizeAcceptEncoding(v string) string {
+	q := map[string]float64{}
+	for _, member := range strings.Split(v, ",") {
+		coding, params, _ := strings.Cut(member, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding == "x-gzip" {
+			coding = "gzip"
+		}
+		if coding == "" {
+			continue
+		}
+		weight := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+				if err != nil {
+					f = 0
+				}
+				weight = f
+			}
+		}
+		if old, seen := q[coding]; !seen || weight > old {
+			q[coding] = weight
+		}
+	}
+	var out []string
+	for _, c := range encodings {
+		w, listed := q[c]
+		if !listed {
+			w, listed = q["*"]
+		}
+		if listed && w > 0 {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return "identity"
+	}
+	return strings.Join(out, ", ")
+}
