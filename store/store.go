@@ -25,6 +25,9 @@ type Entry struct {
 	// Tags are the purge tags: the route's own and the origin's
 	// Surrogate-Key / Cache-Tag values.
 	Tags []string
+	// Groups are the cache groups the response joined (RFC 9875
+	// Cache-Groups), purged by Cache-Group-Invalidation.
+	Groups []string
 
 	// Vary, on a marker, lists the canonical request header names that
 	// select the variant (RFC 9111 §4.1). A marker has Status 0 and no body.
@@ -96,3 +99,7 @@ type Store interface {
 	// Close releases the store's resources.
 	Close() error
 }
+
+// MaxTTL caps how long any entry is kept, whatever its freshness: purge
+// marks older than this can be dropped, as no entry predates them.
+const MaxTTL = 30 * 24 * time.Hour

@@ -1,0 +1,206 @@
+package purge
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cachegate/cachegate/store"
+)
+
+// Kind is the kind of a purge scope.
+type Kind byte
+
+// The scope kinds. Their byte values name them in Redis and in the log.
+const (
+	All    Kind = 'a' // every entry
+	Host   Kind = 'h' // entries of one host
+	Route  Kind = 'r' // entries stored by one route
+	Tag    Kind = 't' // entries carrying one tag (Surrogate-Key, Cache-Tag, the route's tags)
+	Prefix Kind = 'p' // entries whose path starts with a prefix, on any host or on one
+	URL    Kind = 'u' // every variant of one URL
+	Group  Kind = 'g' // entries of one cache group of one host (RFC 9875)
+)
+
+// Scope is one thing a purge invalidates: a kind and its value.
+type Scope struct {
+	Kind  Kind
+	Value string
+}
+
+// String is the scope as stored in Redis: its kind byte, then the value.
+func (s Scope) String() string { return string(s.Kind) + s.Value }
+
+// parseScope reads a scope written by String.
+func parseScope(s string) (Scope, bool) {
+	if s == "" {
+		return Scope{}, false
+	}
+	switch k := Kind(s[0]); k {
+	case All, Host, Route, Tag, Prefix, URL, Group:
+		return Scope{Kind: k, Value: s[1:]}, true
+	}
+	return Scope{}, false
+}
+
+// Validity is what the marks say of an entry.
+type Validity int
+
+const (
+	// Valid: no purge touched the entry since its fill started.
+	Valid Validity = iota
+	// SoftPurged: a soft purge made the entry stale; serve it while one
+	// refresh runs.
+	SoftPurged
+	// Purged: the entry must not be served.
+	Purged
+)
+
+// mark is a scope's hard and soft purge sequence values and when the
+// later was set (for trimming).
+type mark struct {
+	hard, soft uint64
+	at         time.Time
+}
+
+// marks is the in-memory table of purge marks, safe for concurrent use.
+// Lookups allocate nothing: URL and prefix scopes are looked up with
+// substrings of the entry's key.
+type marks struct {
+	mu      sync.RWMutex
+	applied uint64 // the highest sequence value applied
+	all     mark
+	byKind  map[Kind]map[string]mark
+}
+
+func newMarks() *marks {
+	return &marks{byKind: map[Kind]map[string]mark{}}
+}
+
+// set records that scope was purged at seq.
+func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
+	var mk *mark
+	var table map[string]mark
+	var cur mark
+	if s.Kind == All {
+		mk = &m.all
+	} else {
+		table = m.byKind[s.Kind]
+		if table == nil {
+			table = map[string]mark{}
+			m.byKind[s.Kind] = table
+		}
+		cur = table[s.Value]
+		mk = &cur
+	}
+	if soft {
+		mk.soft = max(mk.soft, seq)
+	} else {
+		mk.hard = max(mk.hard, seq)
+	}
+	mk.at = at
+	if table != nil {
+		table[s.Value] = cur
+	}
+}
+
+// trim drops the marks set before horizon: no entry stored before then
+// is still kept (entries live at most the store's TTL cap).
+func (m *marks) trim(horizon time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, table := range m.byKind {
+		for v, mk := range table {
+			if mk.at.Before(horizon) {
+				delete(table, v)
+			}
+		}
+	}
+}
+
+// check applies the marks to an entry.
+func (m *marks) check(e *store.Entry) Validity {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v := m.all.validity(e.Seq)
+	if len(m.byKind) == 0 || v == Purged {
+		return v
+	}
+	worse := func(kind Kind, value string) bool {
+		if mk, ok := m.byKind[kind][value]; ok {
+			v = max(v, mk.validity(e.Seq))
+		}
+		return v == Purged
+	}
+	if worse(Host, e.Host) || worse(Route, e.Route) {
+		return v
+	}
+	for _, t := range e.Tags {
+		if worse(Tag, t) {
+			return v
+		}
+	}
+	if len(m.byKind[Group]) > 0 {
+		for _, g := range e.Groups {
+			if worse(Group, GroupValue(e.Host, g)) {
+				return v
+			}
+		}
+	}
+	hostPath, path := splitKey(e.Key)
+	if worse(URL, hostPath) {
+		return v
+	}
+	if len(m.byKind[Prefix]) == 0 {
+		return v
+	}
+	hostLen := len(hostPath) - len(path)
+	end := strings.IndexAny(path, "?\n")
+	if end < 0 {
+		end = len(path)
+	}
+	for i := 0; i < end; i++ {
+		if path[i] != '/' {
+			continue
+		}
+		if worse(Prefix, path[:i+1]) || worse(Prefix, hostPath[:hostLen+i+1]) {
+			return v
+		}
+	}
+	// The whole path, for a prefix given without a trailing slash.
+	if worse(Prefix, path[:end]) || worse(Prefix, hostPath[:hostLen+end]) {
+		return v
+	}
+	return v
+}
+
+func (mk mark) validity(seq uint64) Validity {
+	switch {
+	case mk.hard > seq:
+		return Purged
+	case mk.soft > seq:
+		return SoftPurged
+	}
+	return Valid
+}
+
+// splitKey returns, from a readable key "scheme://host/path?query\n…",
+// the part from the host to the end of the URL (the URL scope) and the
+// part from the path on.
+func splitKey(key string) (hostPath, path string) {
+	if i := strings.IndexByte(key, '\n'); i >= 0 {
+		key = key[:i]
+	}
+	if i := strings.Index(key, "://"); i >= 0 {
+		key = key[i+3:]
+	}
+	i := strings.IndexByte(key, '/')
+	if i < 0 {
+		return key, ""
+	}
+	return key, key[i:]
+}
+
+// GroupValue is the scope value of cache group g of host: groups are
+// scoped to their origin (RFC 9875 §2).
+func GroupValue(host, g string) string { return host + " " + g }

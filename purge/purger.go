@@ -1,0 +1,82 @@
+package purge
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachegate/cachegate/store"
+)
+
+// Result is what a purge did.
+type Result struct {
+	// Seq is the purge sequence value the purge took.
+	Seq uint64 `json:"seq"`
+	// Scopes is the number of scopes marked.
+	Scopes int `json:"scopes"`
+	// Lagging names the live instances that had not applied the purge when
+	// the call gave up waiting for them.
+	Lagging []string `json:"lagging,omitempty"`
+}
+
+// Purger records purges and tells whether an entry survives them.
+type Purger interface {
+	// Check applies the marks to a stored entry.
+	Check(ctx context.Context, e *store.Entry) Validity
+	// FillSeq is the sequence value a fill that starts now stamps its
+	// entry with.
+	FillSeq(ctx context.Context) uint64
+	// Purge marks scopes, soft or hard, and returns when every live
+	// instance honours the purge (or a bound passed).
+	Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error)
+	// Close stops the purger's goroutines.
+	Close() error
+}
+
+// Local is the Purger of a single instance without Redis: the sequence
+// and the marks live in process, and a purge applies at once.
+type Local struct {
+	mu    sync.Mutex // serializes purges
+	seq   atomic.Uint64
+	marks *marks
+	now   func() time.Time
+}
+
+// NewLocal returns an empty in-process Purger.
+func NewLocal() *Local {
+	return &Local{marks: newMarks(), now: time.Now}
+}
+
+// Check implements Purger.
+func (l *Local) Check(_ context.Context, e *store.Entry) Validity { return l.marks.check(e) }
+
+// FillSeq implements Purger.
+func (l *Local) FillSeq(context.Context) uint64 { return l.seq.Load() }
+
+// Purge implements Purger: one sequence value for all the scopes.
+func (l *Local) Purge(_ context.Context, scopes []Scope, soft bool) (Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seq := l.seq.Load() + 1
+	now := l.now()
+	l.marks.mu.Lock()
+	for _, s := range scopes {
+		l.marks.set(s, seq, soft, now)
+	}
+	l.marks.applied = seq
+	l.marks.mu.Unlock()
+	// The marks are in place before a fill can read the new value.
+	l.seq.Store(seq)
+	if seq%1024 == 0 {
+		l.marks.trim(now.Add(-MarkHorizon))
+	}
+	return Result{Seq: seq, Scopes: len(scopes)}, nil
+}
+
+// Close implements Purger.
+func (l *Local) Close() error { return nil }
+
+// MarkHorizon is how long a mark is kept: longer than any entry lives in
+// the store (the proxy caps an entry's store TTL at store.MaxTTL).
+const MarkHorizon = store.MaxTTL + time.Hour
