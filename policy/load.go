@@ -88,10 +88,13 @@ func Parse(file string, data []byte) (*Config, error) {
 		bad:     map[string]bool{},
 	}
 	cfg := &Config{}
-	if root := p.document(data); root != nil {
+	root := p.document(data)
+	if root != nil {
 		p.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
-	p.validate(cfg)
+	if len(p.problems) == 0 || root != nil {
+		p.validate(cfg) // not after a syntax error: the file was not read
+	}
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
 		return nil, &ConfigError{File: file, Problems: p.problems}
