@@ -81,12 +81,14 @@ type RedisConfig struct {
 	KeyPrefix string `yaml:"key_prefix"`
 	// TLS enables TLS to Redis.
 	TLS RedisTLSConfig `yaml:"tls"`
-	// DialTimeout bounds a connect. Default 500ms.
+	// DialTimeout bounds a connect. Default (when unset or 0) 500ms.
 	DialTimeout Duration `yaml:"dial_timeout"`
-	// ReadTimeout and WriteTimeout bound one command. Default 200ms each.
+	// ReadTimeout and WriteTimeout bound one command. Default (when unset
+	// or 0) 200ms each.
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
-	// PoolSize is the connections per node. Default 10 per CPU.
+	// PoolSize is the connections per node. Default 0: go-redis's own
+	// default, 10 per CPU.
 	PoolSize int `yaml:"pool_size"`
 }
 
@@ -134,10 +136,15 @@ type Route struct {
 	StaleIfError Duration `yaml:"stale_if_error"`
 	// Tags are added to every entry the route stores (purge scopes).
 	Tags []string `yaml:"tags"`
-	// Key says which parts of the request make the cache key.
-	Key KeyOptions `yaml:"key"`
+	// KeyOptions (YAML "key") says which parts of the request make the
+	// cache key. The field is not called Key because Route.Key is the
+	// method that builds a request's key.
+	KeyOptions KeyOptions `yaml:"key"`
 	// Bypass passes every request to the origin, uncached. Default false.
 	Bypass bool `yaml:"bypass"`
+
+	// match is Match compiled by Parse, so that matching allocates nothing.
+	match matcher
 }
 
 // Match selects requests. Empty fields match anything.

@@ -1,0 +1,259 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// matcher is a Match compiled for matching without allocations.
+type matcher struct {
+	compiled bool
+	// host is lower-case; for a wildcard it is the suffix with its dot
+	// (".example.com").
+	host     string
+	wildcard bool
+	// prefix is the path prefix when the path is not a glob.
+	prefix string
+	glob   *regexp.Regexp
+}
+
+// compileMatch compiles m; it fails only on a path that is not a valid
+// pattern.
+func compileMatch(m Match) (matcher, error) {
+	c := matcher{compiled: true, host: strings.ToLower(m.Host)}
+	if rest, ok := strings.CutPrefix(c.host, "*"); ok {
+		c.host, c.wildcard = rest, true
+	}
+	if m.Path == "" {
+		return c, nil
+	}
+	if m.Path[0] != '/' {
+		return c, fmt.Errorf("must start with \"/\", got %q", m.Path)
+	}
+	if !strings.ContainsAny(m.Path, "*?[") {
+		c.prefix = m.Path
+		return c, nil
+	}
+	re, err := globRegexp(m.Path)
+	if err != nil {
+		return c, fmt.Errorf("invalid pattern %q: %v", m.Path, err)
+	}
+	c.glob = re
+	return c, nil
+}
+
+// globRegexp translates a path glob into an anchored regular expression:
+// * matches within one segment, ** across segments ("/a/**/b" also
+// matches "/a/b"), ? one character other than "/", [abc], [a-z] and
+// [!abc] one character of a class.
+func globRegexp(glob string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteByte('^')
+	lit := 0 // start of the pending run of literal bytes
+	flush := func(i int) { b.WriteString(regexp.QuoteMeta(glob[lit:i])) }
+	for i := 0; i < len(glob); i++ {
+		switch glob[i] {
+		case '*':
+			flush(i)
+			if i+1 < len(glob) && glob[i+1] == '*' {
+				if i > 0 && glob[i-1] == '/' && i+2 < len(glob) && glob[i+2] == '/' {
+					b.WriteString("(?:.*/)?")
+					i += 2
+				} else {
+					b.WriteString(".*")
+					i++
+				}
+			} else {
+				b.WriteString("[^/]*")
+			}
+			lit = i + 1
+		case '?':
+			flush(i)
+			b.WriteString("[^/]")
+			lit = i + 1
+		case '[':
+			flush(i)
+			j := i + 1
+			negate := j < len(glob) && (glob[j] == '!' || glob[j] == '^')
+			if negate {
+				j++
+			}
+			end := j
+			if end < len(glob) && glob[end] == ']' {
+				end++ // a "]" first in a class is a member
+			}
+			for end < len(glob) && glob[end] != ']' {
+				end++
+			}
+			if end >= len(glob) {
+				return nil, errors.New(`"[" without its "]"`)
+			}
+			b.WriteByte('[')
+			if negate {
+				b.WriteString("^/")
+			}
+			for _, c := range []byte(glob[j:end]) {
+				if c == '\\' || c == '[' || c == ']' || c == '^' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(c)
+			}
+			b.WriteByte(']')
+			i = end
+			lit = i + 1
+		}
+	}
+	flush(len(glob))
+	b.WriteByte('$')
+	return regexp.Compile(b.String())
+}
+
+// Route returns the first route that matches r, or the default route. The
+// result points into c and must not be modified. Route is safe for
+// concurrent use and allocates nothing for a request whose path has no
+// dot segments.
+func (c *Config) Route(r *http.Request) *Route {
+	host := hostWithoutPort(requestHost(r))
+	path := "/"
+	if r.URL != nil && r.URL.Path != "" {
+		path = r.URL.Path
+	}
+	if hasDotSegment(path) {
+		path = removeDotSegments(path)
+	}
+	for i := range c.Routes {
+		if c.Routes[i].matches(host, path, r.Method) {
+			return &c.Routes[i]
+		}
+	}
+	return &c.DefaultRoute
+}
+
+// Matches reports whether r is one of the requests rt's Match selects.
+func (rt *Route) Matches(r *http.Request) bool {
+	path := "/"
+	if r.URL != nil && r.URL.Path != "" {
+		path = removeDotSegments(r.URL.Path)
+	}
+	return rt.matches(hostWithoutPort(requestHost(r)), path, r.Method)
+}
+
+// matches reports whether a request for host and path (dot segments
+// resolved) with method is selected by rt. A Route not made by Parse is
+// compiled on the fly.
+func (rt *Route) matches(host, path, method string) bool {
+	m := &rt.match
+	if !m.compiled {
+		c, err := compileMatch(rt.Match)
+		if err != nil {
+			return false
+		}
+		m = &c
+	}
+	if len(rt.Match.Methods) > 0 && !slices.Contains(rt.Match.Methods, method) {
+		return false
+	}
+	switch {
+	case m.host == "":
+	case m.wildcard:
+		if len(host) <= len(m.host) || !strings.EqualFold(host[len(host)-len(m.host):], m.host) {
+			return false
+		}
+	case !strings.EqualFold(host, m.host):
+		return false
+	}
+	if m.glob != nil {
+		return m.glob.MatchString(path)
+	}
+	return strings.HasPrefix(path, m.prefix)
+}
+
+// requestHost is the host a request is for: r.Host, else the URL's host.
+func requestHost(r *http.Request) string {
+	if r.Host != "" || r.URL == nil {
+		return r.Host
+	}
+	return r.URL.Host
+}
+
+// hostWithoutPort strips the port and a trailing dot from host, keeping
+// the brackets of an IPv6 literal.
+func hostWithoutPort(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i >= 0 {
+			return host[:i+1]
+		}
+		return host
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		host = host[:i]
+	}
+	return strings.TrimSuffix(host, ".")
+}
+
+// hasDotSegment reports whether path has a "." or ".." segment.
+func hasDotSegment(path string) bool {
+	for i := 0; i < len(path); i++ {
+		if path[i] != '.' || (i > 0 && path[i-1] != '/') {
+			continue
+		}
+		j := i + 1
+		if j < len(path) && path[j] == '.' {
+			j++
+		}
+		if j == len(path) || path[j] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+// removeDotSegments resolves "." and ".." segments (RFC 3986 §5.2.4).
+func removeDotSegments(in string) string {
+	if !hasDotSegment(in) {
+		return in
+	}
+	out := make([]byte, 0, len(in))
+	for in != "" {
+		switch {
+		case strings.HasPrefix(in, "../"): // A
+			in = in[3:]
+		case strings.HasPrefix(in, "./"): // A
+			in = in[2:]
+		case strings.HasPrefix(in, "/./"): // B
+			in = in[2:]
+		case in == "/.": // B
+			in = "/"
+		case strings.HasPrefix(in, "/../"): // C
+			in = in[3:]
+			out = out[:lastSlash(out)]
+		case in == "/..": // C
+			in = "/"
+			out = out[:lastSlash(out)]
+		case in == "." || in == "..": // D
+			in = ""
+		default: // E: move the first segment, with its leading "/", to out
+			i := strings.IndexByte(in[1:], '/') + 1
+			if i == 0 {
+				i = len(in)
+			}
+			out = append(out, in[:i]...)
+			in = in[i:]
+		}
+	}
+	return string(out)
+}
+
+// lastSlash returns the index of the last "/" in b, or 0.
+func lastSlash(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '/' {
+			return i
+		}
+	}
+	return 0
+}
