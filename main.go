@@ -19,12 +19,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/cachegate/cachegate/demo"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
+	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -138,11 +140,17 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	p, err := proxy.New(cfg, proxy.Options{Store: st, Logger: log})
+	purger := openPurger(st, log)
+	defer purger.Close()
+	var current atomic.Pointer[policy.Config]
+	current.Store(cfg)
+	api := &purge.API{Purger: purger, Config: current.Load, Log: log}
+	p, err := proxy.New(cfg, proxy.Options{Store: st, Purger: purger, Logger: log, PURGE: api.ServePURGE})
 	if err != nil {
 		log.Error("proxy", "err", err)
 		return 1
 	}
+	defer p.Close()
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		log.Error("listen", "addr", cfg.Listen, "err", err)
@@ -156,7 +164,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			log.Error("listen", "addr", cfg.Admin.Listen, "err", err)
 			return 1
 		}
-		servers = append(servers, newServer(adminMux(st), log))
+		servers = append(servers, newServer(adminMux(st, api), log))
 		listeners = append(listeners, adminLn)
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
@@ -177,7 +185,9 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			return 1
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				reload(cfg.File, p, log)
+				if next := reload(cfg.File, p, log); next != nil {
+					current.Store(next)
+				}
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -193,18 +203,20 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	}
 }
 
-// reload reads the config file again and swaps it in if it is valid.
-func reload(path string, p *proxy.Proxy, log *slog.Logger) {
+// reload reads the config file again and swaps it in if it is valid,
+// returning it, or nil when the old config stays.
+func reload(path string, p *proxy.Proxy, log *slog.Logger) *policy.Config {
 	cfg, err := policy.Load(path)
 	if err != nil {
 		log.Error("reload refused; the old config stays", "err", err)
-		return
+		return nil
 	}
 	if err := p.Reload(cfg); err != nil {
 		log.Error("reload refused; the old config stays", "err", err)
-		return
+		return nil
 	}
 	log.Info("config reloaded", "file", path)
+	return cfg
 }
 
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -241,14 +253,24 @@ func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// openPurger returns the purger that fits the store: purges shared
+// through Redis when the entries are, in process otherwise.
+func openPurger(st store.Store, log *slog.Logger) purge.Purger {
+	if rs, ok := st.(*store.Redis); ok {
+		return purge.NewRedis(rs.Client(), rs.Prefix(), log)
+	}
+	return purge.NewLocal()
+}
+
 // pinger is a store that can tell whether its backend answers.
 type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// adminMux serves the admin listener: health and readiness.
-func adminMux(st store.Store) http.Handler {
+// adminMux serves the admin listener: purges, health and readiness.
+func adminMux(st store.Store, api *purge.API) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /purge", api.ServePurge)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})

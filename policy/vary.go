@@ -114,3 +114,36 @@ func NormalizeAcceptEncoding(v string) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// CacheGroups reads the sf-strings of a Cache-Groups or
+// Cache-Group-Invalidation field (RFC 9875 §2, §3): a Structured Fields
+// List; members that are not strings, and their parameters, are ignored.
+func CacheGroups(h http.Header, field string) []string {
+	var groups []string
+	for _, line := range h.Values(field) {
+		for _, member := range splitDirectives(line) {
+			if len(member) < 2 || member[0] != '"' {
+				continue
+			}
+			var b strings.Builder
+			closed := false
+			for i := 1; i < len(member) && !closed; i++ {
+				switch c := member[i]; c {
+				case '\\':
+					if i+1 < len(member) {
+						i++
+						b.WriteByte(member[i])
+					}
+				case '"':
+					closed = true
+				default:
+					b.WriteByte(c)
+				}
+			}
+			if closed && b.Len() > 0 {
+				groups = append(groups, b.String())
+			}
+		}
+	}
+	return groups
+}

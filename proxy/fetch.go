@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -41,9 +42,17 @@ type fill struct {
 	x      *exchange
 	client *http.Request
 	// stale is the stored entry being revalidated, or nil on a miss.
-	stale       *store.Entry
+	stale *store.Entry
+	// background is set for a refresh that no client waits for.
+	background bool
+	// seq is the purge sequence when the fill started (purge package).
+	seq         uint64
 	requestTime time.Time
 }
+
+// errServeStale, returned by modifyResponse, makes originError serve the
+// stale entry instead of the origin's error response (RFC 5861 §4).
+var errServeStale = errors.New("origin error response; serving stale")
 
 type fillKey struct{}
 
@@ -56,7 +65,16 @@ func fillOf(r *http.Request) *fill {
 // response is streamed to the client and captured for the store; stale is
 // the entry to revalidate, if any.
 func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale *store.Entry) {
-	f := &fill{x: x, client: r, stale: stale}
+	p.fill(w, r, &fill{x: x, client: r, stale: stale})
+}
+
+// fill runs one origin exchange for f through the ReverseProxy.
+func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
+	if f.x.cacheable {
+		// Read before the request leaves: a purge that lands while the
+		// origin answers then invalidates what this fill stores.
+		f.seq = p.purger.FillSeq(r.Context())
+	}
 	ctx := context.WithValue(r.Context(), fillKey{}, f)
 	p.origin.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -134,6 +152,14 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	if f.stale != nil && resp.StatusCode == http.StatusNotModified {
 		return p.revalidated(f, resp, now)
+	}
+	if f.stale != nil && resp.StatusCode >= 500 {
+		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, now)
+		if f.background || policy.DecideReuseOnError(entryFreshness(f.stale), age, x.rd) {
+			// A 5xx never replaces the stale copy; the client gets the
+			// stale copy within stale-if-error.
+			return errServeStale
+		}
 	}
 	dec := policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
 	if x.rd.NoStore {
@@ -229,6 +255,8 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 		Route:                x.route.Name,
 		Host:                 hostOf(f.client),
 		Tags:                 tagsOf(x.route, resp.Header),
+		Groups:               policy.CacheGroups(resp.Header, "Cache-Groups"),
+		Seq:                  f.seq,
 		Vary:                 vary,
 		Status:               resp.StatusCode,
 		Header:               header,
@@ -279,10 +307,18 @@ func storeTTL(e *store.Entry) time.Duration {
 func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	f := fillOf(r)
 	x := f.x
+	if f.background {
+		if !errors.Is(err, errServeStale) {
+			p.log.Warn("background refresh failed; the stale entry stays", "key", x.key.Primary, "route", x.route.Name, "err", err)
+		}
+		return
+	}
 	if errors.Is(err, context.Canceled) && f.client.Context().Err() != nil {
 		return // the client left; nobody to answer
 	}
-	p.log.Warn("origin error", "key", x.key.Primary, "route", x.route.Name, "err", err)
+	if !errors.Is(err, errServeStale) {
+		p.log.Warn("origin error", "key", x.key.Primary, "route", x.route.Name, "err", err)
+	}
 	if f.stale != nil {
 		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, p.now())
 		if policy.DecideReuseOnError(entryFreshness(f.stale), age, x.rd) {
@@ -305,9 +341,11 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	io.WriteString(w, http.StatusText(status)+": the origin did not answer\n")
 }
 
-// invalidateAfterUnsafe drops the stored responses for the target URI and
-// for same-origin Location and Content-Location after a non-error response
-// to an unsafe method (RFC 9111 §4.4).
+// invalidateAfterUnsafe invalidates, in every instance, the stored
+// responses for the target URI and for same-origin Location and
+// Content-Location after a non-error response to an unsafe method (RFC 9111
+// §4.4), and the cache groups named by Cache-Group-Invalidation (RFC 9875
+// §3).
 func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	switch f.client.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -318,7 +356,7 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	}
 	sch := scheme(f.client)
 	target := f.client.URL
-	ids := []string{f.x.route.Key(f.client, sch).ID()}
+	scopes := []purge.Scope{purge.URLScope(f.x.route.Key(f.client, sch).Primary)}
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := resp.Header.Get(name)
 		if v == "" {
@@ -328,11 +366,15 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, f.client.Host)) {
 			continue
 		}
-		req := &http.Request{Method: http.MethodGet, URL: u, Host: f.client.Host, Header: f.client.Header}
-		ids = append(ids, f.x.st.cfg.Route(req).Key(req, sch).ID())
+		req := &http.Request{Method: http.MethodGet, URL: u, Host: f.client.Host, Header: http.Header{}}
+		scopes = append(scopes, purge.URLScope(f.x.st.cfg.Route(req).Key(req, sch).Primary))
 	}
-	if err := p.store.Delete(context.WithoutCancel(f.client.Context()), ids...); err != nil {
-		p.log.Error("store delete", "route", f.x.route.Name, "err", err)
+	host := hostOf(f.client)
+	for _, g := range policy.CacheGroups(resp.Header, "Cache-Group-Invalidation") {
+		scopes = append(scopes, purge.Scope{Kind: purge.Group, Value: purge.GroupValue(host, g)})
+	}
+	if err := p.purger.Mark(context.WithoutCancel(f.client.Context()), scopes); err != nil {
+		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
 	}
 }
 

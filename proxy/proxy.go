@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -24,15 +26,29 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport reaches the origin. Default: NewTransport().
 	Transport http.RoundTripper
+	// Purger says which stored entries purges invalidated. Default: an
+	// in-process purge.Local.
+	Purger purge.Purger
+	// PURGE, when set, handles the PURGE method (purge.API.ServePURGE).
+	PURGE http.HandlerFunc
 }
 
 // Proxy is the caching reverse proxy: an http.Handler for the proxy listener.
 type Proxy struct {
 	store  store.Store
+	purger purge.Purger
+	purgeM http.HandlerFunc
 	log    *slog.Logger
 	origin *httputil.ReverseProxy
 	state  atomic.Pointer[state]
 	now    func() time.Time
+
+	// background owns the refreshes that outlive their request.
+	background context.Context
+	stop       context.CancelFunc
+	refreshes  sync.WaitGroup
+	// refreshing holds the store keys being refreshed in this process.
+	refreshing sync.Map
 }
 
 // state is what one config yields; it is swapped whole on reload so that a
@@ -47,10 +63,14 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 	if opts.Store == nil {
 		return nil, errors.New("proxy: no store")
 	}
-	p := &Proxy{store: opts.Store, log: opts.Logger, now: time.Now}
+	p := &Proxy{store: opts.Store, purger: opts.Purger, purgeM: opts.PURGE, log: opts.Logger, now: time.Now}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	if p.purger == nil {
+		p.purger = purge.NewLocal()
+	}
+	p.background, p.stop = context.WithCancel(context.Background())
 	if err := p.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -91,11 +111,25 @@ type exchange struct {
 	status policy.CacheStatus
 	// cacheable is false for requests that pass to the origin untouched.
 	cacheable bool
+	// softPurged is set when a soft purge made the entry stale.
+	softPurged bool
+}
+
+// storeID is the store key of the entry the exchange reads and fills.
+func (x *exchange) storeID() string {
+	if x.varyID != "" {
+		return x.varyID
+	}
+	return x.id
 }
 
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == "PURGE" && p.purgeM != nil {
+		p.purgeM(w, r)
+		return
+	}
 	x := p.classify(r)
 	if !x.cacheable {
 		p.fetch(w, r, x, nil)
@@ -108,8 +142,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.deliver(w, r, x, e, age)
 	case serveStale:
 		x.status.Hit = true
-		x.status.Detail = "stale"
+		x.status.Detail = "stale-while-revalidate"
+		if x.softPurged {
+			x.status.Detail = "soft-purged"
+		}
 		p.deliver(w, r, x, e, age)
+		p.refresh(r, x, e)
 	case onlyIfCached:
 		x.status.Detail = "only-if-cached"
 		p.deliverGatewayTimeout(w, x)
@@ -139,6 +177,11 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 		x.status.Fwd = "bypass"
 		x.status.Detail = "upgrade"
 		return x
+	case r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "":
+		// Preconditions meant for the origin (RFC 9111 §4.3.2).
+		x.status.Fwd = "request"
+		x.status.Detail = "precondition"
+		return x
 	}
 	x.cacheable = true
 	x.rd = policy.ParseRequestDirectives(r.Header)
@@ -156,17 +199,23 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 		x.status.Fwd = "uri-miss"
 		return nil
 	}
-	if !e.IsMarker() {
-		return e
+	if e.IsMarker() {
+		x.vary = e.Vary
+		x.varyID = variantID(x.key, policy.VaryKey(e.Vary, r.Header))
+		e, err = p.get(r.Context(), x, x.varyID)
+		if e == nil || err != nil || e.IsMarker() {
+			x.status.Fwd = "vary-miss"
+			return nil
+		}
 	}
-	x.vary = e.Vary
-	x.varyID = variantID(x.key, policy.VaryKey(e.Vary, r.Header))
-	v, err := p.get(r.Context(), x, x.varyID)
-	if v == nil || err != nil || v.IsMarker() {
-		x.status.Fwd = "vary-miss"
+	switch p.purger.Check(r.Context(), e) {
+	case purge.Purged:
+		x.status.Fwd, x.status.Detail = "miss", "purged"
 		return nil
+	case purge.SoftPurged:
+		x.softPurged = true
 	}
-	return v
+	return e
 }
 
 func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {
@@ -203,7 +252,15 @@ func (p *Proxy) decide(x *exchange, e *store.Entry) (verdict, time.Duration) {
 	}
 	age := policy.CurrentAge(e.Header, e.RequestTime, e.ResponseTime, x.start)
 	x.status.TTL, x.status.HasTTL = e.Freshness-age, true
-	switch policy.DecideReuse(entryFreshness(e), age, x.rd) {
+	ef := entryFreshness(e)
+	if x.softPurged {
+		// A soft purge makes the entry stale, servable while one refresh
+		// runs, unless it may never be served stale.
+		ef.StaleWhileRevalidate = max(ef.StaleWhileRevalidate, age-ef.Freshness+time.Hour)
+		ef.Freshness = 0
+		x.status.TTL = 0
+	}
+	switch policy.DecideReuse(ef, age, x.rd) {
 	case policy.ReuseFresh:
 		return serveFresh, age
 	case policy.ReuseStale:

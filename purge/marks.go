@@ -204,3 +204,9 @@ func splitKey(key string) (hostPath, path string) {
 // GroupValue is the scope value of cache group g of host: groups are
 // scoped to their origin (RFC 9875 §2).
 func GroupValue(host, g string) string { return host + " " + g }
+
+// URLScope is the scope of every variant of the URL of a readable key.
+func URLScope(primary string) Scope {
+	hostPath, _ := splitKey(primary)
+	return Scope{Kind: URL, Value: hostPath}
+}

@@ -30,6 +30,9 @@ type Purger interface {
 	// Purge marks scopes, soft or hard, and returns when every live
 	// instance honours the purge (or a bound passed).
 	Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error)
+	// Mark marks scopes hard without waiting for the other instances: the
+	// invalidation that follows an unsafe request (RFC 9111 §4.4).
+	Mark(ctx context.Context, scopes []Scope) error
 	// Close stops the purger's goroutines.
 	Close() error
 }
@@ -72,6 +75,12 @@ func (l *Local) Purge(_ context.Context, scopes []Scope, soft bool) (Result, err
 		l.marks.trim(now.Add(-MarkHorizon))
 	}
 	return Result{Seq: seq, Scopes: len(scopes)}, nil
+}
+
+// Mark implements Purger.
+func (l *Local) Mark(ctx context.Context, scopes []Scope) error {
+	_, err := l.Purge(ctx, scopes, false)
+	return err
 }
 
 // Close implements Purger.

@@ -158,6 +158,23 @@ func (r *Redis) applied() uint64 {
 
 // Purge implements Purger.
 func (r *Redis) Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error) {
+	seq, err := r.mark(ctx, scopes, soft)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Seq: seq, Scopes: len(scopes)}
+	res.Lagging, err = r.wait(ctx, seq)
+	return res, err
+}
+
+// Mark implements Purger.
+func (r *Redis) Mark(ctx context.Context, scopes []Scope) error {
+	_, err := r.mark(ctx, scopes, false)
+	return err
+}
+
+// mark runs the purge script and applies the purge here.
+func (r *Redis) mark(ctx context.Context, scopes []Scope, soft bool) (uint64, error) {
 	args := make([]any, 0, 4+len(scopes))
 	softArg := "0"
 	if soft {
@@ -171,12 +188,10 @@ func (r *Redis) Purge(ctx context.Context, scopes []Scope, soft bool) (Result, e
 	k := r.keys
 	seq, err := purgeScript.Run(ctx, r.client, []string{k.seq, k.hard, k.soft, k.times, k.log, k.channel}, args...).Uint64()
 	if err != nil {
-		return Result{}, fmt.Errorf("purge: redis: %w", err)
+		return 0, fmt.Errorf("purge: redis: %w", err)
 	}
 	r.catchUp(ctx)
-	res := Result{Seq: seq, Scopes: len(scopes)}
-	res.Lagging, err = r.wait(ctx, seq)
-	return res, err
+	return seq, nil
 }
 
 // wait returns when every live instance has applied seq, or after

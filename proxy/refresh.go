@@ -1,0 +1,55 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/store"
+)
+
+// refreshTimeout bounds a background refresh.
+const refreshTimeout = time.Minute
+
+// refresh revalidates a stale entry that was just served, in the
+// background and once per key in this process (RFC 5861 §3): a
+// conditional request to the origin; a 304 refreshes the metadata, a 200
+// replaces the entry, and a 5xx or an error leaves the stale copy alone.
+func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry) {
+	id := x.storeID()
+	if _, busy := p.refreshing.LoadOrStore(id, struct{}{}); busy {
+		return
+	}
+	bx := &exchange{
+		st: x.st, route: x.route, start: p.now(), key: x.key, id: x.id,
+		vary: x.vary, varyID: x.varyID, cacheable: true,
+		status: policy.CacheStatus{Name: x.st.cfg.Cache.Name, Fwd: "stale"},
+	}
+	ctx, cancel := context.WithTimeout(p.background, refreshTimeout)
+	req := r.Clone(ctx)
+	req.Method, req.Body, req.ContentLength = http.MethodGet, http.NoBody, 0
+	// The client's own directives do not apply to the refresh.
+	req.Header.Del("Cache-Control")
+	req.Header.Del("Pragma")
+	p.refreshes.Add(1)
+	go func() {
+		defer p.refreshes.Done()
+		defer p.refreshing.Delete(id)
+		defer cancel()
+		p.fill(discard{h: http.Header{}}, req, &fill{x: bx, client: req, stale: e, background: true})
+	}()
+}
+
+// Close stops the background refreshes and waits for them.
+func (p *Proxy) Close() {
+	p.stop()
+	p.refreshes.Wait()
+}
+
+// discard is the ResponseWriter of a background refresh: nobody reads it.
+type discard struct{ h http.Header }
+
+func (d discard) Header() http.Header         { return d.h }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
