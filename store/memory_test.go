@@ -83,48 +83,44 @@ func TestMemorySetReplacesAndDeleteRemoves(t *testing.T) {
 
 func TestMemoryNeverHoldsMoreThanMaxBytes(t *testing.T) {
 	ctx := context.Background()
-	for _, shards := range []int{1, 4} {
-		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) {
-			const max = 64 << 10
-			m := newMemory(max, shards)
-			var wg sync.WaitGroup
-			errs := make(chan error, 4)
-			for g := range 4 {
-				wg.Go(func() {
-					r := rand.New(rand.NewPCG(uint64(g), 1))
-					for i := range 2000 {
-						key := fmt.Sprintf("k%d", r.IntN(300))
-						e := bodyEntry(256 + r.Int64N(max/4))
-						if err := m.Set(ctx, key, e, time.Minute); err != nil {
-							errs <- err
-							return
-						}
-						if n := m.Bytes(); n > max {
-							errs <- fmt.Errorf("goroutine %d, Set %d: Bytes() = %d, above the bound %d", g, i, n, max)
-							return
-						}
-						_, _ = m.Get(ctx, fmt.Sprintf("k%d", r.IntN(300)))
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			var sum int64
-			for i := range 300 {
-				if e, err := m.Get(ctx, fmt.Sprintf("k%d", i)); err == nil {
-					sum += e.Size()
+	const max = 64 << 10
+	m := NewMemory(max)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := range 2000 {
+				key := fmt.Sprintf("k%d", r.IntN(300))
+				e := bodyEntry(256 + r.Int64N(max/4))
+				if err := m.Set(ctx, key, e, time.Minute); err != nil {
+					errs <- err
+					return
 				}
-			}
-			if sum > max {
-				t.Errorf("retrievable entries add up to %d bytes, above the bound %d", sum, max)
-			}
-			if sum != m.Bytes() {
-				t.Errorf("retrievable entries add up to %d bytes, Bytes() says %d", sum, m.Bytes())
+				if n := m.Bytes(); n > max {
+					errs <- fmt.Errorf("goroutine %d, Set %d: Bytes() = %d, above the bound %d", g, i, n, max)
+					return
+				}
+				_, _ = m.Get(ctx, fmt.Sprintf("k%d", r.IntN(300)))
 			}
 		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var sum int64
+	for i := range 300 {
+		if e, err := m.Get(ctx, fmt.Sprintf("k%d", i)); err == nil {
+			sum += e.Size()
+		}
+	}
+	if sum > max {
+		t.Errorf("retrievable entries add up to %d bytes, above the bound %d", sum, max)
+	}
+	if sum != m.Bytes() {
+		t.Errorf("retrievable entries add up to %d bytes, Bytes() says %d", sum, m.Bytes())
 	}
 }
 
@@ -193,38 +189,23 @@ func TestMemoryDoesNotStoreOversizeEntries(t *testing.T) {
 	}
 }
 
-func TestNewMemoryShardsOnlyLargeStores(t *testing.T) {
-	for _, tt := range []struct {
-		max    int64
-		shards int
-	}{{1 << 20, 1}, {32 << 20, 2}, {64 << 20, 4}, {256 << 20, 16}, {8 << 30, 16}} {
-		if got := len(NewMemory(tt.max).shards); got != tt.shards {
-			t.Errorf("NewMemory(%d): %d shards, want %d", tt.max, got, tt.shards)
-		}
-	}
-}
-
 func BenchmarkMemoryGetParallel(b *testing.B) {
-	for _, shards := range []int{1, 16} {
-		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
-			ctx := context.Background()
-			m := newMemory(256<<20, shards)
-			keys := make([]string, 10000)
-			for i := range keys {
-				keys[i] = fmt.Sprintf("%064x", i)
-				_ = m.Set(ctx, keys[i], bodyEntry(4096), time.Hour)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := rand.IntN(len(keys))
-				for pb.Next() {
-					if _, err := m.Get(ctx, keys[i%len(keys)]); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-			})
-		})
+	ctx := context.Background()
+	m := NewMemory(256 << 20)
+	keys := make([]string, 10000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%064x", i)
+		_ = m.Set(ctx, keys[i], bodyEntry(4096), time.Hour)
 	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(len(keys))
+		for pb.Next() {
+			if _, err := m.Get(ctx, keys[i%len(keys)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 }
