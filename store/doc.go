@@ -1,0 +1,9 @@
+// Package store keeps cached responses (Entry values) under opaque keys
+// behind one small interface, Store, with three backends: memory, an
+// in-process LRU bounded by bytes and the embedded default when no Redis is
+// configured; redis, which stores each entry encoded by the compact binary
+// codec of this package (Encode, Decode) under hash-tagged keys through a
+// go-redis UniversalClient (one node, Sentinel or Cluster) with short
+// timeouts, so that a Redis outage surfaces as errors and never as a hang
+// or a panic; and, later, tiered, a memory L1 over a redis L2.
+package store
