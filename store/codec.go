@@ -12,7 +12,7 @@ import (
 //
 //	version  byte (codecVersion)
 //	metaLen  uvarint, the length of meta
-//	meta     flags byte, status, Key, Route, Host, Tags, Vary, Header,
+//	meta     flags byte, status, Key, Route, Host, Tags, Groups, Vary, Header,
 //	         RequestTime, ResponseTime, Freshness, StaleWhileRevalidate,
 //	         StaleIfError, Seq, len(Body)
 //	body     raw bytes, exactly len(Body) of them
@@ -26,7 +26,7 @@ import (
 // garbage.
 
 // codecVersion is the first byte of every encoded entry.
-const codecVersion = 0xC1
+const codecVersion = 0xC2
 
 // Flags in the first byte of meta.
 const (
@@ -71,6 +71,7 @@ func Encode(e *Entry) []byte {
 	buf = appendString(buf, e.Route)
 	buf = appendString(buf, e.Host)
 	buf = appendStrings(buf, e.Tags)
+	buf = appendStrings(buf, e.Groups)
 	buf = appendStrings(buf, e.Vary)
 	buf = binary.AppendUvarint(buf, uint64(len(e.Header)))
 	for name, values := range e.Header {
@@ -98,7 +99,7 @@ func Encode(e *Entry) []byte {
 func metaSize(e *Entry) int {
 	n := 1 + uvarintLen(uint64(e.Status)) +
 		stringSize(e.Key) + stringSize(e.Route) + stringSize(e.Host) +
-		stringsSize(e.Tags) + stringsSize(e.Vary) +
+		stringsSize(e.Tags) + stringsSize(e.Groups) + stringsSize(e.Vary) +
 		uvarintLen(uint64(len(e.Header)))
 	for name, values := range e.Header {
 		n += stringSize(name) + stringsSize(values)
@@ -234,6 +235,9 @@ func (d *decoder) entry() (*Entry, uint64, error) {
 		return nil, 0, err
 	}
 	if e.Tags, err = d.strings("tags", nil); err != nil {
+		return nil, 0, err
+	}
+	if e.Groups, err = d.strings("groups", nil); err != nil {
 		return nil, 0, err
 	}
 	if e.Vary, err = d.strings("vary", nil); err != nil {

@@ -17,6 +17,7 @@ func sampleEntry(n int) *Entry {
 		Route:  "articles",
 		Host:   "example.com",
 		Tags:   []string{"articles", "article-42"},
+		Groups: []string{"scripts"},
 		Vary:   []string{"Accept-Encoding"},
 		Status: http.StatusOK,
 		Header: http.Header{
@@ -52,6 +53,7 @@ func diffEntries(a, b *Entry) string {
 	check("Route", a.Route, b.Route)
 	check("Host", a.Host, b.Host)
 	check("Tags", a.Tags, b.Tags)
+	check("Groups", a.Groups, b.Groups)
 	check("Vary", a.Vary, b.Vary)
 	check("Status", a.Status, b.Status)
 	check("HeadOnly", a.HeadOnly, b.HeadOnly)
