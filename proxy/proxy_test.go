@@ -1,0 +1,475 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/store"
+)
+
+// origin is a test origin whose handler a test sets; it records the
+// requests it receives.
+type origin struct {
+	*httptest.Server
+	mu       sync.Mutex
+	handler  http.HandlerFunc
+	requests []*http.Request
+	hits     atomic.Int64
+}
+
+func newOrigin(t *testing.T, h http.HandlerFunc) *origin {
+	o := &origin{handler: h}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.hits.Add(1)
+		o.mu.Lock()
+		o.requests = append(o.requests, r.Clone(r.Context()))
+		h := o.handler
+		o.mu.Unlock()
+		h(w, r)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *origin) last() *http.Request {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.requests[len(o.requests)-1]
+}
+
+func (o *origin) set(h http.HandlerFunc) {
+	o.mu.Lock()
+	o.handler = h
+	o.mu.Unlock()
+}
+
+// cache is a Proxy on a memory store before o, served by httptest.
+type cache struct {
+	*httptest.Server
+	p *Proxy
+	// transport adds no Accept-Encoding of its own.
+	transport *http.Transport
+}
+
+func newCache(t *testing.T, o *origin, extra string) *cache {
+	t.Helper()
+	cfg, err := policy.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Store: store.NewMemory(64 << 20), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(func() { srv.Close(); p.Close() })
+	tr := &http.Transport{DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &cache{Server: srv, p: p, transport: tr}
+}
+
+func (c *cache) do(t *testing.T, method, path string, kv ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, c.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(kv); i += 2 {
+		req.Header.Add(kv[i], kv[i+1])
+	}
+	resp, err := c.transport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (c *cache) get(t *testing.T, path string, kv ...string) (*http.Response, string) {
+	t.Helper()
+	return c.do(t, http.MethodGet, path, kv...)
+}
+
+func wantStatus(t *testing.T, resp *http.Response, want string) {
+	t.Helper()
+	if got := resp.Header.Get("Cache-Status"); !strings.Contains(got, want) {
+		t.Errorf("Cache-Status = %q, want it to contain %q", got, want)
+	}
+}
+
+func counter(cc string) (http.HandlerFunc, *atomic.Int64) {
+	var n atomic.Int64
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", cc)
+		fmt.Fprintf(w, "body %d", n.Add(1))
+	}, &n
+}
+
+func TestFreshHitCarriesAgeAndCacheStatus(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Age", "10")
+		h(w, r)
+	})
+	c := newCache(t, o, "")
+	resp, _ := c.get(t, "/a")
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200; stored; ttl=")
+	resp, body := c.get(t, "/a")
+	wantStatus(t, resp, "cachegate; hit; ttl=")
+	if body != "body 1" || o.hits.Load() != 1 {
+		t.Fatalf("second GET: body %q after %d origin requests, want the stored body after 1", body, o.hits.Load())
+	}
+	if age := resp.Header.Get("Age"); age < "10" {
+		t.Errorf("RFC 9111 §4.2.3 Age = %q, want at least the origin's 10", age)
+	}
+	if !strings.Contains(resp.Header.Get("Via"), "cachegate") {
+		t.Errorf("RFC 9110 §7.6.3 Via = %q, want cachegate in it", resp.Header.Get("Via"))
+	}
+}
+
+func TestHeadIsAnsweredFromAGetAndNeverPoisonsIt(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, h)
+	c := newCache(t, o, "")
+	resp, body := c.do(t, http.MethodHead, "/h")
+	if body != "" || resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %d %q, want 200 without body", resp.StatusCode, body)
+	}
+	if o.last().Method != http.MethodGet {
+		t.Errorf("origin saw %s, want GET (the stored response must serve GETs)", o.last().Method)
+	}
+	_, body = c.get(t, "/h")
+	if body != "body 1" {
+		t.Errorf("GET after HEAD: body %q, want the full stored body", body)
+	}
+}
+
+func TestVariantsAreStoredSideBySide(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Language")
+		fmt.Fprintf(w, "lang %s", r.Header.Get("Accept-Language"))
+	})
+	c := newCache(t, o, "")
+	for _, lang := range []string{"en", "de", "en", "de", "en, fr", "en ,fr"} {
+		_, body := c.get(t, "/v", "Accept-Language", lang)
+		if want := "lang " + lang; body != want && !(strings.HasPrefix(lang, "en ,") && body == "lang en, fr") {
+			t.Errorf("Accept-Language %q: body %q, want %q", lang, body, want)
+		}
+	}
+	if n := o.hits.Load(); n != 3 {
+		t.Errorf("RFC 9111 §4.1: origin saw %d requests, want 3 (en, de, en,fr; whitespace normalized)", n)
+	}
+}
+
+func TestVaryStarIsNeverServedFromCache(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "*")
+		h(w, r)
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/star")
+	c.get(t, "/star")
+	if n := o.hits.Load(); n != 2 {
+		t.Errorf("RFC 9111 §4.1: origin saw %d requests, want 2 (Vary: * never matches)", n)
+	}
+}
+
+func TestConditionalRequestsAreAnsweredFromCache(t *testing.T) {
+	lm := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Last-Modified", lm)
+		io.WriteString(w, "content")
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/c")
+	resp, body := c.get(t, "/c", "If-None-Match", `W/"v1"`)
+	if resp.StatusCode != 304 || body != "" {
+		t.Errorf("RFC 9110 §13.1.2 weak If-None-Match: %d %q, want 304 without body", resp.StatusCode, body)
+	}
+	resp, _ = c.get(t, "/c", "If-Modified-Since", lm)
+	if resp.StatusCode != 304 {
+		t.Errorf("RFC 9110 §13.1.3 If-Modified-Since: %d, want 304", resp.StatusCode)
+	}
+	resp, _ = c.get(t, "/c", "If-None-Match", `"v2"`)
+	if resp.StatusCode != 200 {
+		t.Errorf("non-matching If-None-Match: %d, want 200", resp.StatusCode)
+	}
+	if n := o.hits.Load(); n != 1 {
+		t.Errorf("origin saw %d requests, want 1", n)
+	}
+}
+
+func TestStaleEntryIsRevalidatedAndA304UpdatesIt(t *testing.T) {
+	var n atomic.Int64
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if n.Add(1) == 1 {
+			w.Header().Set("Cache-Control", "max-age=0")
+			w.Header().Set("X-Version", "1")
+			io.WriteString(w, "original")
+			return
+		}
+		if r.Header.Get("If-None-Match") != `"v1"` {
+			t.Errorf("RFC 9111 §4.3.1: revalidation sent If-None-Match %q, want the stored ETag", r.Header.Get("If-None-Match"))
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("X-Version", "2")
+		w.WriteHeader(http.StatusNotModified)
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/r")
+	resp, body := c.get(t, "/r")
+	if body != "original" || resp.StatusCode != 200 || resp.Header.Get("X-Version") != "2" {
+		t.Fatalf("after 304: %d %q X-Version %q, want 200 with the stored body and the 304's header", resp.StatusCode, body, resp.Header.Get("X-Version"))
+	}
+	resp, body = c.get(t, "/r")
+	wantStatus(t, resp, "hit")
+	if body != "original" || o.hits.Load() != 2 {
+		t.Errorf("RFC 9111 §4.3.4: after the 304 the entry should be fresh: body %q, origin requests %d", body, o.hits.Load())
+	}
+}
+
+func TestRangeIsAnsweredFromTheStoredFullResponse(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			t.Error("the origin was asked for a range; the cache should fetch the whole")
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "0123456789")
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/range")
+	resp, body := c.get(t, "/range", "Range", "bytes=2-4")
+	if resp.StatusCode != 206 || body != "234" || resp.Header.Get("Content-Range") != "bytes 2-4/10" {
+		t.Errorf("RFC 9110 §14.2: %d %q %q, want 206 \"234\" bytes 2-4/10", resp.StatusCode, body, resp.Header.Get("Content-Range"))
+	}
+	resp, body = c.get(t, "/range")
+	if resp.StatusCode != 200 || body != "0123456789" {
+		t.Errorf("full GET after a range: %d %q, want the whole", resp.StatusCode, body)
+	}
+}
+
+func TestPartialResponseIsNeverStoredAsWhole(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Range", "bytes 0-1/10")
+		w.WriteHeader(http.StatusPartialContent)
+		io.WriteString(w, "01")
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/p")
+	resp, _ := c.get(t, "/p")
+	if o.hits.Load() != 2 {
+		t.Errorf("RFC 9111 §3.3: a 206 was stored (origin requests %d, Cache-Status %q)", o.hits.Load(), resp.Header.Get("Cache-Status"))
+	}
+}
+
+func TestRequestDirectives(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, h)
+	c := newCache(t, o, "")
+	resp, _ := c.get(t, "/rd", "Cache-Control", "only-if-cached")
+	if resp.StatusCode != 504 {
+		t.Errorf("RFC 9111 §5.2.1.7 only-if-cached on a miss: %d, want 504", resp.StatusCode)
+	}
+	c.get(t, "/rd")
+	c.get(t, "/rd", "Cache-Control", "no-cache")
+	if o.hits.Load() != 2 {
+		t.Errorf("RFC 9111 §5.2.1.4 no-cache: origin requests %d, want 2", o.hits.Load())
+	}
+	c.get(t, "/rd", "Pragma", "no-cache")
+	if o.hits.Load() != 3 {
+		t.Errorf("RFC 9111 §5.4 Pragma: no-cache: origin requests %d, want 3", o.hits.Load())
+	}
+	c.get(t, "/rd", "Cache-Control", "max-age=0")
+	if o.hits.Load() != 4 {
+		t.Errorf("RFC 9111 §5.2.1.1 max-age=0: origin requests %d, want 4", o.hits.Load())
+	}
+}
+
+func TestUnsafeMethodInvalidates(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", "/other")
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		h(w, r)
+	})
+	c := newCache(t, o, "")
+	for _, p := range []string{"/target", "/other", "/untouched"} {
+		c.get(t, p)
+	}
+	c.do(t, http.MethodPost, "/target")
+	before := o.hits.Load()
+	for _, p := range []string{"/target", "/other", "/untouched"} {
+		c.get(t, p)
+	}
+	if got := o.hits.Load() - before; got != 2 {
+		t.Errorf("RFC 9111 §4.4: %d origin requests after the POST, want 2 (target and Location)", got)
+	}
+}
+
+func TestUnkeyedHeadersCannotPoisonTheCache(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "host=%s override=%s original=%s", r.Header.Get("X-Forwarded-Host"),
+			r.Header.Get("X-HTTP-Method-Override"), r.Header.Get("X-Original-URL"))
+	})
+	c := newCache(t, o, "")
+	_, body := c.get(t, "/poison", "X-Forwarded-Host", "evil.example", "X-HTTP-Method-Override", "DELETE", "X-Original-URL", "/admin")
+	if strings.Contains(body, "evil") || strings.Contains(body, "DELETE") || strings.Contains(body, "/admin") {
+		t.Errorf("an unkeyed header reached the origin and the stored body: %q", body)
+	}
+}
+
+func TestHopByHopFieldsAreRemoved(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Hop") != "" || r.Header.Get("Keep-Alive") != "" {
+			t.Errorf("RFC 9110 §7.6.1: hop-by-hop request fields forwarded: %v", r.Header)
+		}
+		w.Header().Set("Connection", "X-Secret-Hop")
+		w.Header().Set("X-Secret-Hop", "1")
+		w.Header().Set("Cache-Control", "max-age=60")
+	})
+	c := newCache(t, o, "")
+	for range 2 {
+		resp, _ := c.get(t, "/hop", "Connection", "X-Hop", "X-Hop", "1", "Keep-Alive", "timeout=5")
+		if resp.Header.Get("X-Secret-Hop") != "" {
+			t.Errorf("RFC 9110 §7.6.1: a Connection-listed response field reached the client")
+		}
+	}
+}
+
+func TestAcceptEncodingIsNormalizedAndEncodingKept(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Encoding")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			io.WriteString(w, "pretend-gzip")
+			return
+		}
+		io.WriteString(w, "plain")
+	})
+	c := newCache(t, o, "")
+	_, a := c.get(t, "/ae", "Accept-Encoding", "gzip, deflate, br, zstd")
+	resp, b := c.get(t, "/ae", "Accept-Encoding", "br, gzip, zstd, deflate")
+	if a != "pretend-gzip" || b != a || resp.Header.Get("Content-Encoding") != "gzip" || o.hits.Load() != 1 {
+		t.Errorf("bodies %q %q, encoding %q, origin requests %d: want one gzip variant shared by both browsers",
+			a, b, resp.Header.Get("Content-Encoding"), o.hits.Load())
+	}
+	_, plain := c.get(t, "/ae")
+	if plain != "plain" {
+		t.Errorf("a client without Accept-Encoding got %q, want the identity variant", plain)
+	}
+}
+
+func TestTruncatedBodyIsNeverStored(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "only part")
+		// The handler returns early: the server closes the connection.
+	})
+	c := newCache(t, o, "")
+	for range 2 {
+		// The client sees the cut too: an error, or a short body.
+		if resp, err := http.Get(c.URL + "/cut"); err == nil {
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+	}
+	if o.hits.Load() != 2 {
+		t.Errorf("a body cut off by the origin was stored (origin requests %d, want 2)", o.hits.Load())
+	}
+}
+
+func TestLargeObjectStreamsThroughUnstored(t *testing.T) {
+	big := strings.Repeat("x", 2<<20)
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, big)
+	})
+	c := newCache(t, o, "cache: {max_object_bytes: 1MiB}\n")
+	_, body := c.get(t, "/big")
+	_, body2 := c.get(t, "/big")
+	if body != big || body2 != big || o.hits.Load() != 2 {
+		t.Errorf("large object: lengths %d %d, origin requests %d; want the whole body twice and 2 origin requests", len(body), len(body2), o.hits.Load())
+	}
+}
+
+func TestStaleIfErrorServesStaleOn5xx(t *testing.T) {
+	var fail atomic.Bool
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "origin broke")
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=0, stale-if-error=60")
+		w.Header().Set("ETag", `"x"`)
+		io.WriteString(w, "good")
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/sie")
+	fail.Store(true)
+	resp, body := c.get(t, "/sie")
+	if resp.StatusCode != 200 || body != "good" {
+		t.Errorf("RFC 5861 §4: %d %q, want the stale 200", resp.StatusCode, body)
+	}
+	wantStatus(t, resp, "detail=stale-if-error")
+}
+
+func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
+	var n atomic.Int64
+	release := make(chan struct{})
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 1 {
+			<-release
+		} else {
+			w.Header().Set("Age", "5") // stale at once, within the window
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+		fmt.Fprintf(w, "v%d", n.Load())
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/swr")
+	for range 5 {
+		resp, body := c.get(t, "/swr")
+		if body != "v1" {
+			t.Fatalf("RFC 5861 §3: body %q, want the stale v1 at once", body)
+		}
+		wantStatus(t, resp, "hit")
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body := c.get(t, "/swr")
+		if body == "v2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background refresh never stored v2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := n.Load(); got != 2 {
+		t.Errorf("origin saw %d requests, want 2 (one background refresh for five stale hits)", got)
+	}
+}
