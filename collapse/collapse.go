@@ -1,0 +1,332 @@
+// Package collapse lets one request per key reach the origin when many
+// miss at once: in the process, later requests wait for the first one's
+// fill (a flight); across instances sharing a Redis, the first instance
+// takes a lease (SET NX PX with a random token) and the others wait until
+// it announces, by pub/sub, that the fill is stored, or that the response
+// could not be stored (then they fetch for themselves, and keep fetching
+// without waiting for a while: hit-for-pass). A waiter never waits longer
+// than a bound; a lease whose holder died expires and is taken over.
+//
+// The package hands out outcomes, never responses: a waiter reads the
+// stored entry itself, so a response that was not stored (Set-Cookie,
+// private, a variant of other credentials) is never given to another
+// client.
+package collapse
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outcome is what a fill ended in.
+type Outcome int
+
+const (
+	// Failed: the origin or the client failed; others should try
+	// themselves, no hit-for-pass.
+	Failed Outcome = iota
+	// Stored: the entry is in the store; others should read it.
+	Stored
+	// Uncacheable: the response may not be stored; others fetch for
+	// themselves, and later requests do not wait either (hit-for-pass).
+	Uncacheable
+)
+
+var outcomeNames = [...]string{Failed: "failed", Stored: "stored", Uncacheable: "uncacheable"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Options bound the waiting.
+type Options struct {
+	// Wait is the longest a request waits for another's fill. Default 10s.
+	Wait time.Duration
+	// HitForPass is how long an uncacheable key is fetched without
+	// collapsing. Default 10s.
+	HitForPass time.Duration
+	// Lease is how long a Redis lease lasts when its holder does not
+	// release it (it died). Default Wait.
+	Lease time.Duration
+}
+
+// Group collapses fills. A nil Redis client collapses in process only.
+type Group struct {
+	opts   Options
+	client redis.UniversalClient
+	lease  string // key prefix of leases, sharing one slot per key
+	chann  string
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	flights map[string]*flight
+	pass    map[string]time.Time
+	remote  map[string][]chan Outcome // local waiters of remote fills
+
+	healthy atomic.Bool
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+	now     func() time.Time
+}
+
+// flight is one fill in progress in this process.
+type flight struct {
+	done    chan struct{}
+	outcome Outcome
+}
+
+// New returns a Group; with a Redis client it collapses across the
+// instances sharing prefix, and Close stops its subscription.
+func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Logger) *Group {
+	if opts.Wait <= 0 {
+		opts.Wait = 10 * time.Second
+	}
+	if opts.HitForPass <= 0 {
+		opts.HitForPass = 10 * time.Second
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = opts.Wait
+	}
+	g := &Group{
+		opts:    opts,
+		client:  client,
+		lease:   prefix + ":lease:",
+		chann:   "{" + prefix + "}:fills",
+		log:     log,
+		flights: map[string]*flight{},
+		pass:    map[string]time.Time{},
+		remote:  map[string][]chan Outcome{},
+		now:     time.Now,
+	}
+	if client != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.cancel = cancel
+		g.done.Add(1)
+		go g.subscribe(ctx)
+	}
+	return g
+}
+
+// Close stops the subscription.
+func (g *Group) Close() {
+	if g.cancel != nil {
+		g.cancel()
+		g.done.Wait()
+	}
+}
+
+// Do runs fill for key unless another request, here or in another
+// instance, is already filling it; then it waits for that fill (at most
+// the Wait bound) and returns its outcome with shared set. A key in
+// hit-for-pass returns Uncacheable at once, shared, without waiting.
+// After a shared Stored the caller reads the store; after anything else
+// shared it fetches for itself.
+func (g *Group) Do(ctx context.Context, key string, fill func() Outcome) (out Outcome, shared bool) {
+	g.mu.Lock()
+	if until, ok := g.pass[key]; ok {
+		if g.now().Before(until) {
+			g.mu.Unlock()
+			return Uncacheable, true
+		}
+		delete(g.pass, key)
+	}
+	if f, ok := g.flights[key]; ok {
+		g.mu.Unlock()
+		return g.waitLocal(ctx, f), true
+	}
+	f := &flight{done: make(chan struct{})}
+	g.flights[key] = f
+	g.mu.Unlock()
+
+	// This request leads in the process; across instances it needs the
+	// lease, or it waits for the holder.
+	f.outcome, shared = g.lead(ctx, key, fill)
+
+	g.mu.Lock()
+	delete(g.flights, key)
+	if f.outcome == Uncacheable {
+		g.pass[key] = g.now().Add(g.opts.HitForPass)
+	}
+	g.mu.Unlock()
+	close(f.done)
+	return f.outcome, shared
+}
+
+// Busy reports whether key is being filled in this process.
+func (g *Group) Busy(key string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.flights[key]
+	return ok
+}
+
+func (g *Group) waitLocal(ctx context.Context, f *flight) Outcome {
+	t := time.NewTimer(g.opts.Wait)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return f.outcome
+	case <-t.C:
+		return Failed
+	case <-ctx.Done():
+		return Failed
+	}
+}
+
+// lead fills under the Redis lease, or waits for the instance holding it.
+func (g *Group) lead(ctx context.Context, key string, fill func() Outcome) (Outcome, bool) {
+	if g.client == nil {
+		return fill(), false
+	}
+	leaseKey := g.lease + "{" + key + "}"
+	token := newToken()
+	// Listen before trying the lease, so that a release between the try
+	// and the wait is not missed.
+	ch := g.listen(key)
+	defer g.unlisten(key, ch)
+	ok, err := g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
+	if err != nil {
+		// Redis is unreachable: collapse in process only.
+		return fill(), false
+	}
+	if ok {
+		out := fill()
+		g.release(context.WithoutCancel(ctx), key, leaseKey, token, out)
+		return out, false
+	}
+	return g.waitRemote(ctx, key, leaseKey, ch), true
+}
+
+// releaseScript deletes the lease if the caller still holds it, or turns
+// it into a hit-for-pass marker, then announces the outcome.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] == 'uncacheable' then
+    redis.call('SET', KEYS[1], 'pass', 'PX', ARGV[3])
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[5])
+return 1
+`)
+
+func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Outcome) {
+	err := releaseScript.Run(ctx, g.client, []string{leaseKey},
+		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key).Err()
+	if err != nil {
+		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
+	}
+}
+
+// waitRemote waits for the lease holder's announcement, polling the lease
+// in case a message is lost, at most the Wait bound.
+func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
+	deadline := time.NewTimer(g.opts.Wait)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		v, err := g.client.Get(ctx, leaseKey).Result()
+		switch {
+		case err == redis.Nil:
+			return Stored // released or expired: read the store, fetch if absent
+		case err != nil:
+			return Failed
+		case v == "pass":
+			g.mu.Lock()
+			g.pass[key] = g.now().Add(g.opts.HitForPass)
+			g.mu.Unlock()
+			return Uncacheable
+		}
+		select {
+		case out := <-ch:
+			return out
+		case <-poll.C:
+		case <-deadline.C:
+			return Failed
+		case <-ctx.Done():
+			return Failed
+		}
+	}
+}
+
+func (g *Group) listen(key string) chan Outcome {
+	ch := make(chan Outcome, 1)
+	g.mu.Lock()
+	g.remote[key] = append(g.remote[key], ch)
+	g.mu.Unlock()
+	return ch
+}
+
+func (g *Group) unlisten(key string, ch chan Outcome) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	list := g.remote[key]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(g.remote, key)
+	} else {
+		g.remote[key] = list
+	}
+}
+
+// subscribe dispatches fill announcements to the local waiters.
+func (g *Group) subscribe(ctx context.Context) {
+	defer g.done.Done()
+	ps := g.client.Subscribe(ctx, g.chann)
+	defer ps.Close()
+	for ctx.Err() == nil {
+		msg, err := ps.ReceiveTimeout(ctx, time.Second)
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && ps.Ping(ctx) == nil {
+				continue // a quiet channel
+			}
+			g.healthy.Store(false)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		g.healthy.Store(true)
+		m, ok := msg.(*redis.Message)
+		if !ok {
+			continue
+		}
+		name, key, _ := strings.Cut(m.Payload, " ")
+		out := Failed
+		for o, n := range outcomeNames {
+			if n == name {
+				out = Outcome(o)
+			}
+		}
+		g.mu.Lock()
+		for _, ch := range g.remote[key] {
+			select {
+			case ch <- out:
+			default:
+			}
+		}
+		g.mu.Unlock()
+	}
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
