@@ -117,17 +117,17 @@ func TestRouteNotMadeByParseStillMatches(t *testing.T) {
 func TestRemoveDotSegments(t *testing.T) {
 	// RFC 3986 §5.2.4 and the examples of §5.4.
 	for in, want := range map[string]string{
-		"/a/b/c/./../../g":  "/a/g",
+		"/a/b/c/./../../g":   "/a/g",
 		"mid/content=5/../6": "mid/6",
-		"/./a":              "/a",
-		"/a/.":              "/a/",
-		"/a/..":             "/",
-		"/..":               "/",
-		"/../../x":          "/x",
-		"/a/.../b":          "/a/.../b",
-		"/a/..b/c":          "/a/..b/c",
-		"":                  "",
-		"/":                 "/",
+		"/./a":               "/a",
+		"/a/.":               "/a/",
+		"/a/..":              "/",
+		"/..":                "/",
+		"/../../x":           "/x",
+		"/a/.../b":           "/a/.../b",
+		"/a/..b/c":           "/a/..b/c",
+		"":                   "",
+		"/":                  "/",
 	} {
 		if got := removeDotSegments(in); got != want {
 			t.Errorf("removeDotSegments(%q) = %q, want %q", in, got, want)
