@@ -224,7 +224,7 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 			p.add(n.Line, path, "expected a mapping of options, got %s", describe(n))
 			return
 		}
-		p.mapping(n, v, path, map[string]int{}, false)
+		p.mapping(n, v, path, map[string]int{}, map[*yaml.Node]bool{})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			p.add(n.Line, path, "expected a list, got %s", describe(n))
@@ -261,9 +261,13 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // mapping sets the fields of struct v from the mapping n. seen holds the
-// options already set (name → line); merged is true inside a "<<" merge,
-// whose keys yield to those written explicitly (YAML merge keys).
-func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[string]int, merged bool) {
+// options already set (name → line). merged holds the mappings of this
+// struct already read: n itself, and those "<<" merges brought in, whose
+// keys yield to those written explicitly (YAML merge keys); each is read
+// once, so a merge that refers to itself ends.
+func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[string]int, merged map[*yaml.Node]bool) {
+	inMerge := len(merged) > 0
+	merged[n] = true
 	fields := fieldsOf(v.Type())
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -283,7 +287,7 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[st
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			if !merged {
+			if !inMerge {
 				p.add(k.Line, option, "set twice (first on line %d)", first)
 			}
 			continue
@@ -308,7 +312,9 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[st
 				p.add(each.Line, path, "a merge (<<) needs a mapping, got %s", describe(each))
 				continue
 			}
-			p.mapping(each, v, path, seen, true)
+			if !merged[each] {
+				p.mapping(each, v, path, seen, merged)
+			}
 		}
 	}
 }

@@ -354,6 +354,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("origin: ${X:-http://o}\nroutes: [{name: a, match: {path: '/a/**.png'}}]\n")
 	f.Add("a: &a [*a]\n")
 	f.Add("<<: {listen: x}\n")
+	f.Add("&a {<<: *a, origin: http://o}\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		cfg, err := Parse("fuzz.yaml", []byte(data))
 		if (cfg == nil) == (err == nil) {

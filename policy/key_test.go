@@ -1,0 +1,169 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+const keyConfig = `origin: http://o
+routes:
+  - name: all-query-ignored
+    match: {path: /search}
+    key: {ignore_all_query: true}
+  - name: nothing-ignored
+    match: {path: /raw}
+    key: {ignore_query: []}
+  - name: own-ignores
+    match: {path: /own}
+    key: {ignore_query: [session, "ref_*"]}
+  - name: varied
+    match: {path: /varied}
+    key:
+      headers: [accept-language, X-Device]
+      cookies: [currency, lang]
+`
+
+func TestRouteKey(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	for _, tc := range []struct {
+		name, scheme, target, host string
+		header                     http.Header
+		want                       string
+	}{
+		{"host lower-cased", "http", "/a", "WWW.Example.COM", nil, "http://www.example.com/a"},
+		{"scheme lower-cased", "HTTPS", "/a", "h", nil, "https://h/a"},
+		{"default http port dropped", "http", "/a", "h:80", nil, "http://h/a"},
+		{"default https port dropped", "https", "/a", "h:443", nil, "https://h/a"},
+		{"other port kept", "http", "/a", "h:443", nil, "http://h:443/a"},
+		{"empty port dropped", "http", "/a", "h:", nil, "http://h/a"},
+		{"IPv6 brackets kept", "http", "/a", "[::1]:80", nil, "http://[::1]/a"},
+		{"IPv6 port kept", "http", "/a", "[::1]:8080", nil, "http://[::1]:8080/a"},
+		{"dot segments resolved", "http", "/a/./b/../c", "h", nil, "http://h/a/c"},
+		{"dot segments above the root", "http", "/../../a", "h", nil, "http://h/a"},
+		{"encoded dots resolved", "http", "/a/%2e%2E/b", "h", nil, "http://h/b"},
+		{"percent hex upper-cased", "http", "/a%2fb%c3%a9", "h", nil, "http://h/a%2Fb%C3%A9"},
+		{"unreserved decoded", "http", "/%7Euser/%41%2D", "h", nil, "http://h/~user/A-"},
+		{"empty path is /", "http", "", "h", nil, "http://h/"},
+		{"query sorted by name", "http", "/q?b=2&a=1&c=3", "h", nil, "http://h/q?a=1&b=2&c=3"},
+		{"query sorted by value", "http", "/q?a=2&a=1", "h", nil, "http://h/q?a=1&a=2"},
+		{"query escapes normalized", "http", "/q?n=%7e%2f", "h", nil, "http://h/q?n=~%2F"},
+		{"empty parameters dropped", "http", "/q?&a=1&&", "h", nil, "http://h/q?a=1"},
+		{"lone ? dropped", "http", "/q?", "h", nil, "http://h/q"},
+		{"default ignores", "http", "/q?utm_source=x&utm_medium=y&gclid=1&fbclid=2&id=7", "h", nil, "http://h/q?id=7"},
+		{"only ignored params leave no ?", "http", "/q?utm_campaign=x", "h", nil, "http://h/q"},
+		{"ignored name written encoded", "http", "/q?utm%5Fsource=x&a", "h", nil, "http://h/q?a"},
+		{"ignore_all_query", "http", "/search?q=x&page=2", "h", nil, "http://h/search"},
+		{"explicit empty ignore list keeps all", "http", "/raw?utm_source=x", "h", nil, "http://h/raw?utm_source=x"},
+		{"route's own ignores replace defaults", "http", "/own?session=1&ref_a=2&utm_source=3", "h", nil, "http://h/own?utm_source=3"},
+		{"configured headers and cookies", "http", "/varied", "h",
+			http.Header{"Accept-Language": {" de ", "en"}, "X-Device": {"mobile"}, "Cookie": {"lang=de; currency=EUR; other=1"}},
+			"http://h/varied\nAccept-Language:de,en\nX-Device:mobile\ncookie:currency=EUR\ncookie:lang=de"},
+		{"absent headers and cookies are empty", "http", "/varied", "h", nil,
+			"http://h/varied\nAccept-Language:\nX-Device:\ncookie:currency=\ncookie:lang="},
+		{"unkeyed headers do not enter the key", "http", "/a", "h",
+			http.Header{"X-Forwarded-Host": {"evil.example"}, "Accept-Language": {"de"}, "Cookie": {"currency=EUR"}},
+			"http://h/a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			u, err := url.ParseRequestURI("/")
+			if tc.target != "" {
+				u, err = url.ParseRequestURI(tc.target)
+			} else {
+				u.Path = ""
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.URL, r.Host = u, tc.host
+			for name, vs := range tc.header {
+				r.Header[name] = vs
+			}
+			got := cfg.Route(r).Key(r, tc.scheme)
+			if got.Primary != tc.want {
+				t.Errorf("key of %s %s (Host %q) = %q, want %q", tc.scheme, tc.target, tc.host, got.Primary, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeyID(t *testing.T) {
+	k := Key{Primary: "http://h/a"}
+	sum := sha256.Sum256([]byte("http://h/a"))
+	if got, want := k.ID(), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("ID() = %s, want %s", got, want)
+	}
+}
+
+func TestKeyForURL(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	k, rt, err := cfg.KeyForURL("HTTP://Example.com:80/varied/../varied?utm_source=x&b=1#frag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Name != "varied" {
+		t.Errorf("route = %q, want varied", rt.Name)
+	}
+	want := "http://example.com/varied?b=1\nAccept-Language:\nX-Device:\ncookie:currency=\ncookie:lang="
+	if k.Primary != want {
+		t.Errorf("key = %q, want %q", k.Primary, want)
+	}
+	r := httptest.NewRequest("GET", "http://example.com/varied?b=1", nil)
+	if got := cfg.Route(r).Key(r, "http"); got != k {
+		t.Errorf("a plain GET keys as %q, KeyForURL as %q; want the same", got.Primary, k.Primary)
+	}
+	for _, bad := range []string{"/relative", "ftp://h/x", "http:///x", "http://h/%zz"} {
+		if _, _, err := cfg.KeyForURL(bad); err == nil {
+			t.Errorf("KeyForURL(%q) accepted it, want an error", bad)
+		}
+	}
+}
+
+func BenchmarkRouteKey(b *testing.B) {
+	cfg, err := Parse("bench.yaml", []byte(keyConfig+`  - name: static
+    match: {path: "/static/**.js"}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/static/app/v2/main.js?v=42&utm_source=news&b=1", nil)
+	r.Host = "www.example.com"
+	r.Header.Set("Accept-Language", "de")
+	b.ReportAllocs()
+	for b.Loop() {
+		cfg.Route(r).Key(r, "https")
+	}
+}
+
+// FuzzKey checks that the normalizer never panics and that normalizing a
+// normalized path or query changes nothing.
+func FuzzKey(f *testing.F) {
+	for _, s := range []string{"/a/./b/../c?b=2&a=1", "/%2e%2E/%7e?utm_x=1&&a", "/a%zz/..%2f..?%", "//..//./?x=%2525", "", "*"} {
+		f.Add(s, "HOST:80")
+	}
+	rt := &Route{KeyOptions: KeyOptions{IgnoreQuery: DefaultIgnoreQuery(), Headers: []string{"accept"}, Cookies: []string{"c"}}}
+	f.Fuzz(func(t *testing.T, target, host string) {
+		path, query, _ := strings.Cut(target, "?")
+		r := &http.Request{Method: "GET", Host: host, URL: &url.URL{Path: path, RawPath: path, RawQuery: query}, Header: http.Header{}}
+		k := rt.Key(r, "http")
+		if !strings.HasPrefix(k.Primary, "http://") {
+			t.Fatalf("key %q does not start with the scheme", k.Primary)
+		}
+		p1 := normalizePath(path)
+		if p2 := normalizePath(p1); p2 != p1 {
+			t.Errorf("normalizePath(%q) = %q, but normalizing that gives %q", path, p1, p2)
+		}
+		if !strings.HasPrefix(p1, "/") {
+			t.Errorf("normalizePath(%q) = %q, want a leading /", path, p1)
+		}
+		q1 := normalizeQuery(query, rt.KeyOptions.IgnoreQuery)
+		if q2 := normalizeQuery(q1, rt.KeyOptions.IgnoreQuery); q2 != q1 {
+			t.Errorf("normalizeQuery(%q) = %q, but normalizing that gives %q", query, q1, q2)
+		}
+	})
+}
