@@ -145,17 +145,22 @@ func (g *Group) Do(ctx context.Context, key string, fill func() Outcome) (out Ou
 	g.flights[key] = f
 	g.mu.Unlock()
 
+	// The flight ends even when fill panics (ReverseProxy aborts a
+	// handler whose client or origin went away with a panic): its waiters
+	// then see Failed and fetch for themselves.
+	f.outcome = Failed
+	defer func() {
+		g.mu.Lock()
+		delete(g.flights, key)
+		if f.outcome == Uncacheable {
+			g.pass[key] = g.now().Add(g.opts.HitForPass)
+		}
+		g.mu.Unlock()
+		close(f.done)
+	}()
 	// This request leads in the process; across instances it needs the
 	// lease, or it waits for the holder.
 	f.outcome, shared = g.lead(ctx, key, fill)
-
-	g.mu.Lock()
-	delete(g.flights, key)
-	if f.outcome == Uncacheable {
-		g.pass[key] = g.now().Add(g.opts.HitForPass)
-	}
-	g.mu.Unlock()
-	close(f.done)
 	return f.outcome, shared
 }
 
@@ -197,8 +202,9 @@ func (g *Group) lead(ctx context.Context, key string, fill func() Outcome) (Outc
 		return fill(), false
 	}
 	if ok {
-		out := fill()
-		g.release(context.WithoutCancel(ctx), key, leaseKey, token, out)
+		out := Failed
+		defer func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out) }()
+		out = fill()
 		return out, false
 	}
 	return g.waitRemote(ctx, key, leaseKey, ch), true

@@ -10,8 +10,10 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
@@ -48,6 +50,19 @@ type fill struct {
 	// seq is the purge sequence when the fill started (purge package).
 	seq         uint64
 	requestTime time.Time
+	// stored and uncacheable say how the fill ended, for collapsing.
+	stored, uncacheable atomic.Bool
+}
+
+// outcome is how the fill ended, for the requests that waited for it.
+func (f *fill) outcome() collapse.Outcome {
+	switch {
+	case f.stored.Load():
+		return collapse.Stored
+	case f.uncacheable.Load():
+		return collapse.Uncacheable
+	}
+	return collapse.Failed
 }
 
 // errServeStale, returned by modifyResponse, makes originError serve the
@@ -170,6 +185,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		dec.Store, dec.Reason = false, "too-large"
 	}
 	if !dec.Store {
+		f.uncacheable.Store(true)
 		x.status.Detail = dec.Reason
 		resp.Header.Set("Cache-Status", x.status.String())
 		return nil
@@ -185,7 +201,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		done: func(body []byte) {
 			e.Body = body
 			e.Header.Set("Content-Length", strconv.Itoa(len(body)))
-			p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header)
+			if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
+				f.stored.Store(true)
+			}
 		},
 	}
 	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
@@ -219,7 +237,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	if dec.Store {
 		e := p.newEntry(f, &http.Response{StatusCode: old.Status, Header: header}, dec, now)
 		e.Body = old.Body
-		p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header)
+		f.stored.Store(p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header))
 		x.status.Stored = true
 		x.status.TTL, x.status.HasTTL = dec.Freshness, true
 	}
@@ -271,20 +289,22 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 
 // save stores e under the request's key: directly when the response does
 // not vary, else as a variant behind a Vary marker on the primary key.
-func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) {
+func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
 	ttl := storeTTL(e)
 	id := x.id
 	if len(e.Vary) > 0 {
 		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, Vary: e.Vary}
 		if err := p.store.Set(ctx, x.id, marker, ttl); err != nil {
 			p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
-			return
+			return false
 		}
 		id = variantID(x.key, policy.VaryKey(e.Vary, reqHeader))
 	}
 	if err := p.store.Set(ctx, id, e, ttl); err != nil {
 		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
+		return false
 	}
+	return true
 }
 
 // keepForRevalidation is how long an entry with validators is kept past

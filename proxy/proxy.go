@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
@@ -31,13 +32,16 @@ type Options struct {
 	Purger purge.Purger
 	// PURGE, when set, handles the PURGE method (purge.API.ServePURGE).
 	PURGE http.HandlerFunc
+	// Collapse collapses concurrent fills of one key. Default: in process.
+	Collapse *collapse.Group
 }
 
 // Proxy is the caching reverse proxy: an http.Handler for the proxy listener.
 type Proxy struct {
 	store  store.Store
-	purger purge.Purger
-	purgeM http.HandlerFunc
+	purger   purge.Purger
+	purgeM   http.HandlerFunc
+	collapse *collapse.Group
 	log    *slog.Logger
 	origin *httputil.ReverseProxy
 	state  atomic.Pointer[state]
@@ -69,6 +73,10 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 	}
 	if p.purger == nil {
 		p.purger = purge.NewLocal()
+	}
+	p.collapse = opts.Collapse
+	if p.collapse == nil {
+		p.collapse = collapse.New(nil, "", collapse.Options{}, p.log)
 	}
 	p.background, p.stop = context.WithCancel(context.Background())
 	if err := p.Reload(cfg); err != nil {
@@ -152,8 +160,45 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.status.Detail = "only-if-cached"
 		p.deliverGatewayTimeout(w, x)
 	default:
-		p.fetch(w, r, x, e)
+		p.fetchCollapsed(w, r, x, e)
 	}
+}
+
+// fetchCollapsed fetches from the origin unless another request for the
+// same key, here or in another instance, already is: then it waits for
+// that fill and serves what it stored, or fetches for itself when nothing
+// reusable was stored.
+func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
+	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" {
+		// Such a request cannot lead a fill for others.
+		p.fetch(w, r, x, e)
+		return
+	}
+	led := false
+	out, _ := p.collapse.Do(r.Context(), x.storeID(), func() collapse.Outcome {
+		led = true
+		f := &fill{x: x, client: r, stale: e}
+		p.fill(w, r, f)
+		return f.outcome()
+	})
+	if led {
+		return
+	}
+	if out == collapse.Stored {
+		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
+		x.softPurged = false
+		if e := p.lookup(r, x); e != nil {
+			if v, age := p.decide(x, e); v == serveFresh {
+				x.status.Fwd = "miss"
+				x.status.Collapsed = true
+				p.deliver(w, r, x, e, age)
+				return
+			}
+		}
+	} else if out == collapse.Uncacheable {
+		x.status.Detail = "hit-for-pass"
+	}
+	p.fetch(w, r, x, e)
 }
 
 // classify finds the route and decides whether the request may use the

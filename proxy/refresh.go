@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -37,7 +38,13 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry) {
 		defer p.refreshes.Done()
 		defer p.refreshing.Delete(id)
 		defer cancel()
-		p.fill(discard{h: http.Header{}}, req, &fill{x: bx, client: req, stale: e, background: true})
+		// Collapsed with the other instances: when one of them refreshes
+		// the key, this one waits for it and does nothing more.
+		p.collapse.Do(ctx, id, func() collapse.Outcome {
+			f := &fill{x: bx, client: req, stale: e, background: true}
+			p.fill(discard{h: http.Header{}}, req, f)
+			return f.outcome()
+		})
 	}()
 }
 
