@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cachegate/cachegate/policy"
+	"github.com/redis/go-redis/v9"
+)
+
+// Timeouts used when the configuration leaves them zero.
+const (
+	defaultDialTimeout  = 500 * time.Millisecond
+	defaultReadTimeout  = 200 * time.Millisecond
+	defaultWriteTimeout = 200 * time.Millisecond
+	defaultKeyPrefix    = "cachegate"
+)
+
+// Redis is a Store on Redis (one node, Sentinel or Cluster): each entry is
+// encoded by Encode under one key that expires with the entry's ttl.
+// Commands are bounded by short timeouts and retried at most once, so an
+// unreachable Redis makes operations fail fast with errors; the client
+// reconnects by itself when Redis comes back.
+type Redis struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewRedis returns a Redis store for cfg. It checks the configuration (and
+// loads the TLS CA file) but does not connect: Redis may be down when the
+// proxy starts, and operations then fail until it is up. Zero timeouts
+// default to 500ms (dial) and 200ms (read, write), an empty key prefix to
+// "cachegate".
+func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("store: redis: no address in addrs")
+	}
+	if cfg.DB < 0 {
+		return nil, fmt.Errorf("store: redis: db %d is negative", cfg.DB)
+	}
+	if cfg.DB != 0 && (cfg.Cluster || (cfg.MasterName == "" && len(cfg.Addrs) > 1)) {
+		return nil, fmt.Errorf("store: redis: db %d: Redis Cluster has only db 0", cfg.DB)
+	}
+	if cfg.PoolSize < 0 {
+		return nil, fmt.Errorf("store: redis: pool_size %d is negative", cfg.PoolSize)
+	}
+	for _, t := range []struct {
+		name string
+		d    policy.Duration
+	}{{"dial_timeout", cfg.DialTimeout}, {"read_timeout", cfg.ReadTimeout}, {"write_timeout", cfg.WriteTimeout}} {
+		if t.d < 0 {
+			return nil, fmt.Errorf("store: redis: %s %v is negative", t.name, time.Duration(t.d))
+		}
+	}
+	opts := &redis.UniversalOptions{
+		Addrs:                 cfg.Addrs,
+		Username:              cfg.Username,
+		Password:              cfg.Password,
+		DB:                    cfg.DB,
+		MasterName:            cfg.MasterName,
+		IsClusterMode:         cfg.Cluster,
+		DialTimeout:           orDefault(cfg.DialTimeout, defaultDialTimeout),
+		ReadTimeout:           orDefault(cfg.ReadTimeout, defaultReadTimeout),
+		WriteTimeout:          orDefault(cfg.WriteTimeout, defaultWriteTimeout),
+		ContextTimeoutEnabled: true,
+		PoolSize:              cfg.PoolSize,
+		MaxRetries:            1,
+	}
+	if cfg.TLS.Enabled {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+	}
+	prefix := cfg.KeyPrefix
+	if prefix == "" {
+		prefix = defaultKeyPrefix
+	}
+	return &Redis{c: redis.NewUniversalClient(opts), prefix: prefix}, nil
+}
+
+func orDefault(d policy.Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// tlsConfig builds the client TLS configuration; a CA file replaces the
+// system roots.
+func tlsConfig(c policy.RedisTLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify,
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("store: redis: tls ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store: redis: tls ca_file %s: no PEM certificate in it", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// KeyFor returns the Redis key of the entry stored under id:
+// "{prefix}:e:{id}", the id in braces being the hash tag that puts every
+// key of one entry in the same cluster slot.
+func (r *Redis) KeyFor(id string) string { return r.prefix + ":e:{" + id + "}" }
+
+// Client returns the underlying go-redis client.
+func (r *Redis) Client() redis.UniversalClient { return r.c }
+
+// Prefix returns the prefix every key starts with.
+func (r *Redis) Prefix() string { return r.prefix }
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("store: redis ping: %w", err)
+	}
+	return nil
+}
+
+// Get returns the entry stored under id, or ErrNotFound. The reply's bytes
+// are fresh (go-redis reads each reply into a new string and Bytes does not
+// copy it), so the entry's Body aliases them without a copy.
+func (r *Redis) Get(ctx context.Context, id string) (*Entry, error) {
+	key := r.KeyFor(id)
+	b, err := r.c.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: redis get %s: %w", key, err)
+	}
+	e, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis get %s: %w", key, err)
+	}
+	return e, nil
+}
+
+// Set stores e under id for ttl (rounded up to a millisecond), replacing
+// what was stored there. When ttl <= 0, e is not stored and the previous
+// entry under id is deleted.
+func (r *Redis) Set(ctx context.Context, id string, e *Entry, ttl time.Duration) error {
+	key := r.KeyFor(id)
+	if ttl <= 0 {
+		if err := r.c.Del(ctx, key).Err(); err != nil {
+			return fmt.Errorf("store: redis set %s (ttl %v, delete): %w", key, ttl, err)
+		}
+		return nil
+	}
+	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	if err := r.c.Set(ctx, key, Encode(e), ttl).Err(); err != nil {
+		return fmt.Errorf("store: redis set %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes the entries stored under ids in one pipeline of
+// single-key DELs, since in a cluster the keys may live in different slots.
+func (r *Redis) Delete(ctx context.Context, ids ...string) error {
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		key := r.KeyFor(ids[0])
+		if err := r.c.Del(ctx, key).Err(); err != nil {
+			return fmt.Errorf("store: redis delete %s: %w", key, err)
+		}
+		return nil
+	}
+	pipe := r.c.Pipeline()
+	for _, id := range ids {
+		pipe.Del(ctx, r.KeyFor(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: redis delete %d keys (%s, ...): %w", len(ids), r.KeyFor(ids[0]), err)
+	}
+	return nil
+}
+
+// Close closes the client's connections.
+func (r *Redis) Close() error {
+	if err := r.c.Close(); err != nil {
+		return fmt.Errorf("store: redis close: %w", err)
+	}
+	return nil
+}
+
+var (
+	_ Store = (*Redis)(nil)
+	_ Store = (*Memory)(nil)
+)

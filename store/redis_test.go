@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/store/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// testRedis is the redis-server the tests of this package share.
+var testRedis *redistest.Server
+
+func TestMain(m *testing.M) {
+	s, err := redistest.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testRedis = s
+	code := m.Run()
+	s.Close()
+	os.Exit(code)
+}
+
+// newTestRedis returns a Redis store on addrs whose keys are prefixed by
+// the test's name, closed when the test ends.
+func newTestRedis(t *testing.T, cfg policy.RedisConfig) *Redis {
+	t.Helper()
+	if cfg.Addrs == nil {
+		cfg.Addrs = []string{testRedis.Addr()}
+	}
+	cfg.KeyPrefix = "test:" + t.Name()
+	r, err := NewRedis(cfg)
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRedisRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRedis(t, policy.RedisConfig{})
+	for name, e := range map[string]*Entry{
+		"response": sampleEntry(16 << 10),
+		"marker":   {Vary: []string{"Accept-Encoding"}, Seq: 3},
+	} {
+		if err := r.Set(ctx, name, e, time.Minute); err != nil {
+			t.Fatalf("Set %s: %v", name, err)
+		}
+		got, err := r.Get(ctx, name)
+		if err != nil {
+			t.Fatalf("Get %s: %v", name, err)
+		}
+		if d := diffEntries(e, got); d != "" {
+			t.Errorf("%s: Get returned a different entry: %s", name, d)
+		}
+	}
+}
+
+func TestRedisKeyFor(t *testing.T) {
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "cg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, want := r.KeyFor("abc"), "cg:e:{abc}"; got != want {
+		t.Errorf("KeyFor(abc) = %q, want %q", got, want)
+	}
+	if r.Prefix() != "cg" {
+		t.Errorf("Prefix() = %q, want cg", r.Prefix())
+	}
+}
+
+func TestRedisGetMissIsErrNotFound(t *testing.T) {
+	r := newTestRedis(t, policy.RedisConfig{})
+	if _, err := r.Get(context.Background(), "absent"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of an absent key: err %v, want ErrNotFound", err)
+	}
+}
+
+func TestRedisGetOfGarbageIsAnError(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRedis(t, policy.RedisConfig{})
+	if err := r.Client().Set(ctx, r.KeyFor("garbage"), "not an entry", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(ctx, "garbage"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of an undecodable value: err %v, want a decode error", err)
+	}
+}
+
+func TestRedisSetsTTL(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRedis(t, policy.RedisConfig{})
+	const ttl = 10 * time.Second
+	if err := r.Set(ctx, "k", sampleEntry(64), ttl); err != nil {
+		t.Fatal(err)
+	}
+	pttl, err := r.Client().PTTL(ctx, r.KeyFor("k")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pttl <= 0 || pttl > ttl {
+		t.Errorf("PTTL = %v, want in (0, %v]", pttl, ttl)
+	}
+	if err := r.Set(ctx, "k", sampleEntry(64), 0); err != nil {
+		t.Fatalf("Set with ttl 0: %v", err)
+	}
+	if n := r.Client().Exists(ctx, r.KeyFor("k")).Val(); n != 0 {
+		t.Errorf("after Set with ttl 0 the key exists; want it not stored and the old entry gone")
+	}
+}
+
+func TestRedisDeleteSeveralKeys(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRedis(t, policy.RedisConfig{})
+	for _, id := range []string{"a", "b", "c"} {
+		if err := r.Set(ctx, id, sampleEntry(64), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Delete(ctx, "a", "b", "absent"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	for id, want := range map[string]bool{"a": false, "b": false, "c": true} {
+		_, err := r.Get(ctx, id)
+		if got := err == nil; got != want {
+			t.Errorf("after Delete(a, b, absent): Get %s present = %v (err %v), want %v", id, got, err, want)
+		}
+	}
+	if err := r.Delete(ctx, "c"); err != nil {
+		t.Fatalf("Delete of one key: %v", err)
+	}
+	if _, err := r.Get(ctx, "c"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after Delete(c): err %v, want ErrNotFound", err)
+	}
+}
+
+func TestRedisKeepsWorkingAfterRedisRestarts(t *testing.T) {
+	ctx := context.Background()
+	srv, err := redistest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	e := sampleEntry(64)
+	if err := r.Set(ctx, "k", e, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stop()
+	if _, err := r.Get(ctx, "k"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("Get while Redis is down: err %v, want a connection error", err)
+	}
+	if err := r.Set(ctx, "k", e, time.Minute); err == nil {
+		t.Errorf("Set while Redis is down: no error, want one")
+	}
+	if err := r.Delete(ctx, "k", "j"); err == nil {
+		t.Errorf("Delete while Redis is down: no error, want one")
+	}
+	if err := r.Ping(ctx); err == nil {
+		t.Errorf("Ping while Redis is down: no error, want one")
+	}
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// The pool may wait out a dial backoff before it reconnects.
+	deadline := time.Now().Add(5 * time.Second)
+	for err = r.Set(ctx, "k", e, time.Minute); err != nil && time.Now().Before(deadline); err = r.Set(ctx, "k", e, time.Minute) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("Set after Redis restarted: %v", err)
+	}
+	got, err := r.Get(ctx, "k")
+	if err != nil {
+		t.Fatalf("Get after Redis restarted: %v", err)
+	}
+	if d := diffEntries(e, got); d != "" {
+		t.Errorf("after restart Get returned a different entry: %s", d)
+	}
+}
+
+func TestRedisCluster(t *testing.T) {
+	c, err := redistest.StartCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tt := range []struct {
+		name string
+		cfg  policy.RedisConfig
+	}{
+		{"all seeds", policy.RedisConfig{Addrs: c.Addrs()}},
+		{"one seed, cluster true", policy.RedisConfig{Addrs: c.Addrs()[:1], Cluster: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := newTestRedis(t, tt.cfg)
+			cc, ok := r.Client().(*redis.ClusterClient)
+			if !ok {
+				t.Fatalf("client is a %T, want *redis.ClusterClient", r.Client())
+			}
+			ids := make([]string, 20)
+			masters := make(map[string]bool)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("%064x", i)
+				e := sampleEntry(256)
+				if err := r.Set(ctx, ids[i], e, time.Minute); err != nil {
+					t.Fatalf("Set %s: %v", ids[i], err)
+				}
+				got, err := r.Get(ctx, ids[i])
+				if err != nil {
+					t.Fatalf("Get %s: %v", ids[i], err)
+				}
+				if d := diffEntries(e, got); d != "" {
+					t.Fatalf("Get %s returned a different entry: %s", ids[i], d)
+				}
+				m, err := cc.MasterForKey(ctx, r.KeyFor(ids[i]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				masters[m.Options().Addr] = true
+			}
+			if len(masters) < 2 {
+				t.Fatalf("the %d keys all live on one master; the test needs keys on several", len(ids))
+			}
+			if err := r.Delete(ctx, ids...); err != nil {
+				t.Fatalf("Delete of keys on %d masters: %v", len(masters), err)
+			}
+			for _, id := range ids {
+				if _, err := r.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+					t.Errorf("Get %s after Delete: err %v, want ErrNotFound", id, err)
+				}
+			}
+		})
+	}
+}
+
+func TestNewRedisWithUnreachableAddressFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{addr}})
+	if err != nil {
+		t.Fatalf("NewRedis with nothing listening on %s: %v, want no error", addr, err)
+	}
+	defer r.Close()
+	start := time.Now()
+	_, err = r.Get(context.Background(), "k")
+	if err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("Get with nothing listening: err %v, want a connection error", err)
+	}
+	// Bounded by two dials of 500ms and a retry backoff, not by go-redis's
+	// default timeouts of seconds.
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("Get with nothing listening took %v, want it bounded by the short timeouts", elapsed)
+	}
+}
+
+func TestNewRedisRejectsBadConfig(t *testing.T) {
+	missingCA := filepath.Join(t.TempDir(), "absent.pem")
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{"127.0.0.1:6379"}
+	for name, cfg := range map[string]policy.RedisConfig{
+		"no address":          {},
+		"db in cluster":       {Addrs: addrs, Cluster: true, DB: 2},
+		"negative db":         {Addrs: addrs, DB: -1},
+		"negative timeout":    {Addrs: addrs, ReadTimeout: policy.Duration(-time.Second)},
+		"negative pool size":  {Addrs: addrs, PoolSize: -1},
+		"missing CA file":     {Addrs: addrs, TLS: policy.RedisTLSConfig{Enabled: true, CAFile: missingCA}},
+		"CA file without PEM": {Addrs: addrs, TLS: policy.RedisTLSConfig{Enabled: true, CAFile: notPEM}},
+	} {
+		if r, err := NewRedis(cfg); err == nil {
+			r.Close()
+			t.Errorf("NewRedis with %s: no error, want one", name)
+		}
+	}
+}
