@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/demo"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
@@ -145,7 +146,9 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	var current atomic.Pointer[policy.Config]
 	current.Store(cfg)
 	api := &purge.API{Purger: purger, Config: current.Load, Log: log}
-	p, err := proxy.New(cfg, proxy.Options{Store: st, Purger: purger, Logger: log, PURGE: api.ServePURGE})
+	group := openCollapse(st, log)
+	defer group.Close()
+	p, err := proxy.New(cfg, proxy.Options{Store: st, Purger: purger, Collapse: group, Logger: log, PURGE: api.ServePURGE})
 	if err != nil {
 		log.Error("proxy", "err", err)
 		return 1
@@ -260,6 +263,15 @@ func openPurger(st store.Store, log *slog.Logger) purge.Purger {
 		return purge.NewRedis(rs.Client(), rs.Prefix(), log)
 	}
 	return purge.NewLocal()
+}
+
+// openCollapse returns the collapsing group: across the instances sharing
+// the Redis store, or in process.
+func openCollapse(st store.Store, log *slog.Logger) *collapse.Group {
+	if rs, ok := st.(*store.Redis); ok {
+		return collapse.New(rs.Client(), rs.Prefix(), collapse.Options{}, log)
+	}
+	return collapse.New(nil, "", collapse.Options{}, log)
 }
 
 // pinger is a store that can tell whether its backend answers.

@@ -192,6 +192,9 @@ func (in *instance) do(method, path string, header http.Header) (*http.Response,
 	if err != nil {
 		in.t.Fatal(err)
 	}
+	// Instances listen on different ports; behind a load balancer they
+	// see one host, as here.
+	req.Host = siteHost
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
@@ -211,6 +214,9 @@ func (in *instance) get(path string) (*http.Response, string) {
 	in.t.Helper()
 	return in.do(http.MethodGet, path, nil)
 }
+
+// siteHost is the Host of every request the tests send.
+const siteHost = "site.test"
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
