@@ -38,14 +38,14 @@ type Options struct {
 
 // Proxy is the caching reverse proxy: an http.Handler for the proxy listener.
 type Proxy struct {
-	store  store.Store
+	store    store.Store
 	purger   purge.Purger
 	purgeM   http.HandlerFunc
 	collapse *collapse.Group
-	log    *slog.Logger
-	origin *httputil.ReverseProxy
-	state  atomic.Pointer[state]
-	now    func() time.Time
+	log      *slog.Logger
+	origin   *httputil.ReverseProxy
+	state    atomic.Pointer[state]
+	now      func() time.Time
 
 	// background owns the refreshes that outlive their request.
 	background context.Context
