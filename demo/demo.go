@@ -51,7 +51,8 @@ func (o *Origin) Total() int {
 //	/bytes/N/...          N bytes, fresh for 60s
 //	/status/CODE/...      that status, no freshness
 //
-// A query parameter "tag" is sent back as Surrogate-Key.
+// A query parameter "tag" is sent back as Surrogate-Key, and "cc"
+// replaces the Cache-Control the path would send.
 func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.count[r.URL.Path]++
@@ -108,6 +109,9 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		fmt.Fprint(w, body)
 		return
+	}
+	if cc := r.URL.Query().Get("cc"); cc != "" {
+		h.Set("Cache-Control", cc)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if r.Method == http.MethodHead {
