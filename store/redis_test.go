@@ -294,3 +294,23 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRedisGet(b *testing.B) {
+	ctx := context.Background()
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Set(ctx, "k", sampleEntry(16<<10), time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := r.Get(ctx, "k"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
