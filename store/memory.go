@@ -57,13 +57,14 @@ func NewMemory(maxBytes int64) *Memory {
 // or it has expired (an expired entry is dropped). A hit makes the entry the
 // most recently used.
 func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it, ok := m.items[key]
 	if !ok {
 		return nil, ErrNotFound
 	}
-	if !m.now().Before(it.expires) {
+	if !now.Before(it.expires) {
 		m.remove(it)
 		return nil, ErrNotFound
 	}
@@ -77,7 +78,7 @@ func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
 // is larger than the bound, e is not stored (and the previous entry under
 // key is dropped); that is no error.
 func (m *Memory) Set(_ context.Context, key string, e *Entry, ttl time.Duration) error {
-	size := e.Size()
+	size, expires := e.Size(), m.now().Add(ttl)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.items[key]; ok {
@@ -89,7 +90,7 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry, ttl time.Duration)
 	for m.bytes.Load()+size > m.maxBytes {
 		m.remove(m.lru.prev)
 	}
-	it := &memItem{key: key, entry: e, size: size, expires: m.now().Add(ttl)}
+	it := &memItem{key: key, entry: e, size: size, expires: expires}
 	m.items[key] = it
 	m.pushFront(it)
 	m.bytes.Add(size)
