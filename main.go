@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/demo"
 	"github.com/cachegate/cachegate/policy"
@@ -135,6 +137,9 @@ routes:
 // SIGHUP reloads the config file.
 func serve(cfg *policy.Config, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
+	// go-redis logs every failed dial; while Redis is down that is one line
+	// per request. Errors that matter are logged with context by cachegate.
+	redis.SetLogger(redisLogger{log})
 	st, err := openStore(cfg)
 	if err != nil {
 		log.Error("store", "err", err)
@@ -254,6 +259,13 @@ func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// redisLogger sends go-redis's own messages to the log at debug.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("redis: " + fmt.Sprintf(format, v...))
 }
 
 // openPurger returns the purger that fits the store: purges shared

@@ -32,9 +32,8 @@ func newOrigin(t *testing.T, h http.HandlerFunc) *origin {
 		o.hits.Add(1)
 		o.mu.Lock()
 		o.requests = append(o.requests, r.Clone(r.Context()))
-		h := o.handler
 		o.mu.Unlock()
-		h(w, r)
+		o.handler(w, r)
 	}))
 	t.Cleanup(o.Close)
 	return o
@@ -44,12 +43,6 @@ func (o *origin) last() *http.Request {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.requests[len(o.requests)-1]
-}
-
-func (o *origin) set(h http.HandlerFunc) {
-	o.mu.Lock()
-	o.handler = h
-	o.mu.Unlock()
 }
 
 // cache is a Proxy on a memory store before o, served by httptest.
