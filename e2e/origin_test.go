@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachegate/cachegate/demo"
+)
+
+// concurrencyOrigin is a demo origin that records the most requests it
+// had in flight at once.
+type concurrencyOrigin struct {
+	*origin
+	inFlight, most atomic.Int64
+}
+
+func startConcurrencyOrigin(t *testing.T) *concurrencyOrigin {
+	t.Helper()
+	o := &concurrencyOrigin{origin: &origin{Origin: demo.New()}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := o.inFlight.Add(1)
+		defer o.inFlight.Add(-1)
+		for m := o.most.Load(); n > m && !o.most.CompareAndSwap(m, n); m = o.most.Load() {
+		}
+		o.Origin.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	o.URL = srv.URL
+	return o
+}
+
+// burst sends n concurrent GETs of path, spread over the instances, and
+// returns the statuses and bodies.
+func burst(t *testing.T, ins []*instance, path string, n int) ([]int, []string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: 0}}
+	defer client.CloseIdleConnections()
+	statuses, bodies := make([]int, n), make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			req, _ := http.NewRequest(http.MethodGet, ins[i%len(ins)].URL+path, nil)
+			req.Host = siteHost
+			resp, err := client.Do(req)
+			if err != nil {
+				bodies[i] = err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			statuses[i], bodies[i] = resp.StatusCode, readAll(resp)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return statuses, bodies
+}
+
+func TestColdKeyBurstOverThreeInstancesReachesTheOriginOnce(t *testing.T) {
+	o := startOrigin(t)
+	ins := threeInstances(t, o, "")
+	const path = "/slow/200/cold"
+	statuses, bodies := burst(t, ins, path, 500)
+	for i := range statuses {
+		if statuses[i] != 200 || bodies[i] != bodies[0] {
+			t.Fatalf("request %d: %d %q, want 200 and the body all got (%q)", i, statuses[i], bodies[i], bodies[0])
+		}
+	}
+	if n := o.Count(path); n != 1 {
+		t.Errorf("origin saw %d requests for 500 concurrent GETs over 3 instances, want 1", n)
+	}
+	t.Logf("500 GETs over 3 instances: origin requests %d", o.Count(path))
+}
+
+func TestUncacheableBurstIsNotSerialized(t *testing.T) {
+	o := startConcurrencyOrigin(t)
+	ins := threeInstances(t, o.origin, "")
+	const path = "/slow/200/private?cc=no-store"
+	statuses, bodies := burst(t, ins, path, 300)
+	seen := map[string]bool{}
+	for i := range statuses {
+		if statuses[i] != 200 {
+			t.Fatalf("request %d: %d %q", i, statuses[i], bodies[i])
+		}
+		if seen[bodies[i]] {
+			t.Fatalf("two clients got the same no-store response %q", bodies[i])
+		}
+		seen[bodies[i]] = true
+	}
+	// Serialized requests would reach the origin one at a time; after the
+	// first fill says no-store, the waiters must all go at once.
+	if most := o.most.Load(); most < 50 {
+		t.Errorf("at most %d requests reached the origin at once, want the waiters released together (>= 50)", most)
+	}
+	t.Logf("300 no-store GETs: %d origin requests, up to %d at once", o.Count("/slow/200/private"), o.most.Load())
+}
+
+func TestContinuouslyRequestedKeyNeverWaitsOnTheOrigin(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t), extra: `routes:
+  - name: hot
+    match: {path: /slow/}
+    early_refresh_beta: 3
+`})
+	path := "/slow/100/hot?cc=" + url.QueryEscape("max-age=1")
+	in.get(path)
+	start := time.Now()
+	requests, misses := 0, 0
+	for time.Since(start) < 4*time.Second {
+		resp, _ := in.get(path)
+		requests++
+		if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "; hit") {
+			misses++
+			t.Logf("request %d after %v waited on the origin: %s", requests, time.Since(start), cs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n := o.Count("/slow/100/hot")
+	t.Logf("%d requests over 4s with a 1s TTL: %d origin requests, %d not hits", requests, n, misses)
+	if misses > 0 {
+		t.Errorf("%d requests waited on the origin after the first, want 0", misses)
+	}
+	if n < 3 || n > 9 {
+		t.Errorf("origin saw %d requests over about 4 TTLs, want about one per TTL", n)
+	}
+}
+
+func TestOriginDownServesStaleOnlyWithinStaleIfError(t *testing.T) {
+	o := demo.New()
+	srv := httptest.NewServer(o)
+	in := startInstance(t, setup{origin: srv.URL})
+	inside := "/max-age/0/a?cc=" + url.QueryEscape("max-age=0, stale-if-error=600")
+	outside := "/max-age/0/b?cc=" + url.QueryEscape("max-age=0")
+	_, stale := in.get(inside)
+	in.get(outside)
+	srv.Close()
+	resp, body := in.get(inside)
+	if resp.StatusCode != 200 || body != stale {
+		t.Errorf("origin down, inside stale-if-error: %d %q, want 200 with the stale body", resp.StatusCode, body)
+	}
+	resp, body = in.get(outside)
+	if resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("origin down, outside stale-if-error: %d %q, want 502 or 504", resp.StatusCode, body)
+	}
+}
+
+func TestRedisOutageCausesNoErrorsAndStoringResumes(t *testing.T) {
+	o := startOrigin(t)
+	prefix := prefixFor(t)
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix})
+	var stop atomic.Bool
+	var total, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				req, _ := http.NewRequest(http.MethodGet, in.URL+"/max-age/60/load/"+string(rune('a'+w))+"/"+string(rune('0'+i%10)), nil)
+				req.Host = siteHost
+				resp, err := http.DefaultClient.Do(req)
+				total.Add(1)
+				if err != nil || resp.StatusCode >= 500 {
+					failed.Add(1)
+				}
+				if err == nil {
+					readAll(resp)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	redisServer.Stop()
+	time.Sleep(time.Second)
+	if err := redisServer.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("%d requests during a Redis outage: %d errors or 5xx", total.Load(), failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed or got a 5xx while Redis was down", failed.Load(), total.Load())
+	}
+	// Stored to Redis again: a second instance serves what the first
+	// stores now.
+	_, body := in.get("/max-age/60/after-outage")
+	other := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix})
+	if resp, got := other.get("/max-age/60/after-outage"); got != body {
+		t.Errorf("after Redis came back, a second instance got %q (%s), want the first's stored %q", got, resp.Header.Get("Cache-Status"), body)
+	}
+}
