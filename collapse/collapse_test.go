@@ -1,0 +1,139 @@
+package collapse
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachegate/cachegate/store/redistest"
+)
+
+var server *redistest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	server, err = redistest.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Close()
+	os.Exit(code)
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func client(t *testing.T) redis.UniversalClient {
+	c := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// burst runs n concurrent Do calls for key on the groups in turn and
+// returns how many fills ran and how many callers shared another's.
+func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shared int64) {
+	var nf, ns atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, sh := groups[i%len(groups)].Do(context.Background(), key, func() Outcome {
+				nf.Add(1)
+				return fill()
+			})
+			if sh {
+				ns.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return nf.Load(), ns.Load()
+}
+
+func slowFill(out Outcome) func() Outcome {
+	return func() Outcome { time.Sleep(100 * time.Millisecond); return out }
+}
+
+func TestOneFillPerKeyInProcess(t *testing.T) {
+	g := New(nil, "", Options{}, quiet())
+	fills, shared := burst([]*Group{g}, "k", 50, slowFill(Stored))
+	if fills != 1 || shared != 49 {
+		t.Errorf("fills %d shared %d, want 1 and 49", fills, shared)
+	}
+}
+
+func TestOneFillPerKeyAcrossInstances(t *testing.T) {
+	prefix := t.Name()
+	a := New(client(t), prefix, Options{}, quiet())
+	b := New(client(t), prefix, Options{}, quiet())
+	defer a.Close()
+	defer b.Close()
+	time.Sleep(50 * time.Millisecond) // subscriptions up
+	fills, shared := burst([]*Group{a, b}, "k", 100, slowFill(Stored))
+	if fills != 1 || shared != 99 {
+		t.Errorf("fills %d shared %d over two instances, want 1 and 99", fills, shared)
+	}
+}
+
+func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
+	prefix := t.Name()
+	a := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
+	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
+	defer a.Close()
+	defer b.Close()
+	if out, shared := a.Do(context.Background(), "k", func() Outcome { return Uncacheable }); out != Uncacheable || shared {
+		t.Fatalf("leader: %v shared %v", out, shared)
+	}
+	for _, g := range []*Group{a, b} {
+		ran := false
+		out, shared := g.Do(context.Background(), "k", func() Outcome { ran = true; return Stored })
+		if ran || out != Uncacheable || !shared {
+			t.Errorf("after an uncacheable fill: ran %v, outcome %v shared %v; want hit-for-pass without a fill", ran, out, shared)
+		}
+	}
+}
+
+func TestFlightEndsWhenTheFillPanics(t *testing.T) {
+	g := New(nil, "", Options{Wait: time.Minute}, quiet())
+	started := make(chan struct{})
+	go func() {
+		defer func() { recover() }()
+		g.Do(context.Background(), "k", func() Outcome { close(started); time.Sleep(50 * time.Millisecond); panic("abort") })
+	}()
+	<-started
+	out, shared := g.Do(context.Background(), "k", func() Outcome { return Stored })
+	if out != Failed || !shared {
+		t.Errorf("waiter of a panicked fill: %v shared %v, want Failed (then it fetches itself)", out, shared)
+	}
+	if g.Busy("k") {
+		t.Error("the flight of a panicked fill is still registered")
+	}
+}
+
+func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
+	c := client(t)
+	prefix := t.Name()
+	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
+	defer g.Close()
+	// A holder that died: its lease stays until it expires.
+	c.Set(context.Background(), prefix+":lease:{k}", "dead-token", 300*time.Millisecond)
+	out, shared := g.Do(context.Background(), "k", func() Outcome { return Stored })
+	if !shared || out != Stored {
+		t.Fatalf("while the dead lease lasts: %v shared %v, want to wait for it to end", out, shared)
+	}
+	ran := false
+	g.Do(context.Background(), "k", func() Outcome { ran = true; return Stored })
+	if !ran {
+		t.Error("after the dead holder's lease expired, the next request did not take it over")
+	}
+}
