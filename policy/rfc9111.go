@@ -22,6 +22,10 @@ type StoreDecision struct {
 	StaleIfError         time.Duration
 	// MustRevalidate forbids serving the response stale (RFC 9111 §4.2.4).
 	MustRevalidate bool
+	// RouteTTL is set when Freshness is the route's TTL (override mode, or
+	// the heuristic), which the proxy may jitter; the origin's own
+	// lifetimes are kept exact.
+	RouteTTL bool
 	// OmitHeaders are fields that must not be stored: those named by
 	// private="…" and no-cache="…" (RFC 9111 §5.2.2.4, §5.2.2.7).
 	OmitHeaders []string
@@ -100,7 +104,7 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 		if !HeuristicallyCacheable(status) {
 			return no("status")
 		}
-		dec.Freshness = time.Duration(rt.TTL)
+		dec.Freshness, dec.RouteTTL = time.Duration(rt.TTL), true
 	} else {
 		explicit := true
 		expires, hasExpires := h["Expires"]
@@ -122,6 +126,7 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 				return no("status") // §3: no explicit freshness, not cacheable by default
 			}
 			dec.Freshness = heuristicFreshness(rt, h, date) // §4.2.2
+			dec.RouteTTL = rt.TTL > 0
 		}
 		// §5.2.2.2, §5.2.2.8; s-maxage implies proxy-revalidate (§5.2.2.10).
 		dec.MustRevalidate = d.NoCache || d.MustRevalidate || d.ProxyRevalidate || d.HasSMaxAge

@@ -323,3 +323,26 @@ func TestTargetedFieldsParseAsStructuredFields(t *testing.T) {
 		}
 	}
 }
+
+func TestRefreshEarly(t *testing.T) {
+	rows := []struct {
+		name      string
+		beta      float64
+		delta     time.Duration
+		remaining time.Duration
+		rnd       float64
+		want      bool
+	}{
+		{"far from expiry", 1, 100 * time.Millisecond, time.Hour, 0.5, false},
+		{"close to expiry, unlucky draw", 1, 100 * time.Millisecond, 50 * time.Millisecond, 0.9, false},
+		{"close to expiry", 1, 100 * time.Millisecond, 50 * time.Millisecond, 0.5, true},
+		{"a larger beta refreshes earlier", 10, 100 * time.Millisecond, 500 * time.Millisecond, 0.5, true},
+		{"beta 0 never", 0, 100 * time.Millisecond, time.Millisecond, 0.01, false},
+		{"already expired: not early", 1, 100 * time.Millisecond, 0, 0.01, false},
+	}
+	for _, r := range rows {
+		if got := RefreshEarly(r.beta, r.delta, r.remaining, r.rnd); got != r.want {
+			t.Errorf("%s: RefreshEarly = %v, want %v", r.name, got, r.want)
+		}
+	}
+}
