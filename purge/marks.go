@@ -70,11 +70,14 @@ type marks struct {
 	mu      sync.RWMutex
 	applied uint64 // the highest sequence value applied
 	all     mark
-	byKind  map[Kind]map[string]mark
+	// byKind is indexed by the Kind byte; a nil table has no marks.
+	byKind [128]map[string]mark
+	// count is the number of marks in all tables.
+	count int
 }
 
 func newMarks() *marks {
-	return &marks{byKind: map[Kind]map[string]mark{}}
+	return &marks{}
 }
 
 // set records that scope was purged at seq.
@@ -85,12 +88,16 @@ func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
 	if s.Kind == All {
 		mk = &m.all
 	} else {
-		table = m.byKind[s.Kind]
+		table = m.byKind[s.Kind&127]
 		if table == nil {
 			table = map[string]mark{}
-			m.byKind[s.Kind] = table
+			m.byKind[s.Kind&127] = table
 		}
-		cur = table[s.Value]
+		var seen bool
+		cur, seen = table[s.Value]
+		if !seen {
+			m.count++
+		}
 		mk = &cur
 	}
 	if soft {
@@ -113,6 +120,7 @@ func (m *marks) trim(horizon time.Time) {
 		for v, mk := range table {
 			if mk.at.Before(horizon) {
 				delete(table, v)
+				m.count--
 			}
 		}
 	}
@@ -123,7 +131,7 @@ func (m *marks) check(e *store.Entry) Validity {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	v := m.all.validity(e.Seq)
-	if len(m.byKind) == 0 || v == Purged {
+	if m.count == 0 || v == Purged {
 		return v
 	}
 	worse := func(kind Kind, value string) bool {

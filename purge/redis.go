@@ -322,7 +322,7 @@ func (r *Redis) reload(ctx context.Context) {
 		}
 	}
 	r.marks.mu.Lock()
-	r.marks.all, r.marks.byKind = fresh.all, fresh.byKind
+	r.marks.all, r.marks.byKind, r.marks.count = fresh.all, fresh.byKind, fresh.count
 	r.marks.applied = max(r.marks.applied, seq)
 	r.marks.mu.Unlock()
 }
