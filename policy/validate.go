@@ -149,7 +149,7 @@ func (p *parser) webhook(w *Webhook, path string, names map[string]string) {
 	p.check(path+".name", func() string {
 		switch first, dup := names[w.Name]; {
 		case w.Name == "":
-			return "required: a webhook needs a name (its URL is /webhooks/NAME)"
+			return "required: a webhook needs a name (used in its URL, logs and metrics)"
 		case !webhookName.MatchString(w.Name):
 			return "must be made of a-z, 0-9, _ and -, got " + strconv.Quote(w.Name)
 		case dup:
