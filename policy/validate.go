@@ -123,7 +123,7 @@ func (p *parser) validate(cfg *Config) {
 		p.webhook(&cfg.Webhooks[i], "webhooks["+strconv.Itoa(i)+"]", hooks)
 	}
 	p.warm(&cfg.Warm)
-	p.tls(&cfg.TLS)
+	p.https(&cfg.TLS)
 }
 
 // fieldNames checks a list of header field names.
@@ -195,6 +195,7 @@ func (p *parser) templates(option string, texts []string) []*template.Template {
 	return parsed
 }
 
+// warm checks the warm options.
 func (p *parser) warm(w *Warm) {
 	for i, u := range w.URLs {
 		p.check("warm.urls["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
@@ -210,7 +211,9 @@ func (p *parser) warm(w *Warm) {
 	})
 }
 
-func (p *parser) tls(t *TLSConfig) {
+// https checks the TLS options; certificate files are loaded, so that a bad
+// path or key is refused at start.
+func (p *parser) https(t *TLSConfig) {
 	p.check("tls.listen", func() string {
 		if msg := checkListen(t.Listen); msg != "" {
 			return msg
