@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"text/template"
+	"time"
+)
 
 // Config is the whole configuration file. Defaults are filled in by Load;
 // config.example.yaml documents every option with its default.
@@ -22,6 +25,17 @@ type Config struct {
 	// DefaultRoute applies when no route matches. Its Match is ignored and
 	// its Name is always "default".
 	DefaultRoute Route `yaml:"default_route"`
+	// OriginTimeouts bound the phases of a request to the origin.
+	OriginTimeouts OriginTimeouts `yaml:"origin_timeouts"`
+	// ShutdownTimeout bounds a graceful shutdown: in-flight requests get
+	// this long to finish before connections are closed. Default 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Webhooks turn signed POSTs from a CMS into purges.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Warm lists what is fetched into the cache at start (and periodically).
+	Warm Warm `yaml:"warm"`
+	// TLS configures the HTTPS listener.
+	TLS TLSConfig `yaml:"tls"`
 
 	// File is the path the config was loaded from (not a YAML option).
 	File string `yaml:"-"`
@@ -111,6 +125,150 @@ type CacheConfig struct {
 	MaxObjectBytes ByteSize `yaml:"max_object_bytes"`
 	// Name is this cache's name in Cache-Status (RFC 9211). Default "cachegate".
 	Name string `yaml:"name"`
+	// TargetedFields are the RFC 9213 targeted cache-control fields obeyed,
+	// most specific first, in canonical form. Default
+	// ["Cachegate-Cache-Control", "CDN-Cache-Control"] when absent; an
+	// explicit [] obeys none.
+	TargetedFields []string `yaml:"targeted_fields"`
+	// StripResponseFields are response header fields removed before a
+	// response leaves the proxy (e.g. CDN-Cache-Control), in canonical
+	// form. Default [].
+	StripResponseFields []string `yaml:"strip_response_fields"`
+	// TagHeaders names the response headers that carry an entry's tags.
+	TagHeaders TagHeaders `yaml:"tag_headers"`
+	// ForwardTagHeaders keeps the tag headers in responses sent to
+	// clients. Default false (they are removed).
+	ForwardTagHeaders bool `yaml:"forward_tag_headers"`
+	// Collapse configures request collapsing (one origin fill per key).
+	Collapse CollapseConfig `yaml:"collapse"`
+	// EarlyRefreshBeta is the early_refresh_beta of routes that do not set
+	// their own. 0 to 10; default 1.0.
+	EarlyRefreshBeta float64 `yaml:"early_refresh_beta"`
+}
+
+// TagHeaders names the response headers from which an entry's tags are read.
+type TagHeaders struct {
+	// SurrogateKey holds a space-separated list of tags. Default
+	// "Surrogate-Key".
+	SurrogateKey string `yaml:"surrogate_key"`
+	// CacheTag holds a comma-separated list of tags. Default "Cache-Tag".
+	CacheTag string `yaml:"cache_tag"`
+}
+
+// CollapseConfig bounds request collapsing.
+type CollapseConfig struct {
+	// Wait is how long a request waits for another request's fill of the
+	// same key before going to the origin itself. Default 10s.
+	Wait Duration `yaml:"wait"`
+	// HitForPass is how long a key whose fill turned out uncacheable is
+	// remembered, so that its requests go to the origin at once instead of
+	// queueing behind one another. Default 10s.
+	HitForPass Duration `yaml:"hit_for_pass"`
+}
+
+// OriginTimeouts bound the phases of a request to the origin.
+type OriginTimeouts struct {
+	// Connect bounds establishing a connection (TCP and TLS). Default 5s.
+	Connect Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for the response headers once the
+	// request is sent. Default 60s.
+	ResponseHeader Duration `yaml:"response_header"`
+	// Idle is how long an idle keep-alive connection is kept. Default 90s.
+	Idle Duration `yaml:"idle"`
+}
+
+// Webhook turns a signed POST (e.g. from a CMS) into a purge: its JSON
+// payload is rendered through the templates to tags, URLs and prefixes.
+type Webhook struct {
+	// Name identifies the webhook in its URL, logs and metrics. Required,
+	// unique, made of a-z, 0-9, "_" and "-".
+	Name string `yaml:"name"`
+	// Secret is the HMAC-SHA256 key the payload is signed with. Required.
+	Secret string `yaml:"secret"`
+	// SignatureHeader is the request header carrying the signature.
+	// Default "X-Signature".
+	SignatureHeader string `yaml:"signature_header"`
+	// TimestampHeader is the request header carrying the signing time.
+	// Default "": no replay check.
+	TimestampHeader string `yaml:"timestamp_header"`
+	// Tolerance is how far the timestamp may be from now. Default 5m.
+	Tolerance Duration `yaml:"tolerance"`
+	// Tags are text/template templates rendered to the tags to purge.
+	Tags []string `yaml:"tags"`
+	// URLs are templates rendered to the URLs to purge.
+	URLs []string `yaml:"urls"`
+	// Prefixes are templates rendered to the URL prefixes to purge.
+	Prefixes []string `yaml:"prefixes"`
+	// Soft marks the purged entries stale instead of deleting them.
+	// Default false.
+	Soft bool `yaml:"soft"`
+
+	// tagTemplates, urlTemplates and prefixTemplates are Tags, URLs and
+	// Prefixes parsed by Parse.
+	tagTemplates    []*template.Template
+	urlTemplates    []*template.Template
+	prefixTemplates []*template.Template
+}
+
+// Warm lists URLs fetched into the cache at start and, with an interval,
+// again periodically.
+type Warm struct {
+	// URLs are absolute http or https URLs to fetch. Default [].
+	URLs []string `yaml:"urls"`
+	// Sitemaps are absolute URLs of sitemap.xml files whose URLs are
+	// fetched. Default [].
+	Sitemaps []string `yaml:"sitemaps"`
+	// Interval is the time between warm runs. Default 0: only at start.
+	Interval Duration `yaml:"interval"`
+	// Concurrency is the number of fetches run at once, 1 to 64. Default 4.
+	Concurrency int `yaml:"concurrency"`
+}
+
+// TLSConfig configures the HTTPS listener.
+type TLSConfig struct {
+	// Listen is the HTTPS address (host:port). Default "": no HTTPS.
+	Listen string `yaml:"listen"`
+	// Certificates are static certificate and key pairs.
+	Certificates []CertificateFiles `yaml:"certificates"`
+	// ACME obtains and renews certificates automatically.
+	ACME ACMEConfig `yaml:"acme"`
+	// RedirectHTTP answers every request to the HTTP listener (listen)
+	// with a redirect to HTTPS instead of serving it. Default false.
+	RedirectHTTP bool `yaml:"redirect_http"`
+	// HTTP2 offers HTTP/2 over TLS. Default true.
+	HTTP2 *bool `yaml:"http2"`
+}
+
+// CertificateFiles is a static certificate and its private key, both PEM.
+type CertificateFiles struct {
+	// CertFile is the certificate chain, leaf first. Required.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key. Required.
+	KeyFile string `yaml:"key_file"`
+}
+
+// ACMEConfig obtains certificates from an ACME CA (RFC 8555).
+type ACMEConfig struct {
+	// Email is the account's contact address. Default "".
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL, absolute https. Default
+	// "https://acme-v02.api.letsencrypt.org/directory".
+	CA string `yaml:"ca"`
+	// CARoot is a PEM file of roots to trust for CA (e.g. a private CA).
+	// Default "": the system roots.
+	CARoot string `yaml:"ca_root"`
+	// Domains are the host names to get certificates for; "*.example.com"
+	// asks for a wildcard. Default [].
+	Domains []string `yaml:"domains"`
+	// OnDemand gets a certificate at the first TLS handshake for a name,
+	// once Ask approves it. Default false.
+	OnDemand bool `yaml:"on_demand"`
+	// Ask is the URL asked (GET ?domain=NAME) whether a certificate may be
+	// obtained on demand; a 2xx answer approves. Required with OnDemand.
+	Ask string `yaml:"ask"`
+	// StorageDir is where certificates and keys are kept. Default "": in
+	// Redis when the store backend is redis or tiered, else "./certmagic".
+	StorageDir string `yaml:"storage_dir"`
 }
 
 // Route matches requests and says how to cache them.
@@ -142,9 +300,28 @@ type Route struct {
 	KeyOptions KeyOptions `yaml:"key"`
 	// Bypass passes every request to the origin, uncached. Default false.
 	Bypass bool `yaml:"bypass"`
+	// SetCookie says what happens to a response with Set-Cookie:
+	// SetCookiePass (not stored), SetCookieStrip (stored without its
+	// Set-Cookie; the client that caused the fill still gets it) or
+	// SetCookieStore (stored with it, so every client gets the cookie:
+	// dangerous, only for cookies that are the same for everyone). Default
+	// "pass".
+	SetCookie string `yaml:"set_cookie"`
+	// EarlyRefreshBeta is the beta of XFetch probabilistic early refresh
+	// (Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache
+	// Stampede Prevention", 2015): larger refreshes earlier, 0 disables
+	// it. 0 to 10; default cache.early_refresh_beta (1.0).
+	EarlyRefreshBeta float64 `yaml:"early_refresh_beta"`
+	// TTLJitter is the largest fraction by which a TTL (mode override or
+	// heuristic) is randomly shortened, to spread expiries. 0 to 0.5;
+	// default 0.1.
+	TTLJitter float64 `yaml:"ttl_jitter"`
 
 	// match is Match compiled by Parse, so that matching allocates nothing.
 	match matcher
+	// targets is cache.targeted_fields, copied by Parse; nil (a Route not
+	// made by Parse) means DefaultTargets.
+	targets []string
 }
 
 // Match selects requests. Empty fields match anything.

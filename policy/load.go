@@ -212,6 +212,12 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	p.set[path] = true
+	p.value(n, v, path)
+}
+
+// value sets v from n, a node that is not null and whose scalar value is
+// already expanded; path is v's option path.
+func (p *parser) value(n *yaml.Node, v reflect.Value, path string) {
 	if v.Addr().Type().Implements(unmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
 			p.add(n.Line, path, "%s", err.Error())
@@ -255,6 +261,17 @@ func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
+			p.add(n.Line, path, "expected a number, got %s", describe(n))
+			return
+		}
+		v.SetFloat(f)
+	case reflect.Pointer:
+		e := reflect.New(v.Type().Elem())
+		p.value(n, e.Elem(), path)
+		v.Set(e)
 	default:
 		panic("policy: no decoder for " + v.Type().String())
 	}

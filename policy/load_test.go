@@ -239,6 +239,8 @@ func TestParseNamesUnsetEnvironmentVariableWithLine(t *testing.T) {
 
 func TestParseFillsDefaults(t *testing.T) {
 	cfg := mustParse(t, "origin: http://o\nroutes:\n  - name: a\n    match: {path: /a/}\n")
+	targets := []string{"Cachegate-Cache-Control", "CDN-Cache-Control"}
+	http2 := true
 	want := &Config{
 		Listen: ":8080",
 		Origin: "http://o",
@@ -255,14 +257,34 @@ func TestParseFillsDefaults(t *testing.T) {
 				WriteTimeout: Duration(200 * time.Millisecond),
 			},
 		},
-		Cache: CacheConfig{MaxObjectBytes: 8 << 20, Name: "cachegate"},
+		Cache: CacheConfig{
+			MaxObjectBytes:   8 << 20,
+			Name:             "cachegate",
+			TargetedFields:   targets,
+			TagHeaders:       TagHeaders{SurrogateKey: "Surrogate-Key", CacheTag: "Cache-Tag"},
+			Collapse:         CollapseConfig{Wait: Duration(10 * time.Second), HitForPass: Duration(10 * time.Second)},
+			EarlyRefreshBeta: 1,
+		},
 		Routes: []Route{{
 			Name: "a", Match: Match{Path: "/a/"}, Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
+			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
 		}},
 		DefaultRoute: Route{
 			Name: "default", Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
+			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+		},
+		OriginTimeouts: OriginTimeouts{
+			Connect:        Duration(5 * time.Second),
+			ResponseHeader: Duration(60 * time.Second),
+			Idle:           Duration(90 * time.Second),
+		},
+		ShutdownTimeout: Duration(30 * time.Second),
+		Warm:            Warm{Concurrency: 4},
+		TLS: TLSConfig{
+			ACME:  ACMEConfig{CA: "https://acme-v02.api.letsencrypt.org/directory"},
+			HTTP2: &http2,
 		},
 	}
 	for i := range cfg.Routes {

@@ -96,9 +96,7 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 	dec := StoreDecision{Store: true}
 	dec.OmitHeaders = append(dec.OmitHeaders, d.PrivateFields...)
 	dec.OmitHeaders = append(dec.OmitHeaders, d.NoCacheFields...)
-	if !targeted {
-		dec.OmitHeaders = append(dec.OmitHeaders, rt.omittedSetCookie()...)
-	}
+	dec.OmitHeaders = append(dec.OmitHeaders, rt.omittedSetCookie()...)
 
 	if rt.Mode == ModeOverride {
 		if !HeuristicallyCacheable(status) {

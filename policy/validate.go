@@ -1,12 +1,18 @@
 package policy
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
+	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 )
 
@@ -25,7 +31,31 @@ const (
 	defaultMaxObjectBytes = 8 << 20
 	defaultCacheName      = "cachegate"
 	defaultRouteName      = "default"
+	defaultSurrogateKey   = "Surrogate-Key"
+	defaultCacheTag       = "Cache-Tag"
+	defaultCollapseWait   = Duration(10 * time.Second)
+	defaultHitForPass     = Duration(10 * time.Second)
+	defaultBeta           = 1.0
+	defaultTTLJitter      = 0.1
+	defaultConnect        = Duration(5 * time.Second)
+	defaultRespHeader     = Duration(60 * time.Second)
+	defaultIdle           = Duration(90 * time.Second)
+	defaultShutdown       = Duration(30 * time.Second)
+	defaultSignature      = "X-Signature"
+	defaultTolerance      = Duration(5 * time.Minute)
+	defaultWarmWorkers    = 4
+	defaultACMECA         = "https://acme-v02.api.letsencrypt.org/directory"
 )
+
+// Limits of numeric options.
+const (
+	maxBeta        = 10
+	maxTTLJitter   = 0.5
+	maxWarmWorkers = 64
+)
+
+// webhookName is the syntax of a webhook's name, which appears in its URL.
+var webhookName = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
 // DefaultIgnoreQuery returns the query parameters dropped from cache keys
 // when a route does not set key.ignore_query.
@@ -72,11 +102,193 @@ func (p *parser) validate(cfg *Config) {
 		}
 		return ""
 	})
+	p.fieldNames("cache.targeted_fields", cfg.Cache.TargetedFields)
+	p.fieldNames("cache.strip_response_fields", cfg.Cache.StripResponseFields)
+	p.check("cache.tag_headers.surrogate_key", func() string { return checkFieldName(cfg.Cache.TagHeaders.SurrogateKey) })
+	p.check("cache.tag_headers.cache_tag", func() string { return checkFieldName(cfg.Cache.TagHeaders.CacheTag) })
+	p.duration("cache.collapse.wait", cfg.Cache.Collapse.Wait)
+	p.duration("cache.collapse.hit_for_pass", cfg.Cache.Collapse.HitForPass)
+	p.check("cache.early_refresh_beta", func() string { return between(cfg.Cache.EarlyRefreshBeta, 0, maxBeta) })
+	p.duration("origin_timeouts.connect", cfg.OriginTimeouts.Connect)
+	p.duration("origin_timeouts.response_header", cfg.OriginTimeouts.ResponseHeader)
+	p.duration("origin_timeouts.idle", cfg.OriginTimeouts.Idle)
+	p.duration("shutdown_timeout", cfg.ShutdownTimeout)
 	names := map[string]string{}
 	for i := range cfg.Routes {
 		p.route(&cfg.Routes[i], "routes["+strconv.Itoa(i)+"]", names)
 	}
 	p.route(&cfg.DefaultRoute, "default_route", nil)
+	hooks := map[string]string{}
+	for i := range cfg.Webhooks {
+		p.webhook(&cfg.Webhooks[i], "webhooks["+strconv.Itoa(i)+"]", hooks)
+	}
+	p.warm(&cfg.Warm)
+	p.https(&cfg.TLS)
+}
+
+// fieldNames checks a list of header field names.
+func (p *parser) fieldNames(option string, names []string) {
+	for i, name := range names {
+		p.check(option+"["+strconv.Itoa(i)+"]", func() string {
+			if name == "" {
+				return "must be a header field name, got \"\""
+			}
+			return checkFieldName(name)
+		})
+	}
+}
+
+// duration checks that a duration option, when written, is positive.
+func (p *parser) duration(option string, d Duration) {
+	p.check(option, func() string { return positive(p.set[option], int64(d)) })
+}
+
+// webhook checks one webhook; names maps the names seen so far to their
+// option paths. It parses the templates into w.
+func (p *parser) webhook(w *Webhook, path string, names map[string]string) {
+	p.check(path+".name", func() string {
+		switch first, dup := names[w.Name]; {
+		case w.Name == "":
+			return "required: a webhook needs a name (used in its URL, logs and metrics)"
+		case !webhookName.MatchString(w.Name):
+			return "must be made of a-z, 0-9, _ and -, got " + strconv.Quote(w.Name)
+		case dup:
+			return "duplicate webhook name " + strconv.Quote(w.Name) + " (also " + first + ")"
+		}
+		names[w.Name] = path
+		return ""
+	})
+	p.check(path+".secret", func() string {
+		if w.Secret == "" {
+			return "required: the key payloads are signed with (write ${NAME} to read it from the environment)"
+		}
+		return ""
+	})
+	p.check(path+".signature_header", func() string { return checkFieldName(w.SignatureHeader) })
+	p.check(path+".timestamp_header", func() string { return checkFieldName(w.TimestampHeader) })
+	p.duration(path+".tolerance", w.Tolerance)
+	p.check(path, func() string {
+		if len(w.Tags) == 0 && len(w.URLs) == 0 && len(w.Prefixes) == 0 {
+			return "webhook purges nothing (set tags, urls or prefixes)"
+		}
+		return ""
+	})
+	w.tagTemplates = p.templates(path+".tags", w.Tags)
+	w.urlTemplates = p.templates(path+".urls", w.URLs)
+	w.prefixTemplates = p.templates(path+".prefixes", w.Prefixes)
+}
+
+// templates parses the webhook templates of option.
+func (p *parser) templates(option string, texts []string) []*template.Template {
+	var parsed []*template.Template
+	for i, text := range texts {
+		name := option + "[" + strconv.Itoa(i) + "]"
+		p.check(name, func() string {
+			t, err := parseTemplate(name, text)
+			if err != nil {
+				return "invalid template: " + strings.TrimPrefix(err.Error(), "template: ")
+			}
+			parsed = append(parsed, t)
+			return ""
+		})
+	}
+	return parsed
+}
+
+// warm checks the warm options.
+func (p *parser) warm(w *Warm) {
+	for i, u := range w.URLs {
+		p.check("warm.urls["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
+	}
+	for i, u := range w.Sitemaps {
+		p.check("warm.sitemaps["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
+	}
+	p.check("warm.concurrency", func() string {
+		if p.set["warm.concurrency"] && (w.Concurrency < 1 || w.Concurrency > maxWarmWorkers) {
+			return "must be 1 to " + strconv.Itoa(maxWarmWorkers) + ", got " + strconv.Itoa(w.Concurrency)
+		}
+		return ""
+	})
+}
+
+// https checks the TLS options; certificate files are loaded, so that a bad
+// path or key is refused at start.
+func (p *parser) https(t *TLSConfig) {
+	p.check("tls.listen", func() string {
+		if msg := checkListen(t.Listen); msg != "" {
+			return msg
+		}
+		if t.Listen != "" && len(t.Certificates) == 0 && len(t.ACME.Domains) == 0 && !t.ACME.OnDemand {
+			return "HTTPS needs certificates: set tls.certificates, tls.acme.domains or tls.acme.on_demand"
+		}
+		return ""
+	})
+	p.check("tls.redirect_http", func() string {
+		if t.RedirectHTTP && t.Listen == "" {
+			return "redirecting to HTTPS needs tls.listen"
+		}
+		return ""
+	})
+	for i, c := range t.Certificates {
+		path := "tls.certificates[" + strconv.Itoa(i) + "]"
+		p.check(path+".cert_file", func() string { return required(c.CertFile, "the PEM certificate chain") })
+		p.check(path+".key_file", func() string { return required(c.KeyFile, "the PEM private key") })
+		if c.CertFile == "" || c.KeyFile == "" || p.bad[path+".cert_file"] || p.bad[path+".key_file"] {
+			continue
+		}
+		p.check(path, func() string {
+			if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+				return "cannot load certificate " + strconv.Quote(c.CertFile) + " with key " + strconv.Quote(c.KeyFile) + ": " + err.Error()
+			}
+			return ""
+		})
+	}
+	a := &t.ACME
+	p.check("tls.acme.email", func() string {
+		if a.Email == "" {
+			return ""
+		}
+		if _, err := mail.ParseAddress(a.Email); err != nil {
+			return "must be an e-mail address, got " + strconv.Quote(a.Email)
+		}
+		return ""
+	})
+	p.check("tls.acme.ca", func() string {
+		if a.CA == "" {
+			return ""
+		}
+		return checkURL(a.CA, "https")
+	})
+	p.check("tls.acme.ca_root", func() string {
+		if a.CARoot == "" {
+			return ""
+		}
+		pem, err := os.ReadFile(a.CARoot)
+		if err != nil {
+			return err.Error()
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return "no PEM certificate in " + strconv.Quote(a.CARoot)
+		}
+		return ""
+	})
+	for i, d := range a.Domains {
+		p.check("tls.acme.domains["+strconv.Itoa(i)+"]", func() string {
+			if d == "" || net.ParseIP(strings.Trim(d, "[]")) != nil {
+				return "must be a host name, optionally led by \"*.\", got " + strconv.Quote(d)
+			}
+			return checkHost(d)
+		})
+	}
+	p.check("tls.acme.ask", func() string {
+		if a.Ask == "" {
+			if a.OnDemand {
+				return "required with on_demand: the URL that approves each name, or anyone could make the proxy request certificates"
+			}
+			return ""
+		}
+		return checkURL(a.Ask, "http", "https")
+	})
 }
 
 // check records the problem f reports for option, unless option already
@@ -135,7 +347,10 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 			})
 		}
 	}
-	p.check(path+".mode", func() string { return oneOf(rt.Mode, "respect", "override") })
+	p.check(path+".mode", func() string { return oneOf(rt.Mode, ModeRespect, ModeOverride) })
+	p.check(path+".set_cookie", func() string { return oneOf(rt.SetCookie, SetCookiePass, SetCookieStrip, SetCookieStore) })
+	p.check(path+".early_refresh_beta", func() string { return between(rt.EarlyRefreshBeta, 0, maxBeta) })
+	p.check(path+".ttl_jitter", func() string { return between(rt.TTLJitter, 0, maxTTLJitter) })
 	for i, tag := range rt.Tags {
 		p.check(path+".tags["+strconv.Itoa(i)+"]", func() string {
 			if tag == "" || strings.ContainsAny(tag, " \t\r\n,") {
@@ -180,6 +395,38 @@ func oneOf(v string, allowed ...string) string {
 func positive(set bool, n int64) string {
 	if set && n <= 0 {
 		return "must be greater than 0"
+	}
+	return ""
+}
+
+// between checks that f is within [lo, hi].
+func between(f, lo, hi float64) string {
+	if f >= lo && f <= hi {
+		return ""
+	}
+	return "must be " + strconv.FormatFloat(lo, 'g', -1, 64) + " to " + strconv.FormatFloat(hi, 'g', -1, 64) + ", got " + strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func required(v, what string) string {
+	if v == "" {
+		return "required: " + what
+	}
+	return ""
+}
+
+// checkFieldName accepts "" (left to its default) or a header field name.
+func checkFieldName(name string) string {
+	if name != "" && !isToken(name) {
+		return "invalid header name " + strconv.Quote(name)
+	}
+	return ""
+}
+
+// checkURL accepts an absolute URL with one of schemes and a host.
+func checkURL(s string, schemes ...string) string {
+	u, err := url.Parse(s)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+		return "must be an absolute " + strings.Join(schemes, " or ") + " URL, got " + strconv.Quote(s)
 	}
 	return ""
 }
@@ -270,18 +517,65 @@ func (p *parser) applyDefaults(cfg *Config) {
 	setDefault(&rc.WriteTimeout, defaultIOTimeout)
 	setDefault(&cfg.Cache.MaxObjectBytes, defaultMaxObjectBytes)
 	setDefault(&cfg.Cache.Name, defaultCacheName)
+	c := &cfg.Cache
+	canonical(c.TargetedFields)
+	if c.TargetedFields == nil {
+		c.TargetedFields = slices.Clone(DefaultTargets)
+	}
+	canonical(c.StripResponseFields)
+	setDefault(&c.TagHeaders.SurrogateKey, defaultSurrogateKey)
+	setDefault(&c.TagHeaders.CacheTag, defaultCacheTag)
+	c.TagHeaders.SurrogateKey = http.CanonicalHeaderKey(c.TagHeaders.SurrogateKey)
+	c.TagHeaders.CacheTag = http.CanonicalHeaderKey(c.TagHeaders.CacheTag)
+	setDefault(&c.Collapse.Wait, defaultCollapseWait)
+	setDefault(&c.Collapse.HitForPass, defaultHitForPass)
+	if !p.set["cache.early_refresh_beta"] {
+		c.EarlyRefreshBeta = defaultBeta
+	}
 	for i := range cfg.Routes {
-		routeDefaults(&cfg.Routes[i])
+		p.routeDefaults(&cfg.Routes[i], "routes["+strconv.Itoa(i)+"]", c)
 	}
 	cfg.DefaultRoute.Name = defaultRouteName
 	cfg.DefaultRoute.Match = Match{}
-	routeDefaults(&cfg.DefaultRoute)
+	p.routeDefaults(&cfg.DefaultRoute, "default_route", c)
+	setDefault(&cfg.OriginTimeouts.Connect, defaultConnect)
+	setDefault(&cfg.OriginTimeouts.ResponseHeader, defaultRespHeader)
+	setDefault(&cfg.OriginTimeouts.Idle, defaultIdle)
+	setDefault(&cfg.ShutdownTimeout, defaultShutdown)
+	for i := range cfg.Webhooks {
+		w := &cfg.Webhooks[i]
+		setDefault(&w.SignatureHeader, defaultSignature)
+		setDefault(&w.Tolerance, defaultTolerance)
+	}
+	setDefault(&cfg.Warm.Concurrency, defaultWarmWorkers)
+	setDefault(&cfg.TLS.ACME.CA, defaultACMECA)
+	if cfg.TLS.HTTP2 == nil {
+		http2 := true
+		cfg.TLS.HTTP2 = &http2
+	}
 }
 
-func routeDefaults(rt *Route) {
-	setDefault(&rt.Mode, "respect")
+// routeDefaults fills the unset options of the route at path; cache is the
+// cache section, already defaulted.
+func (p *parser) routeDefaults(rt *Route, path string, cache *CacheConfig) {
+	setDefault(&rt.Mode, ModeRespect)
+	setDefault(&rt.SetCookie, SetCookiePass)
+	if !p.set[path+".early_refresh_beta"] {
+		rt.EarlyRefreshBeta = cache.EarlyRefreshBeta
+	}
+	if !p.set[path+".ttl_jitter"] {
+		rt.TTLJitter = defaultTTLJitter
+	}
 	if rt.KeyOptions.IgnoreQuery == nil {
 		rt.KeyOptions.IgnoreQuery = DefaultIgnoreQuery()
+	}
+	rt.targets = cache.TargetedFields
+}
+
+// canonical puts header field names in canonical form.
+func canonical(names []string) {
+	for i, name := range names {
+		names[i] = http.CanonicalHeaderKey(name)
 	}
 }
 
@@ -295,7 +589,5 @@ func setDefault[T comparable](v *T, def T) {
 // compileKey puts the key's header names in canonical form, the form they
 // take in cache keys.
 func compileKey(k *KeyOptions) {
-	for i, h := range k.Headers {
-		k.Headers[i] = http.CanonicalHeaderKey(h)
-	}
+	canonical(k.Headers)
 }

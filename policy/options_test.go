@@ -1,0 +1,243 @@
+package policy
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRefusesInvalidNewOptions(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		want   string
+	}{
+		{"cache:\n  targeted_fields: [\"Bad Field\"]\n", `cfg.yaml:3: cache.targeted_fields[0]: invalid header name "Bad Field"`},
+		{"cache:\n  strip_response_fields: [ok, \"\"]\n", `cfg.yaml:3: cache.strip_response_fields[1]: must be a header field name`},
+		{"cache:\n  tag_headers: {surrogate_key: \"a b\"}\n", `cfg.yaml:3: cache.tag_headers.surrogate_key: invalid header name "a b"`},
+		{"cache:\n  tag_headers:\n    cache_tag: \"x:y\"\n", `cfg.yaml:4: cache.tag_headers.cache_tag: invalid header name "x:y"`},
+		{"cache:\n  forward_tag_headers: maybe\n", `cfg.yaml:3: cache.forward_tag_headers: expected true or false, got "maybe"`},
+		{"cache:\n  collapse:\n    wait: 0\n", `cfg.yaml:4: cache.collapse.wait: must be greater than 0`},
+		{"cache:\n  collapse:\n    hit_for_pass: 0s\n", `cfg.yaml:4: cache.collapse.hit_for_pass: must be greater than 0`},
+		{"cache:\n  early_refresh_beta: 11\n", `cfg.yaml:3: cache.early_refresh_beta: must be 0 to 10, got 11`},
+		{"cache:\n  early_refresh_beta: high\n", `cfg.yaml:3: cache.early_refresh_beta: expected a number, got "high"`},
+		{"origin_timeouts:\n  connect: 0\n", `cfg.yaml:3: origin_timeouts.connect: must be greater than 0`},
+		{"origin_timeouts:\n  response_header: 0\n", `cfg.yaml:3: origin_timeouts.response_header: must be greater than 0`},
+		{"origin_timeouts:\n  idle: -1s\n", `cfg.yaml:3: origin_timeouts.idle: invalid duration "-1s"`},
+		{"shutdown_timeout: 0\n", `cfg.yaml:2: shutdown_timeout: must be greater than 0`},
+		{"routes:\n  - name: a\n    match: {path: /a/}\n    set_cookie: keep\n", `cfg.yaml:5: routes[0].set_cookie: must be pass, strip or store, got "keep"`},
+		{"routes:\n  - name: a\n    match: {path: /a/}\n    early_refresh_beta: -1\n", `cfg.yaml:5: routes[0].early_refresh_beta: must be 0 to 10, got -1`},
+		{"default_route:\n  early_refresh_beta: .nan\n", `cfg.yaml:3: default_route.early_refresh_beta: must be 0 to 10, got NaN`},
+		{"default_route:\n  ttl_jitter: 0.6\n", `cfg.yaml:3: default_route.ttl_jitter: must be 0 to 0.5, got 0.6`},
+		{"webhooks:\n  - secret: s\n    tags: [t]\n", `cfg.yaml:3: webhooks[0].name: required`},
+		{"webhooks:\n  - name: CMS\n    secret: s\n    tags: [t]\n", `cfg.yaml:3: webhooks[0].name: must be made of a-z, 0-9, _ and -, got "CMS"`},
+		{"webhooks:\n  - {name: a, secret: s, tags: [t]}\n  - {name: a, secret: s, tags: [t]}\n", `cfg.yaml:4: webhooks[1].name: duplicate webhook name "a" (also webhooks[0])`},
+		{"webhooks:\n  - name: a\n    tags: [t]\n", `cfg.yaml:3: webhooks[0].secret: required`},
+		{"webhooks:\n  - name: a\n    secret: s\n", `cfg.yaml:3: webhooks[0]: webhook purges nothing (set tags, urls or prefixes)`},
+		{"webhooks:\n  - name: a\n    secret: s\n    signature_header: \"X Sig\"\n    tags: [t]\n", `cfg.yaml:5: webhooks[0].signature_header: invalid header name "X Sig"`},
+		{"webhooks:\n  - name: a\n    secret: s\n    timestamp_header: \"(t)\"\n    tags: [t]\n", `cfg.yaml:5: webhooks[0].timestamp_header: invalid header name "(t)"`},
+		{"webhooks:\n  - name: a\n    secret: s\n    tolerance: 0\n    tags: [t]\n", `cfg.yaml:5: webhooks[0].tolerance: must be greater than 0`},
+		{"webhooks:\n  - name: a\n    secret: s\n    tags:\n      - ok\n      - \"post:{{.entry.id\"\n", `cfg.yaml:7: webhooks[0].tags[1]: invalid template: webhooks[0].tags[1]:1: unclosed action`},
+		{"webhooks:\n  - name: a\n    secret: s\n    urls: [\"{{end}}\"]\n", `cfg.yaml:5: webhooks[0].urls[0]: invalid template:`},
+		{"webhooks:\n  - name: a\n    secret: s\n    prefixes: [\"{{.a | nofunc}}\"]\n", `cfg.yaml:5: webhooks[0].prefixes[0]: invalid template:`},
+		{"warm:\n  urls: [/relative]\n", `cfg.yaml:3: warm.urls[0]: must be an absolute http or https URL, got "/relative"`},
+		{"warm:\n  sitemaps: [\"ftp://o/sitemap.xml\"]\n", `cfg.yaml:3: warm.sitemaps[0]: must be an absolute http or https URL`},
+		{"warm:\n  concurrency: 0\n", `cfg.yaml:3: warm.concurrency: must be 1 to 64, got 0`},
+		{"warm:\n  concurrency: 65\n", `cfg.yaml:3: warm.concurrency: must be 1 to 64, got 65`},
+		{"warm:\n  interval: soon\n", `cfg.yaml:3: warm.interval: invalid duration "soon"`},
+		{"tls:\n  listen: \":8443\"\n", `cfg.yaml:3: tls.listen: HTTPS needs certificates`},
+		{"tls:\n  listen: 8443\n  acme: {domains: [example.com]}\n", `cfg.yaml:3: tls.listen: must be host:port`},
+		{"tls:\n  redirect_http: true\n", `cfg.yaml:3: tls.redirect_http: redirecting to HTTPS needs tls.listen`},
+		{"tls:\n  certificates:\n    - key_file: k.pem\n", `cfg.yaml:4: tls.certificates[0].cert_file: required`},
+		{"tls:\n  certificates:\n    - cert_file: c.pem\n", `cfg.yaml:4: tls.certificates[0].key_file: required`},
+		{"tls:\n  certificates:\n    - {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}\n", `cfg.yaml:4: tls.certificates[0]: cannot load certificate "/nonexistent/c.pem" with key "/nonexistent/k.pem": open /nonexistent/c.pem: no such file or directory`},
+		{"tls:\n  acme:\n    ca: \"http://ca.example/directory\"\n", `cfg.yaml:4: tls.acme.ca: must be an absolute https URL, got "http://ca.example/directory"`},
+		{"tls:\n  acme:\n    ca_root: /nonexistent/root.pem\n", `cfg.yaml:4: tls.acme.ca_root: open /nonexistent/root.pem: no such file or directory`},
+		{"tls:\n  acme:\n    email: \"not an address\"\n", `cfg.yaml:4: tls.acme.email: must be an e-mail address`},
+		{"tls:\n  acme:\n    domains: [ok.example.com, \"https://example.com\"]\n", `cfg.yaml:4: tls.acme.domains[1]: must be a host name`},
+		{"tls:\n  acme:\n    domains: [\"10.0.0.1\"]\n", `cfg.yaml:4: tls.acme.domains[0]: must be a host name`},
+		{"tls:\n  acme:\n    on_demand: true\n", `cfg.yaml:3: tls.acme.ask: required with on_demand`},
+		{"tls:\n  acme:\n    ask: localhost/ask\n", `cfg.yaml:4: tls.acme.ask: must be an absolute http or https URL`},
+		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
+	} {
+		got := parseErr(t, "origin: http://o\n"+tc.config)
+		wantLines(t, got, tc.want)
+	}
+}
+
+func TestParseRefusesAKeyThatDoesNotMatchItsCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, _ := writeCertificate(t, dir, "a")
+	_, otherKey := writeCertificate(t, dir, "b")
+	got := parseErr(t, "origin: http://o\ntls:\n  listen: \":8443\"\n  certificates:\n    - cert_file: "+cert+"\n      key_file: "+otherKey+"\n")
+	wantLines(t, got, "cfg.yaml:5: tls.certificates[0]: cannot load certificate", "private key does not match public key")
+}
+
+func TestParseAcceptsAStaticCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCertificate(t, dir, "a")
+	cfg := mustParse(t, "origin: http://o\ntls:\n  listen: \":8443\"\n  http2: false\n  certificates:\n    - {cert_file: "+cert+", key_file: "+key+"}\n  acme:\n    ca_root: "+cert+"\n")
+	if cfg.TLS.Certificates[0].CertFile != cert || cfg.TLS.HTTP2 == nil || *cfg.TLS.HTTP2 {
+		t.Errorf("tls = %+v, want the certificate kept and http2 false", cfg.TLS)
+	}
+}
+
+// writeCertificate writes a self-signed certificate and its key to dir and
+// returns their paths.
+func writeCertificate(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name + ".example.com"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = filepath.Join(dir, name+".crt")
+	keyFile = filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestParseKeepsExplicitNewOptions(t *testing.T) {
+	cfg := mustParse(t, `origin: http://o
+cache:
+  targeted_fields: []
+  strip_response_fields: [cdn-cache-control]
+  tag_headers: {surrogate_key: x-tags}
+  early_refresh_beta: 0
+origin_timeouts: {connect: 1s}
+shutdown_timeout: 2m
+routes:
+  - name: a
+    match: {path: /a/}
+    set_cookie: strip
+    early_refresh_beta: 2.5
+    ttl_jitter: 0
+default_route:
+  set_cookie: store
+warm: {concurrency: 64, interval: 1h}
+tls:
+  listen: ":8443"
+  acme: {domains: ["*.example.com", example.com], on_demand: true, ask: "http://127.0.0.1:5555/ask"}
+`)
+	c := cfg.Cache
+	if c.TargetedFields == nil || len(c.TargetedFields) != 0 {
+		t.Errorf("explicit [] targeted_fields became %#v, want an empty list (obey none)", c.TargetedFields)
+	}
+	if !reflect.DeepEqual(c.StripResponseFields, []string{"Cdn-Cache-Control"}) || c.TagHeaders != (TagHeaders{SurrogateKey: "X-Tags", CacheTag: "Cache-Tag"}) {
+		t.Errorf("strip_response_fields, tag_headers = %q, %+v, want canonical names and the cache_tag default", c.StripResponseFields, c.TagHeaders)
+	}
+	if cfg.OriginTimeouts.Connect.D() != time.Second || cfg.OriginTimeouts.Idle.D() != 90*time.Second || cfg.ShutdownTimeout.D() != 2*time.Minute {
+		t.Errorf("origin_timeouts, shutdown_timeout = %+v, %v", cfg.OriginTimeouts, cfg.ShutdownTimeout)
+	}
+	a, dr := cfg.Routes[0], cfg.DefaultRoute
+	if a.SetCookie != SetCookieStrip || a.EarlyRefreshBeta != 2.5 || a.TTLJitter != 0 {
+		t.Errorf("route a = %q, beta %v, jitter %v, want strip, 2.5, 0", a.SetCookie, a.EarlyRefreshBeta, a.TTLJitter)
+	}
+	if dr.SetCookie != SetCookieStore || dr.EarlyRefreshBeta != 0 || dr.TTLJitter != 0.1 {
+		t.Errorf("default_route = %q, beta %v, jitter %v, want store, 0 from cache.early_refresh_beta, 0.1", dr.SetCookie, dr.EarlyRefreshBeta, dr.TTLJitter)
+	}
+	if len(a.targetFields()) != 0 || len(dr.targetFields()) != 0 {
+		t.Errorf("targetFields = %q, %q, want none after targeted_fields: []", a.targetFields(), dr.targetFields())
+	}
+	if cfg.Warm.Concurrency != 64 || cfg.Warm.Interval.D() != time.Hour {
+		t.Errorf("warm = %+v", cfg.Warm)
+	}
+}
+
+func TestRouteSetCookieModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode   string
+		stores bool
+		omit   []string
+	}{
+		{SetCookiePass, false, nil},
+		{SetCookieStrip, true, []string{"Set-Cookie"}},
+		{SetCookieStore, true, nil},
+	} {
+		rt := &Route{SetCookie: tc.mode}
+		if rt.storesSetCookie() != tc.stores || !reflect.DeepEqual(rt.omittedSetCookie(), tc.omit) {
+			t.Errorf("set_cookie %s: stores %v, omits %q; want %v, %q", tc.mode, rt.storesSetCookie(), rt.omittedSetCookie(), tc.stores, tc.omit)
+		}
+	}
+}
+
+func TestStripStoresAResponseWithoutItsSetCookie(t *testing.T) {
+	cfg := mustParse(t, "origin: http://o\ndefault_route:\n  set_cookie: strip\n")
+	req, _ := http.NewRequest(http.MethodGet, "http://o/", nil)
+	now := time.Now()
+	for _, h := range []http.Header{
+		{"Cache-Control": {"max-age=60"}, "Set-Cookie": {"s=1"}},
+		{"Cdn-Cache-Control": {"max-age=60"}, "Set-Cookie": {"s=1"}},
+	} {
+		dec := DecideStore(&cfg.DefaultRoute, req, http.StatusOK, h, now, now)
+		if !dec.Store || !strings.Contains(strings.Join(dec.OmitHeaders, ","), "Set-Cookie") {
+			t.Errorf("response %v: store %v, omit %q; want stored without Set-Cookie", h, dec.Store, dec.OmitHeaders)
+		}
+	}
+}
+
+func TestWebhookRenderExpandsTemplatesAgainstThePayload(t *testing.T) {
+	cfg := mustParse(t, `origin: http://o
+webhooks:
+  - name: cms
+    secret: s
+    tags: ["{{.model}}:{{.entry.id}}", "{{.model}}:list", "{{range .entry.tags}}t:{{.}} {{end}}"]
+    urls: ["https://example.com/blog/{{.entry.slug}}"]
+    prefixes: ["{{if .entry.draft}}/drafts/{{end}}"]
+`)
+	w := &cfg.Webhooks[0]
+	if w.SignatureHeader != "X-Signature" || w.Tolerance.D() != 5*time.Minute {
+		t.Errorf("signature_header, tolerance = %q, %v, want X-Signature, 5m", w.SignatureHeader, w.Tolerance)
+	}
+	payload := map[string]any{
+		"event": "entry.publish",
+		"model": "post",
+		"entry": map[string]any{"id": 42.0, "slug": "hello", "tags": []any{"a", "b"}, "draft": false},
+	}
+	tags, urls, prefixes, err := w.Render(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"post:42", "post:list", "t:a", "t:b"}; !reflect.DeepEqual(tags, want) {
+		t.Errorf("tags = %q, want %q", tags, want)
+	}
+	if want := []string{"https://example.com/blog/hello"}; !reflect.DeepEqual(urls, want) {
+		t.Errorf("urls = %q, want %q", urls, want)
+	}
+	if len(prefixes) != 0 {
+		t.Errorf("prefixes = %q, want none (an empty result is dropped)", prefixes)
+	}
+	_, _, _, err = w.Render(map[string]any{"model": "post"})
+	if err == nil || !strings.Contains(err.Error(), "webhook cms") || !strings.Contains(err.Error(), "webhooks[0].tags[0]") {
+		t.Errorf("Render of a payload without entry: %v, want an error naming the webhook and the template", err)
+	}
+}
