@@ -151,7 +151,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	var current atomic.Pointer[policy.Config]
 	current.Store(cfg)
 	api := &purge.API{Purger: purger, Config: current.Load, Log: log}
-	group := openCollapse(st, log)
+	group := openCollapse(st, cfg.Cache.Collapse, log)
 	defer group.Close()
 	p, err := proxy.New(cfg, proxy.Options{Store: st, Purger: purger, Collapse: group, Logger: log, PURGE: api.ServePURGE})
 	if err != nil {
@@ -199,7 +199,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
 			defer cancel()
 			for _, srv := range servers {
 				if err := srv.Shutdown(ctx); err != nil {
@@ -279,11 +279,12 @@ func openPurger(st store.Store, log *slog.Logger) purge.Purger {
 
 // openCollapse returns the collapsing group: across the instances sharing
 // the Redis store, or in process.
-func openCollapse(st store.Store, log *slog.Logger) *collapse.Group {
+func openCollapse(st store.Store, cc policy.CollapseConfig, log *slog.Logger) *collapse.Group {
+	opts := collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}
 	if rs, ok := st.(*store.Redis); ok {
-		return collapse.New(rs.Client(), rs.Prefix(), collapse.Options{}, log)
+		return collapse.New(rs.Client(), rs.Prefix(), opts, log)
 	}
-	return collapse.New(nil, "", collapse.Options{}, log)
+	return collapse.New(nil, "", opts, log)
 }
 
 // pinger is a store that can tell whether its backend answers.

@@ -20,7 +20,7 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 		// the stored entry's array, which other requests share.
 		h[name] = vs[:len(vs):len(vs)]
 	}
-	stripInternalFields(h)
+	x.st.stripInternalFields(h)
 	h.Set("Age", policy.AgeHeader(age))
 	h.Add("Via", via(r.Proto, x.st.cfg.Cache.Name))
 	h.Set("Cache-Status", x.status.String())

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"math/rand/v2"
 	"net/http/httputil"
 	"strconv"
 	"strings"
@@ -19,21 +20,23 @@ import (
 	"github.com/cachegate/cachegate/store"
 )
 
-// NewTransport returns the transport cachegate uses to reach the origin. It
-// never adds or removes a Content-Encoding by itself (DisableCompression),
-// so stored bodies stay exactly as the origin sent them.
-func NewTransport() *http.Transport {
+// NewTransport returns the transport cachegate uses to reach the origin,
+// with the configured timeouts. It never adds or removes a
+// Content-Encoding by itself (DisableCompression), so stored bodies stay
+// exactly as the origin sent them.
+func NewTransport(t policy.OriginTimeouts) *http.Transport {
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
+			Timeout:   t.Connect.D(),
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
+		TLSHandshakeTimeout:   t.Connect.D(),
 		DisableCompression:    true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       t.Idle.D(),
+		ResponseHeaderTimeout: t.ResponseHeader.D(),
 		ExpectContinueTimeout: time.Second,
 	}
 }
@@ -157,7 +160,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	// Decisions and the stored entry see every field; the client does not.
 	defer func() {
-		stripInternalFields(resp.Header)
+		x.st.stripInternalFields(resp.Header)
 		resp.Header.Add("Via", via(resp.Proto, x.st.cfg.Cache.Name))
 	}()
 	if !x.cacheable {
@@ -192,7 +195,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	e := p.newEntry(f, resp, dec, now)
 	x.status.Stored = true
-	x.status.TTL, x.status.HasTTL = dec.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
+	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
 	resp.Header.Set("Cache-Status", x.status.String())
 	resp.Body = &capture{
 		body: resp.Body,
@@ -268,11 +271,15 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 		header.Del(name)
 	}
 	vary, _ := policy.VaryNames(resp.Header)
+	if dec.RouteTTL && x.route.TTLJitter > 0 {
+		// Spread the expiries of entries filled together.
+		dec.Freshness -= time.Duration(float64(dec.Freshness) * x.route.TTLJitter * rand.Float64())
+	}
 	return &store.Entry{
 		Key:                  x.key.Primary,
 		Route:                x.route.Name,
 		Host:                 hostOf(f.client),
-		Tags:                 tagsOf(x.route, resp.Header),
+		Tags:                 tagsOf(x.st.cfg, x.route, resp.Header),
 		Groups:               policy.CacheGroups(resp.Header, "Cache-Groups"),
 		Seq:                  f.seq,
 		Vary:                 vary,

@@ -8,14 +8,28 @@ import (
 	"github.com/cachegate/cachegate/policy"
 )
 
-// internalFields are response fields meant for this cache only: purge tags
-// and cachegate's own targeted cache-control field (RFC 9213 §2.2 lets a
-// cache remove a field that targets it).
-var internalFields = []string{"Surrogate-Key", "Cache-Tag", "Cachegate-Cache-Control"}
+// ownField is cachegate's own targeted cache-control field; it targets
+// this cache only and never leaves it (RFC 9213 §2.2).
+const ownField = "Cachegate-Cache-Control"
+
+// internalFields are the response fields meant for this cache only:
+// cachegate's own targeted field, the purge tag headers unless
+// cache.forward_tag_headers, and cache.strip_response_fields.
+func internalFields(cfg *policy.Config) []string {
+	fields := []string{ownField}
+	if !cfg.Cache.ForwardTagHeaders {
+		fields = append(fields, cfg.Cache.TagHeaders.SurrogateKey, cfg.Cache.TagHeaders.CacheTag)
+	}
+	fields = append(fields, cfg.Cache.StripResponseFields...)
+	for i, f := range fields {
+		fields[i] = http.CanonicalHeaderKey(f)
+	}
+	return fields
+}
 
 // stripInternalFields removes the internal fields before a response leaves.
-func stripInternalFields(h http.Header) {
-	for _, name := range internalFields {
+func (st *state) stripInternalFields(h http.Header) {
+	for _, name := range st.internal {
 		delete(h, name)
 	}
 }
@@ -51,13 +65,14 @@ func hostOf(r *http.Request) string {
 }
 
 // tagsOf is the purge tags of a response: the route's own, then the
-// origin's Surrogate-Key (space-separated) and Cache-Tag (comma-separated).
-func tagsOf(rt *policy.Route, h http.Header) []string {
+// origin's Surrogate-Key (space-separated) and Cache-Tag (comma-separated),
+// under the names cache.tag_headers gives them.
+func tagsOf(cfg *policy.Config, rt *policy.Route, h http.Header) []string {
 	tags := append([]string(nil), rt.Tags...)
-	for _, v := range h.Values("Surrogate-Key") {
+	for _, v := range h.Values(cfg.Cache.TagHeaders.SurrogateKey) {
 		tags = append(tags, strings.Fields(v)...)
 	}
-	for _, v := range h.Values("Cache-Tag") {
+	for _, v := range h.Values(cfg.Cache.TagHeaders.CacheTag) {
 		for _, t := range strings.Split(v, ",") {
 			if t = strings.TrimSpace(t); t != "" {
 				tags = append(tags, t)

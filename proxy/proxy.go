@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -60,6 +61,8 @@ type Proxy struct {
 type state struct {
 	cfg    *policy.Config
 	origin *url.URL
+	// internal are the response fields stripped before responses leave.
+	internal []string
 }
 
 // New returns a Proxy serving cfg.
@@ -84,7 +87,7 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = NewTransport()
+		transport = NewTransport(cfg.OriginTimeouts)
 	}
 	p.origin = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -102,7 +105,7 @@ func (p *Proxy) Reload(cfg *policy.Config) error {
 	if err != nil {
 		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
 	}
-	p.state.Store(&state{cfg: cfg, origin: origin})
+	p.state.Store(&state{cfg: cfg, origin: origin, internal: internalFields(cfg)})
 	return nil
 }
 
@@ -148,6 +151,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case serveFresh:
 		x.status.Hit = true
 		p.deliver(w, r, x, e, age)
+		if p.refreshEarly(x, e, age) {
+			p.refresh(r, x, e)
+		}
 	case serveStale:
 		x.status.Hit = true
 		x.status.Detail = "stale-while-revalidate"
@@ -320,6 +326,22 @@ func (p *Proxy) decide(x *exchange, e *store.Entry) (verdict, time.Duration) {
 		x.status.Fwd = "stale"
 	}
 	return fetchFromOrigin, age
+}
+
+// refreshEarly decides a probabilistic early refresh of a fresh entry
+// (XFetch, with the route's beta), so that a key requested continuously is
+// refreshed before it expires and no request waits on the origin.
+//
+// XFetch alone may draw its refresh so late that the refresh ends after
+// expiry; a refresh is therefore always started once the entry has less
+// than two fill times left.
+func (p *Proxy) refreshEarly(x *exchange, e *store.Entry, age time.Duration) bool {
+	beta := x.route.EarlyRefreshBeta
+	delta, remaining := e.ResponseTime.Sub(e.RequestTime), e.Freshness-age
+	if beta <= 0 || remaining <= 0 {
+		return false
+	}
+	return remaining <= 2*delta || policy.RefreshEarly(beta, delta, remaining, 1-rand.Float64())
 }
 
 // entryFreshness is what policy needs to know of a stored entry.
