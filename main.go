@@ -4,6 +4,7 @@
 //
 //	cachegate -config FILE            run the proxy
 //	cachegate validate -config FILE   check a config, list every problem
+//	cachegate purge [flags]           purge through the admin API (-tag, -url, -prefix, -host, -route, -all, -soft)
 //	cachegate demo                    run a demo origin and the proxy before it
 //	cachegate version                 print the version
 package main
@@ -51,6 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "cachegate.yaml", "the configuration `file`")
 	demoListen := fs.String("listen", "127.0.0.1:8080", "demo: the proxy's address")
 	demoOrigin := fs.String("origin-listen", "127.0.0.1:9000", "demo: the demo origin's address")
+	if cmd == "purge" {
+		return runPurge(args, stdout, stderr)
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -75,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return serve(cfg, stderr)
 	default:
-		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, demo, version)\n", cmd)
+		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, demo, version)\n", cmd)
 		return 2
 	}
 }
@@ -296,6 +300,7 @@ type pinger interface {
 func adminMux(st store.Store, api *purge.API) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /purge", api.ServePurge)
+	mux.HandleFunc("POST /webhooks/{name}", api.ServeWebhook)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -208,5 +209,22 @@ func TestPURGEMethodPurgesTheURL(t *testing.T) {
 	}
 	if _, body := in.get("/max-age/600/p"); body == old {
 		t.Errorf("PURGE did not purge the URL")
+	}
+}
+
+func TestPurgeCommandIsAClientOfTheAdminAPI(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL})
+	_, old := in.get("/max-age/600/cli?tag=cli")
+	out, err := exec.Command(binary, "purge", "-config", in.cfgPath, "-tag", "cli").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"tags":["cli"]`) {
+		t.Fatalf("cachegate purge -tag cli: %v\n%s", err, out)
+	}
+	if _, body := in.get("/max-age/600/cli?tag=cli"); body == old {
+		t.Errorf("cachegate purge did not purge the tag")
+	}
+	out, err = exec.Command(binary, "purge", "-config", in.cfgPath, "-url", "relative").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "400") {
+		t.Errorf("cachegate purge with a bad URL: %v %s, want a failure that shows the 400", err, out)
 	}
 }

@@ -466,3 +466,81 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 		t.Errorf("origin saw %d requests, want 2 (one background refresh for five stale hits)", got)
 	}
 }
+
+func TestCacheGroupInvalidation(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Cache-Group-Invalidation", `"scripts"`)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/js/") {
+			w.Header().Set("Cache-Groups", `"scripts", "assets"`)
+		}
+		h(w, r)
+	})
+	c := newCache(t, o, "")
+	for _, p := range []string{"/js/a", "/js/b", "/css/c"} {
+		c.get(t, p)
+	}
+	c.do(t, http.MethodPost, "/deploy")
+	before := o.hits.Load()
+	for _, p := range []string{"/js/a", "/js/b", "/css/c"} {
+		c.get(t, p)
+	}
+	if got := o.hits.Load() - before; got != 2 {
+		t.Errorf("RFC 9875 §3: %d origin requests after invalidating group scripts, want 2 (/js/a and /js/b)", got)
+	}
+}
+
+func TestInternalFieldsDoNotReachClients(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Surrogate-Key", "a b")
+		w.Header().Set("Cache-Tag", "c")
+		w.Header().Set("Cachegate-Cache-Control", "max-age=30")
+		w.Header().Set("CDN-Cache-Control", "max-age=40")
+	})
+	for _, tc := range []struct {
+		name, extra string
+		cdn         bool
+	}{
+		{"defaults", "", true},
+		{"CDN-Cache-Control stripped by configuration", "cache: {strip_response_fields: [CDN-Cache-Control]}\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCache(t, o, tc.extra)
+			for range 2 {
+				resp, _ := c.get(t, "/internal")
+				if resp.Header.Get("Surrogate-Key") != "" || resp.Header.Get("Cache-Tag") != "" {
+					t.Errorf("purge tags reached the client: %v", resp.Header)
+				}
+				if resp.Header.Get("Cachegate-Cache-Control") != "" {
+					t.Errorf("RFC 9213 §2.2: cachegate's own targeted field reached the client")
+				}
+				if got := resp.Header.Get("CDN-Cache-Control") != ""; got != tc.cdn {
+					t.Errorf("CDN-Cache-Control forwarded = %v, want %v", got, tc.cdn)
+				}
+				wantStatus(t, resp, "ttl=")
+			}
+		})
+	}
+}
+
+func TestSetCookieRouteModes(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Set-Cookie", "session=secret")
+		io.WriteString(w, "page")
+	})
+	c := newCache(t, o, "default_route: {set_cookie: strip}\n")
+	first, _ := c.get(t, "/sc")
+	second, body := c.get(t, "/sc")
+	if first.Header.Get("Set-Cookie") == "" {
+		t.Error("the client that caused the fill lost its Set-Cookie")
+	}
+	if second.Header.Get("Set-Cookie") != "" || body != "page" || o.hits.Load() != 1 {
+		t.Errorf("set_cookie strip: second response Set-Cookie %q, body %q, origin requests %d; want a hit without the cookie",
+			second.Header.Get("Set-Cookie"), body, o.hits.Load())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cachegate/cachegate/policy"
 )
@@ -57,6 +58,15 @@ type API struct {
 	Log *slog.Logger
 	// OnPurge, when set, is told of each purge by kind (for metrics).
 	OnPurge func(kind string, n int)
+	// Now is the clock for webhook timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // ServePurge handles POST /purge.
