@@ -183,6 +183,10 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	log.Info("cachegate listening", "addr", proxyLn.Addr().String(), "origin", cfg.Origin,
 		"store", cfg.Store.Backend, "version", buildVersion())
 
+	warmCtx, stopWarm := context.WithCancel(context.Background())
+	defer stopWarm()
+	go p.Warm(warmCtx, nil)
+
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(listeners[i]) }()

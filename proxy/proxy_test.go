@@ -544,3 +544,42 @@ func TestSetCookieRouteModes(t *testing.T) {
 			second.Header.Get("Set-Cookie"), body, o.hits.Load())
 	}
 }
+
+func TestWarmFetchesURLsAndSitemapsThroughTheCache(t *testing.T) {
+	h, _ := counter("max-age=600")
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/sitemap.xml":
+			fmt.Fprintf(w, `<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>%s/posts.xml</loc></sitemap></sitemapindex>`, "http://site.test")
+		case "/posts.xml":
+			fmt.Fprint(w, `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc> http://site.test/p/1 </loc></url><url><loc>http://site.test/p/2</loc></url></urlset>`)
+		default:
+			h(w, r)
+		}
+	})
+	c := newCache(t, o, `warm:
+  urls: [http://site.test/home]
+  sitemaps: [http://site.test/sitemap.xml]
+  concurrency: 2
+`)
+	var results []string
+	var mu sync.Mutex
+	c.p.Warm(t.Context(), func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() })
+	if len(results) != 3 {
+		t.Fatalf("warm results %v, want 3 fetches (home and the sitemap's two URLs)", results)
+	}
+	before := o.hits.Load()
+	for _, p := range []string{"/home", "/p/1", "/p/2"} {
+		req, _ := http.NewRequest(http.MethodGet, c.URL+p, nil)
+		req.Host = "site.test"
+		resp, err := c.transport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		wantStatus(t, resp, "hit")
+	}
+	if o.hits.Load() != before {
+		t.Errorf("warmed URLs went to the origin again")
+	}
+}
