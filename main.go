@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -176,7 +178,11 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			log.Error("listen", "addr", cfg.Admin.Listen, "err", err)
 			return 1
 		}
-		servers = append(servers, newServer(adminMux(st, api), log))
+		servers = append(servers, newServer(adminMux(admin{
+			store: st, purger: purger, api: api, config: current.Load,
+			reload:  func() error { return reloadConfig(cfg.File, p, &current, log) },
+			inspect: p.ServeInspect,
+		}), log))
 		listeners = append(listeners, adminLn)
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
@@ -201,9 +207,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			return 1
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				if next := reload(cfg.File, p, log); next != nil {
-					current.Store(next)
-				}
+				reloadConfig(cfg.File, p, &current, log)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -219,20 +223,32 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	}
 }
 
-// reload reads the config file again and swaps it in if it is valid,
-// returning it, or nil when the old config stays.
-func reload(path string, p *proxy.Proxy, log *slog.Logger) *policy.Config {
-	cfg, err := policy.Load(path)
+// reloadMu serializes reloads (SIGHUP and POST /reload).
+var reloadMu sync.Mutex
+
+// reloadConfig reads the config file again and, if it is valid, swaps it
+// in atomically: requests in flight finish on the old one. An invalid
+// config is refused and logged, and the old one stays. Listeners and the
+// store are not rebuilt: a change of their addresses takes effect at the
+// next start, and the log says so.
+func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Config], log *slog.Logger) error {
+	reloadMu.Lock()
+	defer reloadMu.Unlock()
+	next, err := policy.Load(path)
+	if err == nil {
+		err = p.Reload(next)
+	}
 	if err != nil {
 		log.Error("reload refused; the old config stays", "err", err)
-		return nil
+		return err
 	}
-	if err := p.Reload(cfg); err != nil {
-		log.Error("reload refused; the old config stays", "err", err)
-		return nil
+	old := current.Swap(next)
+	if old.Listen != next.Listen || old.Admin.Listen != next.Admin.Listen || old.TLS.Listen != next.TLS.Listen ||
+		old.Store.Backend != next.Store.Backend || !slices.Equal(old.Store.Redis.Addrs, next.Store.Redis.Addrs) {
+		log.Warn("listeners and the store are kept on reload; their new settings take effect at the next start")
 	}
 	log.Info("config reloaded", "file", path)
-	return cfg
+	return nil
 }
 
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -300,25 +316,55 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// adminMux serves the admin listener: purges, health and readiness.
-func adminMux(st store.Store, api *purge.API) http.Handler {
+// admin is what the admin listener serves.
+type admin struct {
+	store   store.Store
+	purger  purge.Purger
+	api     *purge.API
+	config  func() *policy.Config
+	reload  func() error
+	inspect http.HandlerFunc
+}
+
+// adminMux serves the admin listener: purges, webhooks, reload, entry
+// inspection, health and readiness.
+func adminMux(a admin) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /purge", api.ServePurge)
-	mux.HandleFunc("POST /webhooks/{name}", api.ServeWebhook)
+	mux.HandleFunc("POST /purge", a.api.ServePurge)
+	mux.HandleFunc("POST /webhooks/{name}", a.api.ServeWebhook)
+	mux.HandleFunc("POST /reload", purge.RequireToken(a.config, func(w http.ResponseWriter, r *http.Request) {
+		if err := a.reload(); err != nil {
+			http.Error(w, "reload refused; the old config stays:\n"+err.Error()+"\n", http.StatusUnprocessableEntity)
+			return
+		}
+		io.WriteString(w, "reloaded\n")
+	}))
+	mux.HandleFunc("GET /debug/entry", purge.RequireToken(a.config, a.inspect))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if pg, ok := st.(pinger); ok {
-			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-			defer cancel()
-			if err := pg.Ping(ctx); err != nil {
-				// Still serving: requests go to the origin.
-				fmt.Fprintf(w, "degraded: store unreachable: %v\n", err)
-				return
-			}
+		if reason := degraded(r.Context(), a.store, a.purger); reason != "" {
+			// Still serving: requests go to the origin.
+			fmt.Fprintf(w, "degraded: %s\n", reason)
+			return
 		}
 		io.WriteString(w, "ready\n")
 	})
 	return mux
+}
+
+// degraded says why the instance serves in a degraded way, or "".
+func degraded(ctx context.Context, st store.Store, purger purge.Purger) string {
+	if pg, ok := st.(pinger); ok {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := pg.Ping(ctx); err != nil {
+			return "store unreachable, requests go to the origin: " + err.Error()
+		}
+	}
+	if rp, ok := purger.(*purge.Redis); ok && !rp.Healthy() {
+		return "purge subscription down: every lookup checks Redis for purges"
+	}
+	return ""
 }

@@ -253,6 +253,19 @@ func checkTag(t string) error {
 	return nil
 }
 
+// RequireToken wraps h so that it answers only requests that carry the
+// admin token of the config in force.
+func RequireToken(config func() *policy.Config, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := config().Admin.Token
+		if !authorized(r, token) {
+			unauthorized(w, token)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // authorized checks the bearer token in constant time. With no token
 // configured nothing is authorized.
 func authorized(r *http.Request, token string) bool {

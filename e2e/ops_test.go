@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// admin sends an admin request with the test token.
+func (in *instance) admin(method, path string) (*http.Response, string) {
+	in.t.Helper()
+	req, err := http.NewRequest(method, in.AdminURL+path, nil)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer test-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	return resp, readAll(resp)
+}
+
+// rewriteConfig replaces the instance's config file, keeping its
+// listeners, with s.
+func (in *instance) rewriteConfig(s setup) {
+	in.t.Helper()
+	listen := strings.TrimPrefix(in.URL, "http://")
+	admin := strings.TrimPrefix(in.AdminURL, "http://")
+	if err := os.WriteFile(in.cfgPath, []byte(s.yaml(listen, admin)), 0o600); err != nil {
+		in.t.Fatal(err)
+	}
+}
+
+func (in *instance) waitLog(substr string) {
+	in.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(in.log.String(), substr) {
+		if time.Now().After(deadline) {
+			in.t.Fatalf("the log never said %q", substr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSIGHUPReloadsAndABrokenConfigKeepsTheOld(t *testing.T) {
+	o := startOrigin(t)
+	route := func(ttl string) string {
+		return "routes:\n  - name: fixed\n    match: {path: /time}\n    mode: override\n    ttl_jitter: 0\n    ttl: " + ttl + "\n"
+	}
+	s := setup{origin: o.URL, extra: route("1h")}
+	in := startInstance(t, s)
+	resp, _ := in.get("/time")
+	assertCacheStatus(t, resp.Header.Get("Cache-Status"), "ttl=3599")
+
+	s.extra = route("2h")
+	in.rewriteConfig(s)
+	in.cmd.Process.Signal(syscall.SIGHUP)
+	in.waitLog("config reloaded")
+	in.purge(`{"all":true}`)
+	resp, _ = in.get("/time")
+	assertCacheStatus(t, resp.Header.Get("Cache-Status"), "ttl=7199")
+
+	s.extra = route("not-a-duration")
+	in.rewriteConfig(s)
+	in.cmd.Process.Signal(syscall.SIGHUP)
+	in.waitLog("reload refused")
+	in.purge(`{"all":true}`)
+	resp, _ = in.get("/time")
+	assertCacheStatus(t, resp.Header.Get("Cache-Status"), "ttl=7199")
+	if resp, body := in.admin(http.MethodPost, "/reload"); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "routes[0].ttl") {
+		t.Errorf("POST /reload of a broken config: %d %q, want 422 naming the option", resp.StatusCode, body)
+	}
+}
+
+func TestSIGTERMFinishesInFlightRequestsAndRefusesNewOnes(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL})
+	var wg sync.WaitGroup
+	var status int
+	var body string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp, err := http.Get(in.URL + "/slow/1000/inflight")
+		if err != nil {
+			body = err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		status, body = resp.StatusCode, readAll(resp)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := http.Get(in.URL + "/max-age/60/new"); err == nil {
+		t.Error("a new connection was accepted after SIGTERM")
+	}
+	wg.Wait()
+	if status != 200 || !strings.Contains(body, "/slow/1000/inflight") {
+		t.Errorf("the in-flight request got %d %q, want it completed", status, body)
+	}
+	<-in.exited
+	in.cmd = nil
+}
+
+func TestReadyzSaysDegradedWithRedisDownAndRequestsSucceed(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	if _, body := in.admin(http.MethodGet, "/readyz"); body != "ready\n" {
+		t.Fatalf("/readyz = %q, want ready", body)
+	}
+	redisServer.Stop()
+	defer redisServer.Restart()
+	_, body := in.admin(http.MethodGet, "/readyz")
+	if !strings.HasPrefix(body, "degraded") || !strings.Contains(body, "store unreachable") {
+		t.Errorf("/readyz with Redis stopped = %q, want degraded with the reason", body)
+	}
+	for i := range 5 {
+		if resp, body := in.get("/max-age/60/down"); resp.StatusCode != 200 {
+			t.Errorf("request %d with Redis stopped: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestDebugEntryShowsTheStoredMetadata(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL})
+	in.get("/max-age/60/inspect?tag=t1")
+	resp, body := in.admin(http.MethodGet, "/debug/entry?url="+"http://site.test/max-age/60/inspect%3Ftag%3Dt1")
+	if resp.StatusCode != 200 {
+		t.Fatalf("/debug/entry: %d %s", resp.StatusCode, body)
+	}
+	var out struct {
+		Entry struct {
+			Key       string
+			Freshness string `json:"freshness_lifetime"`
+			ETag      string
+			Tags      []string
+			Size      int64
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	e := out.Entry
+	if e.Key != "http://site.test/max-age/60/inspect?tag=t1" || e.Freshness != "1m0s" || e.ETag == "" || len(e.Tags) != 1 || e.Size <= 0 {
+		t.Errorf("entry metadata %+v (%s)", e, body)
+	}
+	if resp, _ := in.admin(http.MethodGet, "/debug/entry?url=http://site.test/never"); resp.StatusCode != 404 {
+		t.Errorf("/debug/entry of an unknown URL: %d, want 404", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, in.AdminURL+"/debug/entry?url=http://site.test/", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("/debug/entry without token: %v %v, want 401", resp.StatusCode, err)
+	}
+}
