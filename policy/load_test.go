@@ -390,3 +390,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestComposeConfigLoads(t *testing.T) {
+	t.Setenv("CACHEGATE_ORIGIN", "http://origin:9000")
+	t.Setenv("CACHEGATE_ADMIN_TOKEN", "secret")
+	if _, err := Load("../docs/compose-cachegate.yaml"); err != nil {
+		t.Fatalf("docs/compose-cachegate.yaml (mounted by docker-compose.yml): %v", err)
+	}
+}
