@@ -5,5 +5,8 @@
 // codec of this package (Encode, Decode) under hash-tagged keys through a
 // go-redis UniversalClient (one node, Sentinel or Cluster) with short
 // timeouts, so that a Redis outage surfaces as errors and never as a hang
-// or a panic; and, later, tiered, a memory L1 over a redis L2.
+// or a panic; and tiered (Tiered), a memory L1 over a redis L2 that serves
+// L1 hits without a round trip while the purge subscription is healthy and
+// admits entries read from L2 by a TinyLFU frequency filter. Breaker wraps a
+// remote store in a circuit breaker, so that a Redis outage fails fast.
 package store
