@@ -146,18 +146,23 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	// go-redis logs every failed dial; while Redis is down that is one line
 	// per request. Errors that matter are logged with context by cachegate.
 	redis.SetLogger(redisLogger{log})
-	st, err := openStore(cfg)
+	var purger purge.Purger
+	be, err := openStore(cfg, log, func() bool { return purger.(*purge.Redis).Healthy() })
 	if err != nil {
 		log.Error("store", "err", err)
 		return 1
 	}
+	st := be.store
 	defer st.Close()
-	purger := openPurger(st, log)
+	purger = openPurger(be.redis, log)
 	defer purger.Close()
+	if t, ok := st.(*store.Tiered); ok {
+		t.Current = func(e *store.Entry) bool { return purger.Check(context.Background(), e) == purge.Valid }
+	}
 	var current atomic.Pointer[policy.Config]
 	current.Store(cfg)
 	api := &purge.API{Purger: purger, Config: current.Load, Log: log}
-	group := openCollapse(st, cfg.Cache.Collapse, log)
+	group := openCollapse(be.redis, cfg.Cache.Collapse, log)
 	defer group.Close()
 	p, err := proxy.New(cfg, proxy.Options{Store: st, Purger: purger, Collapse: group, Logger: log, PURGE: api.ServePURGE})
 	if err != nil {
@@ -179,7 +184,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			return 1
 		}
 		servers = append(servers, newServer(adminMux(admin{
-			store: st, purger: purger, api: api, config: current.Load,
+			backend: be, purger: purger, api: api, config: current.Load,
 			reload:  func() error { return reloadConfig(cfg.File, p, &current, log) },
 			inspect: p.ServeInspect,
 		}), log))
@@ -260,29 +265,41 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// openStore opens the configured store backend.
-func openStore(cfg *policy.Config) (store.Store, error) {
-	switch cfg.Store.Backend {
-	case "redis":
-		return store.NewRedis(cfg.Store.Redis)
-	case "memory":
-		return store.NewMemory(int64(cfg.Store.Memory.MaxBytes)), nil
-	default:
-		return nil, fmt.Errorf("store.backend %q is not available in this version", cfg.Store.Backend)
-	}
+// backend is the opened store and the parts of it that other pieces use.
+type backend struct {
+	// store is what the proxy reads and writes.
+	store store.Store
+	// redis is the Redis store (backends redis and tiered), else nil: its
+	// client also carries purges and collapsing.
+	redis *store.Redis
+	// breaker guards redis, memory is the in-process store (or L1).
+	breaker *store.Breaker
+	memory  *store.Memory
 }
 
-// newLogger builds the slog logger the config asks for.
-func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(lc.Level)); err != nil {
-		level = slog.LevelInfo
+// openStore opens the configured store backend: memory; redis behind a
+// circuit breaker; or tiered, a memory L1 over that, trusted while the
+// purge subscription is healthy (trusted is called only once the purger
+// exists).
+func openStore(cfg *policy.Config, log *slog.Logger, trusted func() bool) (backend, error) {
+	var b backend
+	if cfg.Store.Backend == "memory" {
+		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
+		b.store = b.memory
+		return b, nil
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if lc.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	rs, err := store.NewRedis(cfg.Store.Redis)
+	if err != nil {
+		return b, err
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	b.redis = rs
+	b.breaker = store.NewBreaker(rs, store.BreakerOptions{}, log)
+	b.store = b.breaker
+	if cfg.Store.Backend == "tiered" {
+		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
+		b.store = store.NewTiered(b.memory, b.breaker, trusted)
+	}
+	return b, nil
 }
 
 // redisLogger sends go-redis's own messages to the log at debug.
@@ -294,8 +311,8 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 
 // openPurger returns the purger that fits the store: purges shared
 // through Redis when the entries are, in process otherwise.
-func openPurger(st store.Store, log *slog.Logger) purge.Purger {
-	if rs, ok := st.(*store.Redis); ok {
+func openPurger(rs *store.Redis, log *slog.Logger) purge.Purger {
+	if rs != nil {
 		return purge.NewRedis(rs.Client(), rs.Prefix(), log)
 	}
 	return purge.NewLocal()
@@ -303,22 +320,17 @@ func openPurger(st store.Store, log *slog.Logger) purge.Purger {
 
 // openCollapse returns the collapsing group: across the instances sharing
 // the Redis store, or in process.
-func openCollapse(st store.Store, cc policy.CollapseConfig, log *slog.Logger) *collapse.Group {
+func openCollapse(rs *store.Redis, cc policy.CollapseConfig, log *slog.Logger) *collapse.Group {
 	opts := collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}
-	if rs, ok := st.(*store.Redis); ok {
+	if rs != nil {
 		return collapse.New(rs.Client(), rs.Prefix(), opts, log)
 	}
 	return collapse.New(nil, "", opts, log)
 }
 
-// pinger is a store that can tell whether its backend answers.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // admin is what the admin listener serves.
 type admin struct {
-	store   store.Store
+	backend backend
 	purger  purge.Purger
 	api     *purge.API
 	config  func() *policy.Config
@@ -344,7 +356,7 @@ func adminMux(a admin) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if reason := degraded(r.Context(), a.store, a.purger); reason != "" {
+		if reason := degraded(r.Context(), a.backend, a.purger); reason != "" {
 			// Still serving: requests go to the origin.
 			fmt.Fprintf(w, "degraded: %s\n", reason)
 			return
@@ -355,16 +367,29 @@ func adminMux(a admin) http.Handler {
 }
 
 // degraded says why the instance serves in a degraded way, or "".
-func degraded(ctx context.Context, st store.Store, purger purge.Purger) string {
-	if pg, ok := st.(pinger); ok {
+func degraded(ctx context.Context, be backend, purger purge.Purger) string {
+	if be.redis != nil {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		if err := pg.Ping(ctx); err != nil {
-			return "store unreachable, requests go to the origin: " + err.Error()
+		if err := be.redis.Ping(ctx); err != nil {
+			return "Redis unreachable, requests go to the origin (store circuit " + be.breaker.State() + "): " + err.Error()
 		}
 	}
 	if rp, ok := purger.(*purge.Redis); ok && !rp.Healthy() {
 		return "purge subscription down: every lookup checks Redis for purges"
 	}
 	return ""
+}
+
+// newLogger builds the slog logger the config asks for.
+func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lc.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -17,7 +17,7 @@ func assertCacheStatus(t *testing.T, got, want string) {
 }
 
 func TestSecondGetIsAHit(t *testing.T) {
-	for _, backend := range []string{"memory", "redis"} {
+	for _, backend := range []string{"memory", "redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)
 			in := startInstance(t, setup{origin: o.URL, backend: backend, prefix: prefixFor(t)})

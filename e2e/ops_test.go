@@ -119,7 +119,7 @@ func TestReadyzSaysDegradedWithRedisDownAndRequestsSucceed(t *testing.T) {
 	redisServer.Stop()
 	defer redisServer.Restart()
 	_, body := in.admin(http.MethodGet, "/readyz")
-	if !strings.HasPrefix(body, "degraded") || !strings.Contains(body, "store unreachable") {
+	if !strings.HasPrefix(body, "degraded") || !strings.Contains(body, "Redis unreachable") {
 		t.Errorf("/readyz with Redis stopped = %q, want degraded with the reason", body)
 	}
 	for i := range 5 {

@@ -38,6 +38,10 @@ type Tiered struct {
 	l1      *Memory
 	l2      Store
 	trusted func() bool
+	// Current, when set, says whether an L1 copy is still current (not
+	// touched by a purge); a copy that is not is dropped and L2 asked,
+	// where another instance may already have stored the new version.
+	Current func(*Entry) bool
 	admit   *admission
 	// now is the clock freshness is measured against (replaced in tests).
 	now func() time.Time
@@ -69,7 +73,10 @@ func (t *Tiered) L1() *Memory { return t.l1 }
 func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	if t.trusted() {
 		if e, err := t.l1.Get(ctx, key); err == nil {
-			return e, nil
+			if t.Current == nil || e.IsMarker() || t.Current(e) {
+				return e, nil
+			}
+			_ = t.l1.Delete(ctx, key)
 		}
 	}
 	e, err := t.l2.Get(ctx, key)
