@@ -32,7 +32,11 @@ func NotModified(req *http.Request, status int, h http.Header) bool {
 	if inm := req.Header.Values("If-None-Match"); len(inm) > 0 {
 		return etagListMatches(strings.Join(inm, ","), h.Get("Etag"))
 	}
-	ims, err := http.ParseTime(req.Header.Get("If-Modified-Since"))
+	v := req.Header.Get("If-Modified-Since")
+	if v == "" {
+		return false
+	}
+	ims, err := http.ParseTime(v)
 	if err != nil {
 		return false // §13.1.3: an invalid date is ignored
 	}

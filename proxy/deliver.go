@@ -22,7 +22,7 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 	}
 	x.st.stripInternalFields(h)
 	h.Set("Age", policy.AgeHeader(age))
-	h.Add("Via", via(r.Proto, x.st.cfg.Cache.Name))
+	h.Add("Via", x.st.via(r.Proto))
 	h.Set("Cache-Status", x.status.String())
 	if policy.NotModified(r, e.Status, e.Header) {
 		notModified(h)

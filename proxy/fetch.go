@@ -114,7 +114,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(f.x.st.origin)
 	pr.Out.Host = pr.In.Host
 	pr.SetXForwarded()
-	pr.Out.Header.Add("Via", via(pr.In.Proto, f.x.st.cfg.Cache.Name))
+	pr.Out.Header.Add("Via", f.x.st.via(pr.In.Proto))
 	f.requestTime = p.now()
 	if !f.x.cacheable {
 		return
@@ -161,7 +161,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	// Decisions and the stored entry see every field; the client does not.
 	defer func() {
 		x.st.stripInternalFields(resp.Header)
-		resp.Header.Add("Via", via(resp.Proto, x.st.cfg.Cache.Name))
+		resp.Header.Add("Via", x.st.via(resp.Proto))
 	}()
 	if !x.cacheable {
 		p.invalidateAfterUnsafe(f, resp)

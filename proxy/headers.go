@@ -46,13 +46,16 @@ func notModified(h http.Header) {
 }
 
 // via is this cache's Via member (RFC 9110 §7.6.3) for a message received
-// with proto.
-func via(proto, name string) string {
+// with proto; the common HTTP/1.1 case is prepared once per config.
+func (st *state) via(proto string) string {
+	if proto == "HTTP/1.1" {
+		return st.via11
+	}
 	v := strings.TrimPrefix(proto, "HTTP/")
 	if v == "" || v == proto {
 		v = "1.1"
 	}
-	return v + " " + name
+	return v + " " + st.cfg.Cache.Name
 }
 
 // hostOf is the request's host, lower-cased, without port.

@@ -63,6 +63,8 @@ type state struct {
 	origin *url.URL
 	// internal are the response fields stripped before responses leave.
 	internal []string
+	// via11 is this cache's Via member for HTTP/1.1.
+	via11 string
 }
 
 // New returns a Proxy serving cfg.
@@ -105,7 +107,7 @@ func (p *Proxy) Reload(cfg *policy.Config) error {
 	if err != nil {
 		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
 	}
-	p.state.Store(&state{cfg: cfg, origin: origin, internal: internalFields(cfg)})
+	p.state.Store(&state{cfg: cfg, origin: origin, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
 	return nil
 }
 
