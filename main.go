@@ -30,6 +30,7 @@ import (
 
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/demo"
+	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
 	"github.com/cachegate/cachegate/purge"
@@ -146,8 +147,9 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	// go-redis logs every failed dial; while Redis is down that is one line
 	// per request. Errors that matter are logged with context by cachegate.
 	redis.SetLogger(redisLogger{log})
+	m := metrics.New(buildVersion())
 	var purger purge.Purger
-	be, err := openStore(cfg, log, func() bool { return purger.(*purge.Redis).Healthy() })
+	be, err := openStore(cfg, log, m, func() bool { return purger.(*purge.Redis).Healthy() })
 	if err != nil {
 		log.Error("store", "err", err)
 		return 1
@@ -159,12 +161,18 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	if t, ok := st.(*store.Tiered); ok {
 		t.Current = func(e *store.Entry) bool { return purger.Check(context.Background(), e) == purge.Valid }
 	}
+	if be.memory != nil {
+		m.StoredFunc(func() (int64, int64) { return int64(be.memory.Len()), be.memory.Bytes() })
+	}
 	var current atomic.Pointer[policy.Config]
 	current.Store(cfg)
-	api := &purge.API{Purger: purger, Config: current.Load, Log: log}
+	api := &purge.API{Purger: purger, Config: current.Load, Log: log, OnPurge: m.Purge}
 	group := openCollapse(be.redis, cfg.Cache.Collapse, log)
 	defer group.Close()
-	p, err := proxy.New(cfg, proxy.Options{Store: st, Purger: purger, Collapse: group, Logger: log, PURGE: api.ServePURGE})
+	p, err := proxy.New(cfg, proxy.Options{
+		Store: metrics.InstrumentStore(st, cfg.Store.Backend, m), Purger: purger, Collapse: group,
+		Metrics: m, Logger: log, PURGE: api.ServePURGE,
+	})
 	if err != nil {
 		log.Error("proxy", "err", err)
 		return 1
@@ -185,7 +193,8 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 		}
 		servers = append(servers, newServer(adminMux(admin{
 			backend: be, purger: purger, api: api, config: current.Load,
-			reload:  func() error { return reloadConfig(cfg.File, p, &current, log) },
+			reload:  func() error { return reloadConfig(cfg.File, p, &current, log, m) },
+			metrics: m.Handler(),
 			inspect: p.ServeInspect,
 		}), log))
 		listeners = append(listeners, adminLn)
@@ -196,7 +205,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 
 	warmCtx, stopWarm := context.WithCancel(context.Background())
 	defer stopWarm()
-	go p.Warm(warmCtx, nil)
+	go p.Warm(warmCtx, m.Warm)
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -212,7 +221,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			return 1
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				reloadConfig(cfg.File, p, &current, log)
+				reloadConfig(cfg.File, p, &current, log, m)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -236,13 +245,14 @@ var reloadMu sync.Mutex
 // config is refused and logged, and the old one stays. Listeners and the
 // store are not rebuilt: a change of their addresses takes effect at the
 // next start, and the log says so.
-func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Config], log *slog.Logger) error {
+func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Config], log *slog.Logger, m *metrics.Metrics) error {
 	reloadMu.Lock()
 	defer reloadMu.Unlock()
 	next, err := policy.Load(path)
 	if err == nil {
 		err = p.Reload(next)
 	}
+	m.Reload(err == nil)
 	if err != nil {
 		log.Error("reload refused; the old config stays", "err", err)
 		return err
@@ -281,7 +291,7 @@ type backend struct {
 // circuit breaker; or tiered, a memory L1 over that, trusted while the
 // purge subscription is healthy (trusted is called only once the purger
 // exists).
-func openStore(cfg *policy.Config, log *slog.Logger, trusted func() bool) (backend, error) {
+func openStore(cfg *policy.Config, log *slog.Logger, m *metrics.Metrics, trusted func() bool) (backend, error) {
 	var b backend
 	if cfg.Store.Backend == "memory" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
@@ -293,7 +303,8 @@ func openStore(cfg *policy.Config, log *slog.Logger, trusted func() bool) (backe
 		return b, err
 	}
 	b.redis = rs
-	b.breaker = store.NewBreaker(rs, store.BreakerOptions{}, log)
+	m.BreakerState(store.StateClosed)
+	b.breaker = store.NewBreaker(rs, store.BreakerOptions{OnStateChange: m.BreakerState}, log)
 	b.store = b.breaker
 	if cfg.Store.Backend == "tiered" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
@@ -336,6 +347,7 @@ type admin struct {
 	config  func() *policy.Config
 	reload  func() error
 	inspect http.HandlerFunc
+	metrics http.Handler
 }
 
 // adminMux serves the admin listener: purges, webhooks, reload, entry
@@ -352,6 +364,7 @@ func adminMux(a admin) http.Handler {
 		io.WriteString(w, "reloaded\n")
 	}))
 	mux.HandleFunc("GET /debug/entry", purge.RequireToken(a.config, a.inspect))
+	mux.Handle("GET /metrics", a.metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})

@@ -77,6 +77,12 @@ func TestSIGHUPReloadsAndABrokenConfigKeepsTheOld(t *testing.T) {
 	if resp, body := in.admin(http.MethodPost, "/reload"); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "routes[0].ttl") {
 		t.Errorf("POST /reload of a broken config: %d %q, want 422 naming the option", resp.StatusCode, body)
 	}
+	if got := in.metric(`cachegate_config_reloads_total{result="failure"}`); got != "2" {
+		t.Errorf("failed reloads counted %q, want 2 (SIGHUP and POST /reload)", got)
+	}
+	if got := in.metric(`cachegate_config_reloads_total{result="success"}`); got != "1" {
+		t.Errorf("successful reloads counted %q, want 1", got)
+	}
 }
 
 func TestSIGTERMFinishesInFlightRequestsAndRefusesNewOnes(t *testing.T) {
@@ -113,8 +119,15 @@ func TestSIGTERMFinishesInFlightRequestsAndRefusesNewOnes(t *testing.T) {
 func TestReadyzSaysDegradedWithRedisDownAndRequestsSucceed(t *testing.T) {
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
-	if _, body := in.admin(http.MethodGet, "/readyz"); body != "ready\n" {
-		t.Fatalf("/readyz = %q, want ready", body)
+	// The purge subscription comes up shortly after the listeners.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := in.admin(http.MethodGet, "/readyz")
+		if body == "ready\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %q, want ready", body)
+		}
 	}
 	redisServer.Stop()
 	defer redisServer.Restart()
@@ -159,5 +172,44 @@ func TestDebugEntryShowsTheStoredMetadata(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, in.AdminURL+"/debug/entry?url=http://site.test/", nil)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
 		t.Errorf("/debug/entry without token: %v %v, want 401", resp.StatusCode, err)
+	}
+}
+
+// metric returns the value of the sample line of /metrics that starts
+// with series, or "" when there is none.
+func (in *instance) metric(series string) string {
+	in.t.Helper()
+	_, body := in.admin(http.MethodGet, "/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func TestMetricsCountHitsMissesAndPurges(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, extra: `routes:
+  - name: pages
+    match: {path: /max-age/}
+`})
+	in.get("/max-age/60/m")
+	in.get("/max-age/60/m")
+	in.purge(`{"tags":["x"],"prefixes":["/a/"]}`)
+	for series, want := range map[string]string{
+		`cachegate_requests_total{cache_status="miss",route="pages"}`:       "1",
+		`cachegate_requests_total{cache_status="hit",route="pages"}`:        "1",
+		`cachegate_origin_requests_total{route="pages",status_class="2xx"}`: "1",
+		`cachegate_purges_total{kind="tags"}`:                               "1",
+		`cachegate_purges_total{kind="prefixes"}`:                           "1",
+		`cachegate_stored_objects`:                                          "1",
+	} {
+		if got := in.metric(series); got != want {
+			t.Errorf("%s = %q, want %q", series, got, want)
+		}
+	}
+	if in.metric(`go_goroutines`) == "" {
+		t.Error("the Go runtime collectors are missing")
 	}
 }

@@ -153,6 +153,8 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	x := f.x
 	now := p.now()
 	x.status.FwdStatus = resp.StatusCode
+	x.originTime = now.Sub(f.requestTime)
+	p.metrics.Origin(x.route.Name, resp.StatusCode, x.originTime)
 	if resp.Header.Get("Date") == "" {
 		// RFC 9110 §6.6.1: a cache records when a response without Date
 		// was received, and the age calculation relies on it.
@@ -344,6 +346,8 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 		return // the client left; nobody to answer
 	}
 	if !errors.Is(err, errServeStale) {
+		x.originTime = p.now().Sub(f.requestTime)
+		p.metrics.Origin(x.route.Name, 0, x.originTime)
 		p.log.Warn("origin error", "key", x.key.Primary, "route", x.route.Name, "err", err)
 	}
 	if f.stale != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
@@ -35,6 +36,9 @@ type Options struct {
 	PURGE http.HandlerFunc
 	// Collapse collapses concurrent fills of one key. Default: in process.
 	Collapse *collapse.Group
+	// Metrics records requests, origin fetches, collapsing and refreshes.
+	// Default nil: nothing is recorded.
+	Metrics *metrics.Metrics
 }
 
 // Proxy is the caching reverse proxy: an http.Handler for the proxy listener.
@@ -43,6 +47,7 @@ type Proxy struct {
 	purger   purge.Purger
 	purgeM   http.HandlerFunc
 	collapse *collapse.Group
+	metrics  *metrics.Metrics
 	log      *slog.Logger
 	origin   *httputil.ReverseProxy
 	state    atomic.Pointer[state]
@@ -72,7 +77,7 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 	if opts.Store == nil {
 		return nil, errors.New("proxy: no store")
 	}
-	p := &Proxy{store: opts.Store, purger: opts.Purger, purgeM: opts.PURGE, log: opts.Logger, now: time.Now}
+	p := &Proxy{store: opts.Store, purger: opts.Purger, purgeM: opts.PURGE, metrics: opts.Metrics, log: opts.Logger, now: time.Now}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -126,6 +131,8 @@ type exchange struct {
 	cacheable bool
 	// softPurged is set when a soft purge made the entry stale.
 	softPurged bool
+	// originTime is how long the origin took, when it was asked.
+	originTime time.Duration
 }
 
 // storeID is the store key of the entry the exchange reads and fills.
@@ -144,6 +151,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x := p.classify(r)
+	var counted *countingWriter
+	if x.st.cfg.Log.Access {
+		counted = &countingWriter{ResponseWriter: w}
+		w = counted
+	}
+	defer p.record(r, x, counted)
 	if !x.cacheable {
 		p.fetch(w, r, x, nil)
 		return
@@ -154,7 +167,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.status.Hit = true
 		p.deliver(w, r, x, e, age)
 		if p.refreshEarly(x, e, age) {
-			p.refresh(r, x, e)
+			p.refresh(r, x, e, metrics.RefreshEarly)
 		}
 	case serveStale:
 		x.status.Hit = true
@@ -163,7 +176,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			x.status.Detail = "soft-purged"
 		}
 		p.deliver(w, r, x, e, age)
-		p.refresh(r, x, e)
+		p.refresh(r, x, e, metrics.RefreshBackground)
 	case onlyIfCached:
 		x.status.Detail = "only-if-cached"
 		p.deliverGatewayTimeout(w, x)
@@ -199,6 +212,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			if v, age := p.decide(x, e); v == serveFresh {
 				x.status.Fwd = "miss"
 				x.status.Collapsed = true
+				p.metrics.Collapsed(x.route.Name)
 				p.deliver(w, r, x, e, age)
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -17,7 +18,7 @@ const refreshTimeout = time.Minute
 // background and once per key in this process (RFC 5861 §3): a
 // conditional request to the origin; a 304 refreshes the metadata, a 200
 // replaces the entry, and a 5xx or an error leaves the stale copy alone.
-func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry) {
+func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind string) {
 	id := x.storeID()
 	if _, busy := p.refreshing.LoadOrStore(id, struct{}{}); busy {
 		return
@@ -40,11 +41,21 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry) {
 		defer cancel()
 		// Collapsed with the other instances: when one of them refreshes
 		// the key, this one waits for it and does nothing more.
+		result := metrics.RefreshSkipped // another instance refreshed it
 		p.collapse.Do(ctx, id, func() collapse.Outcome {
 			f := &fill{x: bx, client: req, stale: e, background: true}
 			p.fill(discard{h: http.Header{}}, req, f)
+			switch {
+			case f.stored.Load() && bx.status.FwdStatus == http.StatusNotModified:
+				result = metrics.RefreshRevalidated
+			case f.stored.Load():
+				result = metrics.RefreshRefreshed
+			default:
+				result = metrics.RefreshFailed
+			}
 			return f.outcome()
 		})
+		p.metrics.Refresh(kind, result)
 	}()
 }
 

@@ -104,7 +104,7 @@ func (a *API) purge(w http.ResponseWriter, r *http.Request, scopes []Scope, purg
 	}
 	for kind, values := range purged {
 		if a.OnPurge != nil {
-			a.OnPurge(kind, len(values))
+			a.OnPurge(kind, max(len(values), 1)) // "all" has no values
 		}
 	}
 	a.Log.Info("purged", "seq", res.Seq, "soft", soft, "scopes", purged, "lagging", res.Lagging)
