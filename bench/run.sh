@@ -41,6 +41,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 echo "building cachegate and the origin"
 go build -o "$work/cachegate" .
 go build -o "$work/origin" ./bench/origin
+go build -o "$work/coldkey" ./bench/coldkey
 
 origin_port=$(free_port)
 "$work/origin" -listen 127.0.0.1:"$origin_port" & pids+=($!)
@@ -124,6 +125,14 @@ for size in 1024 16384; do
   done
 done
 
+# 500 concurrent requests of one cold key; the origin answers in 200 ms.
+declare -A cold
+for t in "${targets[@]}"; do
+  [ -n "${port[$t]:-}" ] || continue
+  cold[$t]=$("$work/coldkey" -url "http://127.0.0.1:${port[$t]}" -n 500 -delay 200)
+  echo "$t cold key x500: ${cold[$t]}"
+done
+
 mkdir -p bench/results
 {
   echo "wrk -t$threads -c$conns -d$duration, cached bodies, $(nproc) cores, $(date -u +%Y-%m-%d)"
@@ -137,5 +146,11 @@ mkdir -p bench/results
       rv=$(awk -v a="${rps[$t,$size]}" -v b="${rps[varnish,$size]:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "-" }')
       echo "| $t | $size | ${rps[$t,$size]} | ${p50[$t,$size]} | ${p99[$t,$size]} | $rn | $rv |"
     done
+  done
+  echo
+  echo "500 concurrent GETs of one cold key, origin latency 200 ms:"
+  echo
+  for t in "${targets[@]}"; do
+    [ -n "${cold[$t]:-}" ] && echo "- $t: ${cold[$t]}"
   done
 } | tee bench/results/latest.md
