@@ -78,15 +78,22 @@ func startOrigin(t *testing.T) *origin {
 // setup is what an instance's config says beyond the defaults.
 type setup struct {
 	origin  string
-	backend string // memory or redis
+	backend string // memory, redis or tiered
 	prefix  string // redis key prefix, one per test
 	extra   string // more YAML, appended as is
+	// cluster, when set, are the seeds of a Redis Cluster to use instead of
+	// the package's redis-server.
+	cluster []string
 }
 
 func (s setup) yaml(listen, admin string) string {
 	backend := s.backend
 	if backend == "" {
 		backend = "memory"
+	}
+	addrs := fmt.Sprintf("[%q]", redisServer.Addr())
+	if len(s.cluster) > 0 {
+		addrs = `["` + strings.Join(s.cluster, `", "`) + `"]`
 	}
 	return fmt.Sprintf(`listen: %q
 origin: %q
@@ -98,9 +105,9 @@ log:
 store:
   backend: %s
   redis:
-    addrs: [%q]
+    addrs: %s
     key_prefix: %q
-%s`, listen, s.origin, admin, backend, redisServer.Addr(), s.prefix, s.extra)
+%s`, listen, s.origin, admin, backend, addrs, s.prefix, s.extra)
 }
 
 // instance is one running cachegate process.
