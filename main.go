@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -365,6 +366,9 @@ func adminMux(a admin) http.Handler {
 	}))
 	mux.HandleFunc("GET /debug/entry", purge.RequireToken(a.config, a.inspect))
 	mux.Handle("GET /metrics", a.metrics)
+	// Profiles for finding where time goes (token required).
+	mux.HandleFunc("GET /debug/pprof/", purge.RequireToken(a.config, pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/profile", purge.RequireToken(a.config, pprof.Profile))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
