@@ -346,3 +346,23 @@ func TestRefreshEarly(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDecideStore(b *testing.B) {
+	h := header("Cache-Control", "public, max-age=600, stale-while-revalidate=30", "Date", httpT0,
+		"Etag", `"v1"`, "Content-Type", "text/html", "Vary", "Accept-Encoding")
+	b.ReportAllocs()
+	for b.Loop() {
+		DecideStore(respect, getReq, 200, h, t0, t0)
+	}
+}
+
+func BenchmarkReuseOfAHit(b *testing.B) {
+	h := header("Date", httpT0, "Cache-Control", "max-age=600")
+	req := header("Accept-Encoding", "gzip, br")
+	ef := EntryFreshness{Freshness: 10 * time.Minute}
+	b.ReportAllocs()
+	for b.Loop() {
+		rd := ParseRequestDirectives(req)
+		DecideReuse(ef, CurrentAge(h, t0, t0, t0.Add(time.Minute)), rd)
+	}
+}
