@@ -25,6 +25,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/demo"
 	"github.com/cachegate/cachegate/policy"
@@ -166,6 +167,24 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	}
 	servers := []*http.Server{newServer(p, log)}
 	listeners := []net.Listener{proxyLn}
+	if cfg.TLS.Listen != "" {
+		mgr, tlsSrv, tlsLn, err := openHTTPS(cfg, st, proxyLn, p, log)
+		if err != nil {
+			log.Error("https", "err", err)
+			return 1
+		}
+		defer mgr.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if err := mgr.Start(ctx); err != nil {
+			log.Error("https", "err", err)
+			return 1
+		}
+		servers[0].Handler = mgr.HTTPHandler(p)
+		servers = append(servers, tlsSrv)
+		listeners = append(listeners, tlsLn)
+		log.Info("https listening", "addr", tlsLn.Addr().String())
+	}
 	if cfg.Admin.Listen != "" {
 		adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
@@ -181,7 +200,14 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		go func() { errc <- srv.Serve(listeners[i]) }()
+		go func() {
+			if srv.TLSConfig != nil {
+				// ServeTLS, unlike Serve on a tls.Listener, sets up HTTP/2.
+				errc <- srv.ServeTLS(listeners[i], "", "")
+				return
+			}
+			errc <- srv.Serve(listeners[i])
+		}()
 	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -234,6 +260,36 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// openHTTPS listens on tls.listen and returns the certificate manager and
+// the HTTPS server of the proxy handler h. Certificates are kept in Redis
+// when the store is, so that the instances share them; the plain and HTTPS
+// listeners answer the ACME challenges.
+func openHTTPS(cfg *policy.Config, st store.Store, plain net.Listener, h http.Handler, log *slog.Logger) (*certs.Manager, *http.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.TLS.Listen)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts := certs.Options{
+		Log:         log,
+		HTTPPort:    plain.Addr().(*net.TCPAddr).Port,
+		TLSALPNPort: ln.Addr().(*net.TCPAddr).Port,
+	}
+	if rs, ok := st.(*store.Redis); ok {
+		opts.Redis, opts.Prefix = rs.Client(), rs.Prefix()
+	}
+	mgr, err := certs.New(cfg.TLS, opts)
+	if err != nil {
+		ln.Close()
+		return nil, nil, nil, err
+	}
+	srv := newServer(h, log)
+	srv.TLSConfig = mgr.TLSConfig()
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(cfg.TLS.HTTP2 == nil || *cfg.TLS.HTTP2)
+	return mgr, srv, ln, nil
 }
 
 // openStore opens the configured store backend.
