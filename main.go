@@ -174,12 +174,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			return 1
 		}
 		defer mgr.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		if err := mgr.Start(ctx); err != nil {
-			log.Error("https", "err", err)
-			return 1
-		}
+		mgr.Start(context.Background())
 		servers[0].Handler = mgr.HTTPHandler(p)
 		servers = append(servers, tlsSrv)
 		listeners = append(listeners, tlsLn)

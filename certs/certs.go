@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,12 @@ import (
 // defaultStorageDir is where certificates are kept on disk when there is
 // neither Redis nor tls.acme.storage_dir.
 const defaultStorageDir = "./certmagic"
+
+// Backoff of Start while the certificate storage does not answer.
+const (
+	storageRetryMin = time.Second
+	storageRetryMax = time.Minute
+)
 
 // Options are what a Manager needs beyond the tls section of the config.
 type Options struct {
@@ -52,10 +59,17 @@ type Manager struct {
 	log    *slog.Logger
 	static []tls.Certificate // Leaf set
 
-	// ACME; nil without tls.acme.domains and on_demand.
-	magic  *certmagic.Config
-	issuer *certmagic.ACMEIssuer
-	cache  *certmagic.Cache
+	// ACME; nil without tls.acme.domains and on_demand. managed obtains
+	// and renews the configured domains; magic serves handshakes and, with
+	// on_demand, obtains certificates for approved names (it is managed
+	// without on_demand).
+	managed *certmagic.Config
+	magic   *certmagic.Config
+	issuer  *certmagic.ACMEIssuer // magic's
+	cache   *certmagic.Cache
+
+	stop context.CancelFunc // ends Start's work
+	wg   sync.WaitGroup
 
 	mu       sync.Mutex
 	approved map[string]bool // on-demand names the ask URL approved
@@ -105,11 +119,7 @@ func New(cfg policy.TLSConfig, opts Options) (*Manager, error) {
 		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
 		Logger:           zl,
 	})
-	m.magic = certmagic.New(m.cache, certmagic.Config{Storage: storage, Logger: zl})
-	if cfg.ACME.OnDemand {
-		m.magic.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.ask}
-	}
-	m.issuer = certmagic.NewACMEIssuer(m.magic, certmagic.ACMEIssuer{
+	issuer := certmagic.ACMEIssuer{
 		CA:             cfg.ACME.CA,
 		TestCA:         cfg.ACME.CA,
 		Email:          cfg.ACME.Email,
@@ -118,29 +128,73 @@ func New(cfg policy.TLSConfig, opts Options) (*Manager, error) {
 		AltHTTPPort:    opts.HTTPPort,
 		AltTLSALPNPort: opts.TLSALPNPort,
 		Logger:         zl,
-	})
-	m.magic.Issuers = []certmagic.Issuer{m.issuer}
+	}
+	// Two configs on one cache and storage: certmagic's Manage only
+	// allow-lists the domains of a config that has OnDemand set, instead of
+	// obtaining them, and then refuses every other name on demand.
+	m.managed = certmagic.New(m.cache, certmagic.Config{Storage: storage, Logger: zl})
+	m.managed.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.managed, issuer)}
+	m.magic = m.managed
+	if cfg.ACME.OnDemand {
+		m.magic = certmagic.New(m.cache, certmagic.Config{
+			Storage:  storage,
+			Logger:   zl,
+			OnDemand: &certmagic.OnDemandConfig{DecisionFunc: m.ask},
+		})
+		m.magic.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.magic, issuer)}
+	}
+	m.issuer = m.magic.Issuers[0].(*certmagic.ACMEIssuer)
 	return m, nil
 }
 
-// Start begins managing tls.acme.domains: certificates already in storage
-// are loaded now; missing or expiring ones are obtained in the background
-// (certmagic's ManageAsync), retried with backoff while the CA fails, so
-// that a CA that is down never holds up the start. Until a domain has its
-// certificate, Err says so. Start does nothing without ACME domains;
-// cancelling ctx stops the background work.
-func (m *Manager) Start(ctx context.Context) error {
-	if m.magic == nil || len(m.cfg.ACME.Domains) == 0 {
-		return nil
+// Start begins managing tls.acme.domains in the background and returns at
+// once: it waits until the certificate storage answers (Redis may be down
+// at start), then hands the domains to certmagic's ManageAsync, which loads
+// the certificates in storage and obtains missing or expiring ones, retried
+// with backoff while the CA fails. ManageSync is not used: it orders
+// without retries and would hold up (or, with the CA down, fail) the
+// start. Until a domain has its certificate, Err says so. Start does
+// nothing without ACME domains; ctx (and Close) stop the background work.
+func (m *Manager) Start(ctx context.Context) {
+	if m.managed == nil || len(m.cfg.ACME.Domains) == 0 {
+		return
 	}
-	if err := m.magic.ManageAsync(ctx, m.cfg.ACME.Domains); err != nil {
-		return fmt.Errorf("certs: manage %s: %w", strings.Join(m.cfg.ACME.Domains, ", "), err)
-	}
-	return nil
+	ctx, m.stop = context.WithCancel(ctx)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.manage(ctx)
+	}()
 }
 
-// Close stops certificate maintenance (renewals).
+// manage waits for the storage, then starts managing the domains.
+func (m *Manager) manage(ctx context.Context) {
+	wait := storageRetryMin
+	for {
+		// Any key will do: "does not exist" proves the storage answers.
+		_, err := m.managed.Storage.Stat(ctx, "certificates")
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		m.log.Warn("certs: certificate storage unreachable; retrying", "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, storageRetryMax)
+	}
+	if err := m.managed.ManageAsync(ctx, m.cfg.ACME.Domains); err != nil {
+		m.log.Error("certs: manage", "domains", m.cfg.ACME.Domains, "err", err)
+	}
+}
+
+// Close stops the work of Start and certificate maintenance (renewals).
 func (m *Manager) Close() {
+	if m.stop != nil {
+		m.stop()
+	}
+	m.wg.Wait()
 	if m.cache != nil {
 		m.cache.Stop()
 	}

@@ -19,7 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,23 +131,31 @@ func TestTLSACMEInstancesSharingRedisObtainOneCertificate(t *testing.T) {
 	}
 }
 
+// TestTLSOnDemandIssuesOnlyWhatAskApproves configures a domain too: it is
+// obtained at start without asking, and on-demand names are still asked.
 func TestTLSOnDemandIssuesOnlyWhatAskApproves(t *testing.T) {
 	pb := startPebble(t)
 	o := startOrigin(t)
-	var asked atomic.Int32
+	var mu sync.Mutex
+	asked := map[string]int{}
 	ask := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked.Add(1)
-		if r.URL.Query().Get("domain") != "ok.localhost" {
+		name := r.URL.Query().Get("domain")
+		mu.Lock()
+		asked[name]++
+		mu.Unlock()
+		if name != "ok.localhost" {
 			http.Error(w, "not ours", http.StatusForbidden)
 		}
 	}))
 	defer ask.Close()
 	prefix := prefixFor(t)
 	https := freeAddr(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix, extra: pb.acmeYAML(https, fmt.Sprintf(`    on_demand: true
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix, extra: pb.acmeYAML(https, fmt.Sprintf(`    domains: [localhost]
+    on_demand: true
     ask: %q
 `, ask.URL))})
 	roots := pb.Roots(t)
+	waitCertificate(t, in, https, "localhost", roots)
 	leaf := waitCertificate(t, in, https, "ok.localhost", roots)
 	if err := leaf.VerifyHostname("ok.localhost"); err != nil {
 		t.Errorf("certificate served for the approved name: %v", err)
@@ -158,14 +166,18 @@ func TestTLSOnDemandIssuesOnlyWhatAskApproves(t *testing.T) {
 	if keys := certKeys(t, prefix, "no.localhost"); len(keys) != 0 {
 		t.Errorf("storage keys for the refused name: %q, want none", keys)
 	}
-	if keys := certKeys(t, prefix, "ok.localhost.crt"); len(keys) != 1 {
-		t.Errorf("certificate keys for the approved name: %q, want one", keys)
+	for _, name := range []string{"localhost", "ok.localhost"} {
+		if keys := certKeys(t, prefix, "/"+name+".crt"); len(keys) != 1 {
+			t.Errorf("certificate keys for %s: %q, want one", name, keys)
+		}
 	}
-	if n := pb.Count("Added order"); n != 1 {
-		t.Errorf("Pebble saw %d orders, want 1 (for ok.localhost only)", n)
+	if n := pb.Count("Added order"); n != 2 {
+		t.Errorf("Pebble saw %d orders, want 2 (localhost and ok.localhost)", n)
 	}
-	if asked.Load() < 2 {
-		t.Errorf("ask URL asked %d times, want at least once per name", asked.Load())
+	mu.Lock()
+	defer mu.Unlock()
+	if asked["localhost"] != 0 || asked["ok.localhost"] == 0 || asked["no.localhost"] == 0 {
+		t.Errorf("ask URL asked %v, want ok.localhost and no.localhost, not the configured localhost", asked)
 	}
 }
 
