@@ -35,9 +35,10 @@ const (
 
 // Options are what a Manager needs beyond the tls section of the config.
 type Options struct {
-	// Redis, when not nil, holds certificates, ACME accounts and locks
-	// (RedisStorage), shared by every instance on it; nil keeps them in
-	// tls.acme.storage_dir, default "./certmagic".
+	// Redis, when not nil and tls.acme.storage_dir is empty, holds
+	// certificates, ACME accounts and locks (RedisStorage), shared by every
+	// instance on it; otherwise they are kept in tls.acme.storage_dir,
+	// default "./certmagic".
 	Redis redis.UniversalClient
 	// Prefix starts the Redis keys (the store's key prefix).
 	Prefix string
@@ -133,7 +134,8 @@ func New(cfg policy.TLSConfig, opts Options) (*Manager, error) {
 	// allow-lists the domains of a config that has OnDemand set, instead of
 	// obtaining them, and then refuses every other name on demand.
 	m.managed = certmagic.New(m.cache, certmagic.Config{Storage: storage, Logger: zl})
-	m.managed.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.managed, issuer)}
+	m.issuer = certmagic.NewACMEIssuer(m.managed, issuer)
+	m.managed.Issuers = []certmagic.Issuer{m.issuer}
 	m.magic = m.managed
 	if cfg.ACME.OnDemand {
 		m.magic = certmagic.New(m.cache, certmagic.Config{
@@ -141,9 +143,9 @@ func New(cfg policy.TLSConfig, opts Options) (*Manager, error) {
 			Logger:   zl,
 			OnDemand: &certmagic.OnDemandConfig{DecisionFunc: m.ask},
 		})
-		m.magic.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.magic, issuer)}
+		m.issuer = certmagic.NewACMEIssuer(m.magic, issuer)
+		m.magic.Issuers = []certmagic.Issuer{m.issuer}
 	}
-	m.issuer = m.magic.Issuers[0].(*certmagic.ACMEIssuer)
 	return m, nil
 }
 
@@ -270,11 +272,11 @@ func (m *Manager) redirect(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
+	host = strings.Trim(host, "[]")
 	if _, port, err := net.SplitHostPort(m.cfg.Listen); err == nil && port != "443" && port != "" {
-		host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
 	}
 	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 }

@@ -132,6 +132,11 @@ func TestHTTPHandlerAnswersChallengesBeforeRedirecting(t *testing.T) {
 		t.Errorf("plain request: %d to %q, want 308 to https://example.test:8443/a?b=c", rec.Code, loc)
 	}
 	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://[::1]:8080/", nil))
+	if loc := rec.Header().Get("Location"); loc != "https://[::1]:8443/" {
+		t.Errorf("plain request to [::1]:8080: redirected to %q, want https://[::1]:8443/", loc)
+	}
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://example.test/.well-known/acme-challenge/tok_en", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "tok_en.thumbprint" {
 		t.Errorf("challenge request: %d %q, want 200 with the key authorization", rec.Code, rec.Body.String())
