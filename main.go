@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/demo"
 	"github.com/cachegate/cachegate/metrics"
@@ -186,6 +188,22 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	}
 	servers := []*http.Server{newServer(p, log)}
 	listeners := []net.Listener{proxyLn}
+	var mgr *certs.Manager
+	if cfg.TLS.Listen != "" {
+		var tlsSrv *http.Server
+		var tlsLn net.Listener
+		mgr, tlsSrv, tlsLn, err = openHTTPS(cfg, be.redis, proxyLn, p, log)
+		if err != nil {
+			log.Error("https", "err", err)
+			return 1
+		}
+		defer mgr.Close()
+		mgr.Start(context.Background())
+		servers[0].Handler = mgr.HTTPHandler(p)
+		servers = append(servers, tlsSrv)
+		listeners = append(listeners, tlsLn)
+		log.Info("https listening", "addr", tlsLn.Addr().String())
+	}
 	if cfg.Admin.Listen != "" {
 		adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
@@ -195,8 +213,9 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 		servers = append(servers, newServer(adminMux(admin{
 			backend: be, purger: purger, api: api, config: current.Load,
 			reload:  func() error { return reloadConfig(cfg.File, p, &current, log, m) },
-			metrics: m.Handler(),
+			metrics: certMetrics(mgr, m),
 			inspect: p.ServeInspect,
+			certs:   mgr,
 		}), log))
 		listeners = append(listeners, adminLn)
 		log.Info("admin listening", "addr", adminLn.Addr().String())
@@ -210,7 +229,14 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		go func() { errc <- srv.Serve(listeners[i]) }()
+		go func() {
+			if srv.TLSConfig != nil {
+				// ServeTLS, unlike Serve on a tls.Listener, sets up HTTP/2.
+				errc <- srv.ServeTLS(listeners[i], "", "")
+				return
+			}
+			errc <- srv.Serve(listeners[i])
+		}()
 	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -274,6 +300,36 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// openHTTPS listens on tls.listen and returns the certificate manager and
+// the HTTPS server of the proxy handler h. Certificates are kept in Redis
+// when the store is, so that the instances share them; the plain and HTTPS
+// listeners answer the ACME challenges.
+func openHTTPS(cfg *policy.Config, rs *store.Redis, plain net.Listener, h http.Handler, log *slog.Logger) (*certs.Manager, *http.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.TLS.Listen)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts := certs.Options{
+		Log:         log,
+		HTTPPort:    plain.Addr().(*net.TCPAddr).Port,
+		TLSALPNPort: ln.Addr().(*net.TCPAddr).Port,
+	}
+	if rs != nil {
+		opts.Redis, opts.Prefix = rs.Client(), rs.Prefix()
+	}
+	mgr, err := certs.New(cfg.TLS, opts)
+	if err != nil {
+		ln.Close()
+		return nil, nil, nil, err
+	}
+	srv := newServer(h, log)
+	srv.TLSConfig = mgr.TLSConfig()
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(cfg.TLS.HTTP2 == nil || *cfg.TLS.HTTP2)
+	return mgr, srv, ln, nil
 }
 
 // backend is the opened store and the parts of it that other pieces use.
@@ -349,6 +405,7 @@ type admin struct {
 	reload  func() error
 	inspect http.HandlerFunc
 	metrics http.Handler
+	certs   *certs.Manager // nil without tls.listen
 }
 
 // adminMux serves the admin listener: purges, webhooks, reload, entry
@@ -373,7 +430,13 @@ func adminMux(a admin) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if reason := degraded(r.Context(), a.backend, a.purger); reason != "" {
+		reason := degraded(r.Context(), a.backend, a.purger)
+		if a.certs != nil {
+			if err := a.certs.Err(); err != nil {
+				reason = strings.TrimPrefix(reason+"; ", "; ") + "certificates: " + err.Error()
+			}
+		}
+		if reason != "" {
 			// Still serving: requests go to the origin.
 			fmt.Fprintf(w, "degraded: %s\n", reason)
 			return
@@ -381,6 +444,21 @@ func adminMux(a admin) http.Handler {
 		io.WriteString(w, "ready\n")
 	})
 	return mux
+}
+
+// certMetrics serves /metrics with the expiry of every certificate the
+// manager serves brought up to date first.
+func certMetrics(mgr *certs.Manager, m *metrics.Metrics) http.Handler {
+	h := m.Handler()
+	if mgr == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name, t := range mgr.Expiries() {
+			m.CertExpiry(name, t)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // degraded says why the instance serves in a degraded way, or "".
