@@ -112,7 +112,9 @@ store:
 
 // instance is one running cachegate process.
 type instance struct {
-	t        *testing.T
+	t *testing.T
+	// binary, when set, replaces the package's binary.
+	binary   string
 	cfgPath  string
 	URL      string
 	AdminURL string
@@ -125,12 +127,19 @@ type instance struct {
 // until its admin listener answers.
 func startInstance(t *testing.T, s setup) *instance {
 	t.Helper()
+	return startInstanceOf(t, "", s)
+}
+
+// startInstanceOf is startInstance with another cachegate binary ("" for
+// the package's).
+func startInstanceOf(t *testing.T, bin string, s setup) *instance {
+	t.Helper()
 	listen, admin := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "cachegate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(s.yaml(listen, admin)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{t: t, cfgPath: cfgPath, URL: "http://" + listen, AdminURL: "http://" + admin}
+	in := &instance{t: t, cfgPath: cfgPath, URL: "http://" + listen, AdminURL: "http://" + admin, binary: bin}
 	in.start()
 	t.Cleanup(in.stop)
 	return in
@@ -139,7 +148,11 @@ func startInstance(t *testing.T, s setup) *instance {
 func (in *instance) start() {
 	in.t.Helper()
 	in.log = &lockedBuffer{}
-	in.cmd = exec.Command(binary, "-config", in.cfgPath)
+	bin := binary
+	if in.binary != "" {
+		bin = in.binary
+	}
+	in.cmd = exec.Command(bin, "-config", in.cfgPath)
 	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := in.cmd.Start(); err != nil {

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cachegate/cachegate/store/redistest"
@@ -98,7 +102,9 @@ func TestProxyingOneGiBRaisesMemoryByLessThan64MiB(t *testing.T) {
 		}
 	}))
 	defer o.Close()
-	in := startInstance(t, setup{origin: o.URL})
+	// The race detector's shadow memory grows with every byte the process
+	// touches: measure a binary built without it.
+	in := startInstanceOf(t, plainBinary(t), setup{origin: o.URL})
 	in.get("/small") // the process has served once before it is measured
 	before, _ := rss(t, in.cmd.Process.Pid)
 	for _, path := range []string{"/sized", "/chunked"} {
@@ -120,4 +126,30 @@ func TestProxyingOneGiBRaisesMemoryByLessThan64MiB(t *testing.T) {
 	if grew := peak - before; grew >= 64<<20 {
 		t.Errorf("peak resident memory grew by %d MiB proxying 1 GiB, want less than 64 MiB", grew>>20)
 	}
+}
+
+var (
+	plainOnce sync.Once
+	plainPath string
+	plainErr  error
+)
+
+// plainBinary is cachegate built without the race detector (the package's
+// binary when the tests do not run with -race).
+func plainBinary(t *testing.T) string {
+	t.Helper()
+	if !raceEnabled {
+		return binary
+	}
+	plainOnce.Do(func() {
+		plainPath = filepath.Join(filepath.Dir(binary), "cachegate-norace")
+		out, err := exec.Command("go", "build", "-o", plainPath, "github.com/cachegate/cachegate").CombinedOutput()
+		if err != nil {
+			plainErr = fmt.Errorf("building cachegate without -race: %v\n%s", err, out)
+		}
+	})
+	if plainErr != nil {
+		t.Fatal(plainErr)
+	}
+	return plainPath
 }
