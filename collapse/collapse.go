@@ -80,6 +80,7 @@ type Group struct {
 type flight struct {
 	done    chan struct{}
 	outcome Outcome
+	value   any
 }
 
 // New returns a Group; with a Redis client it collapses across the
@@ -126,20 +127,26 @@ func (g *Group) Close() {
 // instance, is already filling it; then it waits for that fill (at most
 // the Wait bound) and returns its outcome with shared set. A key in
 // hit-for-pass returns Uncacheable at once, shared, without waiting.
-// After a shared Stored the caller reads the store; after anything else
-// shared it fetches for itself.
-func (g *Group) Do(ctx context.Context, key string, fill func() Outcome) (out Outcome, shared bool) {
+//
+// The value fill returns (the stored entry) is handed to the requests of
+// this process that waited for it; when the fill ran in another instance,
+// load, if not nil, is called once, by the first waiter here, to read that
+// value for all of them. Callers must still check that the value suits
+// their request. After a shared outcome other than Stored, or without a
+// usable value, the caller fetches for itself.
+func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
 	g.mu.Lock()
 	if until, ok := g.pass[key]; ok {
 		if g.now().Before(until) {
 			g.mu.Unlock()
-			return Uncacheable, true
+			return Uncacheable, nil, true
 		}
 		delete(g.pass, key)
 	}
 	if f, ok := g.flights[key]; ok {
 		g.mu.Unlock()
-		return g.waitLocal(ctx, f), true
+		out, value := g.waitLocal(ctx, f)
+		return out, value, true
 	}
 	f := &flight{done: make(chan struct{})}
 	g.flights[key] = f
@@ -160,8 +167,11 @@ func (g *Group) Do(ctx context.Context, key string, fill func() Outcome) (out Ou
 	}()
 	// This request leads in the process; across instances it needs the
 	// lease, or it waits for the holder.
-	f.outcome, shared = g.lead(ctx, key, fill)
-	return f.outcome, shared
+	f.outcome, f.value, shared = g.lead(ctx, key, fill)
+	if shared && f.outcome == Stored && load != nil {
+		f.value = load()
+	}
+	return f.outcome, f.value, shared
 }
 
 // Busy reports whether key is being filled in this process.
@@ -172,23 +182,24 @@ func (g *Group) Busy(key string) bool {
 	return ok
 }
 
-func (g *Group) waitLocal(ctx context.Context, f *flight) Outcome {
+func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
 	t := time.NewTimer(g.opts.Wait)
 	defer t.Stop()
 	select {
 	case <-f.done:
-		return f.outcome
+		return f.outcome, f.value
 	case <-t.C:
-		return Failed
+		return Failed, nil
 	case <-ctx.Done():
-		return Failed
+		return Failed, nil
 	}
 }
 
 // lead fills under the Redis lease, or waits for the instance holding it.
-func (g *Group) lead(ctx context.Context, key string, fill func() Outcome) (Outcome, bool) {
+func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)) (Outcome, any, bool) {
 	if g.client == nil {
-		return fill(), false
+		out, value := fill()
+		return out, value, false
 	}
 	leaseKey := g.lease + "{" + key + "}"
 	token := newToken()
@@ -199,15 +210,17 @@ func (g *Group) lead(ctx context.Context, key string, fill func() Outcome) (Outc
 	ok, err := g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
 	if err != nil {
 		// Redis is unreachable: collapse in process only.
-		return fill(), false
+		out, value := fill()
+		return out, value, false
 	}
 	if ok {
 		out := Failed
 		defer func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out) }()
-		out = fill()
-		return out, false
+		var value any
+		out, value = fill()
+		return out, value, false
 	}
-	return g.waitRemote(ctx, key, leaseKey, ch), true
+	return g.waitRemote(ctx, key, leaseKey, ch), nil, true
 }
 
 // releaseScript deletes the lease if the caller still holds it, or turns

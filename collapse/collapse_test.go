@@ -47,10 +47,10 @@ func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shar
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, sh := groups[i%len(groups)].Do(context.Background(), key, func() Outcome {
+			_, _, sh := groups[i%len(groups)].Do(context.Background(), key, func() (Outcome, any) {
 				nf.Add(1)
-				return fill()
-			})
+				return fill(), nil
+			}, nil)
 			if sh {
 				ns.Add(1)
 			}
@@ -91,12 +91,12 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
 	defer a.Close()
 	defer b.Close()
-	if out, shared := a.Do(context.Background(), "k", func() Outcome { return Uncacheable }); out != Uncacheable || shared {
+	if out, _, shared := a.Do(context.Background(), "k", func() (Outcome, any) { return Uncacheable, nil }, nil); out != Uncacheable || shared {
 		t.Fatalf("leader: %v shared %v", out, shared)
 	}
 	for _, g := range []*Group{a, b} {
 		ran := false
-		out, shared := g.Do(context.Background(), "k", func() Outcome { ran = true; return Stored })
+		out, _, shared := g.Do(context.Background(), "k", func() (Outcome, any) { ran = true; return Stored, nil }, nil)
 		if ran || out != Uncacheable || !shared {
 			t.Errorf("after an uncacheable fill: ran %v, outcome %v shared %v; want hit-for-pass without a fill", ran, out, shared)
 		}
@@ -108,10 +108,10 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
-		g.Do(context.Background(), "k", func() Outcome { close(started); time.Sleep(50 * time.Millisecond); panic("abort") })
+		g.Do(context.Background(), "k", func() (Outcome, any) { close(started); time.Sleep(50 * time.Millisecond); panic("abort") }, nil)
 	}()
 	<-started
-	out, shared := g.Do(context.Background(), "k", func() Outcome { return Stored })
+	out, _, shared := g.Do(context.Background(), "k", func() (Outcome, any) { return Stored, nil }, nil)
 	if out != Failed || !shared {
 		t.Errorf("waiter of a panicked fill: %v shared %v, want Failed (then it fetches itself)", out, shared)
 	}
@@ -127,13 +127,45 @@ func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	defer g.Close()
 	// A holder that died: its lease stays until it expires.
 	c.Set(context.Background(), prefix+":lease:{k}", "dead-token", 300*time.Millisecond)
-	out, shared := g.Do(context.Background(), "k", func() Outcome { return Stored })
+	out, _, shared := g.Do(context.Background(), "k", func() (Outcome, any) { return Stored, nil }, nil)
 	if !shared || out != Stored {
 		t.Fatalf("while the dead lease lasts: %v shared %v, want to wait for it to end", out, shared)
 	}
 	ran := false
-	g.Do(context.Background(), "k", func() Outcome { ran = true; return Stored })
+	g.Do(context.Background(), "k", func() (Outcome, any) { ran = true; return Stored, nil }, nil)
 	if !ran {
 		t.Error("after the dead holder's lease expired, the next request did not take it over")
+	}
+}
+
+func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
+	prefix := t.Name()
+	a := New(client(t), prefix, Options{}, quiet())
+	b := New(client(t), prefix, Options{}, quiet())
+	defer a.Close()
+	defer b.Close()
+	time.Sleep(50 * time.Millisecond)
+	var loads atomic.Int64
+	var wg sync.WaitGroup
+	values := make([]any, 40)
+	for i := range values {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := []*Group{a, b}[i%2]
+			_, values[i], _ = g.Do(context.Background(), "k", func() (Outcome, any) {
+				time.Sleep(100 * time.Millisecond)
+				return Stored, "filled"
+			}, func() any { loads.Add(1); return "loaded" })
+		}()
+	}
+	wg.Wait()
+	for i, v := range values {
+		if v != "filled" && v != "loaded" {
+			t.Errorf("waiter %d got %v, want the fill's value or the loaded one", i, v)
+		}
+	}
+	if n := loads.Load(); n != 1 {
+		t.Errorf("load ran %d times, want once (by the instance that did not fill)", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -134,18 +135,26 @@ func startInstance(t *testing.T, s setup) *instance {
 // the package's).
 func startInstanceOf(t *testing.T, bin string, s setup) *instance {
 	t.Helper()
-	listen, admin := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "cachegate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(s.yaml(listen, admin)), 0o600); err != nil {
-		t.Fatal(err)
+	// A port found free can be taken (by a client's ephemeral port) before
+	// cachegate binds it: then try other ports.
+	for attempt := 1; ; attempt++ {
+		listen, admin := freeAddr(t), freeAddr(t)
+		if err := os.WriteFile(cfgPath, []byte(s.yaml(listen, admin)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in := &instance{t: t, cfgPath: cfgPath, URL: "http://" + listen, AdminURL: "http://" + admin, binary: bin}
+		if in.start(attempt < 3) {
+			t.Cleanup(in.stop)
+			return in
+		}
 	}
-	in := &instance{t: t, cfgPath: cfgPath, URL: "http://" + listen, AdminURL: "http://" + admin, binary: bin}
-	in.start()
-	t.Cleanup(in.stop)
-	return in
 }
 
-func (in *instance) start() {
+// start runs the process and waits until its admin listener answers. When
+// retryBind is set and the process could not bind its addresses, it
+// returns false instead of failing the test.
+func (in *instance) start(retryBind bool) bool {
 	in.t.Helper()
 	in.log = &lockedBuffer{}
 	bin := binary
@@ -165,10 +174,13 @@ func (in *instance) start() {
 		resp, err := http.Get(in.AdminURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return
+			return true
 		}
 		select {
 		case <-in.exited:
+			if retryBind && strings.Contains(in.log.String(), "address already in use") {
+				return false
+			}
 			in.t.Fatalf("cachegate exited at start:\n%s", in.log.String())
 		default:
 		}
@@ -201,7 +213,7 @@ func (in *instance) stop() {
 func (in *instance) restart() {
 	in.t.Helper()
 	in.stop()
-	in.start()
+	in.start(false)
 }
 
 // get sends a GET (or another method) and returns the response with its
@@ -249,9 +261,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+var prefixes atomic.Int64
+
 // prefixFor is a Redis key prefix private to the test.
 func prefixFor(t *testing.T) string {
-	return "t-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	// The counter keeps runs of one test (-count) apart in one Redis.
+	return fmt.Sprintf("t-%s-%d", strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()), prefixes.Add(1))
 }
 
 // lockedBuffer collects a process's output for failure messages.

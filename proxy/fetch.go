@@ -55,6 +55,8 @@ type fill struct {
 	requestTime time.Time
 	// stored and uncacheable say how the fill ended, for collapsing.
 	stored, uncacheable atomic.Bool
+	// filled is what the fill stored, for the requests that waited for it.
+	filled *filled
 }
 
 // outcome is how the fill ended, for the requests that waited for it.
@@ -207,6 +209,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			e.Body = body
 			e.Header.Set("Content-Length", strconv.Itoa(len(body)))
 			if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
+				f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 				f.stored.Store(true)
 			}
 		},
@@ -242,7 +245,10 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	if dec.Store {
 		e := p.newEntry(f, &http.Response{StatusCode: old.Status, Header: header}, dec, now)
 		e.Body = old.Body
-		f.stored.Store(p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header))
+		if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
+			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
+			f.stored.Store(true)
+		}
 		x.status.Stored = true
 		x.status.TTL, x.status.HasTTL = dec.Freshness, true
 	}

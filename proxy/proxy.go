@@ -196,11 +196,19 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		return
 	}
 	led := false
-	out, _ := p.collapse.Do(r.Context(), x.storeID(), func() collapse.Outcome {
+	out, value, _ := p.collapse.Do(r.Context(), x.storeID(), func() (collapse.Outcome, any) {
 		led = true
 		f := &fill{x: x, client: r, stale: e}
 		p.fill(w, r, f)
-		return f.outcome()
+		return f.outcome(), f.filled
+	}, func() any {
+		// The fill ran in another instance: read what it stored, once for
+		// the waiters of this process.
+		lx := *x
+		if e := p.lookup(r, &lx); e != nil {
+			return &filled{entry: e, varyKey: policy.VaryKey(e.Vary, r.Header)}
+		}
+		return nil
 	})
 	if led {
 		return
@@ -208,12 +216,16 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 	if out == collapse.Stored {
 		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
 		x.softPurged = false
-		if e := p.lookup(r, x); e != nil {
-			if v, age := p.decide(x, e); v == serveFresh {
+		stored := p.collapsedEntry(r, value)
+		if stored == nil {
+			stored = p.lookup(r, x)
+		}
+		if stored != nil {
+			if v, age := p.decide(x, stored); v == serveFresh {
 				x.status.Fwd = "miss"
 				x.status.Collapsed = true
 				p.metrics.Collapsed(x.route.Name)
-				p.deliver(w, r, x, e, age)
+				p.deliver(w, r, x, stored, age)
 				return
 			}
 		}
@@ -221,6 +233,30 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		x.status.Detail = "hit-for-pass"
 	}
 	p.fetch(w, r, x, e)
+}
+
+// filled is what a fill stored, handed to the requests that waited for it
+// in this process: the entry and the Vary key of the request that filled
+// it, so that a waiter selecting another variant does not get it.
+type filled struct {
+	entry   *store.Entry
+	varyKey string
+}
+
+// collapsedEntry is the entry a collapsed fill stored, if it suits r (same
+// variant, not purged since), else nil: then r looks it up itself.
+func (p *Proxy) collapsedEntry(r *http.Request, value any) *store.Entry {
+	f, ok := value.(*filled)
+	if !ok || f == nil {
+		return nil
+	}
+	if len(f.entry.Vary) > 0 && policy.VaryKey(f.entry.Vary, r.Header) != f.varyKey {
+		return nil
+	}
+	if p.purger.Check(r.Context(), f.entry) != purge.Valid {
+		return nil
+	}
+	return f.entry
 }
 
 // classify finds the route and decides whether the request may use the

@@ -42,7 +42,7 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 		// Collapsed with the other instances: when one of them refreshes
 		// the key, this one waits for it and does nothing more.
 		result := metrics.RefreshSkipped // another instance refreshed it
-		p.collapse.Do(ctx, id, func() collapse.Outcome {
+		p.collapse.Do(ctx, id, func() (collapse.Outcome, any) {
 			f := &fill{x: bx, client: req, stale: e, background: true}
 			p.fill(discard{h: http.Header{}}, req, f)
 			switch {
@@ -53,8 +53,8 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 			default:
 				result = metrics.RefreshFailed
 			}
-			return f.outcome()
-		})
+			return f.outcome(), f.filled
+		}, nil)
 		p.metrics.Refresh(kind, result)
 	}()
 }
