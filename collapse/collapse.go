@@ -71,9 +71,11 @@ type Group struct {
 	remote  map[string][]chan Outcome // local waiters of remote fills
 
 	healthy atomic.Bool
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
-	now     func() time.Time
+	// failedAt is when taking a lease last failed (unix nanoseconds).
+	failedAt atomic.Int64
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+	now      func() time.Time
 }
 
 // flight is one fill in progress in this process.
@@ -207,9 +209,17 @@ func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)
 	// and the wait is not missed.
 	ch := g.listen(key)
 	defer g.unlisten(key, ch)
-	ok, err := g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
+	var ok bool
+	err := errRedisDown
+	if at := g.failedAt.Load(); at == 0 || g.now().UnixNano()-at > int64(time.Second) {
+		ok, err = g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
+	}
 	if err != nil {
-		// Redis is unreachable: collapse in process only.
+		// Redis is unreachable: collapse in process only, and do not ask it
+		// again for a second (each request would wait for a timeout).
+		if err != errRedisDown {
+			g.failedAt.Store(g.now().UnixNano())
+		}
 		out, value := fill()
 		return out, value, false
 	}
@@ -222,6 +232,9 @@ func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)
 	}
 	return g.waitRemote(ctx, key, leaseKey, ch), nil, true
 }
+
+// errRedisDown stands for a lease not asked for: Redis failed a moment ago.
+var errRedisDown = errors.New("collapse: redis failed a moment ago")
 
 // releaseScript deletes the lease if the caller still holds it, or turns
 // it into a hit-for-pass marker, then announces the outcome.

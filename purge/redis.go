@@ -76,8 +76,11 @@ type Redis struct {
 
 	catchMu sync.Mutex // one catch-up at a time
 	healthy atomic.Bool
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
+	// down remembers a recent Redis failure, so that requests do not each
+	// wait for a timeout while Redis does not answer.
+	down   downSince
+	cancel context.CancelFunc
+	done   sync.WaitGroup
 }
 
 type redisKeys struct {
@@ -132,8 +135,10 @@ func (r *Redis) Healthy() bool { return r.healthy.Load() }
 // cannot be told of purges, so it asks Redis for the sequence first and
 // catches up when it is behind.
 func (r *Redis) Check(ctx context.Context, e *store.Entry) Validity {
-	if !r.healthy.Load() {
-		if seq, err := r.client.Get(ctx, r.keys.seq).Uint64(); err == nil && seq > r.applied() {
+	if !r.healthy.Load() && !r.down.recent(r.now()) {
+		seq, err := r.client.Get(ctx, r.keys.seq).Uint64()
+		r.down.note(err, r.now())
+		if err == nil && seq > r.applied() {
 			r.catchUp(ctx)
 		}
 	}
@@ -143,7 +148,11 @@ func (r *Redis) Check(ctx context.Context, e *store.Entry) Validity {
 // FillSeq implements Purger: the sequence in Redis, or the last applied
 // when Redis does not answer (no purge can happen then either).
 func (r *Redis) FillSeq(ctx context.Context) uint64 {
+	if r.down.recent(r.now()) {
+		return r.applied()
+	}
 	seq, err := r.client.Get(ctx, r.keys.seq).Uint64()
+	r.down.note(err, r.now())
 	if err != nil {
 		return r.applied()
 	}
@@ -420,4 +429,23 @@ func (r *Redis) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return r.client.HDel(ctx, r.keys.applied, r.id).Err()
+}
+
+// downSince remembers when a call to Redis last failed; for a second after
+// that, the per-request calls are skipped (Redis unreachable: there can be
+// no purge to learn of either).
+type downSince struct{ at atomic.Int64 }
+
+// downFor is how long a failure keeps the per-request calls off Redis.
+const downFor = time.Second
+
+func (d *downSince) note(err error, now time.Time) {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		d.at.Store(now.UnixNano())
+	}
+}
+
+func (d *downSince) recent(now time.Time) bool {
+	at := d.at.Load()
+	return at != 0 && now.UnixNano()-at < int64(downFor)
 }
