@@ -44,39 +44,46 @@ type ResponseDirectives struct {
 // cache must ignore what it does not understand (§5.2.3).
 func ParseResponseDirectives(values []string) ResponseDirectives {
 	var d ResponseDirectives
+	eachDirective(values, func(name, member string, first bool) {
+		cd, err := cacheobject.ParseResponseCacheControl(member)
+		if err == nil {
+			d.merge(name, first, cd)
+			return
+		}
+		// A malformed directive: the restrictive reading.
+		switch name {
+		case "max-age", "s-maxage":
+			d.InvalidFreshness = d.InvalidFreshness || first
+		case "no-cache":
+			d.NoCache = true
+		case "private":
+			d.Private = true
+		case "no-store":
+			d.NoStore = true
+		case "must-revalidate":
+			d.MustRevalidate = true
+		case "proxy-revalidate":
+			d.ProxyRevalidate = true
+		}
+	})
+	return d
+}
+
+// eachDirective calls f for every member of the Cache-Control lines, with
+// its lower-cased name, the member as written, and whether it is the
+// first occurrence of that name (RFC 9111 §4.2.1: the first one counts).
+func eachDirective(values []string, f func(name, member string, first bool)) {
 	seen := map[string]bool{}
 	for _, line := range values {
 		for _, member := range splitDirectives(line) {
-			name := strings.ToLower(strings.TrimSpace(member))
+			name := strings.ToLower(member)
 			if i := strings.IndexByte(name, '='); i >= 0 {
 				name = strings.TrimSpace(name[:i])
 			}
-			first := !seen[name]
+			f(name, member, !seen[name])
 			seen[name] = true
-			cd, err := cacheobject.ParseResponseCacheControl(member)
-			if err != nil {
-				switch name {
-				case "max-age", "s-maxage":
-					if first {
-						d.InvalidFreshness = true
-					}
-				case "no-cache":
-					d.NoCache = true
-				case "private":
-					d.Private = true
-				case "no-store":
-					d.NoStore = true
-				case "must-revalidate":
-					d.MustRevalidate = true
-				case "proxy-revalidate":
-					d.ProxyRevalidate = true
-				}
-				continue
-			}
-			d.merge(name, first, cd)
 		}
 	}
-	return d
 }
 
 func (d *ResponseDirectives) merge(name string, first bool, cd *cacheobject.ResponseCacheDirectives) {
@@ -171,51 +178,42 @@ func ParseRequestDirectives(h http.Header) RequestDirectives {
 		}
 		return d
 	}
-	seen := map[string]bool{}
-	for _, line := range values {
-		for _, member := range splitDirectives(line) {
-			name := strings.ToLower(strings.TrimSpace(member))
-			if i := strings.IndexByte(name, '='); i >= 0 {
-				name = strings.TrimSpace(name[:i])
+	eachDirective(values, func(name, member string, first bool) {
+		cd, err := cacheobject.ParseRequestCacheControl(member)
+		if err != nil {
+			// An invalid max-age=x asks for something we cannot tell:
+			// validate, the conservative reading.
+			if name == "max-age" && first {
+				d.MaxAge, d.HasMaxAge = 0, true
 			}
-			first := !seen[name]
-			seen[name] = true
-			cd, err := cacheobject.ParseRequestCacheControl(member)
-			if err != nil {
-				// An invalid max-age=x asks for something we cannot tell:
-				// validate, the conservative reading.
-				if name == "max-age" && first {
-					d.MaxAge, d.HasMaxAge = 0, true
-				}
-				continue
-			}
-			switch name {
-			case "max-age":
-				if first {
-					d.MaxAge, d.HasMaxAge = delta(cd.MaxAge), true
-				}
-			case "max-stale":
-				if first {
-					d.HasMaxStale = true
-					if cd.MaxStale < 0 {
-						d.AnyStale = true
-					} else {
-						d.MaxStale = delta(cd.MaxStale)
-					}
-				}
-			case "min-fresh":
-				if first {
-					d.MinFresh, d.HasMinFresh = delta(cd.MinFresh), true
-				}
-			case "no-cache":
-				d.NoCache = true
-			case "no-store":
-				d.NoStore = true
-			case "only-if-cached":
-				d.OnlyIfCached = true
-			}
+			return
 		}
-	}
+		switch name {
+		case "max-age":
+			if first {
+				d.MaxAge, d.HasMaxAge = delta(cd.MaxAge), true
+			}
+		case "max-stale":
+			if first {
+				d.HasMaxStale = true
+				if cd.MaxStale < 0 {
+					d.AnyStale = true
+				} else {
+					d.MaxStale = delta(cd.MaxStale)
+				}
+			}
+		case "min-fresh":
+			if first {
+				d.MinFresh, d.HasMinFresh = delta(cd.MinFresh), true
+			}
+		case "no-cache":
+			d.NoCache = true
+		case "no-store":
+			d.NoStore = true
+		case "only-if-cached":
+			d.OnlyIfCached = true
+		}
+	})
 	return d
 }
 
