@@ -29,6 +29,7 @@ const (
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
+	gets   *batcher
 }
 
 // NewRedis returns a Redis store for cfg. It checks the configuration (and
@@ -82,7 +83,10 @@ func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
 	if prefix == "" {
 		prefix = defaultKeyPrefix
 	}
-	return &Redis{c: newUniversalClient(opts), prefix: prefix}, nil
+	c := newUniversalClient(opts)
+	// A pipeline of a batch gets one read timeout per round trip, like a
+	// single command, plus the write.
+	return &Redis{c: c, prefix: prefix, gets: newBatcher(c, opts.ReadTimeout+opts.WriteTimeout)}, nil
 }
 
 // newUniversalClient is redis.NewUniversalClient with one dial attempt per
@@ -171,7 +175,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 // copy it), so the entry's Body aliases them without a copy.
 func (r *Redis) Get(ctx context.Context, id string) (*Entry, error) {
 	key := r.KeyFor(id)
-	b, err := r.c.Get(ctx, key).Bytes()
+	b, err := r.gets.get(ctx, key)
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
@@ -228,6 +232,7 @@ func (r *Redis) Delete(ctx context.Context, ids ...string) error {
 
 // Close closes the client's connections.
 func (r *Redis) Close() error {
+	r.gets.close()
 	if err := r.c.Close(); err != nil {
 		return fmt.Errorf("store: redis close: %w", err)
 	}

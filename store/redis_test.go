@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,4 +314,36 @@ func BenchmarkRedisGet(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestConcurrentGetsArePipelinedAndEachGetsItsOwnAnswer(t *testing.T) {
+	r := newTestRedis(t, policy.RedisConfig{KeyPrefix: t.Name()})
+	ctx := context.Background()
+	for i := range 100 {
+		if err := r.Set(ctx, fmt.Sprintf("k%d", i), &Entry{Status: 200, Key: fmt.Sprintf("v%d", i)}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for round := range 2 {
+		for i := range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e, err := r.Get(ctx, fmt.Sprintf("k%d", i))
+				switch {
+				case i >= 100 && !errors.Is(err, ErrNotFound):
+					errs <- fmt.Errorf("round %d: k%d: %v %v, want ErrNotFound", round, i, e, err)
+				case i < 100 && (err != nil || e.Key != fmt.Sprintf("v%d", i)):
+					errs <- fmt.Errorf("round %d: k%d: %v %v, want v%d", round, i, e, err, i)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
