@@ -347,3 +347,37 @@ func TestConcurrentGetsArePipelinedAndEachGetsItsOwnAnswer(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRedisStoreThroughSentinelFollowsAFailover(t *testing.T) {
+	s, err := redistest.StartSentinel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{s.Addr()}, MasterName: redistest.MasterName})
+	ctx := context.Background()
+	if err := r.Set(ctx, "before", &Entry{Status: 200, Key: "before"}, time.Minute); err != nil {
+		t.Fatalf("set through Sentinel: %v", err)
+	}
+	if e, err := r.Get(ctx, "before"); err != nil || e.Key != "before" {
+		t.Fatalf("get through Sentinel: %v %v", e, err)
+	}
+	if err := s.Failover(); err != nil {
+		t.Fatal(err)
+	}
+	// The old master turns into a replica; the client must follow the
+	// Sentinel to the new one.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := r.Set(ctx, "after", &Entry{Status: 200, Key: "after"}, time.Minute)
+		if err == nil {
+			if e, err := r.Get(ctx, "after"); err == nil && e.Key == "after" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writes never reached the new master %s: %v", s.Replica.Addr(), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
