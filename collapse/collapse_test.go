@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var runs atomic.Int64
+
+// uniquePrefix keeps the runs of a test (-count) apart in one Redis.
+func uniquePrefix(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), runs.Add(1)) }
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func client(t *testing.T) redis.UniversalClient {
@@ -73,7 +78,7 @@ func TestOneFillPerKeyInProcess(t *testing.T) {
 }
 
 func TestOneFillPerKeyAcrossInstances(t *testing.T) {
-	prefix := t.Name()
+	prefix := uniquePrefix(t)
 	a := New(client(t), prefix, Options{}, quiet())
 	b := New(client(t), prefix, Options{}, quiet())
 	defer a.Close()
@@ -86,7 +91,7 @@ func TestOneFillPerKeyAcrossInstances(t *testing.T) {
 }
 
 func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
-	prefix := t.Name()
+	prefix := uniquePrefix(t)
 	a := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
 	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
 	defer a.Close()
@@ -122,7 +127,7 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 
 func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	c := client(t)
-	prefix := t.Name()
+	prefix := uniquePrefix(t)
 	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
 	defer g.Close()
 	// A holder that died: its lease stays until it expires.
@@ -139,7 +144,7 @@ func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 }
 
 func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
-	prefix := t.Name()
+	prefix := uniquePrefix(t)
 	a := New(client(t), prefix, Options{}, quiet())
 	b := New(client(t), prefix, Options{}, quiet())
 	defer a.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var runs atomic.Int64
+
+// uniquePrefix keeps the runs of a test (-count) apart in one Redis.
+func uniquePrefix(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), runs.Add(1)) }
+
 func redisClient(tb testing.TB) redis.UniversalClient {
 	c := redis.NewClient(&redis.Options{Addr: server.Addr()})
 	tb.Cleanup(func() { c.Close() })
@@ -49,7 +55,7 @@ func waitHealthy(tb testing.TB, ps ...*Redis) {
 
 func TestRedisPurgeIsAppliedByEveryInstanceWhenItReturns(t *testing.T) {
 	ctx := context.Background()
-	prefix := t.Name()
+	prefix := uniquePrefix(t)
 	var ps []*Redis
 	for range 3 {
 		p := NewRedis(redisClient(t), prefix, discardLog())
@@ -73,7 +79,7 @@ func TestRedisPurgeIsAppliedByEveryInstanceWhenItReturns(t *testing.T) {
 
 func TestRedisPurgerCatchesUpFromTheLogAndAfterAReload(t *testing.T) {
 	ctx := context.Background()
-	prefix := t.Name()
+	prefix := uniquePrefix(t)
 	a := NewRedis(redisClient(t), prefix, discardLog())
 	defer a.Close()
 	waitHealthy(t, a)
@@ -93,7 +99,7 @@ func TestRedisPurgerCatchesUpFromTheLogAndAfterAReload(t *testing.T) {
 func TestRedisPurgeLogAndMarksStayBounded(t *testing.T) {
 	ctx := context.Background()
 	c := redisClient(t)
-	p := NewRedis(c, t.Name(), discardLog())
+	p := NewRedis(c, uniquePrefix(t), discardLog())
 	defer p.Close()
 	for i := range logLength + 500 {
 		if _, err := p.mark(ctx, []Scope{{Kind: URL, Value: fmt.Sprintf("a.example/%d", i)}}, false); err != nil {
