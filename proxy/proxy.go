@@ -357,10 +357,11 @@ func (p *Proxy) decide(x *exchange, e *store.Entry) (verdict, time.Duration) {
 	x.status.TTL, x.status.HasTTL = e.Freshness-age, true
 	ef := entryFreshness(e)
 	if x.softPurged {
-		// A soft purge makes the entry stale, servable while one refresh
-		// runs, unless it may never be served stale.
-		ef.StaleWhileRevalidate = max(ef.StaleWhileRevalidate, age-ef.Freshness+time.Hour)
+		// A soft purge makes the entry stale now, servable while one
+		// refresh runs (its staleness is then its age, within the window),
+		// unless it may never be served stale.
 		ef.Freshness = 0
+		ef.StaleWhileRevalidate = max(ef.StaleWhileRevalidate, age+time.Second)
 		x.status.TTL = 0
 	}
 	switch policy.DecideReuse(ef, age, x.rd) {
