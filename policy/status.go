@@ -35,6 +35,7 @@ type CacheStatus struct {
 // String formats the member as a Structured Fields list item.
 func (s CacheStatus) String() string {
 	var b strings.Builder
+	b.Grow(64 + len(s.Detail) + len(s.Key))
 	b.WriteString(sfTokenOrString(s.Name))
 	if s.Hit {
 		b.WriteString("; hit")

@@ -21,9 +21,14 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 		h[name] = vs[:len(vs):len(vs)]
 	}
 	x.st.stripInternalFields(h)
-	h.Set("Age", policy.AgeHeader(age))
-	h.Add("Via", x.st.via(r.Proto))
-	h.Set("Cache-Status", x.status.String())
+	// Age, Cache-Status and Via share one backing array: one allocation
+	// for the three fields a hit adds.
+	via := e.Header["Via"]
+	vals := make([]string, 3+len(via))
+	vals[0], vals[1] = policy.AgeHeader(age), x.status.String()
+	copy(vals[2:], via)
+	vals[len(vals)-1] = x.st.via(r.Proto)
+	h["Age"], h["Cache-Status"], h["Via"] = vals[0:1:1], vals[1:2:2], vals[2:]
 	if policy.NotModified(r, e.Status, e.Header) {
 		notModified(h)
 		w.WriteHeader(http.StatusNotModified)
