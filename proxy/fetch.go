@@ -327,13 +327,15 @@ func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader
 const keepForRevalidation = time.Hour
 
 // storeTTL is how long the store keeps an entry: its freshness, the longer
-// of its stale windows, and a grace for revalidation when it has validators.
+// of its stale windows, and a grace for revalidation when it has
+// validators; never more than store.MaxTTL, so that purge marks, which are
+// dropped after that, always outlive the entries they invalidate.
 func storeTTL(e *store.Entry) time.Duration {
 	ttl := e.Freshness + max(e.StaleWhileRevalidate, e.StaleIfError)
 	if e.Header.Get("ETag") != "" || e.Header.Get("Last-Modified") != "" {
 		ttl += keepForRevalidation
 	}
-	return max(ttl, time.Second)
+	return min(max(ttl, time.Second), store.MaxTTL)
 }
 
 // originError answers when the origin could not be reached or did not

@@ -583,3 +583,15 @@ func TestWarmFetchesURLsAndSitemapsThroughTheCache(t *testing.T) {
 		t.Errorf("warmed URLs went to the origin again")
 	}
 }
+
+func TestStoreTTLIsCappedSoPurgeMarksOutliveEntries(t *testing.T) {
+	// max-age=2^31: without the cap the entry would outlive the purge
+	// marks (kept store.MaxTTL plus an hour) and reappear after them.
+	e := &store.Entry{Freshness: 2147483648 * time.Second, StaleIfError: time.Hour, Header: http.Header{"Etag": {`"x"`}}}
+	if got := storeTTL(e); got != store.MaxTTL {
+		t.Errorf("storeTTL = %v, want the cap %v", got, store.MaxTTL)
+	}
+	if got := storeTTL(&store.Entry{Header: http.Header{}}); got != time.Second {
+		t.Errorf("storeTTL of a zero-lifetime entry = %v, want 1s", got)
+	}
+}
