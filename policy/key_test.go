@@ -85,15 +85,15 @@ func TestRouteKey(t *testing.T) {
 				r.Header[name] = vs
 			}
 			got := cfg.Route(r).Key(r, tc.scheme)
-			if got.Primary != tc.want {
-				t.Errorf("key of %s %s (Host %q) = %q, want %q", tc.scheme, tc.target, tc.host, got.Primary, tc.want)
+			if got.String() != tc.want {
+				t.Errorf("key of %s %s (Host %q) = %q, want %q", tc.scheme, tc.target, tc.host, got.String(), tc.want)
 			}
 		})
 	}
 }
 
 func TestKeyID(t *testing.T) {
-	k := Key{Primary: "http://h/a"}
+	k := Key{Scheme: "http", Host: "h", Path: "/a"}
 	sum := sha256.Sum256([]byte("http://h/a"))
 	if got, want := k.ID(), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("ID() = %s, want %s", got, want)
@@ -110,12 +110,12 @@ func TestKeyForURL(t *testing.T) {
 		t.Errorf("route = %q, want varied", rt.Name)
 	}
 	want := "http://example.com/varied?b=1\nAccept-Language:\nX-Device:\ncookie:currency=\ncookie:lang="
-	if k.Primary != want {
-		t.Errorf("key = %q, want %q", k.Primary, want)
+	if k.String() != want {
+		t.Errorf("key = %q, want %q", k.String(), want)
 	}
 	r := httptest.NewRequest("GET", "http://example.com/varied?b=1", nil)
 	if got := cfg.Route(r).Key(r, "http"); got != k {
-		t.Errorf("a plain GET keys as %q, KeyForURL as %q; want the same", got.Primary, k.Primary)
+		t.Errorf("a plain GET keys as %q, KeyForURL as %q; want the same", got.String(), k.String())
 	}
 	for _, bad := range []string{"/relative", "ftp://h/x", "http:///x", "http://h/%zz"} {
 		if _, _, err := cfg.KeyForURL(bad); err == nil {
@@ -151,8 +151,8 @@ func FuzzKey(f *testing.F) {
 		path, query, _ := strings.Cut(target, "?")
 		r := &http.Request{Method: "GET", Host: host, URL: &url.URL{Path: path, RawPath: path, RawQuery: query}, Header: http.Header{}}
 		k := rt.Key(r, "http")
-		if !strings.HasPrefix(k.Primary, "http://") {
-			t.Fatalf("key %q does not start with the scheme", k.Primary)
+		if !strings.HasPrefix(k.String(), "http://") {
+			t.Fatalf("key %q does not start with the scheme", k.String())
 		}
 		p1 := normalizePath(path)
 		if p2 := normalizePath(p1); p2 != p1 {

@@ -153,8 +153,7 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("urls: %q: need an absolute http or https URL", raw)
 		}
-		hostPath, _ := splitKey(key.Primary)
-		add("urls", Scope{Kind: URL, Value: hostPath})
+		add("urls", URLScope(key))
 	}
 	for _, p := range req.Prefixes {
 		values, err := prefixScopes(cfg, p)
@@ -205,10 +204,9 @@ func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prefixes: %q: need a path starting with / or an absolute http or https URL", p)
 	}
-	hostPath, path := splitKey(key.Primary)
-	v := hostPath
+	v := key.Host + key.Path
 	if strings.HasPrefix(p, "/") {
-		v = path
+		v = key.Path
 	}
 	if strings.HasSuffix(v, "/") {
 		return []string{v}, nil
@@ -216,16 +214,17 @@ func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
 	return []string{v, v + "/"}, nil
 }
 
-// normalizeHost lower-cases a host name and refuses ports and paths.
+// normalizeHost normalizes a host name as entries' hosts are
+// (policy.HostName) and refuses ports and paths.
 func normalizeHost(h string) (string, error) {
-	host := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
-	if host == "" || strings.ContainsAny(host, "/:?# \t\n") {
+	host := strings.TrimSpace(h)
+	if strings.TrimSuffix(host, ".") == "" || strings.ContainsAny(host, "/:?# \t\n") {
 		if hp, _, err := net.SplitHostPort(host); err == nil && hp != "" {
 			return "", fmt.Errorf("hosts: %q: give the host name without port", h)
 		}
 		return "", fmt.Errorf("hosts: %q: not a host name", h)
 	}
-	return host, nil
+	return policy.HostName(host), nil
 }
 
 func routeExists(cfg *policy.Config, name string) bool {
