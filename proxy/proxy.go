@@ -119,25 +119,25 @@ func (p *Proxy) Reload(cfg *policy.Config) error {
 
 // exchange carries one client request through the lifecycle.
 type exchange struct {
-	st    *state
-	route *policy.Route
-	start time.Time
-	rd    policy.RequestDirectives
-	// target is the request's normalized target (classify).
-	target policy.Target
-	// badTarget is set when the target is refused with 400 (classify).
-	badTarget bool
-	key       policy.Key
-	id        string // store key of the primary entry
-	vary      []string
-	varyID    string // store key of the variant, when the primary is a Vary marker
-	status    policy.CacheStatus
+	st     *state
+	route  *policy.Route
+	start  time.Time
+	rd     policy.RequestDirectives
+	key    policy.Key
+	id     string // store key of the primary entry
+	vary   []string
+	varyID string // store key of the variant, when the primary is a Vary marker
+	status policy.CacheStatus
 	// cacheable is false for requests that pass to the origin untouched.
 	cacheable bool
 	// softPurged is set when a soft purge made the entry stale.
 	softPurged bool
 	// originTime is how long the origin took, when it was asked.
 	originTime time.Duration
+	// target is the request's normalized target (classify).
+	target policy.Target
+	// badTarget is set when the target is refused with 400 (classify).
+	badTarget bool
 }
 
 // storeID is the store key of the entry the exchange reads and fills.
