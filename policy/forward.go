@@ -26,12 +26,14 @@ var hopByHop = []string{
 // as X-Forwarded-Host, so such names would smuggle any field past these
 // rules (nginx drops them too, underscores_in_headers off). A protocol
 // upgrade keeps "Connection: Upgrade" and Upgrade (RFC 9110 §7.8); it
-// passes to the origin uncached.
+// passes to the origin uncached. "TE: trailers" is kept as ReverseProxy
+// forwards it.
 func RemoveHopByHop(h http.Header) {
 	upgrade := ""
 	if headerHasToken(h["Connection"], "upgrade") {
 		upgrade = h.Get("Upgrade")
 	}
+	trailers := headerHasToken(h["Te"], "trailers")
 	for _, v := range h["Connection"] {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
@@ -50,6 +52,10 @@ func RemoveHopByHop(h http.Header) {
 	if upgrade != "" {
 		h.Set("Connection", "Upgrade")
 		h.Set("Upgrade", upgrade)
+	}
+	if trailers {
+		// The origin may send trailers (as ReverseProxy tells it).
+		h.Set("Te", "trailers")
 	}
 }
 
