@@ -130,23 +130,31 @@ func (c *Config) SetForwarding(h http.Header, peer netip.Addr, scheme, host stri
 			delete(h, name)
 		}
 	}
+	// One backing array holds the three values (a request's allocations
+	// count on the hit path).
+	values := make([]string, 3)
+	values[0] = NormalizeHost(host, scheme)
+	values[1] = scheme
+	h["X-Forwarded-Host"] = values[0:1:1]
+	h["X-Forwarded-Proto"] = values[1:2:2]
 	ip := ""
 	if peer.IsValid() {
 		ip = peer.String()
 	}
 	switch {
 	case len(chain) > 0 && ip != "":
-		h.Set("X-Forwarded-For", strings.Join(chain, ", ")+", "+ip)
+		values[2] = strings.Join(chain, ", ") + ", " + ip
 	case len(chain) > 0:
-		h.Set("X-Forwarded-For", strings.Join(chain, ", "))
-	case ip != "":
-		h.Set("X-Forwarded-For", ip)
+		values[2] = strings.Join(chain, ", ")
+	default:
+		values[2] = ip
+	}
+	if values[2] != "" {
+		h["X-Forwarded-For"] = values[2:3:3]
 	}
 	if fw := forwardedChain(forwarded); fw != "" {
 		h.Set("Forwarded", fw+", "+forwardedNode(peer))
 	}
-	h.Set("X-Forwarded-Host", NormalizeHost(host, scheme))
-	h.Set("X-Forwarded-Proto", scheme)
 	return scheme
 }
 
