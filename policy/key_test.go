@@ -154,6 +154,16 @@ func FuzzKey(f *testing.F) {
 		if !strings.HasPrefix(k.String(), "http://") {
 			t.Fatalf("key %q does not start with the scheme", k.String())
 		}
+		// The origin receives the keyed path and query: keying what it
+		// receives gives the same key.
+		decoded, err := url.PathUnescape(k.Path)
+		if err != nil {
+			t.Fatalf("the keyed path %q is not a valid escaped path: %v", k.Path, err)
+		}
+		fwd := &http.Request{Method: "GET", Host: k.Host, URL: &url.URL{Path: decoded, RawPath: k.Path, RawQuery: rt.ForwardedQuery(NewTarget(r, "http"), k)}, Header: r.Header}
+		if k2 := rt.Key(fwd, "http"); k2.String() != k.String() {
+			t.Errorf("the forwarded request %s?%s keys as %q, the client's as %q", k.Path, fwd.URL.RawQuery, k2.String(), k.String())
+		}
 		p1 := normalizePath(path)
 		if p2 := normalizePath(p1); p2 != p1 {
 			t.Errorf("normalizePath(%q) = %q, but normalizing that gives %q", path, p1, p2)
