@@ -106,15 +106,16 @@ func IsForwardingField(name string) bool {
 	return false
 }
 
-// SetForwarding replaces the forwarding family in h, received from peer
-// over scheme for host, by cachegate's own fields:
-// X-Forwarded-For (the peer), X-Forwarded-Host (host, normalized) and
+// SetForwarding replaces the forwarding family in the header of r,
+// received from peer over scheme, by cachegate's own fields:
+// X-Forwarded-For (the peer), X-Forwarded-Host (r's host, normalized) and
 // X-Forwarded-Proto (scheme). When peer is one of trusted_proxies, the
 // client chain it sent (X-Forwarded-For, the for= and proto= of
 // Forwarded) is kept with peer appended, and its X-Forwarded-Proto, when
 // http or https, is kept as the request's scheme. It returns the scheme
 // the request is keyed and forwarded with.
-func (c *Config) SetForwarding(h http.Header, peer netip.Addr, scheme, host string) string {
+func (c *Config) SetForwarding(r *http.Request, peer netip.Addr, scheme string) string {
+	h := r.Header
 	trusted := c.trusts(peer)
 	var chain, forwarded []string
 	if trusted {
@@ -133,7 +134,7 @@ func (c *Config) SetForwarding(h http.Header, peer netip.Addr, scheme, host stri
 	// One backing array holds the three values (a request's allocations
 	// count on the hit path).
 	values := make([]string, 3)
-	values[0] = NormalizeHost(host, scheme)
+	values[0] = NormalizeHost(requestHost(r), scheme)
 	values[1] = scheme
 	h["X-Forwarded-Host"] = values[0:1:1]
 	h["X-Forwarded-Proto"] = values[1:2:2]

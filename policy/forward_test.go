@@ -93,7 +93,8 @@ func TestSetForwardingTrustsOnlyConfiguredProxies(t *testing.T) {
 		{"2001:db8::2", "2001:db8::2", "http", ""},
 	} {
 		h := client()
-		scheme := cfg.SetForwarding(h, netip.MustParseAddr(tc.peer).Unmap(), "http", "Site.test.")
+		r := &http.Request{Host: "Site.test.", Header: h}
+		scheme := cfg.SetForwarding(r, netip.MustParseAddr(tc.peer).Unmap(), "http")
 		if h.Get("X-Forwarded-For") != tc.xff || scheme != tc.proto || h.Get("X-Forwarded-Proto") != tc.proto ||
 			h.Get("Forwarded") != tc.forwarded || h.Get("X-Forwarded-Host") != "site.test" || h.Get("X-Real-Ip") != "" {
 			t.Errorf("from %s: scheme %q, fields %v; want X-Forwarded-For %q, proto %q, Forwarded %q, X-Forwarded-Host site.test",

@@ -320,7 +320,7 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 // normalized (policy.NewTarget).
 func (p *Proxy) normalize(st *state, r *http.Request, x *exchange) {
 	policy.RemoveHopByHop(r.Header)
-	sch := st.cfg.SetForwarding(r.Header, peer(r), scheme(r), requestHost(r))
+	sch := st.cfg.SetForwarding(r, peer(r), scheme(r))
 	x.target = policy.NewTarget(r, sch)
 	x.badTarget = x.target.Ambiguous()
 	r.Host = x.target.Host
@@ -347,14 +347,6 @@ func peer(r *http.Request) netip.Addr {
 	}
 	addr, _ := netip.ParseAddr(r.RemoteAddr)
 	return addr.Unmap()
-}
-
-// requestHost is the host the request is for: Host, else the URL's host.
-func requestHost(r *http.Request) string {
-	if r.Host == "" && r.URL != nil {
-		return r.URL.Host
-	}
-	return r.Host
 }
 
 // lookup returns the stored entry for the request, following a Vary
