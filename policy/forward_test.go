@@ -2,6 +2,8 @@ package policy
 
 import (
 	"net/http"
+	"os"
+	"strings"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -147,6 +149,24 @@ func TestContentTypeFitsTheMatchedExtension(t *testing.T) {
 	for _, p := range []string{"/static/", "/a.css", "/static/**", "/x/*.unknownext"} {
 		if ext := matchedExtension(p); ext != "" {
 			t.Errorf("matchedExtension(%q) = %q, want none: the route does not match by a known extension", p, ext)
+		}
+	}
+}
+
+func TestREADMEListsEveryForwardingField(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ToLower(string(readme))
+	for name := range forwardingFields {
+		if !strings.Contains(text, "`"+strings.ToLower(name)+"`") {
+			t.Errorf("README's Decisions do not list the forwarding field %s that cachegate drops", name)
+		}
+	}
+	for _, prefix := range forwardingPrefixes {
+		if !strings.Contains(text, "`"+strings.ToLower(prefix)+"`") {
+			t.Errorf("README's Decisions do not name the prefix %s", prefix)
 		}
 	}
 }
