@@ -80,6 +80,22 @@ func (k Key) URL() string {
 	return k.Host + k.Path + "?" + k.Query
 }
 
+// PrefixScopes are the values of the path prefix purge scopes that cover
+// the key's path and every path below it: on the key's host, or with
+// anyHost on every host. Without a trailing slash the path is also a whole
+// last segment: "/blog" gives "/blog" (the page itself) and "/blog/"
+// (below it), never "/blogger".
+func (k Key) PrefixScopes(anyHost bool) []string {
+	v := k.Host + k.Path
+	if anyHost {
+		v = k.Path
+	}
+	if strings.HasSuffix(v, "/") {
+		return []string{v}
+	}
+	return []string{v, v + "/"}
+}
+
 // Target is a request's normalized target, computed once per request: the
 // route, the key and the request forwarded to the origin all use it.
 type Target struct {

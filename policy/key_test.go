@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -176,4 +177,31 @@ func FuzzKey(f *testing.F) {
 			t.Errorf("normalizeQuery(%q) = %q, but normalizing that gives %q", query, q1, q2)
 		}
 	})
+}
+
+func TestTypedKeyGivesItsPurgeScopesWithoutParsing(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	k, _, err := cfg.KeyForURL("https://Example.com.:8443/varied/page?b=1&utm_source=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Scheme != "https" || k.Host != "example.com:8443" || k.Path != "/varied/page" || k.Query != "b=1" ||
+		k.Fields != "\nAccept-Language:\nX-Device:\ncookie:currency=\ncookie:lang=" {
+		t.Errorf("typed key %+v", k)
+	}
+	if got, want := k.URL(), "example.com:8443/varied/page?b=1"; got != want {
+		t.Errorf("URL() = %q, want %q (scheme and fields left out)", got, want)
+	}
+	if got := k.PrefixScopes(false); !slices.Equal(got, []string{"example.com:8443/varied/page", "example.com:8443/varied/page/"}) {
+		t.Errorf("PrefixScopes(false) = %q", got)
+	}
+	if got := k.PrefixScopes(true); !slices.Equal(got, []string{"/varied/page", "/varied/page/"}) {
+		t.Errorf("PrefixScopes(true) = %q", got)
+	}
+	if k.VariantID("Accept:a\n") == k.ID() || k.VariantID("Accept:a\n") == k.VariantID("Accept:b\n") {
+		t.Error("variant IDs must differ from the primary ID and from each other")
+	}
+	if k.String() != (Key{Scheme: k.Scheme, Host: k.Host, Path: k.Path, Query: k.Query, Fields: k.Fields}).String() {
+		t.Error("a Key built field by field reads as the one KeyForURL built")
+	}
 }

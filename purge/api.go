@@ -189,9 +189,9 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 	return scopes, purged, nil
 }
 
-// prefixScopes normalizes a prefix as a key's path is normalized. Without
-// a trailing slash, the prefix is also the whole last segment: "/blog"
-// gives "/blog" (the page itself) and "/blog/" (below it).
+// prefixScopes normalizes a prefix as a key's path is normalized: a path
+// ("/blog/") covers every host, an absolute URL one host
+// (policy.Key.PrefixScopes).
 func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
 	raw := p
 	if strings.HasPrefix(p, "/") {
@@ -204,14 +204,7 @@ func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prefixes: %q: need a path starting with / or an absolute http or https URL", p)
 	}
-	v := key.Host + key.Path
-	if strings.HasPrefix(p, "/") {
-		v = key.Path
-	}
-	if strings.HasSuffix(v, "/") {
-		return []string{v}, nil
-	}
-	return []string{v, v + "/"}, nil
+	return key.PrefixScopes(strings.HasPrefix(p, "/")), nil
 }
 
 // normalizeHost normalizes a host name as entries' hosts are
