@@ -2,10 +2,10 @@ package policy
 
 import (
 	"net/http"
-	"os"
-	"strings"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 )
 
