@@ -47,14 +47,18 @@ func TestRouteMatchesEveryHostSpelling(t *testing.T) {
 
 func TestAmbiguousPaths(t *testing.T) {
 	for path, want := range map[string]bool{
-		"/a/b":           false,
-		"/a%2Fb":         false,
-		"/a/..%2Fb":      true,
-		"/a%2F..%2Fb":    true,
-		"/a/..%5Cb":      true,
-		"/a/%2E%2E%2Fb":  true,
-		"/a/x..%2Fb":     false,
-		"/files/v1%2F.x": false,
+		"/a/b":              false,
+		"/a%2Fb":            false,
+		"/a/..%2Fb":         true,
+		"/a%2F..%2Fb":       true,
+		"/a/..%5Cb":         true,
+		"/a/%2E%2E%2Fb":     true,
+		"/a/x..%2Fb":        false,
+		"/files/v1%2F.x":    false,
+		"/static/..;/admin": true,
+		"/static/.;/admin":  true,
+		"/a/%2e%2e;x/b":     true,
+		"/a/b..;c":          false,
 	} {
 		if got := (Target{Path: normalizePath(path)}).Ambiguous(); got != want {
 			t.Errorf("Target{Path: %q}.Ambiguous() = %v, want %v", normalizePath(path), got, want)

@@ -124,11 +124,15 @@ func NewTarget(r *http.Request, scheme string) Target {
 }
 
 // Ambiguous reports whether the normalized path still hides a dot segment
-// behind an encoded "/" ("%2F") or a backslash ("..%2F", "%2F..", "..%5C"):
-// origins disagree on whether these separate segments, so such a request
-// could reach another resource than the one it is keyed and routed as. The
-// proxy refuses it with 400.
+// that some origins resolve and the key does not: behind an encoded "/"
+// ("%2F") or a backslash ("..%2F", "%2F..", "..%5C"), or as a dot segment
+// with path parameters ("..;x", "/..;/", which Tomcat and Jetty resolve as
+// ".."). Such a request could reach another resource than the one it is
+// keyed and routed as; the proxy refuses it with 400.
 func (t Target) Ambiguous() bool {
+	if strings.Contains(t.Path, "/..;") || strings.Contains(t.Path, "/.;") {
+		return true
+	}
 	if !strings.Contains(t.Path, "%2F") && !strings.Contains(t.Path, "%5C") {
 		return false
 	}

@@ -119,7 +119,7 @@ func TestOriginReceivesThePathThatWasKeyed(t *testing.T) {
 func TestPathsHidingADotSegmentBehindAnEncodedSlashAreRefused(t *testing.T) {
 	o := newOrigin(t, echo)
 	c := newCache(t, o, "")
-	for _, target := range []string{"/static/..%2Fadmin", "/static/..%2fadmin", "/static%2F..%2Fadmin", "/static/..%5Cadmin", "/static/..\\admin"} {
+	for _, target := range []string{"/static/..%2Fadmin", "/static/..%2fadmin", "/static%2F..%2Fadmin", "/static/..%5Cadmin", "/static/..\\admin", "/static/..;/admin"} {
 		resp, _ := c.rawGet(t, target, "site.test")
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("GET %s: status %d, want 400 (origins disagree on whether %%2F and \\ separate segments)", target, resp.StatusCode)

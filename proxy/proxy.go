@@ -337,7 +337,7 @@ func (p *Proxy) normalize(st *state, r *http.Request, x *exchange) {
 // (policy.Target.Ambiguous).
 func (p *Proxy) refuseTarget(w http.ResponseWriter, x *exchange) {
 	w.Header().Set("Cache-Status", x.status.String())
-	http.Error(w, "bad request: the path hides a dot segment behind an encoded / or \\", http.StatusBadRequest)
+	http.Error(w, "bad request: the path hides a dot segment behind an encoded / or \\, or a ;", http.StatusBadRequest)
 }
 
 // peer is the address of the client's connection, or the zero Addr.
