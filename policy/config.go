@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/netip"
 	"text/template"
 	"time"
 )
@@ -36,6 +37,14 @@ type Config struct {
 	Warm Warm `yaml:"warm"`
 	// TLS configures the HTTPS listener.
 	TLS TLSConfig `yaml:"tls"`
+	// TrustedProxies are the CIDRs (or single addresses) of the proxies in
+	// front of cachegate (a CDN, a load balancer) whose X-Forwarded-For,
+	// Forwarded for= and X-Forwarded-Proto are kept. Default []: every
+	// client's forwarding fields are replaced by cachegate's own.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	// trusted is TrustedProxies parsed by Parse.
+	trusted []netip.Prefix
 
 	// File is the path the config was loaded from (not a YAML option).
 	File string `yaml:"-"`
@@ -316,6 +325,13 @@ type Route struct {
 	// heuristic) is randomly shortened, to spread expiries. 0 to 0.5;
 	// default 0.1.
 	TTLJitter float64 `yaml:"ttl_jitter"`
+	// Request says which client request fields reach the origin.
+	Request RequestOptions `yaml:"request"`
+	// DeceptionCheck, on a route whose path glob ends in a file extension
+	// ("/static/**.css"), stores a response only when its Content-Type
+	// fits the extension (cache-deception armour). Default true (unset is
+	// true).
+	DeceptionCheck *bool `yaml:"deception_check"`
 
 	// match is Match compiled by Parse, so that matching allocates nothing.
 	match matcher
@@ -348,6 +364,22 @@ type KeyOptions struct {
 	Headers []string `yaml:"headers"`
 	// Cookies are cookie names whose values are part of the key.
 	Cookies []string `yaml:"cookies"`
+	// ForwardIgnoredQuery forwards the parameters dropped from the key
+	// (ignore_query, ignore_all_query) to the origin. Unsafe for pages that
+	// reflect them: what one client sent is then stored for all. Default
+	// false: the origin receives the keyed query only.
+	ForwardIgnoredQuery bool `yaml:"forward_ignored_query"`
+}
+
+// RequestOptions says which client request fields reach the origin.
+type RequestOptions struct {
+	// DropFields are request fields removed from every request of the
+	// route before anything reads them. Default [].
+	DropFields []string `yaml:"drop_fields"`
+	// AllowFields, when set, is an allowlist for cacheable requests: only
+	// these fields, the protocol's own (ProtocolFields) and the forwarding
+	// fields cachegate sets reach the origin. Default [] (no allowlist).
+	AllowFields []string `yaml:"allow_fields"`
 }
 
 // Duration is a time.Duration written as "300ms", "30s", "5m", "2h" or

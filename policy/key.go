@@ -10,29 +10,149 @@ import (
 	"strings"
 )
 
-// Key is a request's normalized cache key.
+// Key is a request's normalized cache key: the normalized target (scheme,
+// host, path, query) and the keyed request fields. It is built by
+// Route.Key and Config.KeyForURL; no package parses its readable form.
 type Key struct {
-	// Primary is the readable normalized key, e.g.
-	// "https://example.com/a?b=1&c=2\nAccept-Language:de"; it is kept in an
-	// entry's metadata for inspection.
-	Primary string
+	// Scheme is "http" or "https".
+	Scheme string
+	// Host is the host as NormalizeHost gives it (port kept when it is not
+	// the scheme's default).
+	Host string
+	// Path is the escaped path, percent-encoding normalized and dot
+	// segments resolved: the path the origin receives.
+	Path string
+	// Query is the normalized query without "?": parameters sorted, those
+	// the route ignores dropped; "" when none is left.
+	Query string
+	// Fields are the keyed request fields, one line "\nName:v1,v2" per
+	// key.headers entry and "\ncookie:name=value" per key.cookies entry.
+	Fields string
+
+	// readable is String(), built once with the key.
+	readable string
 }
 
-// ID returns the hex SHA-256 of Primary, the form stored keys use.
-func (k Key) ID() string {
-	sum := sha256.Sum256([]byte(k.Primary))
+// String is the readable key, e.g.
+// "https://example.com/a?b=1&c=2\nAccept-Language:de": kept in an entry's
+// metadata for inspection, never parsed.
+func (k Key) String() string {
+	if k.readable == "" {
+		return k.build()
+	}
+	return k.readable
+}
+
+func (k Key) build() string {
+	var b strings.Builder
+	b.Grow(len(k.Scheme) + 3 + len(k.Host) + len(k.Path) + 1 + len(k.Query) + len(k.Fields))
+	b.WriteString(k.Scheme)
+	b.WriteString("://")
+	b.WriteString(k.Host)
+	b.WriteString(k.Path)
+	if k.Query != "" {
+		b.WriteByte('?')
+		b.WriteString(k.Query)
+	}
+	b.WriteString(k.Fields)
+	return b.String()
+}
+
+// ID returns the hex SHA-256 of the readable key, the form stored keys use.
+func (k Key) ID() string { return hashID(k.String()) }
+
+// VariantID is the store key of the variant of k that a request with the
+// Vary key varyKey selects (RFC 9111 §4.1).
+func (k Key) VariantID(varyKey string) string { return hashID(k.String() + "\x00" + varyKey) }
+
+func hashID(s string) string {
+	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-// String returns Primary.
-func (k Key) String() string { return k.Primary }
+// URL is the key's URL without scheme: host, path and query. It is the
+// value of the URL purge scope, which covers every variant and both
+// schemes of a URL.
+func (k Key) URL() string {
+	if k.Query == "" {
+		return k.Host + k.Path
+	}
+	return k.Host + k.Path + "?" + k.Query
+}
+
+// PrefixScopes are the values of the path prefix purge scopes that cover
+// the key's path and every path below it: on the key's host, or with
+// anyHost on every host. Without a trailing slash the path is also a whole
+// last segment: "/blog" gives "/blog" (the page itself) and "/blog/"
+// (below it), never "/blogger".
+func (k Key) PrefixScopes(anyHost bool) []string {
+	v := k.Host + k.Path
+	if anyHost {
+		v = k.Path
+	}
+	if strings.HasSuffix(v, "/") {
+		return []string{v}
+	}
+	return []string{v, v + "/"}
+}
+
+// Target is a request's normalized target, computed once per request: the
+// route, the key and the request forwarded to the origin all use it.
+type Target struct {
+	// Scheme is the request's scheme, lower-case.
+	Scheme string
+	// Host is the Host field (or the URL's host) as NormalizeHost gives it.
+	Host string
+	// Path is the escaped path, percent-encoding normalized (RFC 3986
+	// §6.2.2.1, §6.2.2.2: hex digits upper-case, unreserved characters
+	// decoded) and then dot segments resolved (§5.2.4), "/" when empty. An
+	// encoded dot is decoded first, so "%2e%2e" is a ".." segment and is
+	// resolved like one.
+	Path string
+	// RawQuery is the query as received, without "?".
+	RawQuery string
+}
+
+// NewTarget normalizes the target of r, received over scheme.
+func NewTarget(r *http.Request, scheme string) Target {
+	path, rawQuery := "/", ""
+	if r.URL != nil {
+		path, rawQuery = r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	scheme = strings.ToLower(scheme)
+	return Target{Scheme: scheme, Host: NormalizeHost(requestHost(r), scheme), Path: normalizePath(path), RawQuery: rawQuery}
+}
+
+// Ambiguous reports whether the normalized path still hides a dot segment
+// that some origins resolve and the key does not: behind an encoded "/"
+// ("%2F") or a backslash ("..%2F", "%2F..", "..%5C"), or as a dot segment
+// with path parameters ("..;x", "/..;/", which Tomcat and Jetty resolve as
+// ".."). Such a request could reach another resource than the one it is
+// keyed and routed as; the proxy refuses it with 400.
+func (t Target) Ambiguous() bool {
+	if strings.Contains(t.Path, "/..;") || strings.Contains(t.Path, "/.;") {
+		return true
+	}
+	if !strings.Contains(t.Path, "%2F") && !strings.Contains(t.Path, "%5C") {
+		return false
+	}
+	decoded, err := url.PathUnescape(t.Path)
+	if err != nil {
+		return true
+	}
+	return hasDotSegment(strings.ReplaceAll(decoded, "\\", "/"))
+}
 
 // Key builds r's cache key under rt, for a request received over scheme
-// ("http" or "https"). It is made of, in order:
-//   - scheme and host, lower-cased, the scheme's default port dropped;
-//   - the path, percent-encoding normalized (RFC 3986 §6.2.2.1, §6.2.2.2:
-//     hex digits upper-case, unreserved characters decoded) and dot
-//     segments resolved (§5.2.4), "/" when empty;
+// ("http" or "https"); see KeyOf.
+func (rt *Route) Key(r *http.Request, scheme string) Key {
+	return rt.KeyOf(NewTarget(r, scheme), r.Header)
+}
+
+// KeyOf builds the cache key of a request for target t with header h. It
+// is made of, in order:
+//   - scheme and host (NewTarget, NormalizeHost);
+//   - the normalized path (NewTarget);
 //   - the query, its parameters sorted by name then value, those in
 //     key.ignore_query dropped (all of them with key.ignore_all_query),
 //     and no "?" when none is left;
@@ -40,37 +160,40 @@ func (k Key) String() string { return k.Primary }
 //   - one line "\ncookie:name=value" per key.cookies entry.
 //
 // Nothing else of the request enters the key: an unkeyed header such as
-// X-Forwarded-Host can never select or poison a stored response.
-func (rt *Route) Key(r *http.Request, scheme string) Key {
-	var b strings.Builder
-	path, rawQuery := "/", ""
-	if r.URL != nil {
-		path, rawQuery = r.URL.EscapedPath(), r.URL.RawQuery
-	}
-	host := requestHost(r)
-	b.Grow(len(scheme) + 3 + len(host) + len(path) + len(rawQuery) + 2 + 32*len(rt.KeyOptions.Headers))
-	writeLower(&b, scheme)
-	b.WriteString("://")
-	writeHost(&b, host, strings.ToLower(scheme))
-	b.WriteString(normalizePath(path))
+// X-Forwarded-Host can never select or poison a stored response (the proxy
+// makes sure such fields never reach the origin either).
+func (rt *Route) KeyOf(t Target, h http.Header) Key {
+	k := Key{Scheme: t.Scheme, Host: t.Host, Path: t.Path}
 	if !rt.KeyOptions.IgnoreAllQuery {
-		if q := normalizeQuery(rawQuery, rt.KeyOptions.IgnoreQuery); q != "" {
-			b.WriteByte('?')
-			b.WriteString(q)
-		}
+		k.Query = normalizeQuery(t.RawQuery, rt.KeyOptions.IgnoreQuery)
 	}
+	if len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0 {
+		k.Fields = rt.keyedFields(h)
+	}
+	k.readable = k.build()
+	return k
+}
+
+// keyedFields writes the key.headers and key.cookies lines of h.
+func (rt *Route) keyedFields(h http.Header) string {
+	var b strings.Builder
+	b.Grow(32 * (len(rt.KeyOptions.Headers) + len(rt.KeyOptions.Cookies)))
 	for _, name := range rt.KeyOptions.Headers {
 		name = http.CanonicalHeaderKey(name)
 		b.WriteByte('\n')
 		b.WriteString(name)
 		b.WriteByte(':')
-		for i, v := range r.Header[name] {
+		for i, v := range h[name] {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			b.WriteString(strings.TrimSpace(v))
 		}
 	}
+	if len(rt.KeyOptions.Cookies) == 0 {
+		return b.String()
+	}
+	r := http.Request{Header: h}
 	for _, name := range rt.KeyOptions.Cookies {
 		b.WriteString("\ncookie:")
 		b.WriteString(name)
@@ -79,7 +202,19 @@ func (rt *Route) Key(r *http.Request, scheme string) Key {
 			b.WriteString(c.Value)
 		}
 	}
-	return Key{Primary: b.String()}
+	return b.String()
+}
+
+// ForwardedQuery is the query the origin receives for a cacheable request
+// with target t and key k: the keyed query, so that the origin answers
+// exactly what is stored under k. With key.forward_ignored_query the
+// ignored parameters are forwarded too, normalized and sorted like the
+// keyed ones (unsafe for pages that reflect them).
+func (rt *Route) ForwardedQuery(t Target, k Key) string {
+	if rt.KeyOptions.ForwardIgnoredQuery {
+		return normalizeQuery(t.RawQuery, nil)
+	}
+	return k.Query
 }
 
 // KeyForURL returns the key of a GET of the absolute URL rawURL without
@@ -97,37 +232,6 @@ func (c *Config) KeyForURL(rawURL string) (Key, *Route, error) {
 	r := &http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}}
 	rt := c.Route(r)
 	return rt.Key(r, scheme), rt, nil
-}
-
-func writeLower(b *strings.Builder, s string) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-}
-
-// writeHost writes host lower-cased, without the scheme's default port
-// (or an empty port) (RFC 3986 §6.2.3).
-func writeHost(b *strings.Builder, host, scheme string) {
-	name, port := host, ""
-	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i >= 0 {
-			name, port = host[:i+1], host[i+1:]
-		}
-	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
-		name, port = host[:i], host[i:]
-	}
-	writeLower(b, name)
-	switch {
-	case port == "" || port == ":",
-		port == ":80" && scheme == "http",
-		port == ":443" && scheme == "https":
-		return
-	}
-	b.WriteString(port)
 }
 
 // normalizePath normalizes an escaped path: percent-encoding, then dot

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,15 +86,15 @@ func TestRouteKey(t *testing.T) {
 				r.Header[name] = vs
 			}
 			got := cfg.Route(r).Key(r, tc.scheme)
-			if got.Primary != tc.want {
-				t.Errorf("key of %s %s (Host %q) = %q, want %q", tc.scheme, tc.target, tc.host, got.Primary, tc.want)
+			if got.String() != tc.want {
+				t.Errorf("key of %s %s (Host %q) = %q, want %q", tc.scheme, tc.target, tc.host, got.String(), tc.want)
 			}
 		})
 	}
 }
 
 func TestKeyID(t *testing.T) {
-	k := Key{Primary: "http://h/a"}
+	k := Key{Scheme: "http", Host: "h", Path: "/a"}
 	sum := sha256.Sum256([]byte("http://h/a"))
 	if got, want := k.ID(), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("ID() = %s, want %s", got, want)
@@ -110,12 +111,12 @@ func TestKeyForURL(t *testing.T) {
 		t.Errorf("route = %q, want varied", rt.Name)
 	}
 	want := "http://example.com/varied?b=1\nAccept-Language:\nX-Device:\ncookie:currency=\ncookie:lang="
-	if k.Primary != want {
-		t.Errorf("key = %q, want %q", k.Primary, want)
+	if k.String() != want {
+		t.Errorf("key = %q, want %q", k.String(), want)
 	}
 	r := httptest.NewRequest("GET", "http://example.com/varied?b=1", nil)
 	if got := cfg.Route(r).Key(r, "http"); got != k {
-		t.Errorf("a plain GET keys as %q, KeyForURL as %q; want the same", got.Primary, k.Primary)
+		t.Errorf("a plain GET keys as %q, KeyForURL as %q; want the same", got.String(), k.String())
 	}
 	for _, bad := range []string{"/relative", "ftp://h/x", "http:///x", "http://h/%zz"} {
 		if _, _, err := cfg.KeyForURL(bad); err == nil {
@@ -151,8 +152,18 @@ func FuzzKey(f *testing.F) {
 		path, query, _ := strings.Cut(target, "?")
 		r := &http.Request{Method: "GET", Host: host, URL: &url.URL{Path: path, RawPath: path, RawQuery: query}, Header: http.Header{}}
 		k := rt.Key(r, "http")
-		if !strings.HasPrefix(k.Primary, "http://") {
-			t.Fatalf("key %q does not start with the scheme", k.Primary)
+		if !strings.HasPrefix(k.String(), "http://") {
+			t.Fatalf("key %q does not start with the scheme", k.String())
+		}
+		// The origin receives the keyed path and query: keying what it
+		// receives gives the same key.
+		decoded, err := url.PathUnescape(k.Path)
+		if err != nil {
+			t.Fatalf("the keyed path %q is not a valid escaped path: %v", k.Path, err)
+		}
+		fwd := &http.Request{Method: "GET", Host: k.Host, URL: &url.URL{Path: decoded, RawPath: k.Path, RawQuery: rt.ForwardedQuery(NewTarget(r, "http"), k)}, Header: r.Header}
+		if k2 := rt.Key(fwd, "http"); k2.String() != k.String() {
+			t.Errorf("the forwarded request %s?%s keys as %q, the client's as %q", k.Path, fwd.URL.RawQuery, k2.String(), k.String())
 		}
 		p1 := normalizePath(path)
 		if p2 := normalizePath(p1); p2 != p1 {
@@ -166,4 +177,31 @@ func FuzzKey(f *testing.F) {
 			t.Errorf("normalizeQuery(%q) = %q, but normalizing that gives %q", query, q1, q2)
 		}
 	})
+}
+
+func TestTypedKeyGivesItsPurgeScopesWithoutParsing(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	k, _, err := cfg.KeyForURL("https://Example.com.:8443/varied/page?b=1&utm_source=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Scheme != "https" || k.Host != "example.com:8443" || k.Path != "/varied/page" || k.Query != "b=1" ||
+		k.Fields != "\nAccept-Language:\nX-Device:\ncookie:currency=\ncookie:lang=" {
+		t.Errorf("typed key %+v", k)
+	}
+	if got, want := k.URL(), "example.com:8443/varied/page?b=1"; got != want {
+		t.Errorf("URL() = %q, want %q (scheme and fields left out)", got, want)
+	}
+	if got := k.PrefixScopes(false); !slices.Equal(got, []string{"example.com:8443/varied/page", "example.com:8443/varied/page/"}) {
+		t.Errorf("PrefixScopes(false) = %q", got)
+	}
+	if got := k.PrefixScopes(true); !slices.Equal(got, []string{"/varied/page", "/varied/page/"}) {
+		t.Errorf("PrefixScopes(true) = %q", got)
+	}
+	if k.VariantID("Accept:a\n") == k.ID() || k.VariantID("Accept:a\n") == k.VariantID("Accept:b\n") {
+		t.Error("variant IDs must differ from the primary ID and from each other")
+	}
+	if k.String() != (Key{Scheme: k.Scheme, Host: k.Host, Path: k.Path, Query: k.Query, Fields: k.Fields}).String() {
+		t.Error("a Key built field by field reads as the one KeyForURL built")
+	}
 }

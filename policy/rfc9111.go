@@ -89,6 +89,8 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 		return no("authorization") // §3.5
 	case len(h.Values("Set-Cookie")) > 0 && !rt.storesSetCookie():
 		return no("set-cookie")
+	case rt.deceptionExtension() != "" && !ContentTypeFits(rt.deceptionExtension(), h):
+		return no("content-type-mismatch") // cache-deception armour (deception.go)
 	}
 	if _, star := VaryNames(h); star {
 		return no("vary-star") // §4.1: Vary: * never matches

@@ -19,6 +19,8 @@ type matcher struct {
 	// prefix is the path prefix when the path is not a glob.
 	prefix string
 	glob   *regexp.Regexp
+	// ext is the file extension the glob matches (deception.go), or "".
+	ext string
 }
 
 // compileMatch compiles m; it fails only on a path that is not a valid
@@ -43,6 +45,7 @@ func compileMatch(m Match) (matcher, error) {
 		return c, fmt.Errorf("invalid pattern %q: %v", m.Path, err)
 	}
 	c.glob = re
+	c.ext = matchedExtension(m.Path)
 	return c, nil
 }
 
@@ -117,7 +120,7 @@ func globRegexp(glob string) (*regexp.Regexp, error) {
 // concurrent use and allocates nothing for a request whose path has no
 // dot segments.
 func (c *Config) Route(r *http.Request) *Route {
-	host := hostWithoutPort(requestHost(r))
+	host := HostName(requestHost(r))
 	path := "/"
 	if r.URL != nil && r.URL.Path != "" {
 		path = r.URL.Path
@@ -139,7 +142,7 @@ func (rt *Route) Matches(r *http.Request) bool {
 	if r.URL != nil && r.URL.Path != "" {
 		path = removeDotSegments(r.URL.Path)
 	}
-	return rt.matches(hostWithoutPort(requestHost(r)), path, r.Method)
+	return rt.matches(HostName(requestHost(r)), path, r.Method)
 }
 
 // matches reports whether a request for host and path (dot segments
@@ -178,21 +181,6 @@ func requestHost(r *http.Request) string {
 		return r.Host
 	}
 	return r.URL.Host
-}
-
-// hostWithoutPort strips the port and a trailing dot from host, keeping
-// the brackets of an IPv6 literal.
-func hostWithoutPort(host string) string {
-	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i >= 0 {
-			return host[:i+1]
-		}
-		return host
-	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
-		host = host[:i]
-	}
-	return strings.TrimSuffix(host, ".")
 }
 
 // hasDotSegment reports whether path has a "." or ".." segment.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -124,6 +125,34 @@ func (p *parser) validate(cfg *Config) {
 	}
 	p.warm(&cfg.Warm)
 	p.https(&cfg.TLS)
+	p.trustedProxies(cfg)
+}
+
+// trustedProxies checks trusted_proxies and parses it into cfg.trusted.
+func (p *parser) trustedProxies(cfg *Config) {
+	for i, s := range cfg.TrustedProxies {
+		p.check("trusted_proxies["+strconv.Itoa(i)+"]", func() string {
+			prefix, err := parseTrustedProxy(s)
+			if err != nil {
+				return "must be a CIDR (\"10.0.0.0/8\", \"2001:db8::/32\") or an IP address, got " + strconv.Quote(s)
+			}
+			cfg.trusted = append(cfg.trusted, prefix)
+			return ""
+		})
+	}
+}
+
+// parseTrustedProxy reads a CIDR, or an address as a one-address prefix.
+func parseTrustedProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		prefix, err := netip.ParsePrefix(s)
+		return prefix.Masked(), err
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()), nil
 }
 
 // fieldNames checks a list of header field names.
@@ -383,6 +412,16 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 			return ""
 		})
 	}
+	p.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
+	p.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
+	for i, name := range rt.Request.AllowFields {
+		p.check(path+".request.allow_fields["+strconv.Itoa(i)+"]", func() string {
+			if IsForwardingField(http.CanonicalHeaderKey(name)) {
+				return strconv.Quote(name) + " is a forwarding field: cachegate sets it (see trusted_proxies), a client never does"
+			}
+			return ""
+		})
+	}
 }
 
 func oneOf(v string, allowed ...string) string {
@@ -569,6 +608,8 @@ func (p *parser) routeDefaults(rt *Route, path string, cache *CacheConfig) {
 	if rt.KeyOptions.IgnoreQuery == nil {
 		rt.KeyOptions.IgnoreQuery = DefaultIgnoreQuery()
 	}
+	canonical(rt.Request.DropFields)
+	canonical(rt.Request.AllowFields)
 	rt.targets = cache.TargetedFields
 }
 

@@ -99,32 +99,31 @@ func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 	p.origin.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// requestFieldsNeverForwarded are request fields that some origins act on
-// but that are not part of the cache key; forwarding them on a cacheable
-// request would let one client change what is stored for all (cache
-// poisoning).
-var requestFieldsNeverForwarded = []string{
-	"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override",
-	"X-Http-Method", "X-Method-Override",
-}
+// forwardingFields are the fields of the forwarding family that cachegate
+// sets itself (policy.SetForwarding, when the request arrives).
+// ReverseProxy removes them from the outbound request before Rewrite; the
+// rewrite puts cachegate's values back.
+var forwardingFields = []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"}
 
 // rewrite builds the request to the origin (the ReverseProxy Rewrite hook).
-// ReverseProxy has already removed hop-by-hop fields and any inbound
-// Forwarded / X-Forwarded-* fields.
+// The client's request was normalized when it arrived (classify): its
+// target is the one that was keyed, and the hop-by-hop, Connection-listed
+// and forwarding fields the client sent are gone.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	f := fillOf(pr.In)
 	pr.SetURL(f.x.st.origin)
 	pr.Out.Host = pr.In.Host
-	pr.SetXForwarded()
+	for _, name := range forwardingFields {
+		if vs, ok := pr.In.Header[name]; ok {
+			pr.Out.Header[name] = vs
+		}
+	}
 	pr.Out.Header.Add("Via", f.x.st.via(pr.In.Proto))
 	f.requestTime = p.now()
 	if !f.x.cacheable {
 		return
 	}
 	out := pr.Out
-	for _, name := range requestFieldsNeverForwarded {
-		out.Header.Del(name)
-	}
 	// A GET body has no meaning (RFC 9110 §9.3.1) and is not part of the key.
 	out.Body, out.ContentLength = nil, 0
 	out.Header.Del("Content-Length")
@@ -284,9 +283,10 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 		dec.Freshness -= time.Duration(float64(dec.Freshness) * x.route.TTLJitter * rand.Float64())
 	}
 	return &store.Entry{
-		Key:                  x.key.Primary,
+		Key:                  x.key.String(),
 		Route:                x.route.Name,
 		Host:                 hostOf(f.client),
+		URL:                  x.key.URL(),
 		Tags:                 tagsOf(x.st.cfg, x.route, resp.Header),
 		Groups:               policy.CacheGroups(resp.Header, "Cache-Groups"),
 		Seq:                  f.seq,
@@ -308,12 +308,12 @@ func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader
 	ttl := storeTTL(e)
 	id := x.id
 	if len(e.Vary) > 0 {
-		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, Vary: e.Vary}
+		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, URL: e.URL, Vary: e.Vary}
 		if err := p.store.Set(ctx, x.id, marker, ttl); err != nil {
 			p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
 			return false
 		}
-		id = variantID(x.key, policy.VaryKey(e.Vary, reqHeader))
+		id = x.key.VariantID(policy.VaryKey(e.Vary, reqHeader))
 	}
 	if err := p.store.Set(ctx, id, e, ttl); err != nil {
 		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
@@ -346,7 +346,7 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	x := f.x
 	if f.background {
 		if !errors.Is(err, errServeStale) {
-			p.log.Warn("background refresh failed; the stale entry stays", "key", x.key.Primary, "route", x.route.Name, "err", err)
+			p.log.Warn("background refresh failed; the stale entry stays", "key", x.key.String(), "route", x.route.Name, "err", err)
 		}
 		return
 	}
@@ -356,7 +356,7 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.Is(err, errServeStale) {
 		x.originTime = p.now().Sub(f.requestTime)
 		p.metrics.Origin(x.route.Name, 0, x.originTime)
-		p.log.Warn("origin error", "key", x.key.Primary, "route", x.route.Name, "err", err)
+		p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
 	}
 	if f.stale != nil {
 		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, p.now())
@@ -393,9 +393,9 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	if resp.StatusCode >= 400 {
 		return
 	}
-	sch := scheme(f.client)
+	sch := f.x.target.Scheme
 	target := f.client.URL
-	scopes := []purge.Scope{purge.URLScope(f.x.route.Key(f.client, sch).Primary)}
+	scopes := []purge.Scope{purge.URLScope(f.x.route.KeyOf(f.x.target, f.client.Header))}
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := resp.Header.Get(name)
 		if v == "" {
@@ -406,7 +406,7 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 			continue
 		}
 		req := &http.Request{Method: http.MethodGet, URL: u, Host: f.client.Host, Header: http.Header{}}
-		scopes = append(scopes, purge.URLScope(f.x.st.cfg.Route(req).Key(req, sch).Primary))
+		scopes = append(scopes, purge.URLScope(f.x.st.cfg.Route(req).Key(req, sch)))
 	}
 	host := hostOf(f.client)
 	for _, g := range policy.CacheGroups(resp.Header, "Cache-Group-Invalidation") {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"net"
 	"net/http"
 	"strings"
 
@@ -58,14 +57,9 @@ func (st *state) via(proto string) string {
 	return v + " " + st.cfg.Cache.Name
 }
 
-// hostOf is the request's host, lower-cased, without port.
-func hostOf(r *http.Request) string {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.ToLower(host)
-}
+// hostOf is the request's host as the host purge scope has it
+// (policy.HostName).
+func hostOf(r *http.Request) string { return policy.HostName(r.Host) }
 
 // tagsOf is the purge tags of a response: the route's own, then the
 // origin's Surrogate-Key (space-separated) and Cache-Tag (comma-separated),

@@ -74,12 +74,12 @@ func (p *Proxy) ServeInspect(w http.ResponseWriter, r *http.Request) {
 		for _, name := range e.Vary {
 			out.Headers = append(out.Headers, name+": "+strings.Join(header.Values(name), ", "))
 		}
-		id = variantID(key, policy.VaryKey(e.Vary, header))
+		id = key.VariantID(policy.VaryKey(e.Vary, header))
 		e, err = p.store.Get(ctx, id)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && e.IsMarker()):
-		http.Error(w, "not stored: "+key.Primary+" (route "+rt.Name+")\n", http.StatusNotFound)
+		http.Error(w, "not stored: "+key.String()+" (route "+rt.Name+")\n", http.StatusNotFound)
 		return
 	case err != nil:
 		http.Error(w, "store: "+err.Error()+"\n", http.StatusBadGateway)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,10 @@ type exchange struct {
 	softPurged bool
 	// originTime is how long the origin took, when it was asked.
 	originTime time.Duration
+	// target is the request's normalized target (classify).
+	target policy.Target
+	// badTarget is set when the target is refused with 400 (classify).
+	badTarget bool
 }
 
 // storeID is the store key of the entry the exchange reads and fills.
@@ -157,6 +162,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = counted
 	}
 	defer p.record(r, x, counted)
+	if x.badTarget {
+		p.refuseTarget(w, x)
+		return
+	}
 	if !x.cacheable {
 		p.fetch(w, r, x, nil)
 		return
@@ -259,16 +268,23 @@ func (p *Proxy) collapsedEntry(r *http.Request, value any) *store.Entry {
 	return f.entry
 }
 
-// classify finds the route and decides whether the request may use the
-// cache at all. Methods other than GET and HEAD, upgrades and bypassed
-// routes pass to the origin (RFC 9111 §2: only GET responses are cached
-// here; HEAD is answered from them).
+// classify makes the request what the origin will receive, finds the
+// route and decides whether the request may use the cache at all. Methods
+// other than GET and HEAD, upgrades and bypassed routes pass to the origin
+// (RFC 9111 §2: only GET responses are cached here; HEAD is answered from
+// them).
 func (p *Proxy) classify(r *http.Request) *exchange {
 	st := p.state.Load()
 	x := &exchange{st: st, start: p.now()}
-	x.route = st.cfg.Route(r)
 	x.status = policy.CacheStatus{Name: st.cfg.Cache.Name}
+	p.normalize(st, r, x)
+	x.route = st.cfg.Route(r)
+	x.route.DropRequestFields(r.Header)
 	switch {
+	case x.badTarget:
+		x.status.Fwd = "request"
+		x.status.Detail = "ambiguous-path"
+		return x
 	case x.route.Bypass:
 		x.status.Fwd = "bypass"
 		x.status.Detail = "route"
@@ -287,10 +303,50 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 		return x
 	}
 	x.cacheable = true
+	x.route.AllowRequestFields(r.Header)
 	x.rd = policy.ParseRequestDirectives(r.Header)
-	x.key = x.route.Key(r, scheme(r))
+	x.key = x.route.KeyOf(x.target, r.Header)
 	x.id = x.key.ID()
+	// The origin is asked for exactly what is stored under the key.
+	r.URL.RawQuery = x.route.ForwardedQuery(x.target, x.key)
 	return x
+}
+
+// normalize makes r, in place, the request the origin will receive, before
+// anything reads it, so that the route, the key, the Vary selection and
+// the origin see the same fields and the same target: hop-by-hop and
+// Connection-listed fields removed (RFC 9110 §7.6.1), the forwarding family
+// replaced by cachegate's own (policy.SetForwarding), and the host and path
+// normalized (policy.NewTarget).
+func (p *Proxy) normalize(st *state, r *http.Request, x *exchange) {
+	policy.RemoveHopByHop(r.Header)
+	sch := st.cfg.SetForwarding(r, peer(r), scheme(r))
+	x.target = policy.NewTarget(r, sch)
+	x.badTarget = x.target.Ambiguous()
+	r.Host = x.target.Host
+	if r.URL == nil {
+		r.URL = &url.URL{}
+	}
+	r.URL.RawPath = x.target.Path
+	if path, err := url.PathUnescape(x.target.Path); err == nil {
+		r.URL.Path = path
+	}
+}
+
+// refuseTarget answers 400 to a request whose path is ambiguous
+// (policy.Target.Ambiguous).
+func (p *Proxy) refuseTarget(w http.ResponseWriter, x *exchange) {
+	w.Header().Set("Cache-Status", x.status.String())
+	http.Error(w, "bad request: the path hides a dot segment behind an encoded / or \\, or a ;", http.StatusBadRequest)
+}
+
+// peer is the address of the client's connection, or the zero Addr.
+func peer(r *http.Request) netip.Addr {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	addr, _ := netip.ParseAddr(r.RemoteAddr)
+	return addr.Unmap()
 }
 
 // lookup returns the stored entry for the request, following a Vary
@@ -304,7 +360,7 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	}
 	if e.IsMarker() {
 		x.vary = e.Vary
-		x.varyID = variantID(x.key, policy.VaryKey(e.Vary, r.Header))
+		x.varyID = x.key.VariantID(policy.VaryKey(e.Vary, r.Header))
 		e, err = p.get(r.Context(), x, x.varyID)
 		if e == nil || err != nil || e.IsMarker() {
 			x.status.Fwd = "vary-miss"
@@ -324,14 +380,9 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {
 	e, err := p.store.Get(ctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.log.Error("store get", "key", x.key.Primary, "route", x.route.Name, "err", err)
+		p.log.Error("store get", "key", x.key.String(), "route", x.route.Name, "err", err)
 	}
 	return e, err
-}
-
-// variantID is the store key of one variant of a primary key.
-func variantID(k policy.Key, varyKey string) string {
-	return policy.Key{Primary: k.Primary + "\x00" + varyKey}.ID()
 }
 
 // verdict is what decide says to do with a request.

@@ -153,8 +153,7 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("urls: %q: need an absolute http or https URL", raw)
 		}
-		hostPath, _ := splitKey(key.Primary)
-		add("urls", Scope{Kind: URL, Value: hostPath})
+		add("urls", URLScope(key))
 	}
 	for _, p := range req.Prefixes {
 		values, err := prefixScopes(cfg, p)
@@ -190,9 +189,9 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 	return scopes, purged, nil
 }
 
-// prefixScopes normalizes a prefix as a key's path is normalized. Without
-// a trailing slash, the prefix is also the whole last segment: "/blog"
-// gives "/blog" (the page itself) and "/blog/" (below it).
+// prefixScopes normalizes a prefix as a key's path is normalized: a path
+// ("/blog/") covers every host, an absolute URL one host
+// (policy.Key.PrefixScopes).
 func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
 	raw := p
 	if strings.HasPrefix(p, "/") {
@@ -205,27 +204,20 @@ func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prefixes: %q: need a path starting with / or an absolute http or https URL", p)
 	}
-	hostPath, path := splitKey(key.Primary)
-	v := hostPath
-	if strings.HasPrefix(p, "/") {
-		v = path
-	}
-	if strings.HasSuffix(v, "/") {
-		return []string{v}, nil
-	}
-	return []string{v, v + "/"}, nil
+	return key.PrefixScopes(strings.HasPrefix(p, "/")), nil
 }
 
-// normalizeHost lower-cases a host name and refuses ports and paths.
+// normalizeHost normalizes a host name as entries' hosts are
+// (policy.HostName) and refuses ports and paths.
 func normalizeHost(h string) (string, error) {
-	host := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
-	if host == "" || strings.ContainsAny(host, "/:?# \t\n") {
+	host := strings.TrimSpace(h)
+	if strings.TrimSuffix(host, ".") == "" || strings.ContainsAny(host, "/:?# \t\n") {
 		if hp, _, err := net.SplitHostPort(host); err == nil && hp != "" {
 			return "", fmt.Errorf("hosts: %q: give the host name without port", h)
 		}
 		return "", fmt.Errorf("hosts: %q: not a host name", h)
 	}
-	return host, nil
+	return policy.HostName(host), nil
 }
 
 func routeExists(cfg *policy.Config, name string) bool {

@@ -18,7 +18,7 @@ func stored100k(b *testing.B, st store.Store, seq uint64) *store.Entry {
 	var e *store.Entry
 	for i := range 100_000 {
 		e = &store.Entry{
-			Key: fmt.Sprintf("https://www.example.com/articles/%d", i), Route: "articles", Host: "www.example.com",
+			Key: fmt.Sprintf("https://www.example.com/articles/%d", i), URL: fmt.Sprintf("www.example.com/articles/%d", i), Route: "articles", Host: "www.example.com",
 			Tags: []string{"shared", fmt.Sprintf("article-%d", i)}, Status: 200, Body: []byte("x"), Seq: seq,
 			Header: map[string][]string{"Content-Type": {"text/html"}},
 		}
@@ -72,7 +72,7 @@ func BenchmarkPurgeTagOf100kEntries(b *testing.B) {
 // none, and after purges of 1,000 tags, 1,000 URLs and 100 prefixes.
 func BenchmarkHitCheck(b *testing.B) {
 	ctx := context.Background()
-	e := &store.Entry{Key: "https://www.example.com/blog/2026/11/post?page=2", Route: "blog", Host: "www.example.com",
+	e := &store.Entry{Key: "https://www.example.com/blog/2026/11/post?page=2", URL: "www.example.com/blog/2026/11/post?page=2", Route: "blog", Host: "www.example.com",
 		Tags: []string{"post-1", "blog", "author-7"}, Status: 200}
 	b.Run("no-marks", func(b *testing.B) {
 		l := NewLocal()

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -155,15 +156,19 @@ func (m *marks) check(e *store.Entry) Validity {
 			}
 		}
 	}
-	hostPath, path := splitKey(e.Key)
-	if worse(URL, hostPath) {
+	if worse(URL, e.URL) {
 		return v
 	}
 	if len(m.byKind[Prefix]) == 0 {
 		return v
 	}
-	hostLen := len(hostPath) - len(path)
-	end := strings.IndexAny(path, "?\n")
+	// e.URL is the host, then the path from its first "/", then the query.
+	hostLen := strings.IndexByte(e.URL, '/')
+	if hostLen < 0 {
+		return v
+	}
+	path := e.URL[hostLen:]
+	end := strings.IndexByte(path, '?')
 	if end < 0 {
 		end = len(path)
 	}
@@ -171,12 +176,12 @@ func (m *marks) check(e *store.Entry) Validity {
 		if path[i] != '/' {
 			continue
 		}
-		if worse(Prefix, path[:i+1]) || worse(Prefix, hostPath[:hostLen+i+1]) {
+		if worse(Prefix, path[:i+1]) || worse(Prefix, e.URL[:hostLen+i+1]) {
 			return v
 		}
 	}
 	// The whole path, for a prefix given without a trailing slash.
-	if worse(Prefix, path[:end]) || worse(Prefix, hostPath[:hostLen+end]) {
+	if worse(Prefix, path[:end]) || worse(Prefix, e.URL[:hostLen+end]) {
 		return v
 	}
 	return v
@@ -192,29 +197,9 @@ func (mk mark) validity(seq uint64) Validity {
 	return Valid
 }
 
-// splitKey returns, from a readable key "scheme://host/path?query\n…",
-// the part from the host to the end of the URL (the URL scope) and the
-// part from the path on.
-func splitKey(key string) (hostPath, path string) {
-	if i := strings.IndexByte(key, '\n'); i >= 0 {
-		key = key[:i]
-	}
-	if i := strings.Index(key, "://"); i >= 0 {
-		key = key[i+3:]
-	}
-	i := strings.IndexByte(key, '/')
-	if i < 0 {
-		return key, ""
-	}
-	return key, key[i:]
-}
-
 // GroupValue is the scope value of cache group g of host: groups are
 // scoped to their origin (RFC 9875 §2).
 func GroupValue(host, g string) string { return host + " " + g }
 
-// URLScope is the scope of every variant of the URL of a readable key.
-func URLScope(primary string) Scope {
-	hostPath, _ := splitKey(primary)
-	return Scope{Kind: URL, Value: hostPath}
-}
+// URLScope is the scope of every variant of the URL of key k.
+func URLScope(k policy.Key) Scope { return Scope{Kind: URL, Value: k.URL()} }

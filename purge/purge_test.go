@@ -33,8 +33,7 @@ func entryFor(t *testing.T, cfg *policy.Config, rawURL string, seq uint64, tags 
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(rawURL, "http://"), "https://"), "/")
-	return &store.Entry{Key: key.Primary, Route: rt.Name, Host: host, Tags: tags, Status: 200, Seq: seq}
+	return &store.Entry{Key: key.String(), URL: key.URL(), Route: rt.Name, Host: policy.HostName(key.Host), Tags: tags, Status: 200, Seq: seq}
 }
 
 func TestPurgeScopesTouchOnlyTheirEntries(t *testing.T) {

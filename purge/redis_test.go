@@ -64,7 +64,7 @@ func TestRedisPurgeIsAppliedByEveryInstanceWhenItReturns(t *testing.T) {
 	}
 	waitHealthy(t, ps...)
 	for round := range 20 {
-		e := &store.Entry{Key: "http://a.example/x", Host: "a.example", Tags: []string{"t"}, Status: 200, Seq: ps[0].FillSeq(ctx)}
+		e := &store.Entry{Key: "http://a.example/x", URL: "a.example/x", Host: "a.example", Tags: []string{"t"}, Status: 200, Seq: ps[0].FillSeq(ctx)}
 		res, err := ps[round%3].Purge(ctx, []Scope{{Kind: Tag, Value: "t"}}, false)
 		if err != nil || len(res.Lagging) > 0 {
 			t.Fatalf("purge: %+v %v", res, err)
@@ -83,7 +83,7 @@ func TestRedisPurgerCatchesUpFromTheLogAndAfterAReload(t *testing.T) {
 	a := NewRedis(redisClient(t), prefix, discardLog())
 	defer a.Close()
 	waitHealthy(t, a)
-	e := &store.Entry{Key: "http://a.example/blog/x", Host: "a.example", Status: 200, Seq: a.FillSeq(ctx)}
+	e := &store.Entry{Key: "http://a.example/blog/x", URL: "a.example/blog/x", Host: "a.example", Status: 200, Seq: a.FillSeq(ctx)}
 	if _, err := a.Purge(ctx, []Scope{{Kind: Prefix, Value: "/blog/"}}, true); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -12,7 +13,7 @@ import (
 //
 //	version  byte (codecVersion)
 //	metaLen  uvarint, the length of meta
-//	meta     flags byte, status, Key, Route, Host, Tags, Groups, Vary, Header,
+//	meta     flags byte, status, Key, Route, Host, URL, Tags, Groups, Vary, Header,
 //	         RequestTime, ResponseTime, Freshness, StaleWhileRevalidate,
 //	         StaleIfError, Seq, len(Body)
 //	body     raw bytes, exactly len(Body) of them
@@ -23,10 +24,15 @@ import (
 // (present only when their flag is set: a zero time is not encoded), and
 // durations varints. The version byte changes whenever the layout does, so
 // entries written by another version decode as an error (a miss), never as
-// garbage.
+// garbage. Entries of the previous version (0xC2, without URL) are still
+// read, their URL taken from their readable key, so that an upgrade does
+// not empty the cache.
 
 // codecVersion is the first byte of every encoded entry.
-const codecVersion = 0xC2
+const codecVersion = 0xC3
+
+// codecVersionNoURL is the layout before URL was added.
+const codecVersionNoURL = 0xC2
 
 // Flags in the first byte of meta.
 const (
@@ -70,6 +76,7 @@ func Encode(e *Entry) []byte {
 	buf = appendString(buf, e.Key)
 	buf = appendString(buf, e.Route)
 	buf = appendString(buf, e.Host)
+	buf = appendString(buf, e.URL)
 	buf = appendStrings(buf, e.Tags)
 	buf = appendStrings(buf, e.Groups)
 	buf = appendStrings(buf, e.Vary)
@@ -98,7 +105,7 @@ func Encode(e *Entry) []byte {
 // metaSize is the exact length of the meta section Encode writes for e.
 func metaSize(e *Entry) int {
 	n := 1 + uvarintLen(uint64(e.Status)) +
-		stringSize(e.Key) + stringSize(e.Route) + stringSize(e.Host) +
+		stringSize(e.Key) + stringSize(e.Route) + stringSize(e.Host) + stringSize(e.URL) +
 		stringsSize(e.Tags) + stringsSize(e.Groups) + stringsSize(e.Vary) +
 		uvarintLen(uint64(len(e.Header)))
 	for name, values := range e.Header {
@@ -171,7 +178,7 @@ func Decode(b []byte) (*Entry, error) {
 	if len(b) == 0 {
 		return nil, errors.New("store: decode: empty input")
 	}
-	if b[0] != codecVersion {
+	if b[0] != codecVersion && b[0] != codecVersionNoURL {
 		return nil, fmt.Errorf("store: decode: unknown version byte 0x%02x (want 0x%02x)", b[0], codecVersion)
 	}
 	metaLen, n := binary.Uvarint(b[1:])
@@ -184,7 +191,7 @@ func Decode(b []byte) (*Entry, error) {
 	}
 	bodyStart := start + int(metaLen)
 	// One string holds every string of the entry; fields are substrings of it.
-	d := decoder{s: string(b[start:bodyStart])}
+	d := decoder{s: string(b[start:bodyStart]), noURL: b[0] == codecVersionNoURL}
 	e, bodyLen, err := d.entry()
 	if err != nil {
 		return nil, fmt.Errorf("store: decode: at meta offset %d: %w", d.off, err)
@@ -202,6 +209,8 @@ func Decode(b []byte) (*Entry, error) {
 type decoder struct {
 	s   string
 	off int
+	// noURL: the entry was written by the previous version, without URL.
+	noURL bool
 }
 
 func (d *decoder) entry() (*Entry, uint64, error) {
@@ -232,6 +241,11 @@ func (d *decoder) entry() (*Entry, uint64, error) {
 		return nil, 0, err
 	}
 	if e.Host, err = d.string("host"); err != nil {
+		return nil, 0, err
+	}
+	if d.noURL {
+		e.URL = urlOfReadableKey(e.Key)
+	} else if e.URL, err = d.string("url"); err != nil {
 		return nil, 0, err
 	}
 	if e.Tags, err = d.strings("tags", nil); err != nil {
@@ -388,4 +402,17 @@ func (d *decoder) header() (http.Header, error) {
 		h[name] = values
 	}
 	return h, nil
+}
+
+// urlOfReadableKey is the URL of an entry written before entries had one:
+// its readable key ("scheme://host/path?query\nfields") without scheme and
+// fields. Only entries of the previous codec version need it.
+func urlOfReadableKey(key string) string {
+	if i := strings.IndexByte(key, '\n'); i >= 0 {
+		key = key[:i]
+	}
+	if i := strings.Index(key, "://"); i >= 0 {
+		key = key[i+3:]
+	}
+	return key
 }

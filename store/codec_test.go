@@ -16,6 +16,7 @@ func sampleEntry(n int) *Entry {
 		Key:    "https://example.com/articles/42?page=2",
 		Route:  "articles",
 		Host:   "example.com",
+		URL:    "example.com/articles/42?page=2",
 		Tags:   []string{"articles", "article-42"},
 		Groups: []string{"scripts"},
 		Vary:   []string{"Accept-Encoding"},
@@ -52,6 +53,7 @@ func diffEntries(a, b *Entry) string {
 	check("Key", a.Key, b.Key)
 	check("Route", a.Route, b.Route)
 	check("Host", a.Host, b.Host)
+	check("URL", a.URL, b.URL)
 	check("Tags", a.Tags, b.Tags)
 	check("Groups", a.Groups, b.Groups)
 	check("Vary", a.Vary, b.Vary)
@@ -168,6 +170,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Encode(sampleEntry(32)))
 	f.Add(Encode(&Entry{Status: 200, Header: http.Header{"X": nil}, ResponseTime: time.Unix(0, 0)}))
 	f.Add([]byte{codecVersion, 0x80})
+	f.Add(encodeWithoutURL(&Entry{Key: "http://h/a?b\nX:1", Status: 200}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)
 		if err != nil {
@@ -200,5 +203,29 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode(buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// encodeWithoutURL encodes e (whose meta must stay under 128 bytes) as the
+// previous codec version did, without the URL field.
+func encodeWithoutURL(e *Entry) []byte {
+	e.URL = ""
+	b := Encode(e)
+	if b[1] >= 0x80 {
+		panic("encodeWithoutURL: meta too long for the test")
+	}
+	at := 2 + 1 + uvarintLen(uint64(e.Status)) + stringSize(e.Key) + stringSize(e.Route) + stringSize(e.Host)
+	old := append([]byte{codecVersionNoURL, b[1] - 1}, b[2:at]...)
+	return append(old, b[at+1:]...)
+}
+
+func TestEntriesOfThePreviousVersionDecodeWithTheirURL(t *testing.T) {
+	old := encodeWithoutURL(&Entry{Key: "https://example.com:8443/a/b?x=1\nAccept-Language:de", Route: "r", Host: "example.com", Status: 200, Body: []byte("body")})
+	e, err := Decode(old)
+	if err != nil {
+		t.Fatalf("an entry of version 0x%02x: %v", codecVersionNoURL, err)
+	}
+	if want := "example.com:8443/a/b?x=1"; e.URL != want || string(e.Body) != "body" || e.Route != "r" {
+		t.Errorf("decoded URL %q, body %q, route %q; want URL %q from its key, body and route intact", e.URL, e.Body, e.Route, want)
 	}
 }

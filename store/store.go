@@ -22,6 +22,11 @@ type Entry struct {
 	Route string
 	// Host is the normalized host of the request (a purge scope).
 	Host string
+	// URL is the entry's URL without scheme, as policy.Key.URL gives it:
+	// the host (with a port other than the default), the path from its
+	// first "/", and the query after "?". It is the value of the entry's
+	// URL purge scope and the base of its path prefix scopes.
+	URL string
 	// Tags are the purge tags: the route's own and the origin's
 	// Surrogate-Key / Cache-Tag values.
 	Tags []string

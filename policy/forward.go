@@ -1,0 +1,268 @@
+package policy
+
+import (
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// What reaches the origin. The proxy applies these rules to the client's
+// request once, before anything reads it, so that the key, the Vary
+// selection and the origin all see the same fields: a field the origin
+// never receives cannot select a stored response, and a field the origin
+// receives is either keyed, varied on, set by cachegate, or absent.
+
+// hopByHop are the hop-by-hop request fields (RFC 9110 §7.6.1), which are
+// meant for the connection to cachegate, never for the origin.
+var hopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// RemoveHopByHop removes from h the hop-by-hop fields and every field
+// named in Connection (RFC 9110 §7.6.1), and every field whose name has an
+// underscore: CGI-style origins (PHP, WSGI, Rack) read "X_Forwarded_Host"
+// as X-Forwarded-Host, so such names would smuggle any field past these
+// rules (nginx drops them too, underscores_in_headers off). A protocol
+// upgrade keeps "Connection: Upgrade" and Upgrade (RFC 9110 §7.8); it
+// passes to the origin uncached. "TE: trailers" is kept as ReverseProxy
+// forwards it.
+func RemoveHopByHop(h http.Header) {
+	upgrade := ""
+	if headerHasToken(h["Connection"], "upgrade") {
+		upgrade = h.Get("Upgrade")
+	}
+	trailers := headerHasToken(h["Te"], "trailers")
+	for _, v := range h["Connection"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		delete(h, name)
+	}
+	for name := range h {
+		if strings.IndexByte(name, '_') >= 0 {
+			delete(h, name)
+		}
+	}
+	if upgrade != "" {
+		h.Set("Connection", "Upgrade")
+		h.Set("Upgrade", upgrade)
+	}
+	if trailers {
+		// The origin may send trailers (as ReverseProxy tells it).
+		h.Set("Te", "trailers")
+	}
+}
+
+// headerHasToken reports whether a comma-separated field has token,
+// compared case-insensitively.
+func headerHasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// forwardingPrefixes and forwardingFields are the forwarding family: fields
+// by which a proxy tells an origin who the client is, which host, scheme,
+// port, path or method it asked for. Frameworks (Rails, Django, Spring,
+// Symfony, Laravel, ASP.NET, IIS URL Rewrite) build absolute URLs,
+// redirects and asset links from them, or route by them; none is part of
+// the cache key, so a client may never set one.
+var (
+	forwardingPrefixes = []string{"X-Forwarded", "X-Original"}
+	forwardingFields   = map[string]bool{
+		"Forwarded": true, "X-Host": true, "X-Rewrite-Url": true,
+		"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+		"Front-End-Https": true, "X-Url-Scheme": true, "X-Scheme": true,
+		"X-Real-Ip": true, "True-Client-Ip": true, "X-Client-Ip": true, "Client-Ip": true,
+		"X-Cluster-Client-Ip": true, "Cf-Connecting-Ip": true, "Fastly-Client-Ip": true,
+		"X-Proxyuser-Ip": true, "X-Remote-Ip": true, "X-Remote-Addr": true,
+		"X-Arr-Ssl": true, "X-Proxy-Url": true, "X-Override-Url": true,
+		"X-Http-Host-Override": true, "Cf-Visitor": true, "X-Envoy-External-Address": true,
+	}
+)
+
+// IsForwardingField reports whether the canonical field name belongs to
+// the forwarding family.
+func IsForwardingField(name string) bool {
+	if forwardingFields[name] {
+		return true
+	}
+	for _, p := range forwardingPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetForwarding replaces the forwarding family in the header of r,
+// received from peer over scheme, by cachegate's own fields:
+// X-Forwarded-For (the peer), X-Forwarded-Host (r's host, normalized) and
+// X-Forwarded-Proto (scheme). When peer is one of trusted_proxies, the
+// client chain it sent (X-Forwarded-For, the for= and proto= of
+// Forwarded) is kept with peer appended, and its X-Forwarded-Proto, when
+// http or https, is kept as the request's scheme. It returns the scheme
+// the request is keyed and forwarded with.
+func (c *Config) SetForwarding(r *http.Request, peer netip.Addr, scheme string) string {
+	h := r.Header
+	trusted := c.trusts(peer)
+	var chain, forwarded []string
+	if trusted {
+		chain = h.Values("X-Forwarded-For")
+		forwarded = h.Values("Forwarded")
+		switch proto := strings.ToLower(strings.TrimSpace(h.Get("X-Forwarded-Proto"))); proto {
+		case "http", "https":
+			scheme = proto
+		}
+	}
+	for name := range h {
+		if IsForwardingField(name) {
+			delete(h, name)
+		}
+	}
+	// One backing array holds the three values (a request's allocations
+	// count on the hit path).
+	values := make([]string, 3)
+	values[0] = NormalizeHost(requestHost(r), scheme)
+	values[1] = scheme
+	h["X-Forwarded-Host"] = values[0:1:1]
+	h["X-Forwarded-Proto"] = values[1:2:2]
+	ip := ""
+	if peer.IsValid() {
+		ip = peer.String()
+	}
+	switch {
+	case len(chain) > 0 && ip != "":
+		values[2] = strings.Join(chain, ", ") + ", " + ip
+	case len(chain) > 0:
+		values[2] = strings.Join(chain, ", ")
+	default:
+		values[2] = ip
+	}
+	if values[2] != "" {
+		h["X-Forwarded-For"] = values[2:3:3]
+	}
+	if fw := forwardedChain(forwarded); fw != "" {
+		h.Set("Forwarded", fw+", "+forwardedNode(peer))
+	}
+	return scheme
+}
+
+// trusts reports whether peer is one of trusted_proxies.
+func (c *Config) trusts(peer netip.Addr) bool {
+	peer = peer.Unmap()
+	for _, p := range c.trusted {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedChain keeps, of the Forwarded elements a trusted proxy sent
+// (RFC 7239 §4), only the for= and proto= pairs: by= names the proxy's own
+// interface and host= is not keyed.
+func forwardedChain(values []string) string {
+	var elems []string
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			var kept []string
+			for pair := range strings.SplitSeq(elem, ";") {
+				name, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if strings.EqualFold(name, "for") || strings.EqualFold(name, "proto") {
+					kept = append(kept, strings.TrimSpace(pair))
+				}
+			}
+			if len(kept) > 0 {
+				elems = append(elems, strings.Join(kept, ";"))
+			}
+		}
+	}
+	return strings.Join(elems, ", ")
+}
+
+// forwardedNode is the for= pair of peer (RFC 7239 §6: an IPv6 address is
+// quoted and bracketed).
+func forwardedNode(peer netip.Addr) string {
+	switch {
+	case !peer.IsValid():
+		return "for=unknown"
+	case peer.Unmap().Is4():
+		return "for=" + peer.Unmap().String()
+	}
+	return `for="[` + peer.String() + `]"`
+}
+
+// ProtocolFields are the request fields that reach the origin on a
+// cacheable request of a route with request.allow_fields even when the list
+// does not name them: content negotiation, validators, ranges and request
+// directives, which the cache itself understands (RFC 9110 §12, §13, §14;
+// RFC 9111 §5.2.1), and the forwarding fields cachegate sets.
+var ProtocolFields = []string{
+	"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language",
+	"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Range",
+	"Cache-Control", "Pragma",
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded",
+}
+
+// DropRequestFields removes the route's request.drop_fields from h.
+func (rt *Route) DropRequestFields(h http.Header) {
+	for _, name := range rt.Request.DropFields {
+		delete(h, name)
+	}
+}
+
+// AllowRequestFields applies the route's request.allow_fields to the
+// header of a cacheable request: only the listed fields, ProtocolFields and
+// key.headers remain, and Cookie, unless listed, keeps only the cookies
+// named in key.cookies. Without an allowlist h is left alone.
+func (rt *Route) AllowRequestFields(h http.Header) {
+	if len(rt.Request.AllowFields) == 0 {
+		return
+	}
+	for name := range h {
+		if !rt.allowsField(name) {
+			delete(h, name)
+		}
+	}
+	if len(rt.KeyOptions.Cookies) > 0 && !slices.Contains(rt.Request.AllowFields, "Cookie") {
+		keepCookies(h, rt.KeyOptions.Cookies)
+	}
+}
+
+// allowsField reports whether the allowlist lets the canonical name reach
+// the origin.
+func (rt *Route) allowsField(name string) bool {
+	switch {
+	case slices.Contains(rt.Request.AllowFields, name), slices.Contains(ProtocolFields, name), slices.Contains(rt.KeyOptions.Headers, name):
+		return true
+	case name == "Cookie":
+		return len(rt.KeyOptions.Cookies) > 0
+	}
+	return false
+}
+
+// keepCookies reduces the Cookie field of h to the cookies named in names.
+func keepCookies(h http.Header, names []string) {
+	var kept []string
+	for _, c := range (&http.Request{Header: h}).Cookies() {
+		if slices.Contains(names, c.Name) {
+			kept = append(kept, c.Name+"="+c.Value)
+		}
+	}
+	delete(h, "Cookie")
+	if len(kept) > 0 {
+		h.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
