@@ -291,3 +291,16 @@ func DecideReuseOnError(ef EntryFreshness, age time.Duration, rd RequestDirectiv
 	staleness := age - ef.Freshness
 	return staleness <= ef.StaleIfError || (rd.HasMaxStale && (rd.AnyStale || staleness <= rd.MaxStale))
 }
+
+// DecideReuseWhenUnreachable reports whether the entry may be served when
+// the origin could not be reached at all: as DecideReuseOnError, and also
+// stale within the route's window for a disconnected cache (RFC 9111
+// §4.2.4: "unless it is disconnected"), but never past must-revalidate,
+// proxy-revalidate, no-cache or s-maxage (§5.2.2.2, §5.2.2.4, §5.2.2.8,
+// §5.2.2.10), which EntryFreshness.MustRevalidate carries.
+func DecideReuseWhenUnreachable(ef EntryFreshness, age time.Duration, rd RequestDirectives, window time.Duration) bool {
+	if DecideReuseOnError(ef, age, rd) {
+		return true
+	}
+	return !ef.MustRevalidate && age-ef.Freshness <= window
+}

@@ -205,6 +205,34 @@ func TestDecideReuse(t *testing.T) {
 	}
 }
 
+func TestDecideReuseWhenUnreachable(t *testing.T) {
+	const window = 5 * time.Minute
+	rows := []struct {
+		name string
+		cc   string
+		age  time.Duration
+		want bool
+	}{
+		{"§4.2.4 a disconnected cache serves stale within the window", "max-age=2", 3 * time.Second, true},
+		{"§4.2.4 not past the window", "max-age=2", 2*time.Second + window + time.Second, false},
+		{"RFC 5861 §4 stale-if-error longer than the window still counts", "max-age=2, stale-if-error=3600", 30 * time.Minute, true},
+		{"§5.2.2.2 must-revalidate forbids it", "max-age=2, must-revalidate", 3 * time.Second, false},
+		{"§5.2.2.8 proxy-revalidate forbids it in a shared cache", "max-age=2, proxy-revalidate", 3 * time.Second, false},
+		{"§5.2.2.4 no-cache forbids it", "max-age=2, no-cache", 3 * time.Second, false},
+		{"§5.2.2.10 s-maxage forbids it in a shared cache", "s-maxage=2", 3 * time.Second, false},
+		{"§4.2.4 a fresh entry is always served", "max-age=60", 3 * time.Second, true},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			dec := DecideStore(respect, getReq, 200, header("Date", httpT0, "Cache-Control", r.cc, "Etag", `"a"`), t0, t0)
+			ef := EntryFreshness{Freshness: dec.Freshness, StaleWhileRevalidate: dec.StaleWhileRevalidate, StaleIfError: dec.StaleIfError, MustRevalidate: dec.MustRevalidate}
+			if got := DecideReuseWhenUnreachable(ef, r.age, RequestDirectives{}, window); got != r.want {
+				t.Errorf("Cache-Control %q at age %v: reuse when unreachable = %v, want %v", r.cc, r.age, got, r.want)
+			}
+		})
+	}
+}
+
 func TestRequestDirectives(t *testing.T) {
 	rd := ParseRequestDirectives(header("Cache-Control", "max-age=5, only-if-cached", "Cache-Control", "no-store"))
 	if !rd.HasMaxAge || rd.MaxAge != 5*time.Second || !rd.OnlyIfCached || !rd.NoStore {
