@@ -133,22 +133,28 @@ func TestContinuouslyRequestedKeyNeverWaitsOnTheOrigin(t *testing.T) {
 	}
 }
 
-func TestOriginDownServesStaleOnlyWithinStaleIfError(t *testing.T) {
+func TestOriginDownServesStaleOnlyWhereAllowed(t *testing.T) {
 	o := demo.New()
 	srv := httptest.NewServer(o)
 	in := startInstance(t, setup{origin: srv.URL})
 	inside := "/max-age/0/a?cc=" + url.QueryEscape("max-age=0, stale-if-error=600")
-	outside := "/max-age/0/b?cc=" + url.QueryEscape("max-age=0")
+	unreachable := "/max-age/0/b?cc=" + url.QueryEscape("max-age=0")
+	forbidden := "/max-age/0/c?cc=" + url.QueryEscape("max-age=0, must-revalidate")
 	_, stale := in.get(inside)
-	in.get(outside)
+	_, staleB := in.get(unreachable)
+	in.get(forbidden)
 	srv.Close()
 	resp, body := in.get(inside)
 	if resp.StatusCode != 200 || body != stale {
 		t.Errorf("origin down, inside stale-if-error: %d %q, want 200 with the stale body", resp.StatusCode, body)
 	}
-	resp, body = in.get(outside)
+	resp, body = in.get(unreachable)
+	if resp.StatusCode != 200 || body != staleB || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=origin-unreachable") {
+		t.Errorf("origin down, no stale-if-error, within stale_if_unreachable (default 5m): %d %q %q, want 200 with the stale body (RFC 9111 §4.2.4)", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
+	}
+	resp, body = in.get(forbidden)
 	if resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusGatewayTimeout {
-		t.Errorf("origin down, outside stale-if-error: %d %q, want 502 or 504", resp.StatusCode, body)
+		t.Errorf("origin down, must-revalidate: %d %q, want 502 or 504", resp.StatusCode, body)
 	}
 }
 

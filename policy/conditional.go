@@ -36,14 +36,14 @@ func NotModified(req *http.Request, status int, h http.Header) bool {
 	if v == "" {
 		return false
 	}
-	ims, err := http.ParseTime(v)
-	if err != nil {
+	ims, ok := ParseHTTPDate(v)
+	if !ok {
 		return false // §13.1.3: an invalid date is ignored
 	}
 	var modified time.Time
-	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
+	if lm, ok := ParseHTTPDate(h.Get("Last-Modified")); ok {
 		modified = lm
-	} else if date, err := http.ParseTime(h.Get("Date")); err == nil {
+	} else if date, ok := ParseHTTPDate(h.Get("Date")); ok {
 		modified = date
 	} else {
 		return false
@@ -52,16 +52,20 @@ func NotModified(req *http.Request, status int, h http.Header) bool {
 }
 
 // etagListMatches evaluates an If-None-Match list against etag with the
-// weak comparison function (RFC 9110 §8.8.3.2, §13.1.2).
+// weak comparison function (RFC 9110 §8.8.3.2, §13.1.2). Only
+// well-formed entity-tags compare (§8.8.3): an unquoted tag, a lower-case
+// "w/" or a tag with a character outside etagc matches nothing, on either
+// side; obs-text (bytes 0x80-0xFF) is allowed.
 func etagListMatches(list, etag string) bool {
 	list = strings.TrimSpace(list)
 	if list == "*" {
 		return true
 	}
-	if etag == "" {
+	want, rest := scanETag(strings.TrimSpace(etag))
+	if want == "" || rest != "" {
 		return false
 	}
-	want := opaqueTag(etag)
+	want = opaqueTag(want)
 	for list != "" {
 		var tag string
 		tag, list = scanETag(list)
@@ -76,7 +80,8 @@ func etagListMatches(list, etag string) bool {
 }
 
 // scanETag reads one entity-tag from the start of s (after optional
-// whitespace and commas) and returns it and the rest.
+// whitespace and commas) and returns it and the rest; tag is "" when s
+// does not start with a well-formed entity-tag (RFC 9110 §8.8.3).
 func scanETag(s string) (tag, rest string) {
 	s = strings.TrimLeft(s, " \t,")
 	start := 0
@@ -86,17 +91,21 @@ func scanETag(s string) (tag, rest string) {
 	if len(s) <= start || s[start] != '"' {
 		return "", ""
 	}
-	end := strings.IndexByte(s[start+1:], '"')
-	if end < 0 {
-		return "", ""
+	for i := start + 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return s[:i+1], strings.TrimLeft(s[i+1:], " \t,")
+		case c == 0x21 || c >= 0x23 && c <= 0x7e || c >= 0x80: // etagc
+		default:
+			return "", ""
+		}
 	}
-	end += start + 2
-	return s[:end], strings.TrimLeft(s[end:], " \t,")
+	return "", ""
 }
 
 // opaqueTag is an entity-tag without its weakness indicator.
 func opaqueTag(etag string) string {
-	return strings.TrimPrefix(strings.TrimSpace(etag), "W/")
+	return strings.TrimPrefix(etag, "W/")
 }
 
 // notUpdated are the fields a 304 does not change in a stored response

@@ -301,6 +301,13 @@ type Route struct {
 	// StaleIfError: how long after expiry an entry is served when the
 	// origin fails. The origin's directive wins when larger. Default 0.
 	StaleIfError Duration `yaml:"stale_if_error"`
+	// StaleIfUnreachable: how long after expiry an entry is served when
+	// the origin cannot be reached at all (connection refused or reset,
+	// closed before it answered, timed out), without any stale-if-error
+	// (RFC 9111 §4.2.4 allows a disconnected cache to serve stale). Never
+	// for a response whose must-revalidate, proxy-revalidate, no-cache or
+	// s-maxage forbids serving it stale. 0 disables it. Default 5m.
+	StaleIfUnreachable Duration `yaml:"stale_if_unreachable"`
 	// Tags are added to every entry the route stores (purge scopes).
 	Tags []string `yaml:"tags"`
 	// KeyOptions (YAML "key") says which parts of the request make the

@@ -269,11 +269,13 @@ func TestParseFillsDefaults(t *testing.T) {
 			Name: "a", Match: Match{Path: "/a/"}, Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
 			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+			StaleIfUnreachable: Duration(5 * time.Minute),
 		}},
 		DefaultRoute: Route{
 			Name: "default", Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
 			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+			StaleIfUnreachable: Duration(5 * time.Minute),
 		},
 		OriginTimeouts: OriginTimeouts{
 			Connect:        Duration(5 * time.Second),

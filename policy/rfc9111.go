@@ -149,7 +149,7 @@ func hasValidator(h http.Header) bool {
 // dateOf is the response's Date, or fallback (the receipt time) when it is
 // absent or invalid (RFC 9110 §6.6.1).
 func dateOf(h http.Header, fallback time.Time) time.Time {
-	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+	if t, ok := ParseHTTPDate(h.Get("Date")); ok {
 		return t
 	}
 	return fallback
@@ -164,8 +164,8 @@ func expiresLifetime(values []string, date time.Time) time.Duration {
 			return 0
 		}
 	}
-	t, err := http.ParseTime(values[0])
-	if err != nil {
+	t, ok := ParseHTTPDate(values[0])
+	if !ok {
 		return 0
 	}
 	return max(min(t.Sub(date), maxDelta), 0)
@@ -178,8 +178,8 @@ func heuristicFreshness(rt *Route, h http.Header, date time.Time) time.Duration 
 	if rt.TTL > 0 {
 		return time.Duration(rt.TTL)
 	}
-	lm, err := http.ParseTime(h.Get("Last-Modified"))
-	if err != nil || !lm.Before(date) {
+	lm, ok := ParseHTTPDate(h.Get("Last-Modified"))
+	if !ok || !lm.Before(date) {
 		return 0
 	}
 	return min(date.Sub(lm)/heuristicFraction, heuristicCap).Truncate(time.Second)
@@ -197,14 +197,22 @@ func CurrentAge(h http.Header, requestTime, responseTime, now time.Time) time.Du
 	return correctedInitialAge + residentTime
 }
 
-// ageValue is the Age field in seconds (RFC 9111 §5.1); an invalid value
-// counts as zero, a huge one as 2^31 seconds.
+// ageValue is the Age field in seconds (RFC 9111 §5.1). A list-based
+// value (on one line or several) is read by its first member; a member
+// that is not a non-negative integer (a sign, a fraction, a parameter) is
+// invalid and the field is ignored, as §5.1 says; a value past 2^31
+// seconds counts as 2^31 (§1.2.2).
 func ageValue(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Age"))
-	if v == "" {
+	values := h.Values("Age")
+	if len(values) == 0 {
 		return 0
 	}
-	n, err := strconv.ParseUint(v, 10, 64)
+	first, _, _ := strings.Cut(values[0], ",")
+	first = strings.Trim(first, " \t")
+	if first == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(first, 10, 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 			return maxDelta
@@ -284,4 +292,17 @@ func DecideReuseOnError(ef EntryFreshness, age time.Duration, rd RequestDirectiv
 	}
 	staleness := age - ef.Freshness
 	return staleness <= ef.StaleIfError || (rd.HasMaxStale && (rd.AnyStale || staleness <= rd.MaxStale))
+}
+
+// DecideReuseWhenUnreachable reports whether the entry may be served when
+// the origin could not be reached at all: as DecideReuseOnError, and also
+// stale within the route's window for a disconnected cache (RFC 9111
+// §4.2.4: "unless it is disconnected"), but never past must-revalidate,
+// proxy-revalidate, no-cache or s-maxage (§5.2.2.2, §5.2.2.4, §5.2.2.8,
+// §5.2.2.10), which EntryFreshness.MustRevalidate carries.
+func DecideReuseWhenUnreachable(ef EntryFreshness, age time.Duration, rd RequestDirectives, window time.Duration) bool {
+	if DecideReuseOnError(ef, age, rd) {
+		return true
+	}
+	return !ef.MustRevalidate && age-ef.Freshness <= window
 }

@@ -43,6 +43,12 @@ func TestDecideStore(t *testing.T) {
 		{"§5.3 Expires minus Date", respect, getReq, 200, header("Date", httpT0, "Expires", t0.Add(90*time.Second).Format(http.TimeFormat)), true, "", 90 * time.Second, false, 0, 0},
 		{"§5.2.2.1 max-age over Expires", respect, getReq, 200, header("Date", httpT0, "Expires", t0.Add(time.Hour).Format(http.TimeFormat), "Cache-Control", "max-age=5"), true, "", 5 * time.Second, false, 0, 0},
 		{"§5.3 invalid Expires is already expired", respect, getReq, 200, header("Expires", "0", "Etag", `"a"`), true, "", 0, false, 0, 0},
+		{"§5.3 Expires with a one-digit hour is invalid: stale", respect, getReq, 200, header("Date", httpT0, "Expires", "Sun, 22 Nov 2026 3:00:00 GMT", "Etag", `"a"`), true, "", 0, false, 0, 0},
+		{"§5.3 Expires with doubled spaces is invalid: stale", respect, getReq, 200, header("Date", httpT0, "Expires", "Sun, 22  Nov 2026 13:00:00 GMT", "Etag", `"a"`), true, "", 0, false, 0, 0},
+		{"§5.3 Expires in UTC is invalid: stale", respect, getReq, 200, header("Date", httpT0, "Expires", "Sun, 22 Nov 2026 13:00:00 UTC", "Etag", `"a"`), true, "", 0, false, 0, 0},
+		{"§5.3 Expires with a wrong-case zone is valid (RFC 9110 §5.6.7 robustness)", respect, getReq, 200, header("Date", httpT0, "Expires", "Sun, 22 Nov 2026 13:00:00 gmt"), true, "", time.Hour, false, 0, 0},
+		{"§5.3 Expires in RFC 850 format", respect, getReq, 200, header("Date", httpT0, "Expires", "Sunday, 22-Nov-26 13:00:00 GMT"), true, "", time.Hour, false, 0, 0},
+		{"§5.3 Expires in asctime format", respect, getReq, 200, header("Date", httpT0, "Expires", "Sun Nov 22 13:00:00 2026"), true, "", time.Hour, false, 0, 0},
 		{"§4.2.1 two different Expires: stale", respect, getReq, 200, header("Date", httpT0, "Expires", t0.Add(time.Hour).Format(http.TimeFormat), "Expires", t0.Format(http.TimeFormat), "Etag", `"a"`), true, "", 0, false, 0, 0},
 		{"§4.2.1 invalid max-age is stale", respect, getReq, 200, header("Cache-Control", "max-age=abc", "Etag", `"a"`), true, "", 0, false, 0, 0},
 		{"§4.2.1 first of two max-age", respect, getReq, 200, header("Cache-Control", "max-age=10, max-age=99"), true, "", 10 * time.Second, false, 0, 0},
@@ -123,6 +129,15 @@ func TestCurrentAge(t *testing.T) {
 		{"§4.2.3 Date in the future: apparent age 0", header("Date", t0.Add(time.Hour).Format(http.TimeFormat)), t0, t0, t0, 0},
 		{"§5.1 invalid Age ignored", header("Date", httpT0, "Age", "-3"), t0, t0, t0, 0},
 		{"§1.2.2 huge Age capped", header("Date", httpT0, "Age", "99999999999999999999999"), t0, t0, t0, maxDelta},
+		{"§5.1 list on one line: first member", header("Date", httpT0, "Age", "7200, 0"), t0, t0, t0, 7200 * time.Second},
+		{"§5.1 list on one line: first member 0", header("Date", httpT0, "Age", "0, 7200"), t0, t0, t0, 0},
+		{"§5.1 several lines: first member", header("Date", httpT0, "Age", "7200", "Age", "0"), t0, t0, t0, 7200 * time.Second},
+		{"§5.1 several lines: first member 0", header("Date", httpT0, "Age", "0", "Age", "7200"), t0, t0, t0, 0},
+		{"§5.1 non-numeric Age ignored", header("Date", httpT0, "Age", "abc"), t0, t0, t0, 0},
+		{"§5.1 fractional Age ignored", header("Date", httpT0, "Age", "7200.0"), t0, t0, t0, 0},
+		{"§5.1 parameterized Age ignored", header("Date", httpT0, "Age", "7200;foo=bar"), t0, t0, t0, 0},
+		{"§5.1 signed Age ignored", header("Date", httpT0, "Age", "+7200"), t0, t0, t0, 0},
+		{"§1.2.2 Age of 2^31 - 1", header("Date", httpT0, "Age", "2147483647"), t0, t0, t0, 2147483647 * time.Second},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -190,6 +205,34 @@ func TestDecideReuse(t *testing.T) {
 	}
 }
 
+func TestDecideReuseWhenUnreachable(t *testing.T) {
+	const window = 5 * time.Minute
+	rows := []struct {
+		name string
+		cc   string
+		age  time.Duration
+		want bool
+	}{
+		{"§4.2.4 a disconnected cache serves stale within the window", "max-age=2", 3 * time.Second, true},
+		{"§4.2.4 not past the window", "max-age=2", 2*time.Second + window + time.Second, false},
+		{"RFC 5861 §4 stale-if-error longer than the window still counts", "max-age=2, stale-if-error=3600", 30 * time.Minute, true},
+		{"§5.2.2.2 must-revalidate forbids it", "max-age=2, must-revalidate", 3 * time.Second, false},
+		{"§5.2.2.8 proxy-revalidate forbids it in a shared cache", "max-age=2, proxy-revalidate", 3 * time.Second, false},
+		{"§5.2.2.4 no-cache forbids it", "max-age=2, no-cache", 3 * time.Second, false},
+		{"§5.2.2.10 s-maxage forbids it in a shared cache", "s-maxage=2", 3 * time.Second, false},
+		{"§4.2.4 a fresh entry is always served", "max-age=60", 3 * time.Second, true},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			dec := DecideStore(respect, getReq, 200, header("Date", httpT0, "Cache-Control", r.cc, "Etag", `"a"`), t0, t0)
+			ef := EntryFreshness{Freshness: dec.Freshness, StaleWhileRevalidate: dec.StaleWhileRevalidate, StaleIfError: dec.StaleIfError, MustRevalidate: dec.MustRevalidate}
+			if got := DecideReuseWhenUnreachable(ef, r.age, RequestDirectives{}, window); got != r.want {
+				t.Errorf("Cache-Control %q at age %v: reuse when unreachable = %v, want %v", r.cc, r.age, got, r.want)
+			}
+		})
+	}
+}
+
 func TestRequestDirectives(t *testing.T) {
 	rd := ParseRequestDirectives(header("Cache-Control", "max-age=5, only-if-cached", "Cache-Control", "no-store"))
 	if !rd.HasMaxAge || rd.MaxAge != 5*time.Second || !rd.OnlyIfCached || !rd.NoStore {
@@ -216,6 +259,13 @@ func TestVary(t *testing.T) {
 		t.Error("§4.1 an absent field must not match an empty one")
 	}
 	ae := func(v string) string { return VaryKey([]string{"Accept-Encoding"}, header("Accept-Encoding", v)) }
+	al := func(v string) string { return VaryKey([]string{"Accept-Language"}, header("Accept-Language", v)) }
+	if al("en-US;q=0.5, DE") != al("de,en-us;q=0.50") {
+		t.Error("§4.1 Accept-Language differing in case, order of equal weights and q formatting should share a variant")
+	}
+	if al("de, en;q=0.5") == al("en, de;q=0.5") {
+		t.Error("§4.1 Accept-Language with other preferences must select another variant")
+	}
 	if ae("gzip, deflate, br, zstd") != ae("br;q=1.0, gzip, zstd") {
 		t.Error("Accept-Encoding of two browsers accepting br, gzip and zstd should share a variant")
 	}
@@ -235,6 +285,26 @@ func TestNormalizeAcceptEncoding(t *testing.T) {
 	for in, want := range rows {
 		if got := NormalizeAcceptEncoding(in); got != want {
 			t.Errorf("NormalizeAcceptEncoding(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNormalizeAcceptLanguage(t *testing.T) {
+	rows := map[string]string{
+		"de":                        "de",
+		"en-US, en;q=0.9, de;q=0.8": "en-us,en;q=0.9,de;q=0.8",
+		"de;q=0.8, en-US, en;q=0.9": "en-us,en;q=0.9,de;q=0.8",
+		"FR-ch, fr;q=0.90":          "fr-ch,fr;q=0.9",
+		"en;q=0, de":                "de",
+		"de, de;q=0.5":              "de",
+		"en;q=bogus, de;q=0.5":      "en,de;q=0.5",
+		"*;q=0.1, en":               "en,*;q=0.1",
+		"en;q=0.3333333":            "en;q=0.333",
+		"  en ,  de  ":              "en,de",
+	}
+	for in, want := range rows {
+		if got := NormalizeAcceptLanguage(in); got != want {
+			t.Errorf("NormalizeAcceptLanguage(%q) = %q, want %q (RFC 9110 §12.5.4, §12.4.2)", in, got, want)
 		}
 	}
 }
@@ -262,6 +332,13 @@ func TestNotModified(t *testing.T) {
 		{"RFC 9110 §13.1.3 invalid date ignored", req("GET", "If-Modified-Since", "yesterday"), 200, stored, false},
 		{"RFC 9111 §4.3.2 Date when no Last-Modified", req("GET", "If-Modified-Since", httpT0), 200, noLM, true},
 		{"RFC 9110 §13.1.3 If-Modified-Since only for GET and HEAD", req("POST", "If-Modified-Since", httpT0), 200, stored, false},
+		{"RFC 9110 §8.8.3 obs-text in an entity-tag", req("GET", "If-None-Match", "\"abc\xfc\""), 200, header("Etag", "\"abc\xfc\""), true},
+		{"RFC 9110 §8.8.3 unquoted If-None-Match matches nothing", req("GET", "If-None-Match", "abc"), 200, header("Etag", `"abc"`), false},
+		{"RFC 9110 §8.8.3 unquoted ETag matches nothing", req("GET", "If-None-Match", `"abc"`), 200, header("Etag", "abc"), false},
+		{"RFC 9110 §8.8.3 unquoted on both sides matches nothing", req("GET", "If-None-Match", "abc"), 200, header("Etag", "abc"), false},
+		{"RFC 9110 §8.8.3 lower-case weakness flag is malformed", req("GET", "If-None-Match", `w/"abc"`), 200, header("Etag", `w/"abc"`), false},
+		{"RFC 9110 §8.8.3 a space inside a tag is malformed", req("GET", "If-None-Match", `"a b"`), 200, header("Etag", `"a b"`), false},
+		{"RFC 9110 §13.1.2 last of several tags", req("GET", "If-None-Match", `"1234", "5678", "v1"`), 200, stored, true},
 		{"only a 200 becomes 304", req("GET", "If-None-Match", `"v1"`), 404, stored, false},
 	}
 	for _, r := range rows {

@@ -38,21 +38,28 @@ const (
 	defaultHitForPass     = Duration(10 * time.Second)
 	defaultBeta           = 1.0
 	defaultTTLJitter      = 0.1
-	defaultConnect        = Duration(5 * time.Second)
-	defaultRespHeader     = Duration(60 * time.Second)
-	defaultIdle           = Duration(90 * time.Second)
-	defaultShutdown       = Duration(30 * time.Second)
-	defaultSignature      = "X-Signature"
-	defaultTolerance      = Duration(5 * time.Minute)
-	defaultWarmWorkers    = 4
-	defaultACMECA         = "https://acme-v02.api.letsencrypt.org/directory"
+	// defaultStaleIfUnreachable: long enough to ride out an origin restart
+	// or a deploy, short enough that nobody reads a page for long without
+	// the origin having confirmed it.
+	defaultStaleIfUnreachable = Duration(5 * time.Minute)
+	defaultConnect            = Duration(5 * time.Second)
+	defaultRespHeader         = Duration(60 * time.Second)
+	defaultIdle               = Duration(90 * time.Second)
+	defaultShutdown           = Duration(30 * time.Second)
+	defaultSignature          = "X-Signature"
+	defaultTolerance          = Duration(5 * time.Minute)
+	defaultWarmWorkers        = 4
+	defaultACMECA             = "https://acme-v02.api.letsencrypt.org/directory"
 )
 
 // Limits of numeric options.
 const (
-	maxBeta        = 10
-	maxTTLJitter   = 0.5
-	maxWarmWorkers = 64
+	maxBeta      = 10
+	maxTTLJitter = 0.5
+	// maxStaleIfUnreachable bounds how long an unreachable origin's pages
+	// are served: a day covers an outage; past that, stale-if-error says it.
+	maxStaleIfUnreachable = Duration(24 * time.Hour)
+	maxWarmWorkers        = 64
 )
 
 // webhookName is the syntax of a webhook's name, which appears in its URL.
@@ -380,6 +387,12 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 	p.check(path+".set_cookie", func() string { return oneOf(rt.SetCookie, SetCookiePass, SetCookieStrip, SetCookieStore) })
 	p.check(path+".early_refresh_beta", func() string { return between(rt.EarlyRefreshBeta, 0, maxBeta) })
 	p.check(path+".ttl_jitter", func() string { return between(rt.TTLJitter, 0, maxTTLJitter) })
+	p.check(path+".stale_if_unreachable", func() string {
+		if rt.StaleIfUnreachable < 0 || rt.StaleIfUnreachable > maxStaleIfUnreachable {
+			return "between 0 (off) and 1d, got " + time.Duration(rt.StaleIfUnreachable).String()
+		}
+		return ""
+	})
 	for i, tag := range rt.Tags {
 		p.check(path+".tags["+strconv.Itoa(i)+"]", func() string {
 			if tag == "" || strings.ContainsAny(tag, " \t\r\n,") {
@@ -604,6 +617,9 @@ func (p *parser) routeDefaults(rt *Route, path string, cache *CacheConfig) {
 	}
 	if !p.set[path+".ttl_jitter"] {
 		rt.TTLJitter = defaultTTLJitter
+	}
+	if !p.set[path+".stale_if_unreachable"] {
+		rt.StaleIfUnreachable = defaultStaleIfUnreachable
 	}
 	if rt.KeyOptions.IgnoreQuery == nil {
 		rt.KeyOptions.IgnoreQuery = DefaultIgnoreQuery()

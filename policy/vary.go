@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"cmp"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,7 +33,8 @@ func VaryNames(h http.Header) (names []string, star bool) {
 // response (RFC 9111 §4.1): each field's values, combined and with the
 // whitespace around commas normalized; an absent field differs from an
 // empty one. Accept-Encoding is normalized to the codings cachegate tells
-// apart, so that browsers do not split the cache.
+// apart, and Accept-Language to its ranges in order of preference, so that
+// browsers do not split the cache.
 func VaryKey(names []string, reqHeader http.Header) string {
 	var b strings.Builder
 	for _, name := range names {
@@ -43,9 +46,12 @@ func VaryKey(names []string, reqHeader http.Header) string {
 		}
 		b.WriteByte(':')
 		v := strings.Join(values, ",")
-		if name == "Accept-Encoding" {
+		switch name {
+		case "Accept-Encoding":
 			v = NormalizeAcceptEncoding(v)
-		} else {
+		case "Accept-Language":
+			v = NormalizeAcceptLanguage(v)
+		default:
 			v = normalizeList(v)
 		}
 		b.WriteString(v)
@@ -113,6 +119,55 @@ func NormalizeAcceptEncoding(v string) string {
 		return "identity"
 	}
 	return strings.Join(out, ", ")
+}
+
+// NormalizeAcceptLanguage rewrites an Accept-Language value (RFC 9110
+// §12.5.4) in one canonical form: language ranges lower-cased (they are
+// case-insensitive, RFC 4647 §2.1), ordered by weight with the field's
+// order kept among equal weights, ranges with q=0 and repeated ranges
+// dropped, and weights written only when below 1, in at most three
+// decimals. "en-US;q=0.5, DE" and "de,en-us;q=0.50" select one variant.
+// A malformed weight counts as 1, as a range without one would.
+func NormalizeAcceptLanguage(v string) string {
+	type lang struct {
+		tag    string
+		weight float64
+	}
+	var langs []lang
+	seen := map[string]bool{}
+	for _, member := range strings.Split(v, ",") {
+		tag, params, _ := strings.Cut(member, ";")
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		if tag == "" || seen[tag] {
+			continue
+		}
+		weight := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil && f >= 0 && f <= 1 {
+					weight = math.Round(f*1000) / 1000
+				}
+			}
+		}
+		seen[tag] = true
+		if weight > 0 {
+			langs = append(langs, lang{tag, weight})
+		}
+	}
+	slices.SortStableFunc(langs, func(a, b lang) int { return cmp.Compare(b.weight, a.weight) })
+	var b strings.Builder
+	for i, l := range langs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.tag)
+		if l.weight < 1 {
+			b.WriteString(";q=")
+			b.WriteString(strconv.FormatFloat(l.weight, 'f', -1, 64))
+		}
+	}
+	return b.String()
 }
 
 // CacheGroups reads the sf-strings of a Cache-Groups or

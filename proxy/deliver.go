@@ -55,7 +55,7 @@ func (p *Proxy) deliverRange(w http.ResponseWriter, r *http.Request, e *store.En
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil
 	}
-	modified, _ := http.ParseTime(e.Header.Get("Last-Modified"))
+	modified, _ := policy.ParseHTTPDate(e.Header.Get("Last-Modified"))
 	http.ServeContent(w, r, "", modified, bytes.NewReader(e.Body))
 }
 

@@ -305,7 +305,7 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 // save stores e under the request's key: directly when the response does
 // not vary, else as a variant behind a Vary marker on the primary key.
 func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
-	ttl := storeTTL(e)
+	ttl := storeTTL(e, x.route)
 	id := x.id
 	if len(e.Vary) > 0 {
 		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, URL: e.URL, Vary: e.Vary}
@@ -326,12 +326,16 @@ func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader
 // its stale windows, so that the origin can still answer 304 for it.
 const keepForRevalidation = time.Hour
 
-// storeTTL is how long the store keeps an entry: its freshness, the longer
-// of its stale windows, and a grace for revalidation when it has
+// storeTTL is how long the store keeps an entry: its freshness, the longest
+// of its stale windows and its route's stale_if_unreachable, and a grace for revalidation when it has
 // validators; never more than store.MaxTTL, so that purge marks, which are
 // dropped after that, always outlive the entries they invalidate.
-func storeTTL(e *store.Entry) time.Duration {
-	ttl := e.Freshness + max(e.StaleWhileRevalidate, e.StaleIfError)
+func storeTTL(e *store.Entry, rt *policy.Route) time.Duration {
+	unreachable := rt.StaleIfUnreachable.D()
+	if e.MustRevalidate {
+		unreachable = 0 // never served stale, even disconnected
+	}
+	ttl := e.Freshness + max(e.StaleWhileRevalidate, e.StaleIfError, unreachable)
 	if e.Header.Get("ETag") != "" || e.Header.Get("Last-Modified") != "" {
 		ttl += keepForRevalidation
 	}
@@ -360,10 +364,21 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if f.stale != nil {
 		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, p.now())
-		if policy.DecideReuseOnError(entryFreshness(f.stale), age, x.rd) {
+		ef := entryFreshness(f.stale)
+		detail := ""
+		switch {
+		case policy.DecideReuseOnError(ef, age, x.rd):
+			detail = "stale-if-error"
+		case !errors.Is(err, errServeStale) && policy.DecideReuseWhenUnreachable(ef, age, x.rd, x.route.StaleIfUnreachable.D()):
+			// The origin was not reached at all (refused, reset, closed,
+			// timed out): a disconnected cache may serve stale (RFC 9111
+			// §4.2.4).
+			detail = "origin-unreachable"
+		}
+		if detail != "" {
 			x.status.Hit = true
 			x.status.Fwd = ""
-			x.status.Detail = "stale-if-error"
+			x.status.Detail = detail
 			p.deliver(w, f.client, x, f.stale, age)
 			return
 		}

@@ -429,6 +429,55 @@ func TestStaleIfErrorServesStaleOn5xx(t *testing.T) {
 	wantStatus(t, resp, "detail=stale-if-error")
 }
 
+// disconnectingOrigin answers its first request with cc and then closes
+// every connection without answering, as an origin that went away.
+func disconnectingOrigin(t *testing.T, cc string) *origin {
+	var gone atomic.Bool
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if gone.Swap(true) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Cache-Control", cc)
+		w.Header().Set("ETag", `"x"`)
+		io.WriteString(w, "good")
+	})
+}
+
+func TestAnUnreachableOriginGetsItsStaleEntryServed(t *testing.T) {
+	c := newCache(t, disconnectingOrigin(t, "max-age=0"), "")
+	c.get(t, "/gone")
+	resp, body := c.get(t, "/gone")
+	if resp.StatusCode != 200 || body != "good" {
+		t.Errorf("RFC 9111 §4.2.4: a disconnected cache may serve stale; got %d %q, want the stale 200", resp.StatusCode, body)
+	}
+	wantStatus(t, resp, "detail=origin-unreachable")
+}
+
+func TestAnUnreachableOriginNeverGetsAStaleEntryServedThatForbidsIt(t *testing.T) {
+	for _, cc := range []string{"max-age=0, must-revalidate", "max-age=0, proxy-revalidate", "no-cache", "s-maxage=0"} {
+		t.Run(cc, func(t *testing.T) {
+			c := newCache(t, disconnectingOrigin(t, cc), "")
+			c.get(t, "/gone")
+			resp, body := c.get(t, "/gone")
+			if resp.StatusCode != http.StatusBadGateway || body == "good" {
+				t.Errorf("RFC 9111 §5.2.2 %q forbids serving stale even when disconnected; got %d %q, want 502", cc, resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestStaleIfUnreachableZeroTurnsItOff(t *testing.T) {
+	c := newCache(t, disconnectingOrigin(t, "max-age=0"), "default_route:\n  stale_if_unreachable: 0s\n")
+	c.get(t, "/gone")
+	if resp, _ := c.get(t, "/gone"); resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("stale_if_unreachable: 0s: got %d, want 502", resp.StatusCode)
+	}
+}
+
 func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 	var n atomic.Int64
 	release := make(chan struct{})
@@ -588,10 +637,10 @@ func TestStoreTTLIsCappedSoPurgeMarksOutliveEntries(t *testing.T) {
 	// max-age=2^31: without the cap the entry would outlive the purge
 	// marks (kept store.MaxTTL plus an hour) and reappear after them.
 	e := &store.Entry{Freshness: 2147483648 * time.Second, StaleIfError: time.Hour, Header: http.Header{"Etag": {`"x"`}}}
-	if got := storeTTL(e); got != store.MaxTTL {
+	if got := storeTTL(e, &policy.Route{}); got != store.MaxTTL {
 		t.Errorf("storeTTL = %v, want the cap %v", got, store.MaxTTL)
 	}
-	if got := storeTTL(&store.Entry{Header: http.Header{}}); got != time.Second {
+	if got := storeTTL(&store.Entry{Header: http.Header{}}, &policy.Route{}); got != time.Second {
 		t.Errorf("storeTTL of a zero-lifetime entry = %v, want 1s", got)
 	}
 }
