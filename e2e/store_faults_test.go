@@ -448,3 +448,40 @@ func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
 	a.waitReady()
 	waitFor(t, 20*time.Second, "an entry stored by the instance started without Redis served by another", resumed(a, b))
 }
+
+func TestPasswordChangedUnderARunningInstanceIsLoggedAndRequestsGoToTheOrigin(t *testing.T) {
+	srv := faultRedis(t, "--requirepass", "secret")
+	o := startOrigin(t)
+	in := startInstance(t, on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}))
+	in.waitReady()
+	paths := cachedPaths(t, []*instance{in}, "password", 4)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: "secret"})
+	defer admin.Close()
+	ctx := context.Background()
+	if err := admin.ConfigSet(ctx, "requirepass", "changed").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Authenticated connections stay so: drop them all.
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	offset := len(in.log.String())
+	waitFor(t, 10*time.Second, "the log naming store.redis.password after WRONGPASS", func() bool {
+		for _, path := range append(paths, "/max-age/600/password/new") {
+			resp, body := in.get(path)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s with Redis refusing the password: %d %q, want 200", path, resp.StatusCode, body)
+			}
+			// Redis answers, so others may purge: L1 is not served as if
+			// Redis were down.
+			if cs := resp.Header.Get("Cache-Status"); strings.Contains(cs, "redis-down") {
+				t.Fatalf("%s with Redis refusing the password: Cache-Status %q, want no redis-down", path, cs)
+			}
+		}
+		log := in.log.String()[offset:]
+		return strings.Contains(log, "store.redis.password") && strings.Contains(log, "WRONGPASS")
+	})
+}
