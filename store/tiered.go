@@ -53,14 +53,15 @@ type Tiered struct {
 	// touched by a purge); a copy that is not is dropped and L2 asked,
 	// where another instance may already have stored the new version.
 	Current func(*Entry) bool
+	admit   *admission
+	// now is the clock freshness is measured against (replaced in tests).
+	now func() time.Time
+
 	// Unreachable, when set, reports whether Redis does not answer and
 	// since when (Breaker.Unreachable); L1WhenRedisDown is how long after
 	// that L1 still serves (0: not at all).
 	Unreachable     func() (since time.Time, ok bool)
 	L1WhenRedisDown time.Duration
-	admit           *admission
-	// now is the clock freshness is measured against (replaced in tests).
-	now func() time.Time
 }
 
 // NewTiered returns a Tiered store of l1 over l2. trusted reports whether
