@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -226,5 +227,35 @@ func TestCheckOfAnUnreachableRedisIsNoConfigError(t *testing.T) {
 	var ce *RedisConfigError
 	if err == nil || errors.As(err, &ce) {
 		t.Errorf("Check of a stopped Redis: %v, want an error that is no *RedisConfigError", err)
+	}
+}
+
+func TestConfigProblemNamesTheOptionForEachRefusal(t *testing.T) {
+	user := policy.RedisConfig{Username: "app", KeyPrefix: "cachegate"}
+	for _, tc := range []struct {
+		reply  string
+		cfg    policy.RedisConfig
+		option string
+	}{
+		{"WRONGPASS invalid username-password pair or user is disabled.", policy.RedisConfig{}, "store.redis.password"},
+		{"NOAUTH Authentication required.", policy.RedisConfig{}, "store.redis.password"},
+		{"NOPERM this user has no permissions to run the 'get' command", user, "store.redis.username"},
+		{"ERR wrong number of arguments for 'auth' command", user, "store.redis.username"},
+		{"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", policy.RedisConfig{}, "store.redis.password"},
+		{"ERR DB index is out of range", policy.RedisConfig{DB: 16}, "store.redis.db"},
+		{"ERR invalid DB index", policy.RedisConfig{DB: 16}, "store.redis.db"},
+		{"LOADING Redis is loading the dataset in memory", policy.RedisConfig{}, ""},
+		{"OOM command not allowed when used memory > 'maxmemory'.", policy.RedisConfig{}, ""},
+	} {
+		got := ConfigProblem(fmt.Errorf("store: redis get k: %w", replyError(tc.reply)), tc.cfg)
+		switch {
+		case tc.option == "" && got != nil:
+			t.Errorf("%q: %v, want no configuration problem (transient)", tc.reply, got)
+		case tc.option != "" && (got == nil || got.Option != tc.option || !strings.Contains(got.Error(), tc.reply)):
+			t.Errorf("%q: %v, want a problem with %s quoting the reply", tc.reply, got, tc.option)
+		}
+	}
+	if got := ConfigProblem(&net.OpError{Op: "dial", Err: errors.New("connection refused")}, policy.RedisConfig{}); got != nil {
+		t.Errorf("a refused connection: %v, want nil (unreachable is no configuration problem)", got)
 	}
 }

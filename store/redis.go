@@ -303,6 +303,8 @@ func ConfigProblem(err error, cfg policy.RedisConfig) *RedisConfigError {
 		return &RedisConfigError{"store.redis.password", "Redis refused the password", re}
 	case redis.IsPermissionError(re):
 		return &RedisConfigError{"store.redis.username", fmt.Sprintf("Redis's ACL for user %q denies a command or a key under key_prefix %q that cachegate needs", cfg.Username, cfg.KeyPrefix), re}
+	case strings.HasPrefix(msg, "ERR") && cfg.Username != "" && strings.Contains(msg, "wrong number of arguments for 'auth'"):
+		return &RedisConfigError{"store.redis.username", "this Redis has no ACL users (Redis before 6.0 takes a password only)", re}
 	case strings.HasPrefix(msg, "ERR") && strings.Contains(msg, "DB index"):
 		return &RedisConfigError{"store.redis.db", fmt.Sprintf("Redis has no database %d", cfg.DB), re}
 	case strings.HasPrefix(msg, "ERR") && strings.Contains(strings.ToUpper(msg), "AUTH"):
