@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/demo"
+	"github.com/cachegate/cachegate/internal/lograte"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
@@ -359,15 +361,43 @@ func openStore(cfg *policy.Config, log *slog.Logger, m *metrics.Metrics, trusted
 	if err != nil {
 		return b, err
 	}
+	if err := checkRedis(rs, cfg.Store.Redis, log); err != nil {
+		rs.Close()
+		return b, err
+	}
 	b.redis = rs
 	m.BreakerState(store.StateClosed)
 	b.breaker = store.NewBreaker(rs, store.BreakerOptions{OnStateChange: m.BreakerState}, log)
 	b.store = b.breaker
 	if cfg.Store.Backend == "tiered" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
-		b.store = store.NewTiered(b.memory, b.breaker, trusted)
+		t := store.NewTiered(b.memory, b.breaker, trusted)
+		t.Unreachable, t.L1WhenRedisDown = b.breaker.Unreachable, cfg.Store.Tiered.L1WhenRedisDown.D()
+		b.store = t
 	}
 	return b, nil
+}
+
+// redisStartCheck bounds the start's check of Redis: a few dial and read
+// timeouts.
+const redisStartCheck = 3 * time.Second
+
+// checkRedis stops the start when Redis refuses the configuration (a wrong
+// password, an ACL that denies, no such database): waiting would not help.
+// A Redis that does not answer is only logged: the instance serves from the
+// origin and uses Redis when it comes.
+func checkRedis(rs *store.Redis, rc policy.RedisConfig, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), redisStartCheck)
+	defer cancel()
+	err := rs.Check(ctx, rc)
+	var ce *store.RedisConfigError
+	if errors.As(err, &ce) {
+		return err
+	}
+	if err != nil {
+		log.Warn("Redis does not answer at start; requests go to the origin until it does", "err", err)
+	}
+	return nil
 }
 
 // redisLogger sends go-redis's own messages to the log at debug.
@@ -483,8 +513,10 @@ func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Warnings and errors of one kind are written once per interval with
+	// a count: a Redis outage must not flood the log.
 	if lc.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(lograte.New(slog.NewJSONHandler(w, opts), lograte.DefaultInterval))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(lograte.New(slog.NewTextHandler(w, opts), lograte.DefaultInterval))
 }

@@ -77,6 +77,16 @@ type StoreConfig struct {
 	Memory MemoryConfig `yaml:"memory"`
 	// Redis configures the Redis store (backend redis or tiered).
 	Redis RedisConfig `yaml:"redis"`
+	// Tiered configures the tiered store's L1.
+	Tiered TieredConfig `yaml:"tiered"`
+}
+
+// TieredConfig configures the tiered store.
+type TieredConfig struct {
+	// L1WhenRedisDown is how long after Redis stopped answering the L1
+	// still serves its fresh entries (no purge can be written, so none
+	// can be acknowledged); 0 turns L1 off while Redis is down. Default 30s.
+	L1WhenRedisDown Duration `yaml:"l1_when_redis_down"`
 }
 
 // MemoryConfig configures the in-process store.

@@ -256,6 +256,7 @@ func TestParseFillsDefaults(t *testing.T) {
 				ReadTimeout:  Duration(200 * time.Millisecond),
 				WriteTimeout: Duration(200 * time.Millisecond),
 			},
+			Tiered: TieredConfig{L1WhenRedisDown: Duration(30 * time.Second)},
 		},
 		Cache: CacheConfig{
 			MaxObjectBytes:   8 << 20,

@@ -52,6 +52,12 @@ const (
 	defaultACMECA             = "https://acme-v02.api.letsencrypt.org/directory"
 )
 
+// defaultL1WhenRedisDown is long enough to ride out a Redis restart or a
+// failover (seconds), and short enough that an instance cut off from a
+// Redis the others still reach serves what they purge for half a minute at
+// most.
+const defaultL1WhenRedisDown = Duration(30 * time.Second)
+
 // Limits of numeric options.
 const (
 	maxBeta      = 10
@@ -567,6 +573,9 @@ func (p *parser) applyDefaults(cfg *Config) {
 	setDefault(&rc.DialTimeout, defaultDialTimeout)
 	setDefault(&rc.ReadTimeout, defaultIOTimeout)
 	setDefault(&rc.WriteTimeout, defaultIOTimeout)
+	if !p.set["store.tiered.l1_when_redis_down"] {
+		cfg.Store.Tiered.L1WhenRedisDown = defaultL1WhenRedisDown
+	}
 	setDefault(&cfg.Cache.MaxObjectBytes, defaultMaxObjectBytes)
 	setDefault(&cfg.Cache.Name, defaultCacheName)
 	c := &cfg.Cache

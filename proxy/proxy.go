@@ -174,6 +174,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch verdict, age := p.decide(x, e); verdict {
 	case serveFresh:
 		x.status.Hit = true
+		if e.RedisDown {
+			x.status.Detail = detailRedisDown
+		}
 		p.deliver(w, r, x, e, age)
 		if p.refreshEarly(x, e, age) {
 			p.refresh(r, x, e, metrics.RefreshEarly)
@@ -193,6 +196,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fetchCollapsed(w, r, x, e)
 	}
 }
+
+// detailRedisDown is the Cache-Status detail (RFC 9211 §2.8) of a hit the
+// tiered store's L1 served while Redis was unreachable, that is without
+// the purges Redis could have told of (none could be acknowledged).
+const detailRedisDown = "redis-down"
 
 // fetchCollapsed fetches from the origin unless another request for the
 // same key, here or in another instance, already is: then it waits for

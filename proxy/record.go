@@ -24,7 +24,7 @@ func (p *Proxy) record(r *http.Request, x *exchange, w *countingWriter) {
 func metricStatus(x *exchange) string {
 	s := x.status
 	switch {
-	case s.Hit && s.Detail != "":
+	case s.Hit && s.Detail != "" && s.Detail != detailRedisDown:
 		return metrics.CacheStale // stale-while-revalidate, soft purge, stale-if-error
 	case s.Hit:
 		return metrics.CacheHit

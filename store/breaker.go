@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrUnavailable is returned, wrapped with the operation and key, by a
@@ -64,6 +68,10 @@ type Breaker struct {
 	failures int       // consecutive failures while closed
 	until    time.Time // end of the cooldown while open
 	probing  bool      // a probe is in flight while half-open
+	// lost is when the store stopped answering: the first of the failures
+	// since its last answer that reached no server (zero while it
+	// answers, even with errors).
+	lost time.Time
 }
 
 // NewBreaker returns a Breaker around s, closed, with opts' zero fields
@@ -88,6 +96,16 @@ func (b *Breaker) State() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state
+}
+
+// Unreachable reports whether the circuit is open (or probing) because
+// the store does not answer at all, and since when: a refused connection or
+// a timeout, not an error reply such as WRONGPASS or OOM. While it is, no
+// other instance can write to the store either, a purge included.
+func (b *Breaker) Unreachable() (since time.Time, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lost, b.state != StateClosed && !b.lost.IsZero()
 }
 
 // Get returns the inner store's Get, or an error wrapping ErrUnavailable
@@ -166,6 +184,7 @@ func (b *Breaker) done(probe bool, err error) {
 		}
 		return
 	}
+	b.noteReach(err)
 	if probe {
 		b.probing = false
 		if failed {
@@ -191,11 +210,35 @@ func (b *Breaker) done(probe bool, err error) {
 	}
 }
 
+// noteReach records whether the call's outcome shows the store answering;
+// b.mu is held.
+func (b *Breaker) noteReach(err error) {
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound) || !noAnswer(err):
+		b.lost = time.Time{}
+	case b.lost.IsZero():
+		b.lost = b.now()
+	}
+}
+
+// noAnswer reports whether err says the store was not reached or did not
+// answer in time, as opposed to an answer that is an error.
+func noAnswer(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed)
+}
+
 // open opens the circuit for a cooldown after err; b.mu is held.
 func (b *Breaker) open(err error) {
 	b.failures = 0
 	b.until = b.now().Add(b.opts.Cooldown)
 	b.setState(StateOpen)
+	if redis.IsAuthError(err) || redis.IsPermissionError(err) {
+		// The password or the ACL changed under a running instance.
+		b.log.Error("store: Redis refuses this instance's credentials (store.redis.password, store.redis.username): circuit open, requests go to the origin", "err", err)
+		return
+	}
 	b.log.Warn("store: circuit open, failing fast", "cooldown", b.opts.Cooldown, "err", err)
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cachegate/cachegate/policy"
@@ -243,3 +244,71 @@ var (
 	_ Store = (*Redis)(nil)
 	_ Store = (*Memory)(nil)
 )
+
+// RedisConfigError is Redis refusing this instance's configuration: the
+// password, the ACL user or the database. Unlike an unreachable Redis,
+// waiting does not help, so it stops the start.
+type RedisConfigError struct {
+	// Option is the configuration option to fix, e.g. store.redis.password.
+	Option string
+	// Problem says what Redis refused, in words.
+	Problem string
+	// Err is Redis's reply.
+	Err error
+}
+
+func (e *RedisConfigError) Error() string {
+	return fmt.Sprintf("%s: %s (%v)", e.Option, e.Problem, e.Err)
+}
+
+func (e *RedisConfigError) Unwrap() error { return e.Err }
+
+// Check asks Redis whether it accepts this instance: a PING and a GET of a
+// key under the prefix, which are what the first connection's AUTH and
+// SELECT, and the ACL's command and key rules, answer to. It returns a
+// *RedisConfigError when Redis refused the configuration, another error
+// when it did not answer, and nil when it serves.
+func (r *Redis) Check(ctx context.Context, cfg policy.RedisConfig) error {
+	err := r.c.Ping(ctx).Err()
+	if err == nil {
+		err = r.c.Get(ctx, r.KeyFor("start-check")).Err()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if ce := ConfigProblem(err, cfg); ce != nil {
+		return ce
+	}
+	return fmt.Errorf("store: redis %v: %w", cfg.Addrs, err)
+}
+
+// ConfigProblem returns the *RedisConfigError that err is, naming the
+// option to fix, or nil when err is not Redis refusing the configuration
+// (a timeout, a refused connection, OOM, LOADING...).
+func ConfigProblem(err error, cfg policy.RedisConfig) *RedisConfigError {
+	var re redis.Error
+	if err == nil || !errors.As(err, &re) {
+		return nil
+	}
+	msg := re.Error()
+	switch {
+	case strings.HasPrefix(msg, "NOAUTH "):
+		return &RedisConfigError{"store.redis.password", "Redis requires a password and got none", re}
+	case redis.IsAuthError(re) && cfg.Username != "":
+		return &RedisConfigError{"store.redis.password", fmt.Sprintf("Redis refused user %q with this password", cfg.Username), re}
+	case redis.IsAuthError(re):
+		return &RedisConfigError{"store.redis.password", "Redis refused the password", re}
+	case redis.IsPermissionError(re):
+		return &RedisConfigError{"store.redis.username", fmt.Sprintf("Redis's ACL for user %q denies a command or a key under key_prefix %q that cachegate needs", cfg.Username, cfg.KeyPrefix), re}
+	case strings.HasPrefix(msg, "ERR") && cfg.Username != "" && strings.Contains(msg, "wrong number of arguments for 'auth'"):
+		return &RedisConfigError{"store.redis.username", "this Redis has no ACL users (Redis before 6.0 takes a password only)", re}
+	case strings.HasPrefix(msg, "ERR") && strings.Contains(msg, "DB index"):
+		return &RedisConfigError{"store.redis.db", fmt.Sprintf("Redis has no database %d", cfg.DB), re}
+	case strings.HasPrefix(msg, "ERR") && strings.Contains(strings.ToUpper(msg), "AUTH"):
+		return &RedisConfigError{"store.redis.password", "Redis refused the authentication", re}
+	}
+	return nil
+}

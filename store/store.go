@@ -65,6 +65,12 @@ type Entry struct {
 	// Seq is the purge sequence read when the fill started; the entry is
 	// valid while Seq is at or above the mark of every scope it belongs to.
 	Seq uint64
+
+	// RedisDown is set on the copy a Tiered store's Get returns when it
+	// served the entry from L1 while Redis was unreachable, so that the
+	// response can say so (Cache-Status detail=redis-down). It is never
+	// stored.
+	RedisDown bool
 }
 
 // IsMarker reports whether e is a Vary marker rather than a response.

@@ -30,6 +30,17 @@ const admissionEntrySize = 4 << 10
 // honoured; L1 is still written, and a key that L2 no longer holds is
 // dropped from L1.
 //
+// One exception: while Redis does not answer at all (Unreachable), nobody
+// can write a purge to it, so no purge can be acknowledged, and L1 serves
+// its fresh entries for up to L1WhenRedisDown after Redis stopped
+// answering; the entries it returns then are copies with RedisDown set.
+// After that bound L1 is not trusted again until trusted says so: the
+// bound limits how long an instance relies on marks it cannot refresh (a
+// Redis that only this instance cannot reach still takes purges from the
+// others; they name this instance as not having confirmed). A Redis that
+// answers with errors (WRONGPASS, OOM) is not unreachable: others may
+// still purge through it.
+//
 // An entry that this instance stores (Set) always enters L1; an entry read
 // from L2 enters it only on its second request within the admission
 // filter's window (TinyLFU), so that keys requested once do not evict
@@ -45,6 +56,12 @@ type Tiered struct {
 	admit   *admission
 	// now is the clock freshness is measured against (replaced in tests).
 	now func() time.Time
+
+	// Unreachable, when set, reports whether Redis does not answer and
+	// since when (Breaker.Unreachable); L1WhenRedisDown is how long after
+	// that L1 still serves (0: not at all).
+	Unreachable     func() (since time.Time, ok bool)
+	L1WhenRedisDown time.Duration
 }
 
 // NewTiered returns a Tiered store of l1 over l2. trusted reports whether
@@ -66,14 +83,21 @@ func NewTiered(l1 *Memory, l2 Store, trusted func() bool) *Tiered {
 // L1 returns the in-process tier, for metrics (Bytes, Len).
 func (t *Tiered) L1() *Memory { return t.l1 }
 
-// Get returns the entry stored under key: from L1 when L1 is trusted and
-// holds it, without asking L2; otherwise from L2, offering a hit to L1
-// (subject to admission). Errors are L2's: ErrNotFound, or a failure of L2
-// (which L1 does not mask, as L1 held nothing trustworthy).
+// Get returns the entry stored under key: from L1 when L1 is trusted (or
+// Redis has been unreachable for less than L1WhenRedisDown) and holds it,
+// without asking L2; otherwise from L2, offering a hit to L1 (subject to
+// admission). Errors are L2's: ErrNotFound, or a failure of L2 (which L1
+// does not mask, as L1 held nothing trustworthy).
 func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
-	if t.trusted() {
+	trusted := t.trusted()
+	if trusted || t.redisDownWithinBound() {
 		if e, err := t.l1.Get(ctx, key); err == nil {
 			if t.Current == nil || e.IsMarker() || t.Current(e) {
+				if !trusted && !e.IsMarker() {
+					c := *e
+					c.RedisDown = true
+					return &c, nil
+				}
 				return e, nil
 			}
 			_ = t.l1.Delete(ctx, key)
@@ -105,6 +129,13 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 // replaces nothing in L1 but drops the copy there. L1 is written even when
 // L2 fails, and L2's error is returned.
 func (t *Tiered) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+	if e.RedisDown {
+		// A copy Get returned, changed and stored again: the flag was
+		// about that one response.
+		c := *e
+		c.RedisDown = false
+		e = &c
+	}
 	err := t.l2.Set(ctx, key, e, ttl)
 	l1TTL := ttl
 	if !e.IsMarker() {
@@ -125,6 +156,16 @@ func (t *Tiered) Delete(ctx context.Context, keys ...string) error {
 func (t *Tiered) Close() error {
 	_ = t.l1.Close()
 	return t.l2.Close()
+}
+
+// redisDownWithinBound reports whether Redis has not answered for less
+// than L1WhenRedisDown.
+func (t *Tiered) redisDownWithinBound() bool {
+	if t.Unreachable == nil || t.L1WhenRedisDown <= 0 {
+		return false
+	}
+	since, ok := t.Unreachable()
+	return ok && t.now().Sub(since) < t.L1WhenRedisDown
 }
 
 // freshFor returns how long e stays fresh from now (RFC 9111 §4.2:

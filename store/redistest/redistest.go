@@ -171,7 +171,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if line = strings.TrimRight(line, "\r\n"); line != "+PONG" {
+	// A server started with --requirepass answers, though not PONG.
+	if line = strings.TrimRight(line, "\r\n"); line != "+PONG" && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
