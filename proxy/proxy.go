@@ -133,6 +133,8 @@ type exchange struct {
 	softPurged bool
 	// originTime is how long the origin took, when it was asked.
 	originTime time.Duration
+	// client bounds the writes to the client (client_timeouts.write).
+	client clientWriter
 }
 
 // storeID is the store key of the entry the exchange reads and fills.
@@ -151,6 +153,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x := p.classify(r)
+	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
+	w = &x.client
 	var counted *countingWriter
 	if x.st.cfg.Log.Access {
 		counted = &countingWriter{ResponseWriter: w}
@@ -196,9 +200,10 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		return
 	}
 	led := false
-	out, value, _ := p.collapse.Do(r.Context(), x.storeID(), func() (collapse.Outcome, any) {
+	// Waiting does not end when the client half-closes (originContext).
+	out, value, _ := p.collapse.Do(context.WithoutCancel(r.Context()), x.storeID(), func(settle collapse.Settle) (collapse.Outcome, any) {
 		led = true
-		f := &fill{x: x, client: r, stale: e}
+		f := &fill{x: x, client: r, stale: e, settle: settle}
 		p.fill(w, r, f)
 		return f.outcome(), f.filled
 	}, func() any {
@@ -230,7 +235,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			}
 		}
 	} else if out == collapse.Uncacheable {
-		x.status.Detail = "hit-for-pass"
+		x.status.Detail = hitForPass
 	}
 	p.fetch(w, r, x, e)
 }
