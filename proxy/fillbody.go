@@ -31,7 +31,7 @@ type originBody struct {
 	handedOver bool
 	// tooLarge: the body outgrew the bound; it is not stored.
 	tooLarge bool
-	origin     io.ReadCloser
+	origin   io.ReadCloser
 	// cancel ends the request to the origin.
 	cancel func()
 	// done is closed when the fill has ended: stored, cut or handed over.
