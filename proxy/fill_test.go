@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAFillWhoseClientLeavesIsStoredAllTheSame(t *testing.T) {
+	half := strings.Repeat("a", 512<<10)
+	clientGone := make(chan struct{})
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", strconv.Itoa(2*len(half)))
+		io.WriteString(w, half)
+		w.(http.Flusher).Flush()
+		select {
+		case <-clientGone:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, half)
+	})
+	c := newCache(t, o, "")
+	conn, err := net.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /left HTTP/1.1\r\nHost: %s\r\n\r\n", c.Listener.Addr())
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 1024))
+	conn.Close()
+	close(clientGone)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, body := c.get(t, "/left")
+		if strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			if body != half+half || o.hits.Load() != 1 {
+				t.Errorf("hit of %d bytes after %d origin requests, want the whole body after 1", len(body), o.hits.Load())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fill whose client left was never stored (origin requests %d)", o.hits.Load())
+		}
+	}
+}
+
+func TestCacheStatusOfAStreamedResponseDoesNotClaimStored(t *testing.T) {
+	big := strings.Repeat("b", storedBeforeHeaders+1)
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		io.WriteString(w, big)
+	})
+	c := newCache(t, o, "")
+	resp, body := c.get(t, "/streamed")
+	cs := resp.Header.Get("Cache-Status")
+	if body != big || strings.Contains(cs, "stored") || !strings.Contains(cs, "detail=streamed") {
+		t.Errorf("a body larger than the headers wait for: %d bytes, Cache-Status %q; want the body, detail=streamed and no stored (RFC 9211 §2.5: unknown when the headers left)", len(body), cs)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if resp, _ := c.get(t, "/streamed"); strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the streamed response was never stored")
+		}
+	}
+}
