@@ -272,3 +272,17 @@ func TestHitForPassIsReportedOnTheRequestsThatSkipTheQueue(t *testing.T) {
 		t.Errorf("second request within cache.collapse.hit_for_pass: Cache-Status %q, want detail=hit-for-pass", cs)
 	}
 }
+
+func TestAClientThatHalfClosesIsServedFromRedisLikeAnyOther(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in.get("/max-age/60/half-redis")
+	resp, body := rawExchange(t, in, "GET /max-age/60/half-redis HTTP/1.1\r\nHost: "+siteHost+"\r\n\r\n", true)
+	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") || !strings.Contains(body, "response 1") || o.Count("/max-age/60/half-redis") != 1 {
+		t.Errorf("a half-closed request for a stored key: %q, Cache-Status %q, origin requests %d; want the stored response as a hit (a half-close must not bypass the cache)",
+			body, cs, o.Count("/max-age/60/half-redis"))
+	}
+	if strings.Contains(in.log.String(), "store get") {
+		t.Errorf("a half-close made a store read fail:\n%s", in.log.String())
+	}
+}

@@ -121,7 +121,7 @@ func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 	if f.x.cacheable {
 		// Read before the request leaves: a purge that lands while the
 		// origin answers then invalidates what this fill stores.
-		f.seq = p.purger.FillSeq(r.Context())
+		f.seq = p.purger.FillSeq(f.x.requestContext(r))
 	}
 	ctx, cancel := p.originContext(r, f.background)
 	f.cancel = cancel
