@@ -109,8 +109,8 @@ func fillOf(r *http.Request) *fill {
 }
 
 // fetch forwards the request to the origin. For a cacheable request the
-// response is streamed to the client and captured for the store; stale is
-// the entry to revalidate, if any.
+// response is stored when it may be (originBody) while it streams to the
+// client; stale is the entry to revalidate, if any.
 func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale *store.Entry) {
 	p.fill(w, r, &fill{x: x, client: r, stale: stale})
 }
@@ -369,7 +369,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 }
 
 // newEntry builds the entry a response will be stored as (its body comes
-// when the capture completes).
+// when the fill has read it whole).
 func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision, now time.Time) *store.Entry {
 	x := f.x
 	header := resp.Header.Clone()
