@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,5 +75,40 @@ func TestCacheStatusOfAStreamedResponseDoesNotClaimStored(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the streamed response was never stored")
 		}
+	}
+}
+
+func TestAFillWhoseOriginStallsEndsAfterTheOriginTimeout(t *testing.T) {
+	released := make(chan struct{})
+	var once sync.Once
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", strconv.Itoa(1<<20))
+		io.WriteString(w, strings.Repeat("s", 300<<10))
+		w.(http.Flusher).Flush()
+		if r.URL.Path == "/stall" {
+			<-r.Context().Done() // stalls until the cache gives up
+			once.Do(func() { close(released) })
+		}
+	})
+	c := newCache(t, o, "origin_timeouts:\n  response_header: 200ms\n")
+	conn, err := net.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /stall HTTP/1.1\r\nHost: %s\r\n\r\n", c.Listener.Addr())
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 1024))
+	conn.Close() // the client leaves; the fill goes on without it
+	select {
+	case <-released:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the fill kept waiting for a stalled origin: its goroutine and origin connection leak")
+	}
+	if resp, _ := c.get(t, "/stall"); strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+		t.Error("a body cut by the origin timeout was stored")
 	}
 }
