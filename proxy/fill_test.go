@@ -112,3 +112,27 @@ func TestAFillWhoseOriginStallsEndsAfterTheOriginTimeout(t *testing.T) {
 		t.Error("a body cut by the origin timeout was stored")
 	}
 }
+
+func TestTheWriteTimeoutNeverCutsAClientWhileTheOriginIsQuiet(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		for i := range 3 {
+			// Quiet for longer than client_timeouts.write between pieces, and
+			// before the end of the chunked body.
+			time.Sleep(300 * time.Millisecond)
+			fmt.Fprintf(w, "piece %d;", i)
+			w.(http.Flusher).Flush()
+		}
+		time.Sleep(300 * time.Millisecond)
+	})
+	c := newCache(t, o, "client_timeouts:\n  write: 100ms\n")
+	resp, err := http.Get(c.URL + "/quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "piece 0;piece 1;piece 2;" || err != nil {
+		t.Errorf("a streamed response with quiet spells: %d %q (%v), want the three pieces and the end of the body: the write deadline counts only while the client does not read", resp.StatusCode, body, err)
+	}
+}
