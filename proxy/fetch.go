@@ -300,9 +300,9 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 // off by the origin is never stored.
 func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxBytes int64, idle time.Duration) {
 	defer close(f.body.done)
-	body := f.body.read(maxBytes, idle)
+	body, complete := f.body.read(maxBytes, idle)
 	switch {
-	case body != nil:
+	case complete:
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
 		if p.save(ctx, f.x, e, f.client.Header) {

@@ -136,3 +136,18 @@ func TestTheWriteTimeoutNeverCutsAClientWhileTheOriginIsQuiet(t *testing.T) {
 		t.Errorf("a streamed response with quiet spells: %d %q (%v), want the three pieces and the end of the body: the write deadline counts only while the client does not read", resp.StatusCode, body, err)
 	}
 }
+
+func TestAnEmptyBodyIsStored(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Location", "/elsewhere")
+		w.WriteHeader(http.StatusMovedPermanently)
+	})
+	c := newCache(t, o, "")
+	resp, _ := c.get(t, "/moved")
+	wantStatus(t, resp, "stored")
+	resp, _ = c.get(t, "/moved")
+	if resp.StatusCode != http.StatusMovedPermanently || o.hits.Load() != 1 {
+		t.Errorf("second request for a stored 301 without body: %d after %d origin requests, want the stored 301 after 1", resp.StatusCode, o.hits.Load())
+	}
+}

@@ -53,9 +53,9 @@ const readChunk = 32 << 10
 
 // read reads the origin's body into b until it ends, is cut, stays silent
 // for idle (the origin request is then cancelled), or outgrows max. It
-// returns the complete body, or nil when there is nothing to store. On
+// returns the body and whether it is complete and fits (may be stored). On
 // return the origin's body is closed, unless it was handed over.
-func (b *originBody) read(max int64, idle time.Duration) []byte {
+func (b *originBody) read(max int64, idle time.Duration) ([]byte, bool) {
 	watchdog := time.AfterFunc(idle, b.cancel)
 	defer watchdog.Stop()
 	chunk := make([]byte, readChunk)
@@ -68,11 +68,11 @@ func (b *originBody) read(max int64, idle time.Duration) []byte {
 			b.origin.Close()
 			b.cancel()
 			if err != io.EOF || full {
-				return nil
+				return nil, false
 			}
-			return b.complete()
+			return b.complete(), true
 		case full:
-			return nil // handed over
+			return nil, false // handed over
 		}
 	}
 }
