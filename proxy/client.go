@@ -105,8 +105,13 @@ func (c *clientWriter) progress() {
 	}
 }
 
+// WriteHeader renews the deadline for an informational response only,
+// which is written at once; other headers wait for the body or the
+// handler's end.
 func (c *clientWriter) WriteHeader(status int) {
-	c.progress()
+	if status < http.StatusOK {
+		c.progress()
+	}
 	c.ResponseWriter.WriteHeader(status)
 }
 

@@ -126,6 +126,9 @@ func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 	ctx, cancel := p.originContext(r, f.background)
 	f.cancel = cancel
 	defer f.finish()
+	// The server writes the end of a chunked body after the handler, maybe
+	// after a quiet spell of the origin.
+	defer f.x.client.progress()
 	out := r.WithContext(context.WithValue(ctx, fillKey{}, f))
 	if r.Body != nil && r.Body != http.NoBody {
 		f.clientBody = &clientBody{ReadCloser: r.Body}

@@ -179,8 +179,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := p.classify(r)
 	x.ctx.Context = r.Context()
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
-	// The server writes the end of a chunked body after the handler.
-	defer x.client.progress()
 	w = &x.client
 	var counted *countingWriter
 	if x.st.cfg.Log.Access {
