@@ -83,6 +83,8 @@ type flight struct {
 	done    chan struct{}
 	outcome Outcome
 	value   any
+	// waiters counts the requests that joined the flight (under Group.mu).
+	waiters int
 }
 
 // New returns a Group; with a Redis client it collapses across the
@@ -125,18 +127,28 @@ func (g *Group) Close() {
 	}
 }
 
+// Settle ends a fill's flight before the fill returns: the waiters get
+// out and value at once, and the Redis lease is released with out. Only
+// the first call (or the fill's return) counts. A fill that streams its
+// response to a slow client settles as soon as the entry is stored, so
+// that nobody waits for that client.
+type Settle func(out Outcome, value any)
+
 // Do runs fill for key unless another request, here or in another
 // instance, is already filling it; then it waits for that fill (at most
 // the Wait bound) and returns its outcome with shared set. A key in
 // hit-for-pass returns Uncacheable at once, shared, without waiting.
 //
-// The value fill returns (the stored entry) is handed to the requests of
-// this process that waited for it; when the fill ran in another instance,
-// load, if not nil, is called once, by the first waiter here, to read that
-// value for all of them. Callers must still check that the value suits
-// their request. After a shared outcome other than Stored, or without a
-// usable value, the caller fetches for itself.
-func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
+// The fill may settle its flight early (Settle); otherwise its return
+// settles it. Do returns when fill returns, with the settled outcome.
+//
+// The value fill settles with (the stored entry) is handed to the requests
+// of this process that waited for it; when the fill ran in another
+// instance, load, if not nil, is called once, by the first waiter here, to
+// read that value for all of them. Callers must still check that the
+// value suits their request. After a shared outcome other than Stored, or
+// without a usable value, the caller fetches for itself.
+func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
 	g.mu.Lock()
 	if until, ok := g.pass[key]; ok {
 		if g.now().Before(until) {
@@ -146,6 +158,7 @@ func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), 
 		delete(g.pass, key)
 	}
 	if f, ok := g.flights[key]; ok {
+		f.waiters++
 		g.mu.Unlock()
 		out, value := g.waitLocal(ctx, f)
 		return out, value, true
@@ -154,25 +167,30 @@ func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), 
 	g.flights[key] = f
 	g.mu.Unlock()
 
+	var once sync.Once
+	end := func(out Outcome, value any) {
+		once.Do(func() {
+			f.outcome, f.value = out, value
+			g.mu.Lock()
+			delete(g.flights, key)
+			if out == Uncacheable {
+				g.pass[key] = g.now().Add(g.opts.HitForPass)
+			}
+			g.mu.Unlock()
+			close(f.done)
+		})
+	}
 	// The flight ends even when fill panics (ReverseProxy aborts a
 	// handler whose client or origin went away with a panic): its waiters
 	// then see Failed and fetch for themselves.
-	f.outcome = Failed
-	defer func() {
-		g.mu.Lock()
-		delete(g.flights, key)
-		if f.outcome == Uncacheable {
-			g.pass[key] = g.now().Add(g.opts.HitForPass)
-		}
-		g.mu.Unlock()
-		close(f.done)
-	}()
+	defer end(Failed, nil)
 	// This request leads in the process; across instances it needs the
 	// lease, or it waits for the holder.
-	f.outcome, f.value, shared = g.lead(ctx, key, fill)
-	if shared && f.outcome == Stored && load != nil {
-		f.value = load()
+	out, value, shared = g.lead(ctx, key, fill, end)
+	if shared && out == Stored && load != nil {
+		value = load()
 	}
+	end(out, value)
 	return f.outcome, f.value, shared
 }
 
@@ -198,9 +216,10 @@ func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
 }
 
 // lead fills under the Redis lease, or waits for the instance holding it.
-func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)) (Outcome, any, bool) {
+// end settles the local flight.
+func (g *Group) lead(ctx context.Context, key string, fill func(Settle) (Outcome, any), end Settle) (Outcome, any, bool) {
 	if g.client == nil {
-		out, value := fill()
+		out, value := fill(end)
 		return out, value, false
 	}
 	leaseKey := g.lease + "{" + key + "}"
@@ -220,14 +239,18 @@ func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)
 		if err != errRedisDown {
 			g.failedAt.Store(g.now().UnixNano())
 		}
-		out, value := fill()
+		out, value := fill(end)
 		return out, value, false
 	}
 	if ok {
+		var released sync.Once
+		release := func(out Outcome) {
+			released.Do(func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out) })
+		}
 		out := Failed
-		defer func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out) }()
+		defer func() { release(out) }()
 		var value any
-		out, value = fill()
+		out, value = fill(func(o Outcome, v any) { release(o); end(o, v) })
 		return out, value, false
 	}
 	return g.waitRemote(ctx, key, leaseKey, ch), nil, true

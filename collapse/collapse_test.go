@@ -52,7 +52,7 @@ func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shar
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, sh := groups[i%len(groups)].Do(context.Background(), key, func() (Outcome, any) {
+			_, _, sh := groups[i%len(groups)].Do(context.Background(), key, func(Settle) (Outcome, any) {
 				nf.Add(1)
 				return fill(), nil
 			}, nil)
@@ -96,12 +96,12 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
 	defer a.Close()
 	defer b.Close()
-	if out, _, shared := a.Do(context.Background(), "k", func() (Outcome, any) { return Uncacheable, nil }, nil); out != Uncacheable || shared {
+	if out, _, shared := a.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Uncacheable, nil }, nil); out != Uncacheable || shared {
 		t.Fatalf("leader: %v shared %v", out, shared)
 	}
 	for _, g := range []*Group{a, b} {
 		ran := false
-		out, _, shared := g.Do(context.Background(), "k", func() (Outcome, any) { ran = true; return Stored, nil }, nil)
+		out, _, shared := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Stored, nil }, nil)
 		if ran || out != Uncacheable || !shared {
 			t.Errorf("after an uncacheable fill: ran %v, outcome %v shared %v; want hit-for-pass without a fill", ran, out, shared)
 		}
@@ -113,10 +113,10 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
-		g.Do(context.Background(), "k", func() (Outcome, any) { close(started); time.Sleep(50 * time.Millisecond); panic("abort") }, nil)
+		g.Do(context.Background(), "k", func(Settle) (Outcome, any) { close(started); time.Sleep(50 * time.Millisecond); panic("abort") }, nil)
 	}()
 	<-started
-	out, _, shared := g.Do(context.Background(), "k", func() (Outcome, any) { return Stored, nil }, nil)
+	out, _, shared := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Stored, nil }, nil)
 	if out != Failed || !shared {
 		t.Errorf("waiter of a panicked fill: %v shared %v, want Failed (then it fetches itself)", out, shared)
 	}
@@ -132,12 +132,12 @@ func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	defer g.Close()
 	// A holder that died: its lease stays until it expires.
 	c.Set(context.Background(), prefix+":lease:{k}", "dead-token", 300*time.Millisecond)
-	out, _, shared := g.Do(context.Background(), "k", func() (Outcome, any) { return Stored, nil }, nil)
+	out, _, shared := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Stored, nil }, nil)
 	if !shared || out != Stored {
 		t.Fatalf("while the dead lease lasts: %v shared %v, want to wait for it to end", out, shared)
 	}
 	ran := false
-	g.Do(context.Background(), "k", func() (Outcome, any) { ran = true; return Stored, nil }, nil)
+	g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Stored, nil }, nil)
 	if !ran {
 		t.Error("after the dead holder's lease expired, the next request did not take it over")
 	}
@@ -158,7 +158,7 @@ func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			g := []*Group{a, b}[i%2]
-			_, values[i], _ = g.Do(context.Background(), "k", func() (Outcome, any) {
+			_, values[i], _ = g.Do(context.Background(), "k", func(Settle) (Outcome, any) {
 				time.Sleep(100 * time.Millisecond)
 				return Stored, "filled"
 			}, func() any { loads.Add(1); return "loaded" })
@@ -173,4 +173,74 @@ func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 	if n := loads.Load(); n != 1 {
 		t.Errorf("load ran %d times, want once (by the instance that did not fill)", n)
 	}
+}
+
+func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
+	g := New(nil, "", Options{Wait: time.Minute}, quiet())
+	started, settle, finish := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	returned := make(chan Outcome, 1)
+	go func() {
+		out, _, _ := g.Do(context.Background(), "k", func(s Settle) (Outcome, any) {
+			close(started)
+			<-settle
+			s(Stored, "entry")
+			<-finish // the leader's own client is still reading
+			return Failed, nil
+		}, nil)
+		returned <- out
+	}()
+	<-started
+	waited := make(chan struct{})
+	var out Outcome
+	var value any
+	ran := false
+	go func() {
+		defer close(waited)
+		out, value, _ = g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Failed, nil }, nil)
+	}()
+	for g.waiting("k") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(settle)
+	select {
+	case <-waited: // before finish: the leader is still "streaming"
+	case <-time.After(30 * time.Second):
+		close(finish)
+		t.Fatal("the waiter was not released by the settled fill; it waited for the leader's return")
+	}
+	if ran || out != Stored || value != "entry" {
+		t.Errorf("waiter while the leader still streams: ran a fill %v, got %v %v; want the settled Stored entry", ran, out, value)
+	}
+	close(finish)
+	if out := <-returned; out != Stored {
+		t.Errorf("the leader's Do returned %v, want the settled Stored (its own later return does not count)", out)
+	}
+}
+
+func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
+	c := client(t)
+	prefix := uniquePrefix(t)
+	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
+	defer g.Close()
+	leaseKey := prefix + ":lease:{k}"
+	g.Do(context.Background(), "k", func(settle Settle) (Outcome, any) {
+		if n, err := c.Exists(context.Background(), leaseKey).Result(); err != nil || n != 1 {
+			t.Fatalf("the lease is not held during the fill: %d %v", n, err)
+		}
+		settle(Stored, nil)
+		if n, err := c.Exists(context.Background(), leaseKey).Result(); err != nil || n != 0 {
+			t.Errorf("after settling, the lease is still held (%d %v): other instances would wait for the leader's client", n, err)
+		}
+		return Stored, nil
+	}, nil)
+}
+
+// waiting is how many requests joined the flight of key.
+func (g *Group) waiting(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.flights[key]; ok {
+		return f.waiters
+	}
+	return 0
 }

@@ -28,6 +28,8 @@ type Config struct {
 	DefaultRoute Route `yaml:"default_route"`
 	// OriginTimeouts bound the phases of a request to the origin.
 	OriginTimeouts OriginTimeouts `yaml:"origin_timeouts"`
+	// ClientTimeouts bound what a client may hold.
+	ClientTimeouts ClientTimeouts `yaml:"client_timeouts"`
 	// ShutdownTimeout bounds a graceful shutdown: in-flight requests get
 	// this long to finish before connections are closed. Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -190,10 +192,19 @@ type OriginTimeouts struct {
 	// Connect bounds establishing a connection (TCP and TLS). Default 5s.
 	Connect Duration `yaml:"connect"`
 	// ResponseHeader bounds the wait for the response headers once the
-	// request is sent. Default 60s.
+	// request is sent, and, while a response is being stored, the wait for
+	// each next piece of its body. Default 60s.
 	ResponseHeader Duration `yaml:"response_header"`
 	// Idle is how long an idle keep-alive connection is kept. Default 90s.
 	Idle Duration `yaml:"idle"`
+}
+
+// ClientTimeouts bound what a client may hold.
+type ClientTimeouts struct {
+	// Write is how long a client has to accept each piece (32 KiB) of its
+	// response; renewed on progress. A client that stops reading is cut
+	// after it, without holding up the fill or anyone else. Default 30s.
+	Write Duration `yaml:"write"`
 }
 
 // Webhook turns a signed POST (e.g. from a CMS) into a purge: its JSON

@@ -284,6 +284,7 @@ func TestParseFillsDefaults(t *testing.T) {
 			Idle:           Duration(90 * time.Second),
 		},
 		ShutdownTimeout: Duration(30 * time.Second),
+		ClientTimeouts:  ClientTimeouts{Write: Duration(30 * time.Second)},
 		Warm:            Warm{Concurrency: 4},
 		TLS: TLSConfig{
 			ACME:  ACMEConfig{CA: "https://acme-v02.api.letsencrypt.org/directory"},

@@ -35,6 +35,7 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"origin_timeouts:\n  response_header: 0\n", `cfg.yaml:3: origin_timeouts.response_header: must be greater than 0`},
 		{"origin_timeouts:\n  idle: -1s\n", `cfg.yaml:3: origin_timeouts.idle: invalid duration "-1s"`},
 		{"shutdown_timeout: 0\n", `cfg.yaml:2: shutdown_timeout: must be greater than 0`},
+		{"client_timeouts:\n  write: 0s\n", `cfg.yaml:3: client_timeouts.write: must be greater than 0`},
 		{"routes:\n  - name: a\n    match: {path: /a/}\n    set_cookie: keep\n", `cfg.yaml:5: routes[0].set_cookie: must be pass, strip or store, got "keep"`},
 		{"routes:\n  - name: a\n    match: {path: /a/}\n    early_refresh_beta: -1\n", `cfg.yaml:5: routes[0].early_refresh_beta: must be 0 to 10, got -1`},
 		{"default_route:\n  early_refresh_beta: .nan\n", `cfg.yaml:3: default_route.early_refresh_beta: must be 0 to 10, got NaN`},

@@ -46,6 +46,7 @@ const (
 	defaultRespHeader         = Duration(60 * time.Second)
 	defaultIdle               = Duration(90 * time.Second)
 	defaultShutdown           = Duration(30 * time.Second)
+	defaultClientWrite        = Duration(30 * time.Second)
 	defaultSignature          = "X-Signature"
 	defaultTolerance          = Duration(5 * time.Minute)
 	defaultWarmWorkers        = 4
@@ -127,6 +128,7 @@ func (p *parser) validate(cfg *Config) {
 	p.duration("origin_timeouts.response_header", cfg.OriginTimeouts.ResponseHeader)
 	p.duration("origin_timeouts.idle", cfg.OriginTimeouts.Idle)
 	p.duration("shutdown_timeout", cfg.ShutdownTimeout)
+	p.duration("client_timeouts.write", cfg.ClientTimeouts.Write)
 	names := map[string]string{}
 	for i := range cfg.Routes {
 		p.route(&cfg.Routes[i], "routes["+strconv.Itoa(i)+"]", names)
@@ -603,6 +605,7 @@ func (p *parser) applyDefaults(cfg *Config) {
 	setDefault(&cfg.OriginTimeouts.ResponseHeader, defaultRespHeader)
 	setDefault(&cfg.OriginTimeouts.Idle, defaultIdle)
 	setDefault(&cfg.ShutdownTimeout, defaultShutdown)
+	setDefault(&cfg.ClientTimeouts.Write, defaultClientWrite)
 	for i := range cfg.Webhooks {
 		w := &cfg.Webhooks[i]
 		setDefault(&w.SignatureHeader, defaultSignature)

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nopWriter is a ResponseWriter that keeps a header map and drops bodies,
@@ -15,6 +16,10 @@ type nopWriter struct{ h http.Header }
 func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *nopWriter) WriteHeader(int)             {}
+
+// SetWriteDeadline accepts the deadline, as a server's ResponseWriter does
+// (client_timeouts.write).
+func (w *nopWriter) SetWriteDeadline(time.Time) error { return nil }
 
 // BenchmarkHit measures the hit path of the proxy, in process, for 1 KiB
 // and 16 KiB bodies on the memory store: what a hit allocates and costs

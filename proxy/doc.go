@@ -6,7 +6,8 @@
 // key, then the Vary-selected variant), lookup (the store, then the purge
 // marks), decide (fresh, stale within a window, must validate, miss),
 // fetch (collapsed per key through package collapse, through
-// httputil.ReverseProxy, streamed to the client while captured for storing)
+// httputil.ReverseProxy; a body to store is read at the origin's pace by
+// the fill and streamed to its client from memory, fillbody.go)
 // and deliver (Age, Via, Cache-Status per RFC 9211, 304 to conditional
 // clients, ranges). Stale and soon-to-expire entries are refreshed in the
 // background (refresh.go), warm URLs are fetched through the same path

@@ -57,6 +57,33 @@ type fill struct {
 	stored, uncacheable atomic.Bool
 	// filled is what the fill stored, for the requests that waited for it.
 	filled *filled
+	// settle, when the fill is collapsed, releases the requests waiting
+	// for it as soon as its outcome is known (collapse.Settle).
+	settle collapse.Settle
+	// cancel ends the request to the origin.
+	cancel context.CancelFunc
+	// body is the response body being stored, once there is one.
+	body *originBody
+	// clientBody is the client's request body, when it has one.
+	clientBody *clientBody
+}
+
+// announce settles the collapsed flight with the fill's outcome.
+func (f *fill) announce() {
+	if f.settle != nil {
+		f.settle(f.outcome(), f.filled)
+	}
+}
+
+// finish waits for the goroutine storing the body, if any, or else ends
+// the request to the origin; then stored, uncacheable and filled are
+// final.
+func (f *fill) finish() {
+	if f.body == nil {
+		f.cancel()
+		return
+	}
+	<-f.body.done
 }
 
 // outcome is how the fill ended, for the requests that waited for it.
@@ -82,21 +109,48 @@ func fillOf(r *http.Request) *fill {
 }
 
 // fetch forwards the request to the origin. For a cacheable request the
-// response is streamed to the client and captured for the store; stale is
-// the entry to revalidate, if any.
+// response is stored when it may be (originBody) while it streams to the
+// client; stale is the entry to revalidate, if any.
 func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale *store.Entry) {
 	p.fill(w, r, &fill{x: x, client: r, stale: stale})
 }
 
-// fill runs one origin exchange for f through the ReverseProxy.
+// fill runs one origin exchange for f through the ReverseProxy. It
+// returns when the fill has ended, even when the client left before.
 func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 	if f.x.cacheable {
 		// Read before the request leaves: a purge that lands while the
 		// origin answers then invalidates what this fill stores.
-		f.seq = p.purger.FillSeq(r.Context())
+		f.seq = p.purger.FillSeq(f.x.requestContext(r))
 	}
-	ctx := context.WithValue(r.Context(), fillKey{}, f)
-	p.origin.ServeHTTP(w, r.WithContext(ctx))
+	ctx, cancel := p.originContext(r, f.background)
+	f.cancel = cancel
+	defer f.finish()
+	// The server writes the end of a chunked body after the handler, maybe
+	// after a quiet spell of the origin.
+	defer f.x.client.end()
+	out := r.WithContext(context.WithValue(ctx, fillKey{}, f))
+	if r.Body != nil && r.Body != http.NoBody {
+		f.clientBody = &clientBody{ReadCloser: r.Body}
+		out.Body = f.clientBody
+	}
+	p.origin.ServeHTTP(w, out)
+}
+
+// originContext is the context of a request to the origin. It does not
+// end when the client's side of the connection closes: a client may
+// half-close once its request is sent and still expects the response (RFC
+// 9112 §9.6), and a fill being stored serves other requests too. It ends
+// with the proxy (Close) or by cancel; the origin timeouts and a failed
+// write to the client bound it otherwise. A background refresh keeps its
+// own context, which has a deadline.
+func (p *Proxy) originContext(r *http.Request, background bool) (context.Context, context.CancelFunc) {
+	if background {
+		return context.WithCancel(r.Context())
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stop := context.AfterFunc(p.background, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // forwardingFields are the fields of the forwarding family that cachegate
@@ -192,40 +246,86 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	if !dec.Store {
 		f.uncacheable.Store(true)
-		x.status.Detail = dec.Reason
+		// The waiters need not wait for this response to reach its client.
+		f.announce()
+		if x.status.Detail != hitForPass {
+			x.status.Detail = dec.Reason
+		}
 		resp.Header.Set("Cache-Status", x.status.String())
 		return nil
 	}
 	e := p.newEntry(f, resp, dec, now)
-	x.status.Stored = true
+	f.body = newOriginBody(resp.Body, resp.ContentLength, f.cancel)
+	go p.readOrigin(context.WithoutCancel(resp.Request.Context()), f, e, maxBytes, x.st.cfg.OriginTimeouts.ResponseHeader.D())
+	resp.Body = &bodyReader{b: f.body}
 	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
+	p.statusBeforeHeaders(f, resp.ContentLength)
 	resp.Header.Set("Cache-Status", x.status.String())
-	resp.Body = &capture{
-		body: resp.Body,
-		buf:  bytes.NewBuffer(make([]byte, 0, initialCapture(resp.ContentLength))),
-		max:  maxBytes,
-		done: func(body []byte) {
-			e.Body = body
-			e.Header.Set("Content-Length", strconv.Itoa(len(body)))
-			if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
-				f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
-				f.stored.Store(true)
-			}
-		},
-	}
 	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
 		return p.answerNotModified(resp)
 	}
 	return nil
 }
 
-// answerNotModified turns a full origin response into a 304 for a client
-// whose validators match it (RFC 9110 §13.1), after reading the body to the
-// end so that the capture can store it.
-func (p *Proxy) answerNotModified(resp *http.Response) error {
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
+// storedBeforeHeaders is the largest body whose store write the client's
+// response headers wait for, so that Cache-Status can say whether it was
+// stored (RFC 9211 §2.5). They wait for the origin, never for the client;
+// larger bodies stream at once and their Cache-Status says
+// detail=streamed instead of stored.
+const storedBeforeHeaders = 256 << 10
+
+// statusBeforeHeaders sets the Cache-Status of a response being stored:
+// stored only when the body came whole and the store took it, store-error
+// when it refused it, streamed when the headers could not wait.
+func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
+	x := f.x
+	if contentLength > storedBeforeHeaders || !f.body.settledBefore(storedBeforeHeaders) {
+		x.status.Detail = "streamed"
+		return
 	}
+	switch {
+	case f.stored.Load():
+		x.status.Stored = true
+	case f.body.outgrew():
+		x.status.Detail = "too-large"
+	case f.body.cut():
+		// The client gets the cut body as it came.
+	default:
+		x.status.Detail = "store-error"
+	}
+}
+
+// readOrigin is the fill's goroutine: it reads the origin's body into
+// f.body at the origin's pace, stores e when the body is complete and
+// settles the collapsed flight, so that the requests waiting for the fill
+// get the entry without waiting for the client that caused it. A body cut
+// off by the origin is never stored.
+func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxBytes int64, idle time.Duration) {
+	defer close(f.body.done)
+	body, complete := f.body.read(maxBytes, idle)
+	switch {
+	case complete:
+		e.Body = body
+		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		if p.save(ctx, f.x, e, f.client.Header) {
+			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
+			f.stored.Store(true)
+		}
+	case f.body.outgrew():
+		// Like a Content-Length over the bound: hit-for-pass.
+		f.uncacheable.Store(true)
+	}
+	f.announce()
+}
+
+// hitForPass is the Cache-Status detail of a request that went to the
+// origin without waiting because its key's last fill was not storable.
+const hitForPass = "hit-for-pass"
+
+// answerNotModified turns a full origin response into a 304 for a client
+// whose validators match it (RFC 9110 §13.1); the fill goes on storing the
+// body.
+func (p *Proxy) answerNotModified(resp *http.Response) error {
 	resp.Body.Close()
 	notModified(resp.Header)
 	resp.StatusCode, resp.Status = http.StatusNotModified, ""
@@ -247,8 +347,10 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 		if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
 			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 			f.stored.Store(true)
+			x.status.Stored = true
+		} else {
+			x.status.Detail = "store-error"
 		}
-		x.status.Stored = true
 		x.status.TTL, x.status.HasTTL = dec.Freshness, true
 	}
 	resp.Body.Close()
@@ -269,7 +371,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 }
 
 // newEntry builds the entry a response will be stored as (its body comes
-// when the capture completes).
+// when the fill has read it whole).
 func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision, now time.Time) *store.Entry {
 	x := f.x
 	header := resp.Header.Clone()
@@ -354,6 +456,11 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		return
 	}
+	if bodyErr := f.clientBody.failed(); bodyErr != nil {
+		// The client's body broke the request, not the origin.
+		p.answerClientBodyError(w, x, bodyErr)
+		return
+	}
 	if errors.Is(err, context.Canceled) && f.client.Context().Err() != nil {
 		return // the client left; nobody to answer
 	}
@@ -395,6 +502,20 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	io.WriteString(w, http.StatusText(status)+": the origin did not answer\n")
 }
 
+// answerClientBodyError answers a request whose body could not be read
+// (clientBodyStatus) and closes the connection, whose framing is lost.
+func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err error) {
+	status := clientBodyStatus(err)
+	p.log.Debug("client request body", "route", x.route.Name, "status", status, "err", err)
+	x.status.Detail = "client-body"
+	h := w.Header()
+	h.Set("Cache-Status", x.status.String())
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Connection", "close")
+	w.WriteHeader(status)
+	io.WriteString(w, http.StatusText(status)+": the request body could not be read\n")
+}
+
 // invalidateAfterUnsafe invalidates, in every instance, the stored
 // responses for the target URI and for same-origin Location and
 // Content-Location after a non-error response to an unsafe method (RFC 9111
@@ -430,43 +551,4 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	if err := p.purger.Mark(context.WithoutCancel(f.client.Context()), scopes); err != nil {
 		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
 	}
-}
-
-// capture passes the origin's body through while keeping a copy; done is
-// called with the copy only when the body was read to its end and fit in
-// max bytes. A body cut off by the origin or the client is never stored.
-type capture struct {
-	body     io.ReadCloser
-	buf      *bytes.Buffer
-	max      int64
-	done     func([]byte)
-	overflow bool
-	finished bool
-}
-
-func (c *capture) Read(b []byte) (int, error) {
-	n, err := c.body.Read(b)
-	if n > 0 && !c.overflow {
-		if int64(c.buf.Len()+n) > c.max {
-			c.overflow = true
-			c.buf = nil
-		} else {
-			c.buf.Write(b[:n])
-		}
-	}
-	if err == io.EOF && !c.overflow && !c.finished {
-		c.finished = true
-		c.done(c.buf.Bytes())
-	}
-	return n, err
-}
-
-func (c *capture) Close() error { return c.body.Close() }
-
-// initialCapture sizes the capture buffer from Content-Length.
-func initialCapture(contentLength int64) int {
-	if contentLength >= 0 && contentLength < 64<<20 {
-		return int(contentLength)
-	}
-	return 32 << 10
 }

@@ -138,6 +138,32 @@ type exchange struct {
 	target policy.Target
 	// badTarget is set when the target is refused with 400 (classify).
 	badTarget bool
+	// client bounds the writes to the client (client_timeouts.write).
+	client clientWriter
+	// ctx is the request's context without the client's cancellation
+	// (requestContext).
+	ctx detached
+}
+
+// detached is a context without its parent's cancellation and deadline:
+// context.WithoutCancel without the allocation, kept in the exchange
+// because every hit needs it.
+type detached struct{ context.Context }
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }
+
+// requestContext is the context of the store, purge and collapse calls
+// made for r. It does not end when the client's side of the connection
+// closes: a client may half-close once its request is sent (RFC 9112
+// §9.6), and its lookups must not fail and send it to the origin (a cache
+// bypass anyone could use). The store's own timeouts bound the calls.
+func (x *exchange) requestContext(r *http.Request) context.Context {
+	if x.ctx.Context == nil {
+		return r.Context()
+	}
+	return &x.ctx
 }
 
 // storeID is the store key of the entry the exchange reads and fills.
@@ -156,6 +182,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x := p.classify(r)
+	x.ctx.Context = r.Context()
+	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
+	w = &x.client
 	var counted *countingWriter
 	if x.st.cfg.Log.Access {
 		counted = &countingWriter{ResponseWriter: w}
@@ -213,9 +242,9 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		return
 	}
 	led := false
-	out, value, _ := p.collapse.Do(r.Context(), x.storeID(), func() (collapse.Outcome, any) {
+	out, value, _ := p.collapse.Do(x.requestContext(r), x.storeID(), func(settle collapse.Settle) (collapse.Outcome, any) {
 		led = true
-		f := &fill{x: x, client: r, stale: e}
+		f := &fill{x: x, client: r, stale: e, settle: settle}
 		p.fill(w, r, f)
 		return f.outcome(), f.filled
 	}, func() any {
@@ -233,7 +262,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 	if out == collapse.Stored {
 		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
 		x.softPurged = false
-		stored := p.collapsedEntry(r, value)
+		stored := p.collapsedEntry(r, x, value)
 		if stored == nil {
 			stored = p.lookup(r, x)
 		}
@@ -247,7 +276,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			}
 		}
 	} else if out == collapse.Uncacheable {
-		x.status.Detail = "hit-for-pass"
+		x.status.Detail = hitForPass
 	}
 	p.fetch(w, r, x, e)
 }
@@ -262,7 +291,7 @@ type filled struct {
 
 // collapsedEntry is the entry a collapsed fill stored, if it suits r (same
 // variant, not purged since), else nil: then r looks it up itself.
-func (p *Proxy) collapsedEntry(r *http.Request, value any) *store.Entry {
+func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.Entry {
 	f, ok := value.(*filled)
 	if !ok || f == nil {
 		return nil
@@ -270,7 +299,7 @@ func (p *Proxy) collapsedEntry(r *http.Request, value any) *store.Entry {
 	if len(f.entry.Vary) > 0 && policy.VaryKey(f.entry.Vary, r.Header) != f.varyKey {
 		return nil
 	}
-	if p.purger.Check(r.Context(), f.entry) != purge.Valid {
+	if p.purger.Check(x.requestContext(r), f.entry) != purge.Valid {
 		return nil
 	}
 	return f.entry
@@ -361,7 +390,8 @@ func peer(r *http.Request) netip.Addr {
 // marker to the variant the request selects (RFC 9111 §4.1). A store error
 // is logged and treated as a miss: the origin still answers.
 func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
-	e, err := p.get(r.Context(), x, x.id)
+	ctx := x.requestContext(r)
+	e, err := p.get(ctx, x, x.id)
 	if e == nil || err != nil {
 		x.status.Fwd = "uri-miss"
 		return nil
@@ -369,13 +399,13 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	if e.IsMarker() {
 		x.vary = e.Vary
 		x.varyID = x.key.VariantID(policy.VaryKey(e.Vary, r.Header))
-		e, err = p.get(r.Context(), x, x.varyID)
+		e, err = p.get(ctx, x, x.varyID)
 		if e == nil || err != nil || e.IsMarker() {
 			x.status.Fwd = "vary-miss"
 			return nil
 		}
 	}
-	switch p.purger.Check(r.Context(), e) {
+	switch p.purger.Check(ctx, e) {
 	case purge.Purged:
 		x.status.Fwd, x.status.Detail = "miss", "purged"
 		return nil

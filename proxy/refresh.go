@@ -42,8 +42,8 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 		// Collapsed with the other instances: when one of them refreshes
 		// the key, this one waits for it and does nothing more.
 		result := metrics.RefreshSkipped // another instance refreshed it
-		p.collapse.Do(ctx, id, func() (collapse.Outcome, any) {
-			f := &fill{x: bx, client: req, stale: e, background: true}
+		p.collapse.Do(ctx, id, func(settle collapse.Settle) (collapse.Outcome, any) {
+			f := &fill{x: bx, client: req, stale: e, background: true, settle: settle}
 			p.fill(discard{h: http.Header{}}, req, f)
 			switch {
 			case f.stored.Load() && bx.status.FwdStatus == http.StatusNotModified:
