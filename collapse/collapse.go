@@ -55,6 +55,11 @@ type Options struct {
 	// Lease is how long a Redis lease lasts when its holder does not
 	// release it (it died). Default Wait.
 	Lease time.Duration
+	// HitForPassKeys bounds how many keys are remembered as hit-for-pass
+	// in this process; past it the oldest are forgotten first (they then
+	// collapse again once, which costs nothing but a wait). Default 10000:
+	// about 2.5 MB (a 64-byte key, its list element and map slot).
+	HitForPassKeys int
 }
 
 // Group collapses fills. A nil Redis client collapses in process only.
@@ -67,7 +72,7 @@ type Group struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
-	pass    map[string]time.Time
+	pass    *passKeys
 	remote  map[string][]chan Outcome // local waiters of remote fills
 
 	healthy atomic.Bool
@@ -97,6 +102,9 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 	if opts.Lease <= 0 {
 		opts.Lease = opts.Wait
 	}
+	if opts.HitForPassKeys <= 0 {
+		opts.HitForPassKeys = 10000
+	}
 	g := &Group{
 		opts:    opts,
 		client:  client,
@@ -104,7 +112,7 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 		chann:   "{" + prefix + "}:fills",
 		log:     log,
 		flights: map[string]*flight{},
-		pass:    map[string]time.Time{},
+		pass:    newPassKeys(opts.HitForPassKeys),
 		remote:  map[string][]chan Outcome{},
 		now:     time.Now,
 	}
@@ -138,12 +146,9 @@ func (g *Group) Close() {
 // usable value, the caller fetches for itself.
 func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
 	g.mu.Lock()
-	if until, ok := g.pass[key]; ok {
-		if g.now().Before(until) {
-			g.mu.Unlock()
-			return Uncacheable, nil, true
-		}
-		delete(g.pass, key)
+	if g.pass.has(key, g.now()) {
+		g.mu.Unlock()
+		return Uncacheable, nil, true
 	}
 	if f, ok := g.flights[key]; ok {
 		g.mu.Unlock()
@@ -162,7 +167,8 @@ func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), 
 		g.mu.Lock()
 		delete(g.flights, key)
 		if f.outcome == Uncacheable {
-			g.pass[key] = g.now().Add(g.opts.HitForPass)
+			now := g.now()
+			g.pass.add(key, now, now.Add(g.opts.HitForPass))
 		}
 		g.mu.Unlock()
 		close(f.done)
@@ -182,6 +188,31 @@ func (g *Group) Busy(key string) bool {
 	defer g.mu.Unlock()
 	_, ok := g.flights[key]
 	return ok
+}
+
+// Filling reports whether key is being filled here or, with Redis, by
+// any instance (its lease is held, and is not a hit-for-pass marker). A
+// Redis error counts as filling: the caller cannot rule it out.
+func (g *Group) Filling(ctx context.Context, key string) bool {
+	if g.Busy(key) {
+		return true
+	}
+	if g.client == nil {
+		return false
+	}
+	v, err := g.client.Get(ctx, g.lease+"{"+key+"}").Result()
+	if errors.Is(err, redis.Nil) {
+		return false
+	}
+	return err != nil || v != "pass"
+}
+
+// PassKeys is the number of keys remembered as hit-for-pass, expired ones
+// not yet dropped included.
+func (g *Group) PassKeys() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pass.len()
 }
 
 func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
@@ -274,7 +305,8 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 			return Failed
 		case v == "pass":
 			g.mu.Lock()
-			g.pass[key] = g.now().Add(g.opts.HitForPass)
+			now := g.now()
+			g.pass.add(key, now, now.Add(g.opts.HitForPass))
 			g.mu.Unlock()
 			return Uncacheable
 		}

@@ -1,0 +1,34 @@
+package collapse
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
+	g := New(nil, "", Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}, quiet())
+	defer g.Close()
+	now := time.Unix(1_000_000, 0)
+	g.now = func() time.Time { return now }
+	uncacheable := func() (Outcome, any) { return Uncacheable, nil }
+	ctx := context.Background()
+	// A client requesting distinct uncacheable URLs, one after another.
+	for i := range 10_000 {
+		g.Do(ctx, fmt.Sprintf("url-%d", i), uncacheable, nil)
+	}
+	if n := g.PassKeys(); n > 100 {
+		t.Errorf("after 10000 distinct uncacheable keys %d are remembered, want at most the bound 100", n)
+	}
+	// The newest keys are still in hit-for-pass: no wait, no fill.
+	if out, _, shared := g.Do(ctx, "url-9999", func() (Outcome, any) { return Stored, nil }, nil); out != Uncacheable || !shared {
+		t.Errorf("the newest key: %v shared=%v, want hit-for-pass (uncacheable, shared)", out, shared)
+	}
+	// Once their time has passed, the next key added sweeps them all.
+	now = now.Add(11 * time.Second)
+	g.Do(ctx, "late", uncacheable, nil)
+	if n := g.PassKeys(); n != 1 {
+		t.Errorf("after the hit-for-pass time %d keys are remembered, want only the one just added", n)
+	}
+}
