@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -303,9 +304,15 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 }
 
 // save stores e under the request's key: directly when the response does
-// not vary, else as a variant behind a Vary marker on the primary key.
+// not vary, else as a variant behind a Vary marker on the primary key. The
+// store keeps it until storeExpiry, measured from its ResponseTime (not
+// from when its body was read), so that invalidationUntil knows when it
+// leaves the store.
 func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
-	ttl := storeTTL(e)
+	ttl := storeExpiry(e).Sub(p.now())
+	if ttl <= 0 {
+		return false
+	}
 	id := x.id
 	if len(e.Vary) > 0 {
 		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, Vary: e.Vary}
@@ -336,6 +343,11 @@ func storeTTL(e *store.Entry) time.Duration {
 		ttl += keepForRevalidation
 	}
 	return min(max(ttl, time.Second), store.MaxTTL)
+}
+
+// storeExpiry is when the store drops e.
+func storeExpiry(e *store.Entry) time.Time {
+	return e.ResponseTime.Add(storeTTL(e))
 }
 
 // originError answers when the origin could not be reached or did not
@@ -385,6 +397,10 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 // Content-Location after a non-error response to an unsafe method (RFC 9111
 // §4.4), and the cache groups named by Cache-Group-Invalidation (RFC 9875
 // §3).
+//
+// A URL is marked only when something could be invalidated (see
+// invalidationUntil), and the mark is kept only as long as that can live:
+// POSTs to distinct URLs that were never cached leave nothing behind.
 func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	switch f.client.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -393,28 +409,106 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	if resp.StatusCode >= 400 {
 		return
 	}
-	sch := scheme(f.client)
-	target := f.client.URL
-	scopes := []purge.Scope{purge.URLScope(f.x.route.Key(f.client, sch).Primary)}
+	ctx := context.WithoutCancel(f.client.Context())
+	now := p.now()
+	var scopes []purge.Scope
+	var until time.Time
+	addURL := func(u *url.URL) {
+		scope, t, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now)
+		if ok {
+			scopes = append(scopes, scope)
+			until = later(until, t)
+		}
+	}
+	addURL(f.client.URL)
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := resp.Header.Get(name)
 		if v == "" {
 			continue
 		}
-		u, err := target.Parse(v)
+		u, err := f.client.URL.Parse(v)
 		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, f.client.Host)) {
 			continue
 		}
-		req := &http.Request{Method: http.MethodGet, URL: u, Host: f.client.Host, Header: http.Header{}}
-		scopes = append(scopes, purge.URLScope(f.x.st.cfg.Route(req).Key(req, sch).Primary))
+		addURL(u)
 	}
 	host := hostOf(f.client)
 	for _, g := range policy.CacheGroups(resp.Header, "Cache-Group-Invalidation") {
+		// The origin names the groups; their members may live as long as
+		// any entry.
 		scopes = append(scopes, purge.Scope{Kind: purge.Group, Value: purge.GroupValue(host, g)})
+		until = now.Add(purge.MarkHorizon)
 	}
-	if err := p.purger.Mark(context.WithoutCancel(f.client.Context()), scopes); err != nil {
+	if len(scopes) == 0 {
+		return
+	}
+	if err := p.purger.Mark(ctx, scopes, until); err != nil {
 		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
 	}
+}
+
+// markSlack is added to a URL mark's lifetime for the clocks of other
+// instances, which trim the mark, being behind this one's.
+const markSlack = time.Minute
+
+// invalidationUntil returns the URL scope of a GET of u (with the unsafe
+// request's host and fields) and until when its mark must be kept, or
+// false when nothing stored or being stored can be invalidated by it.
+//
+// A mark is needed only for an entry whose fill started before it. Such an
+// entry is either in the store now, under the primary key of the URL (an
+// entry or a Vary marker, on either scheme: the URL scope spans both), or
+// being filled now (a flight here or a lease in any instance). A stored
+// entry leaves the store at its ResponseTime plus its store TTL (save
+// measures the TTL from then), so the mark is kept that long; a Vary
+// marker's variants, a fill in flight, a route keying request fields
+// (other values' entries have other IDs) or a store that does not answer
+// may hold entries that live up to the store's cap: the mark then lives
+// the whole horizon. No entry therefore outlives the mark that
+// invalidates it.
+//
+// Not covered: a copy held only in another instance's in-process L1 whose
+// L2 copy Redis evicted, and a credentialed fill (never collapsed) that
+// another instance runs at the same moment.
+func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time) (purge.Scope, time.Time, bool) {
+	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
+	rt := cfg.Route(get)
+	own := rt.Key(get, scheme(client))
+	scope := purge.URLScope(own.Primary)
+	forever := now.Add(purge.MarkHorizon)
+	if len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0 {
+		return scope, forever, true
+	}
+	var until time.Time
+	found := false
+	for _, sch := range []string{"http", "https"} {
+		k := rt.Key(get, sch)
+		if purge.URLScope(k.Primary) != scope {
+			continue
+		}
+		id := k.ID()
+		if p.collapse.Filling(ctx, id) {
+			return scope, forever, true
+		}
+		e, err := p.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil, e.IsMarker():
+			return scope, forever, true
+		}
+		found = true
+		until = later(until, storeExpiry(e).Add(markSlack))
+	}
+	return scope, until, found
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // capture passes the origin's body through while keeping a copy; done is
