@@ -269,11 +269,13 @@ func TestParseFillsDefaults(t *testing.T) {
 			Name: "a", Match: Match{Path: "/a/"}, Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
 			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+			RequestDirectives: "ignore",
 		}},
 		DefaultRoute: Route{
 			Name: "default", Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
 			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+			RequestDirectives: "ignore",
 		},
 		OriginTimeouts: OriginTimeouts{
 			Connect:        Duration(5 * time.Second),
@@ -285,6 +287,13 @@ func TestParseFillsDefaults(t *testing.T) {
 		TLS: TLSConfig{
 			ACME:  ACMEConfig{CA: "https://acme-v02.api.letsencrypt.org/directory"},
 			HTTP2: &http2,
+		},
+		ClientLimits: ClientLimits{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			BodyIdleTimeout:   Duration(30 * time.Second),
+			BodyMinRate:       500,
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      64 << 20,
 		},
 	}
 	for i := range cfg.Routes {
