@@ -362,6 +362,12 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		return
 	}
+	if status, reason := clientBodyError(f.client); status != 0 {
+		// The client's body stalled or outgrew the limit: its fault, not
+		// the origin's (client_limits).
+		p.refuse(w, status, reason, "the request body broke a client limit")
+		return
+	}
 	if errors.Is(err, context.Canceled) && f.client.Context().Err() != nil {
 		return // the client left; nobody to answer
 	}

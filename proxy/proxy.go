@@ -146,6 +146,9 @@ func (x *exchange) storeID() string {
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.admit(w, r) {
+		return
+	}
 	if r.Method == "PURGE" && p.purgeM != nil {
 		p.purgeM(w, r)
 		return

@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// bodyOrigin is an origin that reads every request body to the end and
+// counts the requests it is in the middle of and those it received.
+type bodyOrigin struct {
+	URL              string
+	inFlight, served atomic.Int64
+}
+
+func startBodyOrigin(t *testing.T) *bodyOrigin {
+	t.Helper()
+	o := &bodyOrigin{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.served.Add(1)
+		o.inFlight.Add(1)
+		defer o.inFlight.Add(-1)
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return // the proxy gave up on the body
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	o.URL = srv.URL
+	return o
+}
+
+// waitIdle waits until the origin holds no request open.
+func (o *bodyOrigin) waitIdle(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); o.inFlight.Load() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the origin still holds %d requests open after the client was refused", o.inFlight.Load())
+		}
+	}
+}
+
+// rawRequest writes head (a request line and fields, without the blank
+// line) to the instance, then calls body with the connection, and returns
+// the status line of the answer.
+func rawRequest(t *testing.T, in *instance, head string, body func(net.Conn)) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, head+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		go body(conn)
+	}
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	return strings.TrimSpace(status)
+}
+
+const limitsConfig = `client_limits:
+  body_idle_timeout: 1s
+  body_min_rate: 100
+  max_header_bytes: 8KiB
+  max_body_bytes: 1KiB
+`
+
+func TestATrickledBodyIsAnswered408AndTheOriginIsLetGo(t *testing.T) {
+	o := startBodyOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, extra: limitsConfig})
+	// 10 bytes a second, each within the idle timeout, but far below the
+	// minimum rate of 100 bytes a second.
+	status := rawRequest(t, in, "POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1000", func(c net.Conn) {
+		for range 1000 {
+			if _, err := c.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if !strings.HasPrefix(status, "HTTP/1.1 408") {
+		t.Errorf("a trickled body got %q, want 408 Request Timeout", status)
+	}
+	o.waitIdle(t)
+	if got := in.metric(`cachegate_client_errors_total{reason="body-timeout"}`); got != "1" {
+		t.Errorf("body-timeout counted %q, want 1", got)
+	}
+}
+
+func TestAStalledBodyIsAnswered408(t *testing.T) {
+	o := startBodyOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, extra: limitsConfig})
+	status := rawRequest(t, in, "POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 100", func(c net.Conn) {
+		c.Write([]byte("only this"))
+	})
+	if !strings.HasPrefix(status, "HTTP/1.1 408") {
+		t.Errorf("a stalled body got %q, want 408 Request Timeout", status)
+	}
+	o.waitIdle(t)
+}
+
+func TestAHeaderOverTheLimitIsAnswered431(t *testing.T) {
+	o := startBodyOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, extra: limitsConfig})
+	big := strings.Repeat("a", 10<<10)
+	status := rawRequest(t, in, "GET /page HTTP/1.1\r\nHost: site.test\r\nX-Big: "+big, nil)
+	if !strings.HasPrefix(status, "HTTP/1.1 431") {
+		t.Errorf("a 10 KiB header got %q, want 431 Request Header Fields Too Large", status)
+	}
+	// Far over: refused by the server before cachegate reads it.
+	huge := strings.Repeat("a", 100<<10)
+	status = rawRequest(t, in, "GET /page HTTP/1.1\r\nHost: site.test\r\nX-Big: "+huge, nil)
+	if !strings.HasPrefix(status, "HTTP/1.1 431") {
+		t.Errorf("a 100 KiB header got %q, want 431", status)
+	}
+	if n := o.served.Load(); n != 0 {
+		t.Errorf("the origin saw %d requests, want none", n)
+	}
+	if got := in.metric(`cachegate_client_errors_total{reason="header-too-large"}`); got != "1" {
+		t.Errorf("header-too-large counted %q, want 1 (the one within net/http's 4 KiB slack)", got)
+	}
+}
+
+func TestABodyOverTheLimitIsAnswered413(t *testing.T) {
+	o := startBodyOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, extra: limitsConfig})
+	// Announced: refused before the origin is asked.
+	status := rawRequest(t, in, "POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 2000", nil)
+	if !strings.HasPrefix(status, "HTTP/1.1 413") {
+		t.Errorf("Content-Length 2000 got %q, want 413 Content Too Large", status)
+	}
+	if n := o.served.Load(); n != 0 {
+		t.Errorf("the origin saw %d requests for an announced oversize body, want none", n)
+	}
+	// Chunked: cut when it passes the limit.
+	status = rawRequest(t, in, "POST /upload HTTP/1.1\r\nHost: site.test\r\nTransfer-Encoding: chunked", func(c net.Conn) {
+		chunk := strings.Repeat("y", 500)
+		for range 5 {
+			if _, err := fmt.Fprintf(c, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+				return
+			}
+		}
+		io.WriteString(c, "0\r\n\r\n")
+	})
+	if !strings.HasPrefix(status, "HTTP/1.1 413") {
+		t.Errorf("a 2500-byte chunked body got %q, want 413 Content Too Large", status)
+	}
+	o.waitIdle(t)
+	if got := in.metric(`cachegate_client_errors_total{reason="body-too-large"}`); got != "2" {
+		t.Errorf("body-too-large counted %q, want 2", got)
+	}
+}
