@@ -133,6 +133,9 @@ type exchange struct {
 	softPurged bool
 	// originTime is how long the origin took, when it was asked.
 	originTime time.Duration
+	// ignoredDirectives is set when the route ignored the request's
+	// no-cache, no-store, max-age or min-fresh (request_directives).
+	ignoredDirectives bool
 }
 
 // storeID is the store key of the entry the exchange reads and fills.
@@ -168,6 +171,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch verdict, age := p.decide(x, e); verdict {
 	case serveFresh:
 		x.status.Hit = true
+		if x.ignoredDirectives {
+			x.status.Detail = "request-directives-ignored"
+		}
 		p.deliver(w, r, x, e, age)
 		if p.refreshEarly(x, e, age) {
 			p.refresh(r, x, e, metrics.RefreshEarly)
@@ -217,6 +223,10 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		return
 	}
 	if out == collapse.Stored {
+		fwd := "miss"
+		if x.status.Fwd == "request" {
+			fwd = "request" // it asked to revalidate; the fill it waited for did
+		}
 		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
 		x.softPurged = false
 		stored := p.collapsedEntry(r, value)
@@ -224,8 +234,14 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			stored = p.lookup(r, x)
 		}
 		if stored != nil {
+			// The fill this request waited for asked the origin while the
+			// request was being served: that is the validation its
+			// no-cache or max-age asked for (RFC 9111 §5.2.1.1, §5.2.1.4),
+			// so concurrent revalidations of one key cost the origin one
+			// request at a time.
+			x.rd, _ = x.rd.WithoutRevalidation()
 			if v, age := p.decide(x, stored); v == serveFresh {
-				x.status.Fwd = "miss"
+				x.status.Fwd = fwd
 				x.status.Collapsed = true
 				p.metrics.Collapsed(x.route.Name)
 				p.deliver(w, r, x, stored, age)
@@ -291,6 +307,9 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 	}
 	x.cacheable = true
 	x.rd = policy.ParseRequestDirectives(r.Header)
+	if x.route.RequestDirectives != policy.RequestDirectivesHonour {
+		x.rd, x.ignoredDirectives = x.rd.WithoutRevalidation()
+	}
 	x.key = x.route.Key(r, scheme(r))
 	x.id = x.key.ID()
 	return x
