@@ -2,15 +2,20 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // bodyOrigin is an origin that reads every request body to the end and
@@ -161,5 +166,126 @@ func TestABodyOverTheLimitIsAnswered413(t *testing.T) {
 	o.waitIdle(t)
 	if got := in.metric(`cachegate_client_errors_total{reason="body-too-large"}`); got != "2" {
 		t.Errorf("body-too-large counted %q, want 2", got)
+	}
+}
+
+// heapInuse forces a collection in the instance and returns its heap in
+// use, in bytes (go_memstats_heap_inuse_bytes).
+func (in *instance) heapInuse() float64 {
+	in.t.Helper()
+	in.admin(http.MethodGet, "/debug/pprof/heap?gc=1")
+	v, err := strconv.ParseFloat(in.metric("go_memstats_heap_inuse_bytes"), 64)
+	if err != nil {
+		in.t.Fatalf("go_memstats_heap_inuse_bytes: %v", err)
+	}
+	return v
+}
+
+// redisUsedMemory is INFO memory's used_memory of the package's Redis.
+func redisUsedMemory(t *testing.T) float64 {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+	defer c.Close()
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return n
+		}
+	}
+	t.Fatal("INFO memory has no used_memory")
+	return 0
+}
+
+// hostileLoad sends requests made by request(n) for n = 0, 1, ... from 8
+// workers for d (at most 500,000 requests) and returns how many were sent.
+func hostileLoad(in *instance, d time.Duration, request func(n int64) *http.Request) int64 {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				n := next.Add(1)
+				if n > 500_000 {
+					return
+				}
+				resp, err := client.Do(request(n))
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return min(next.Load(), 500_000)
+}
+
+func TestHostileTrafficToDistinctURLsDoesNotGrowMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 12-second load")
+	}
+	o := startOrigin(t)
+	prefix := prefixFor(t)
+	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefix, extra: `cache:
+  collapse: {hit_for_pass: 2s}
+`})
+	post := func(tag string) func(int64) *http.Request {
+		return func(n int64) *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/no-store/%s-%d", in.URL, tag, n), strings.NewReader("form=1"))
+			req.Host = siteHost
+			return req
+		}
+	}
+	get := func(tag string) func(int64) *http.Request {
+		return func(n int64) *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/no-store/%s-%d", in.URL, tag, n), nil)
+			req.Host = siteHost
+			return req
+		}
+	}
+	// Warm up: pools, buffers and maps reach their working size.
+	hostileLoad(in, time.Second, post("warm"))
+	hostileLoad(in, time.Second, get("warm"))
+	time.Sleep(3 * time.Second) // the warm-up's hit-for-pass keys expire
+	heap0, redis0 := in.heapInuse(), redisUsedMemory(t)
+
+	posts := hostileLoad(in, 6*time.Second, post("p"))
+	gets := hostileLoad(in, 6*time.Second, get("g"))
+
+	t.Logf("right after the load: heap in use grew %.2f MiB, Redis used_memory %.2f MiB",
+		(in.heapInuse()-heap0)/(1<<20), (redisUsedMemory(t)-redis0)/(1<<20))
+	// Hit-for-pass lasts 2s (in Redis too): what is retained is what is
+	// left once it has passed.
+	time.Sleep(3 * time.Second)
+	var heapGrew, redisGrew float64
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		heapGrew, redisGrew = in.heapInuse()-heap0, redisUsedMemory(t)-redis0
+		if (heapGrew < 8<<20 && redisGrew < 4<<20) || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("%d POSTs and %d uncacheable GETs to distinct URLs, retained: heap in use grew %.2f MiB, Redis used_memory %.2f MiB",
+		posts, gets, heapGrew/(1<<20), redisGrew/(1<<20))
+	if heapGrew >= 8<<20 {
+		t.Errorf("retained heap grew %.2f MiB, want less than 8 MiB", heapGrew/(1<<20))
+	}
+	if redisGrew >= 4<<20 {
+		t.Errorf("Redis used_memory grew %.2f MiB, want less than 4 MiB", redisGrew/(1<<20))
+	}
+	// POSTs to URLs never cached have nothing to invalidate: no marks.
+	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+	defer c.Close()
+	if n, err := c.HLen(context.Background(), "{"+prefix+"}:purge:hard").Result(); err != nil || n != 0 {
+		t.Errorf("Redis holds %d purge marks (%v) after POSTs to URLs never cached, want none", n, err)
 	}
 }
