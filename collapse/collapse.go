@@ -88,6 +88,8 @@ type flight struct {
 	done    chan struct{}
 	outcome Outcome
 	value   any
+	// waited is set when another request of this process waited for it.
+	waited atomic.Bool
 }
 
 // New returns a Group; with a Redis client it collapses across the
@@ -152,6 +154,7 @@ func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), 
 	}
 	if f, ok := g.flights[key]; ok {
 		g.mu.Unlock()
+		f.waited.Store(true)
 		out, value := g.waitLocal(ctx, f)
 		return out, value, true
 	}
@@ -175,7 +178,7 @@ func (g *Group) Do(ctx context.Context, key string, fill func() (Outcome, any), 
 	}()
 	// This request leads in the process; across instances it needs the
 	// lease, or it waits for the holder.
-	f.outcome, f.value, shared = g.lead(ctx, key, fill)
+	f.outcome, f.value, shared = g.lead(ctx, key, f, fill)
 	if shared && f.outcome == Stored && load != nil {
 		f.value = load()
 	}
@@ -229,7 +232,7 @@ func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
 }
 
 // lead fills under the Redis lease, or waits for the instance holding it.
-func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)) (Outcome, any, bool) {
+func (g *Group) lead(ctx context.Context, key string, f *flight, fill func() (Outcome, any)) (Outcome, any, bool) {
 	if g.client == nil {
 		out, value := fill()
 		return out, value, false
@@ -256,7 +259,7 @@ func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)
 	}
 	if ok {
 		out := Failed
-		defer func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out) }()
+		defer func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out, f.waited.Load()) }()
 		var value any
 		out, value = fill()
 		return out, value, false
@@ -268,10 +271,11 @@ func (g *Group) lead(ctx context.Context, key string, fill func() (Outcome, any)
 var errRedisDown = errors.New("collapse: redis failed a moment ago")
 
 // releaseScript deletes the lease if the caller still holds it, or turns
-// it into a hit-for-pass marker, then announces the outcome.
+// it into a hit-for-pass marker (when ARGV[6] is '1'), then announces the
+// outcome.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[2] == 'uncacheable' then
+  if ARGV[2] == 'uncacheable' and ARGV[6] == '1' then
     redis.call('SET', KEYS[1], 'pass', 'PX', ARGV[3])
   else
     redis.call('DEL', KEYS[1])
@@ -281,9 +285,20 @@ redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[5])
 return 1
 `)
 
-func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Outcome) {
+// release ends the lease and announces out to the waiters of every
+// instance. An uncacheable key is left in Redis as a hit-for-pass marker,
+// for the requests other instances get later, only when it is wanted:
+// when requests of this process waited for the fill. A URL requested once
+// (a client walking distinct uncacheable URLs) then costs Redis nothing
+// once its fill ends; a popular one is announced as before. Waiters in
+// other instances learn the outcome from the announcement either way.
+func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Outcome, wanted bool) {
+	marker := "0"
+	if wanted {
+		marker = "1"
+	}
 	err := releaseScript.Run(ctx, g.client, []string{leaseKey},
-		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key).Err()
+		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key, marker).Err()
 	if err != nil {
 		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
 	}

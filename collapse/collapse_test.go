@@ -96,7 +96,13 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
 	defer a.Close()
 	defer b.Close()
-	if out, _, shared := a.Do(context.Background(), "k", func() (Outcome, any) { return Uncacheable, nil }, nil); out != Uncacheable || shared {
+	// A popular key: another request of a waits for the fill.
+	waiter := make(chan struct{})
+	go func() {
+		defer close(waiter)
+		waitForWaiter(t, a, "k")
+	}()
+	if out, _, shared := a.Do(context.Background(), "k", func() (Outcome, any) { <-waiter; return Uncacheable, nil }, nil); out != Uncacheable || shared {
 		t.Fatalf("leader: %v shared %v", out, shared)
 	}
 	for _, g := range []*Group{a, b} {

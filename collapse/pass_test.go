@@ -32,3 +32,37 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 		t.Errorf("after the hit-for-pass time %d keys are remembered, want only the one just added", n)
 	}
 }
+
+// waitForWaiter starts a request for key on g that waits for the flight
+// in progress, and returns once it waits.
+func waitForWaiter(t *testing.T, g *Group, key string) {
+	for deadline := time.Now().Add(5 * time.Second); !g.Busy(key); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("the fill never started")
+			return
+		}
+	}
+	go g.Do(context.Background(), key, func() (Outcome, any) { return Failed, nil }, nil)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		f := g.flights[key]
+		g.mu.Unlock()
+		if f == nil || f.waited.Load() || time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
+	prefix := uniquePrefix(t)
+	c := client(t)
+	g := New(c, prefix, Options{HitForPass: time.Minute}, quiet())
+	defer g.Close()
+	for i := range 100 {
+		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func() (Outcome, any) { return Uncacheable, nil }, nil)
+	}
+	keys, err := c.Keys(context.Background(), prefix+":lease:*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("100 uncacheable keys requested once left %d keys in Redis (%v), want none: nobody else wanted them", len(keys), err)
+	}
+}
