@@ -289,3 +289,54 @@ func TestHostileTrafficToDistinctURLsDoesNotGrowMemory(t *testing.T) {
 		t.Errorf("Redis holds %d purge marks (%v) after POSTs to URLs never cached, want none", n, err)
 	}
 }
+
+func TestAPostToACachedURLInvalidatesItOnEveryInstance(t *testing.T) {
+	o := startOrigin(t)
+	ins := threeInstancesOn(t, "tiered", o, "")
+	const path = "/max-age/600/article"
+	// Every instance holds the entry, in L1 too (admitted at its second
+	// request).
+	var before string
+	for _, in := range ins {
+		in.get(path)
+		resp, body := in.get(path)
+		if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Fatalf("before the POST: Cache-Status %q, want a hit", resp.Header.Get("Cache-Status"))
+		}
+		before = body
+	}
+	if resp, _ := ins[1].do(http.MethodPost, path, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	// RFC 9111 §4.4: no instance serves the entry stored before the POST
+	// (the first to be asked fetches anew; the others may serve that). The
+	// mark reaches the other instances by pub/sub, without the POST
+	// waiting for them: poll, bounded.
+	for i, in := range ins {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, body := in.get(path)
+			if body != before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d still serves the entry stored before a POST to its URL: %q", i, body)
+			}
+		}
+	}
+}
+
+func TestClientNoCacheCannotSendRequestsToTheOriginByDefault(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL})
+	const path = "/max-age/600/front"
+	for i := range 100 {
+		h := http.Header{"Pragma": {"no-cache"}}
+		if i%2 == 1 {
+			h = http.Header{"Cache-Control": {"no-cache, max-age=0"}}
+		}
+		in.do(http.MethodGet, path, h)
+	}
+	if n := o.Count(path); n != 1 {
+		t.Errorf("100 requests with Pragma: no-cache or Cache-Control: no-cache caused %d origin requests, want 1 (request_directives: ignore)", n)
+	}
+}
