@@ -374,9 +374,10 @@ const (
 	RequestDirectivesHonour = "honour"
 )
 
-// ClientLimits bound what a client may send on the proxy and admin
-// listeners, and how slowly. Requests past a limit are answered 408, 413
-// or 431 and counted (cachegate_client_errors_total).
+// ClientLimits bound what a client may send, and how slowly: on the proxy
+// listener (the header limits on the admin listener too). Requests past a
+// limit are answered 408, 413 or 431 and counted
+// (cachegate_client_errors_total).
 type ClientLimits struct {
 	// ReadHeaderTimeout bounds reading a request's header. Default 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
