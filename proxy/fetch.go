@@ -315,8 +315,8 @@ func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader
 	}
 	id := x.id
 	if len(e.Vary) > 0 {
-		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, Vary: e.Vary}
-		if err := p.store.Set(ctx, x.id, marker, ttl); err != nil {
+		marker := p.varyMarker(ctx, x, e)
+		if err := p.store.Set(ctx, x.id, marker, marker.ResponseTime.Sub(p.now())); err != nil {
 			p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
 			return false
 		}
@@ -343,6 +343,19 @@ func storeTTL(e *store.Entry) time.Duration {
 		ttl += keepForRevalidation
 	}
 	return min(max(ttl, time.Second), store.MaxTTL)
+}
+
+// varyMarker is the Vary marker stored over variant e. Its ResponseTime
+// is when the store drops it: the latest expiry of the variants stored
+// under it (this one's, or that of the marker it replaces), so that the
+// marker outlives every variant it leads to and invalidationUntil can
+// keep a URL's mark exactly that long.
+func (p *Proxy) varyMarker(ctx context.Context, x *exchange, e *store.Entry) *store.Entry {
+	expiry := storeExpiry(e)
+	if old, err := p.store.Get(ctx, x.id); err == nil && old.IsMarker() && old.ResponseTime.After(expiry) {
+		expiry = old.ResponseTime
+	}
+	return &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, Vary: e.Vary, ResponseTime: expiry}
 }
 
 // storeExpiry is when the store drops e.
@@ -466,16 +479,19 @@ const markSlack = time.Minute
 // entry or a Vary marker, on either scheme: the URL scope spans both), or
 // being filled now (a flight here or a lease in any instance). A stored
 // entry leaves the store at its ResponseTime plus its store TTL (save
-// measures the TTL from then), so the mark is kept that long; a Vary
-// marker's variants, a fill in flight, a route keying request fields
-// (other values' entries have other IDs) or a store that does not answer
-// may hold entries that live up to the store's cap: the mark then lives
-// the whole horizon. No entry therefore outlives the mark that
-// invalidates it.
+// measures the TTL from then), and a Vary marker at its ResponseTime,
+// after every variant under it (varyMarker), so the mark is kept that
+// long; a fill in flight, a route keying request fields (other values'
+// entries have other IDs), a marker without an expiry or a store that
+// does not answer may hold entries that live up to the store's cap: the
+// mark then lives the whole horizon. No entry therefore outlives the mark
+// that invalidates it.
 //
 // Not covered: a copy held only in another instance's in-process L1 whose
-// L2 copy Redis evicted, and a credentialed fill (never collapsed) that
-// another instance runs at the same moment.
+// L2 copy Redis evicted; a credentialed fill (never collapsed) that
+// another instance runs at the same moment; two variants of one URL
+// stored at the same moment, where the marker may keep only the shorter
+// expiry.
 func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time) (purge.Scope, time.Time, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
@@ -497,14 +513,17 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *ur
 			return scope, forever, true
 		}
 		e, err := p.store.Get(ctx, id)
+		expiry := storeExpiry
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			continue
-		case err != nil, e.IsMarker():
+		case err != nil, e.IsMarker() && e.ResponseTime.IsZero():
 			return scope, forever, true
+		case e.IsMarker():
+			expiry = func(m *store.Entry) time.Time { return m.ResponseTime }
 		}
 		found = true
-		until = later(until, storeExpiry(e).Add(markSlack))
+		until = later(until, expiry(e).Add(markSlack))
 	}
 	return scope, until, found
 }

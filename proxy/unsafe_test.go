@@ -113,3 +113,38 @@ func TestUnsafeRequestDuringAFillInvalidatesWhatTheFillStores(t *testing.T) {
 	resp, _ := c.get(t, "/slow")
 	wantStatus(t, resp, "fwd=miss; fwd-status=200")
 }
+
+func TestVaryMarkerOutlivesItsVariantsAndBoundsTheMarkOfAPost(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Vary", "Accept-Language")
+		// The German variant lives ten minutes, the others one.
+		if r.Header.Get("Accept-Language") == "de" {
+			w.Header().Set("Cache-Control", "max-age=600")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		fmt.Fprint(w, "page in ", r.Header.Get("Accept-Language"))
+	})
+	c := newCache(t, o, "")
+	marks := recordMarks(c)
+	c.get(t, "/varied", "Accept-Language", "de")
+	c.get(t, "/varied", "Accept-Language", "fr") // rewrites the marker
+	c.do(t, http.MethodPost, "/varied")
+	calls := marks.calls()
+	if len(calls) != 1 {
+		t.Fatalf("a POST to a varied cached URL made %d marks, want 1", len(calls))
+	}
+	// Kept until the longest-lived variant (de, 600s) leaves the store, and
+	// not the whole 30-day horizon.
+	if left := time.Until(calls[0].until); left < 600*time.Second || left > 600*time.Second+2*markSlack {
+		t.Errorf("the mark is kept %v more, want about the German variant's 10 minutes plus %v", left, markSlack)
+	}
+	for _, lang := range []string{"de", "fr"} {
+		resp, _ := c.get(t, "/varied", "Accept-Language", lang)
+		wantStatus(t, resp, "fwd=miss")
+	}
+}
