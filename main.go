@@ -188,7 +188,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 		log.Error("listen", "addr", cfg.Listen, "err", err)
 		return 1
 	}
-	servers := []*http.Server{newServer(p, log)}
+	servers := []*http.Server{newServer(p, log, cfg.ClientLimits)}
 	listeners := []net.Listener{proxyLn}
 	var mgr *certs.Manager
 	if cfg.TLS.Listen != "" {
@@ -218,7 +218,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 			metrics: certMetrics(mgr, m),
 			inspect: p.ServeInspect,
 			certs:   mgr,
-		}), log))
+		}), log, cfg.ClientLimits))
 		listeners = append(listeners, adminLn)
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
@@ -295,10 +295,13 @@ func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Co
 	return nil
 }
 
-func newServer(h http.Handler, log *slog.Logger) *http.Server {
+// newServer is an http.Server for h under the client_limits of cfg (the
+// body limits are applied by the proxy, see proxy.admit).
+func newServer(h http.Handler, log *slog.Logger, limits policy.ClientLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout.D(),
+		MaxHeaderBytes:    int(limits.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -326,7 +329,7 @@ func openHTTPS(cfg *policy.Config, rs *store.Redis, plain net.Listener, h http.H
 		ln.Close()
 		return nil, nil, nil, err
 	}
-	srv := newServer(h, log)
+	srv := newServer(h, log, cfg.ClientLimits)
 	srv.TLSConfig = mgr.TLSConfig()
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)

@@ -55,6 +55,11 @@ type Options struct {
 	// Lease is how long a Redis lease lasts when its holder does not
 	// release it (it died). Default Wait.
 	Lease time.Duration
+	// HitForPassKeys bounds how many keys are remembered as hit-for-pass
+	// in this process; past it the oldest are forgotten first (they then
+	// collapse again once, which costs nothing but a wait). Default 10000:
+	// about 2.5 MB (a 64-byte key, its list element and map slot).
+	HitForPassKeys int
 }
 
 // Group collapses fills. A nil Redis client collapses in process only.
@@ -67,7 +72,7 @@ type Group struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
-	pass    map[string]time.Time
+	pass    *passKeys
 	remote  map[string][]chan Outcome // local waiters of remote fills
 
 	healthy atomic.Bool
@@ -83,8 +88,8 @@ type flight struct {
 	done    chan struct{}
 	outcome Outcome
 	value   any
-	// waiters counts the requests that joined the flight (under Group.mu).
-	waiters int
+	// waiters counts the requests of this process that joined the flight.
+	waiters atomic.Int32
 }
 
 // New returns a Group; with a Redis client it collapses across the
@@ -99,6 +104,9 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 	if opts.Lease <= 0 {
 		opts.Lease = opts.Wait
 	}
+	if opts.HitForPassKeys <= 0 {
+		opts.HitForPassKeys = 10000
+	}
 	g := &Group{
 		opts:    opts,
 		client:  client,
@@ -106,7 +114,7 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 		chann:   "{" + prefix + "}:fills",
 		log:     log,
 		flights: map[string]*flight{},
-		pass:    map[string]time.Time{},
+		pass:    newPassKeys(opts.HitForPassKeys),
 		remote:  map[string][]chan Outcome{},
 		now:     time.Now,
 	}
@@ -150,15 +158,12 @@ type Settle func(out Outcome, value any)
 // without a usable value, the caller fetches for itself.
 func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
 	g.mu.Lock()
-	if until, ok := g.pass[key]; ok {
-		if g.now().Before(until) {
-			g.mu.Unlock()
-			return Uncacheable, nil, true
-		}
-		delete(g.pass, key)
+	if g.pass.has(key, g.now()) {
+		g.mu.Unlock()
+		return Uncacheable, nil, true
 	}
 	if f, ok := g.flights[key]; ok {
-		f.waiters++
+		f.waiters.Add(1)
 		g.mu.Unlock()
 		out, value := g.waitLocal(ctx, f)
 		return out, value, true
@@ -174,7 +179,8 @@ func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, 
 			g.mu.Lock()
 			delete(g.flights, key)
 			if out == Uncacheable {
-				g.pass[key] = g.now().Add(g.opts.HitForPass)
+				now := g.now()
+				g.pass.add(key, now, now.Add(g.opts.HitForPass))
 			}
 			g.mu.Unlock()
 			close(f.done)
@@ -186,7 +192,7 @@ func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, 
 	defer end(Failed, nil)
 	// This request leads in the process; across instances it needs the
 	// lease, or it waits for the holder.
-	out, value, shared = g.lead(ctx, key, fill, end)
+	out, value, shared = g.lead(ctx, key, f, fill, end)
 	if shared && out == Stored && load != nil {
 		value = load()
 	}
@@ -200,6 +206,31 @@ func (g *Group) Busy(key string) bool {
 	defer g.mu.Unlock()
 	_, ok := g.flights[key]
 	return ok
+}
+
+// Filling reports whether key is being filled here or, with Redis, by
+// any instance (its lease is held, and is not a hit-for-pass marker). A
+// Redis error counts as filling: the caller cannot rule it out.
+func (g *Group) Filling(ctx context.Context, key string) bool {
+	if g.Busy(key) {
+		return true
+	}
+	if g.client == nil {
+		return false
+	}
+	v, err := g.client.Get(ctx, g.lease+"{"+key+"}").Result()
+	if errors.Is(err, redis.Nil) {
+		return false
+	}
+	return err != nil || v != "pass"
+}
+
+// PassKeys is the number of keys remembered as hit-for-pass, expired ones
+// not yet dropped included.
+func (g *Group) PassKeys() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pass.len()
 }
 
 func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
@@ -216,8 +247,8 @@ func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
 }
 
 // lead fills under the Redis lease, or waits for the instance holding it.
-// end settles the local flight.
-func (g *Group) lead(ctx context.Context, key string, fill func(Settle) (Outcome, any), end Settle) (Outcome, any, bool) {
+// end settles the local flight f.
+func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settle) (Outcome, any), end Settle) (Outcome, any, bool) {
 	if g.client == nil {
 		out, value := fill(end)
 		return out, value, false
@@ -245,7 +276,7 @@ func (g *Group) lead(ctx context.Context, key string, fill func(Settle) (Outcome
 	if ok {
 		var released sync.Once
 		release := func(out Outcome) {
-			released.Do(func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out) })
+			released.Do(func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out, f.waiters.Load() > 0) })
 		}
 		out := Failed
 		defer func() { release(out) }()
@@ -260,10 +291,11 @@ func (g *Group) lead(ctx context.Context, key string, fill func(Settle) (Outcome
 var errRedisDown = errors.New("collapse: redis failed a moment ago")
 
 // releaseScript deletes the lease if the caller still holds it, or turns
-// it into a hit-for-pass marker, then announces the outcome.
+// it into a hit-for-pass marker (when ARGV[6] is '1'), then announces the
+// outcome.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[2] == 'uncacheable' then
+  if ARGV[2] == 'uncacheable' and ARGV[6] == '1' then
     redis.call('SET', KEYS[1], 'pass', 'PX', ARGV[3])
   else
     redis.call('DEL', KEYS[1])
@@ -273,9 +305,20 @@ redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[5])
 return 1
 `)
 
-func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Outcome) {
+// release ends the lease and announces out to the waiters of every
+// instance. An uncacheable key is left in Redis as a hit-for-pass marker,
+// for the requests other instances get later, only when it is wanted:
+// when requests of this process waited for the fill. A URL requested once
+// (a client walking distinct uncacheable URLs) then costs Redis nothing
+// once its fill ends; a popular one is announced as before. Waiters in
+// other instances learn the outcome from the announcement either way.
+func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Outcome, wanted bool) {
+	marker := "0"
+	if wanted {
+		marker = "1"
+	}
 	err := releaseScript.Run(ctx, g.client, []string{leaseKey},
-		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key).Err()
+		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key, marker).Err()
 	if err != nil {
 		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
 	}
@@ -297,7 +340,8 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 			return Failed
 		case v == "pass":
 			g.mu.Lock()
-			g.pass[key] = g.now().Add(g.opts.HitForPass)
+			now := g.now()
+			g.pass.add(key, now, now.Add(g.opts.HitForPass))
 			g.mu.Unlock()
 			return Uncacheable
 		}

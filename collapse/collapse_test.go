@@ -96,7 +96,13 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
 	defer a.Close()
 	defer b.Close()
-	if out, _, shared := a.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Uncacheable, nil }, nil); out != Uncacheable || shared {
+	// A popular key: another request of a waits for the fill.
+	waiter := make(chan struct{})
+	go func() {
+		defer close(waiter)
+		waitForWaiter(t, a, "k")
+	}()
+	if out, _, shared := a.Do(context.Background(), "k", func(Settle) (Outcome, any) { <-waiter; return Uncacheable, nil }, nil); out != Uncacheable || shared {
 		t.Fatalf("leader: %v shared %v", out, shared)
 	}
 	for _, g := range []*Group{a, b} {
@@ -240,7 +246,7 @@ func (g *Group) waiting(key string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.flights[key]; ok {
-		return f.waiters
+		return int(f.waiters.Load())
 	}
 	return 0
 }

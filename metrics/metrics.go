@@ -111,6 +111,7 @@ type Metrics struct {
 	certExpiry     *prometheus.GaugeVec
 	warm           *prometheus.CounterVec
 	stored         *storedCollector
+	clientErrors   *prometheus.CounterVec
 
 	// Children resolved once per label pair, so that recording a known
 	// combination neither hashes label values nor allocates.
@@ -256,6 +257,7 @@ func New(version string) *Metrics {
 		m.collapsed, m.refreshes, m.purges, m.breaker,
 		m.reloads, m.lastReload, m.certExpiry, m.warm, m.stored,
 	)
+	m.registerClientErrors()
 	return m
 }
 

@@ -48,6 +48,9 @@ type Config struct {
 	// trusted is TrustedProxies parsed by Parse.
 	trusted []netip.Prefix
 
+	// ClientLimits bound what a client may send and how slowly.
+	ClientLimits ClientLimits `yaml:"client_limits"`
+
 	// File is the path the config was loaded from (not a YAML option).
 	File string `yaml:"-"`
 }
@@ -360,6 +363,14 @@ type Route struct {
 	// fits the extension (cache-deception armour). Default true (unset is
 	// true).
 	DeceptionCheck *bool `yaml:"deception_check"`
+	// RequestDirectives says what a client's no-cache, max-age=0, no-store
+	// and Pragma: no-cache do: RequestDirectivesIgnore (nothing: the cache
+	// answers as for any request, protecting the origin, as Varnish and
+	// nginx do) or RequestDirectivesHonour (RFC 9111 §5.2.1: the stored
+	// response is revalidated, concurrent revalidations of one key
+	// collapsed into one conditional request; no-store is not stored).
+	// Default "ignore".
+	RequestDirectives string `yaml:"request_directives"`
 
 	// match is Match compiled by Parse, so that matching allocates nothing.
 	match matcher
@@ -417,3 +428,31 @@ type Duration time.Duration
 // ByteSize is a number of bytes written as 1024, "64KiB", "8MiB", "1GiB"
 // (or KB, MB, GB as powers of 1000) in YAML.
 type ByteSize int64
+
+// The values of Route.RequestDirectives.
+const (
+	RequestDirectivesIgnore = "ignore"
+	RequestDirectivesHonour = "honour"
+)
+
+// ClientLimits bound what a client may send, and how slowly: on the proxy
+// listener (the header limits on the admin listener too). Requests past a
+// limit are answered 408, 413 or 431 and counted
+// (cachegate_client_errors_total).
+type ClientLimits struct {
+	// ReadHeaderTimeout bounds reading a request's header. Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// BodyIdleTimeout is how long a request body may send nothing before
+	// the request is answered 408. Default 30s.
+	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
+	// BodyMinRate is the slowest a request body may arrive, in bytes per
+	// second, after the first BodyIdleTimeout: a body trickled slower is
+	// answered 408, however often it sends a byte. Default 500 (Apache
+	// mod_reqtimeout's MinRate).
+	BodyMinRate ByteSize `yaml:"body_min_rate"`
+	// MaxHeaderBytes bounds a request's header (request line and fields).
+	// Default 64KiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request's body. Default 64MiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+}

@@ -271,12 +271,14 @@ func TestParseFillsDefaults(t *testing.T) {
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
 			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
 			StaleIfUnreachable: Duration(5 * time.Minute),
+			RequestDirectives:  "ignore",
 		}},
 		DefaultRoute: Route{
 			Name: "default", Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
 			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
 			StaleIfUnreachable: Duration(5 * time.Minute),
+			RequestDirectives:  "ignore",
 		},
 		OriginTimeouts: OriginTimeouts{
 			Connect:        Duration(5 * time.Second),
@@ -289,6 +291,13 @@ func TestParseFillsDefaults(t *testing.T) {
 		TLS: TLSConfig{
 			ACME:  ACMEConfig{CA: "https://acme-v02.api.letsencrypt.org/directory"},
 			HTTP2: &http2,
+		},
+		ClientLimits: ClientLimits{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			BodyIdleTimeout:   Duration(30 * time.Second),
+			BodyMinRate:       500,
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      64 << 20,
 		},
 	}
 	for i := range cfg.Routes {

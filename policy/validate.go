@@ -51,6 +51,11 @@ const (
 	defaultTolerance          = Duration(5 * time.Minute)
 	defaultWarmWorkers        = 4
 	defaultACMECA             = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultHeaderTimeout      = Duration(10 * time.Second)
+	defaultBodyIdle           = Duration(30 * time.Second)
+	defaultBodyMinRate        = 500
+	defaultMaxHeaderBytes     = 64 << 10
+	defaultMaxBodyBytes       = 64 << 20
 )
 
 // defaultL1WhenRedisDown is long enough to ride out a Redis restart or a
@@ -141,6 +146,7 @@ func (p *parser) validate(cfg *Config) {
 	p.warm(&cfg.Warm)
 	p.https(&cfg.TLS)
 	p.trustedProxies(cfg)
+	p.clientLimits(&cfg.ClientLimits)
 }
 
 // trustedProxies checks trusted_proxies and parses it into cfg.trusted.
@@ -168,6 +174,22 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()), nil
+}
+
+// clientLimits checks the client_limits section.
+func (p *parser) clientLimits(l *ClientLimits) {
+	p.duration("client_limits.read_header_timeout", l.ReadHeaderTimeout)
+	p.duration("client_limits.body_idle_timeout", l.BodyIdleTimeout)
+	for _, o := range []struct {
+		option string
+		n      ByteSize
+	}{
+		{"client_limits.body_min_rate", l.BodyMinRate},
+		{"client_limits.max_header_bytes", l.MaxHeaderBytes},
+		{"client_limits.max_body_bytes", l.MaxBodyBytes},
+	} {
+		p.check(o.option, func() string { return positive(p.set[o.option], int64(o.n)) })
+	}
 }
 
 // fieldNames checks a list of header field names.
@@ -393,6 +415,9 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 	}
 	p.check(path+".mode", func() string { return oneOf(rt.Mode, ModeRespect, ModeOverride) })
 	p.check(path+".set_cookie", func() string { return oneOf(rt.SetCookie, SetCookiePass, SetCookieStrip, SetCookieStore) })
+	p.check(path+".request_directives", func() string {
+		return oneOf(rt.RequestDirectives, RequestDirectivesIgnore, RequestDirectivesHonour)
+	})
 	p.check(path+".early_refresh_beta", func() string { return between(rt.EarlyRefreshBeta, 0, maxBeta) })
 	p.check(path+".ttl_jitter", func() string { return between(rt.TTLJitter, 0, maxTTLJitter) })
 	p.check(path+".stale_if_unreachable", func() string {
@@ -617,6 +642,12 @@ func (p *parser) applyDefaults(cfg *Config) {
 		http2 := true
 		cfg.TLS.HTTP2 = &http2
 	}
+	l := &cfg.ClientLimits
+	setDefault(&l.ReadHeaderTimeout, defaultHeaderTimeout)
+	setDefault(&l.BodyIdleTimeout, defaultBodyIdle)
+	setDefault(&l.BodyMinRate, defaultBodyMinRate)
+	setDefault(&l.MaxHeaderBytes, defaultMaxHeaderBytes)
+	setDefault(&l.MaxBodyBytes, defaultMaxBodyBytes)
 }
 
 // routeDefaults fills the unset options of the route at path; cache is the
@@ -624,6 +655,7 @@ func (p *parser) applyDefaults(cfg *Config) {
 func (p *parser) routeDefaults(rt *Route, path string, cache *CacheConfig) {
 	setDefault(&rt.Mode, ModeRespect)
 	setDefault(&rt.SetCookie, SetCookiePass)
+	setDefault(&rt.RequestDirectives, RequestDirectivesIgnore)
 	if !p.set[path+".early_refresh_beta"] {
 		rt.EarlyRefreshBeta = cache.EarlyRefreshBeta
 	}

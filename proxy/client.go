@@ -2,61 +2,30 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
+
+	"github.com/cachegate/cachegate/metrics"
 )
 
-// clientBody is a client's request body on its way to the origin; it
-// keeps the first error reading it, so that a body the client got wrong
-// (bad chunked framing, a timeout, too large) is answered as the client's
-// fault, not as an origin error.
-type clientBody struct {
-	io.ReadCloser
-	mu  sync.Mutex
-	err error
-}
-
-func (b *clientBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		b.mu.Lock()
-		if b.err == nil {
-			b.err = err
-		}
-		b.mu.Unlock()
-	}
-	return n, err
-}
-
-// failed is the error reading the body, if any.
-func (b *clientBody) failed() error {
-	if b == nil {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
-// clientBodyStatus is the status that answers a request whose body could
-// not be read: 413 when it was larger than allowed, 408 when the client
-// took too long (RFC 9110 §15.5.9, §15.5.14), else 400 (a malformed body,
-// such as bad chunked framing, RFC 9112 §7.1).
-func clientBodyStatus(err error) int {
+// clientBodyStatus is the status and the client_limits reason that
+// answer a request whose body could not be read: 413 when it was larger
+// than allowed, 408 when the client took too long (RFC 9110 §15.5.9,
+// §15.5.14), else 400 (a malformed body, such as bad chunked framing, RFC
+// 9112 §7.1).
+func clientBodyStatus(err error) (int, string) {
 	var tooLarge *http.MaxBytesError
 	var ne net.Error
 	switch {
 	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge, metrics.ClientBodyTooLarge
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		return http.StatusRequestTimeout
+		return http.StatusRequestTimeout, metrics.ClientBodyTimeout
 	}
-	return http.StatusBadRequest
+	return http.StatusBadRequest, metrics.ClientBodyMalformed
 }
 
 // writeChunk is the most of a response written under one write deadline.

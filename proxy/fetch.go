@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -64,8 +65,6 @@ type fill struct {
 	cancel context.CancelFunc
 	// body is the response body being stored, once there is one.
 	body *originBody
-	// clientBody is the client's request body, when it has one.
-	clientBody *clientBody
 }
 
 // announce settles the collapsed flight with the fill's outcome.
@@ -129,12 +128,7 @@ func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 	// The server writes the end of a chunked body after the handler, maybe
 	// after a quiet spell of the origin.
 	defer f.x.client.end()
-	out := r.WithContext(context.WithValue(ctx, fillKey{}, f))
-	if r.Body != nil && r.Body != http.NoBody {
-		f.clientBody = &clientBody{ReadCloser: r.Body}
-		out.Body = f.clientBody
-	}
-	p.origin.ServeHTTP(w, out)
+	p.origin.ServeHTTP(w, r.WithContext(context.WithValue(ctx, fillKey{}, f)))
 }
 
 // originContext is the context of a request to the origin. It does not
@@ -405,13 +399,19 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 }
 
 // save stores e under the request's key: directly when the response does
-// not vary, else as a variant behind a Vary marker on the primary key.
+// not vary, else as a variant behind a Vary marker on the primary key. The
+// store keeps it until storeExpiry, measured from its ResponseTime (not
+// from when its body was read), so that invalidationUntil knows when it
+// leaves the store.
 func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
-	ttl := storeTTL(e, x.route)
+	ttl := storeExpiry(e, x.route).Sub(p.now())
+	if ttl <= 0 {
+		return false
+	}
 	id := x.id
 	if len(e.Vary) > 0 {
-		marker := &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, URL: e.URL, Vary: e.Vary}
-		if err := p.store.Set(ctx, x.id, marker, ttl); err != nil {
+		marker := p.varyMarker(ctx, x, e)
+		if err := p.store.Set(ctx, x.id, marker, marker.ResponseTime.Sub(p.now())); err != nil {
 			p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
 			return false
 		}
@@ -444,6 +444,24 @@ func storeTTL(e *store.Entry, rt *policy.Route) time.Duration {
 	return min(max(ttl, time.Second), store.MaxTTL)
 }
 
+// varyMarker is the Vary marker stored over variant e. Its ResponseTime
+// is when the store drops it: the latest expiry of the variants stored
+// under it (this one's, or that of the marker it replaces), so that the
+// marker outlives every variant it leads to and invalidationUntil can
+// keep a URL's mark exactly that long.
+func (p *Proxy) varyMarker(ctx context.Context, x *exchange, e *store.Entry) *store.Entry {
+	expiry := storeExpiry(e, x.route)
+	if old, err := p.store.Get(ctx, x.id); err == nil && old.IsMarker() && old.ResponseTime.After(expiry) {
+		expiry = old.ResponseTime
+	}
+	return &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, URL: e.URL, Vary: e.Vary, ResponseTime: expiry}
+}
+
+// storeExpiry is when the store drops e.
+func storeExpiry(e *store.Entry, rt *policy.Route) time.Time {
+	return e.ResponseTime.Add(storeTTL(e, rt))
+}
+
 // originError answers when the origin could not be reached or did not
 // answer in time: the stale entry within stale-if-error (RFC 5861 §4), else
 // 502 or 504 with a short body (the ReverseProxy ErrorHandler hook).
@@ -456,9 +474,10 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		return
 	}
-	if bodyErr := f.clientBody.failed(); bodyErr != nil {
-		// The client's body broke the request, not the origin.
-		p.answerClientBodyError(w, x, bodyErr)
+	if b, ok := f.client.Body.(*clientBody); ok && b.failure() != nil {
+		// The client's body broke the request (bad framing, too slow, too
+		// large), not the origin.
+		p.answerClientBodyError(w, x, b.failure())
 		return
 	}
 	if errors.Is(err, context.Canceled) && f.client.Context().Err() != nil {
@@ -505,7 +524,8 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 // answerClientBodyError answers a request whose body could not be read
 // (clientBodyStatus) and closes the connection, whose framing is lost.
 func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err error) {
-	status := clientBodyStatus(err)
+	status, reason := clientBodyStatus(err)
+	p.metrics.ClientError(reason)
 	p.log.Debug("client request body", "route", x.route.Name, "status", status, "err", err)
 	x.status.Detail = "client-body"
 	h := w.Header()
@@ -521,6 +541,10 @@ func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err er
 // Content-Location after a non-error response to an unsafe method (RFC 9111
 // §4.4), and the cache groups named by Cache-Group-Invalidation (RFC 9875
 // §3).
+//
+// A URL is marked only when something could be invalidated (see
+// invalidationUntil), and the mark is kept only as long as that can live:
+// POSTs to distinct URLs that were never cached leave nothing behind.
 func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	switch f.client.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -529,26 +553,109 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	if resp.StatusCode >= 400 {
 		return
 	}
-	sch := f.x.target.Scheme
-	target := f.client.URL
-	scopes := []purge.Scope{purge.URLScope(f.x.route.KeyOf(f.x.target, f.client.Header))}
+	ctx := context.WithoutCancel(f.client.Context())
+	now := p.now()
+	var scopes []purge.Scope
+	var until time.Time
+	addURL := func(u *url.URL) {
+		scope, t, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now)
+		if ok {
+			scopes = append(scopes, scope)
+			until = later(until, t)
+		}
+	}
+	addURL(f.client.URL)
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := resp.Header.Get(name)
 		if v == "" {
 			continue
 		}
-		u, err := target.Parse(v)
+		u, err := f.client.URL.Parse(v)
 		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, f.client.Host)) {
 			continue
 		}
-		req := &http.Request{Method: http.MethodGet, URL: u, Host: f.client.Host, Header: http.Header{}}
-		scopes = append(scopes, purge.URLScope(f.x.st.cfg.Route(req).Key(req, sch)))
+		addURL(u)
 	}
 	host := hostOf(f.client)
 	for _, g := range policy.CacheGroups(resp.Header, "Cache-Group-Invalidation") {
+		// The origin names the groups; their members may live as long as
+		// any entry.
 		scopes = append(scopes, purge.Scope{Kind: purge.Group, Value: purge.GroupValue(host, g)})
+		until = now.Add(purge.MarkHorizon)
 	}
-	if err := p.purger.Mark(context.WithoutCancel(f.client.Context()), scopes); err != nil {
+	if len(scopes) == 0 {
+		return
+	}
+	if err := p.purger.Mark(ctx, scopes, until); err != nil {
 		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
 	}
+}
+
+// markSlack is added to a URL mark's lifetime for the clocks of other
+// instances, which trim the mark, being behind this one's.
+const markSlack = time.Minute
+
+// invalidationUntil returns the URL scope of a GET of u (with the unsafe
+// request's host and fields) and until when its mark must be kept, or
+// false when nothing stored or being stored can be invalidated by it.
+//
+// A mark is needed only for an entry whose fill started before it. Such an
+// entry is either in the store now, under the primary key of the URL (an
+// entry or a Vary marker, on either scheme: the URL scope spans both), or
+// being filled now (a flight here or a lease in any instance). A stored
+// entry leaves the store at its ResponseTime plus its store TTL (save
+// measures the TTL from then), and a Vary marker at its ResponseTime,
+// after every variant under it (varyMarker), so the mark is kept that
+// long; a fill in flight, a route keying request fields (other values'
+// entries have other IDs), a marker without an expiry or a store that
+// does not answer may hold entries that live up to the store's cap: the
+// mark then lives the whole horizon. No entry therefore outlives the mark
+// that invalidates it.
+//
+// Not covered: a copy held only in another instance's in-process L1 whose
+// L2 copy Redis evicted; a credentialed fill (never collapsed) that
+// another instance runs at the same moment; two variants of one URL
+// stored at the same moment, where the marker may keep only the shorter
+// expiry.
+func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time) (purge.Scope, time.Time, bool) {
+	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
+	rt := cfg.Route(get)
+	scope := purge.URLScope(rt.Key(get, scheme(client)))
+	forever := now.Add(purge.MarkHorizon)
+	if len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0 {
+		return scope, forever, true
+	}
+	var until time.Time
+	found := false
+	for _, sch := range []string{"http", "https"} {
+		k := rt.Key(get, sch)
+		if purge.URLScope(k) != scope {
+			continue
+		}
+		id := k.ID()
+		if p.collapse.Filling(ctx, id) {
+			return scope, forever, true
+		}
+		e, err := p.store.Get(ctx, id)
+		expiry := func(e *store.Entry) time.Time { return storeExpiry(e, rt) }
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil, e.IsMarker() && e.ResponseTime.IsZero():
+			return scope, forever, true
+		case e.IsMarker():
+			expiry = func(m *store.Entry) time.Time { return m.ResponseTime }
+		}
+		found = true
+		until = later(until, expiry(e).Add(markSlack))
+	}
+	return scope, until, found
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -134,6 +134,9 @@ type exchange struct {
 	softPurged bool
 	// originTime is how long the origin took, when it was asked.
 	originTime time.Duration
+	// ignoredDirectives is set when the route ignored the request's
+	// no-cache, no-store, max-age or min-fresh (request_directives).
+	ignoredDirectives bool
 	// target is the request's normalized target (classify).
 	target policy.Target
 	// badTarget is set when the target is refused with 400 (classify).
@@ -177,6 +180,9 @@ func (x *exchange) storeID() string {
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.admit(w, r) {
+		return
+	}
 	if r.Method == "PURGE" && p.purgeM != nil {
 		p.purgeM(w, r)
 		return
@@ -203,8 +209,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch verdict, age := p.decide(x, e); verdict {
 	case serveFresh:
 		x.status.Hit = true
-		if e.RedisDown {
+		switch {
+		case e.RedisDown:
 			x.status.Detail = detailRedisDown
+		case x.ignoredDirectives:
+			x.status.Detail = "request-directives-ignored"
 		}
 		p.deliver(w, r, x, e, age)
 		if p.refreshEarly(x, e, age) {
@@ -260,6 +269,10 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		return
 	}
 	if out == collapse.Stored {
+		fwd := "miss"
+		if x.status.Fwd == "request" {
+			fwd = "request" // it asked to revalidate; the fill it waited for did
+		}
 		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
 		x.softPurged = false
 		stored := p.collapsedEntry(r, x, value)
@@ -267,8 +280,14 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			stored = p.lookup(r, x)
 		}
 		if stored != nil {
+			// The fill this request waited for asked the origin while the
+			// request was being served: that is the validation its
+			// no-cache or max-age asked for (RFC 9111 §5.2.1.1, §5.2.1.4),
+			// so concurrent revalidations of one key cost the origin one
+			// request at a time.
+			x.rd, _ = x.rd.WithoutRevalidation()
 			if v, age := p.decide(x, stored); v == serveFresh {
-				x.status.Fwd = "miss"
+				x.status.Fwd = fwd
 				x.status.Collapsed = true
 				p.metrics.Collapsed(x.route.Name)
 				p.deliver(w, r, x, stored, age)
@@ -342,6 +361,9 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 	x.cacheable = true
 	x.route.AllowRequestFields(r.Header)
 	x.rd = policy.ParseRequestDirectives(r.Header)
+	if x.route.RequestDirectives != policy.RequestDirectivesHonour {
+		x.rd, x.ignoredDirectives = x.rd.WithoutRevalidation()
+	}
 	x.key = x.route.KeyOf(x.target, r.Header)
 	x.id = x.key.ID()
 	// The origin is asked for exactly what is stored under the key.

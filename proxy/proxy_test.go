@@ -274,7 +274,7 @@ func TestPartialResponseIsNeverStoredAsWhole(t *testing.T) {
 func TestRequestDirectives(t *testing.T) {
 	h, _ := counter("max-age=60")
 	o := newOrigin(t, h)
-	c := newCache(t, o, "")
+	c := newCache(t, o, "default_route: {request_directives: honour}\n")
 	resp, _ := c.get(t, "/rd", "Cache-Control", "only-if-cached")
 	if resp.StatusCode != 504 {
 		t.Errorf("RFC 9111 §5.2.1.7 only-if-cached on a miss: %d, want 504", resp.StatusCode)

@@ -1,6 +1,7 @@
 package purge
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -258,11 +259,19 @@ func RequireToken(config func() *policy.Config, h http.HandlerFunc) http.Handler
 	}
 }
 
-// authorized checks the bearer token in constant time. With no token
-// configured nothing is authorized.
+// authorized checks the bearer token. With no token configured nothing is
+// authorized. The scheme name is case-insensitive (RFC 9110 §11.1) and may
+// be followed by more than one space (§11.4: 1*SP). The SHA-256 digests of
+// the two tokens are compared in constant time, so that neither the
+// token's bytes nor its length show in how long a refusal takes
+// (subtle.ConstantTimeCompare returns at once on a length mismatch).
 func authorized(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || token == "" || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	want, have := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(strings.TrimLeft(got, " ")))
+	return subtle.ConstantTimeCompare(have[:], want[:]) == 1
 }
 
 func unauthorized(w http.ResponseWriter, token string) {

@@ -16,6 +16,17 @@
 // separate mark that makes entries stale (served while one refresh runs)
 // instead of invalid.
 //
+// Marks are kept MarkHorizon, longer than any entry lives in the store,
+// except those of the invalidation after an unsafe request (Mark, RFC 9111
+// §4.4). Those are made only when something can be invalidated (an entry
+// or a Vary marker stored under the URL, or a fill of it in flight) and
+// are kept only until the last such entry leaves the store (the mark's
+// time is set earlier, see MarkTime, so that the usual trimming drops it
+// then, in Redis and in every mirror; a mark's time never moves back, so
+// an admin purge of the same scope keeps its horizon). No entry can
+// outlive the mark that invalidates it, and POSTs to arbitrary URLs leave
+// no marks behind.
+//
 // The package also serves the admin API (POST /purge), the PURGE method and
 // HMAC-signed CMS webhooks that turn into purges.
 package purge

@@ -57,8 +57,9 @@ const (
 	Purged
 )
 
-// mark is a scope's hard and soft purge sequence values and when the
-// later was set (for trimming).
+// mark is a scope's hard and soft purge sequence values and its time (for
+// trimming: when it was set, or earlier for a short-lived mark, see
+// MarkTime).
 type mark struct {
 	hard, soft uint64
 	at         time.Time
@@ -106,7 +107,12 @@ func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
 	} else {
 		mk.hard = max(mk.hard, seq)
 	}
-	mk.at = at
+	// A mark is kept as long as the longest-lived of the purges that set
+	// it asked for: a short-lived invalidation after an unsafe request
+	// never shortens an earlier purge of the same scope.
+	if at.After(mk.at) {
+		mk.at = at
+	}
 	if table != nil {
 		table[s.Value] = cur
 	}

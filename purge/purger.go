@@ -31,8 +31,12 @@ type Purger interface {
 	// instance honours the purge (or a bound passed).
 	Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error)
 	// Mark marks scopes hard without waiting for the other instances: the
-	// invalidation that follows an unsafe request (RFC 9111 §4.4).
-	Mark(ctx context.Context, scopes []Scope) error
+	// invalidation that follows an unsafe request (RFC 9111 §4.4). until
+	// is when the last entry the scopes could invalidate leaves the store:
+	// the marks are kept that long (at most MarkHorizon), not for the
+	// whole horizon, so that unsafe requests do not pile up marks. See
+	// MarkTime.
+	Mark(ctx context.Context, scopes []Scope, until time.Time) error
 	// Close stops the purger's goroutines.
 	Close() error
 }
@@ -59,13 +63,18 @@ func (l *Local) FillSeq(context.Context) uint64 { return l.seq.Load() }
 
 // Purge implements Purger: one sequence value for all the scopes.
 func (l *Local) Purge(_ context.Context, scopes []Scope, soft bool) (Result, error) {
+	now := l.now()
+	return l.purge(scopes, soft, now, now), nil
+}
+
+// purge marks scopes at seq+1 with the mark time at (see MarkTime).
+func (l *Local) purge(scopes []Scope, soft bool, at, now time.Time) Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	seq := l.seq.Load() + 1
-	now := l.now()
 	l.marks.mu.Lock()
 	for _, s := range scopes {
-		l.marks.set(s, seq, soft, now)
+		l.marks.set(s, seq, soft, at)
 	}
 	l.marks.applied = seq
 	l.marks.mu.Unlock()
@@ -74,13 +83,14 @@ func (l *Local) Purge(_ context.Context, scopes []Scope, soft bool) (Result, err
 	if seq%1024 == 0 {
 		l.marks.trim(now.Add(-MarkHorizon))
 	}
-	return Result{Seq: seq, Scopes: len(scopes)}, nil
+	return Result{Seq: seq, Scopes: len(scopes)}
 }
 
 // Mark implements Purger.
-func (l *Local) Mark(ctx context.Context, scopes []Scope) error {
-	_, err := l.Purge(ctx, scopes, false)
-	return err
+func (l *Local) Mark(_ context.Context, scopes []Scope, until time.Time) error {
+	now := l.now()
+	l.purge(scopes, false, MarkTime(until, now), now)
+	return nil
 }
 
 // Close implements Purger.
@@ -89,3 +99,21 @@ func (l *Local) Close() error { return nil }
 // MarkHorizon is how long a mark is kept: longer than any entry lives in
 // the store (the proxy caps an entry's store TTL at store.MaxTTL).
 const MarkHorizon = store.MaxTTL + time.Hour
+
+// MarkTime is the time a mark that must be kept until until is recorded
+// with. Marks are trimmed by their time, MarkHorizon after it; a mark that
+// only has to outlive entries leaving the store sooner (the invalidation
+// after an unsafe request) is recorded as if set earlier, so that the same
+// trimming drops it at until. It is never later than now: no mark lives
+// longer than the horizon.
+func MarkTime(until, now time.Time) time.Time {
+	return earlier(until.Add(-MarkHorizon), now)
+}
+
+// earlier is the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

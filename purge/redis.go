@@ -33,16 +33,18 @@ const (
 )
 
 // purgeScript takes the next sequence value, records it as the mark of
-// every scope (ARGV[5:]), drops marks older than the horizon, appends the
-// purge to the log with the sequence value as its ID, and publishes it.
-// All its keys share the {prefix} hash tag, so it runs in one slot.
+// every scope (ARGV[5:]) with the mark time ARGV[2] (unix ms; a mark's
+// time only moves forward, ZADD GT), drops marks whose time is older than
+// ARGV[2] - ARGV[3], appends the purge and its mark time to the log with
+// the sequence value as its ID, and publishes it. All its keys share the
+// {prefix} hash tag, so it runs in one slot.
 var purgeScript = redis.NewScript(`
 local seq = redis.call('INCR', KEYS[1])
 local marks = KEYS[2]
 if ARGV[1] == '1' then marks = KEYS[3] end
 for i = 5, #ARGV do
   redis.call('HSET', marks, ARGV[i], seq)
-  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[i])
+  redis.call('ZADD', KEYS[4], 'GT', ARGV[2], ARGV[i])
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]), 'LIMIT', 0, 1000)
 for _, s in ipairs(old) do
@@ -52,7 +54,7 @@ for _, s in ipairs(old) do
 end
 local scopes = {}
 for i = 5, #ARGV do scopes[#scopes + 1] = ARGV[i] end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '0-' .. seq, 's', ARGV[1], 'scopes', table.concat(scopes, '\n'))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '0-' .. seq, 's', ARGV[1], 'at', ARGV[2], 'scopes', table.concat(scopes, '\n'))
 redis.call('PUBLISH', KEYS[6], seq)
 return seq
 `)
@@ -177,20 +179,28 @@ func (r *Redis) Purge(ctx context.Context, scopes []Scope, soft bool) (Result, e
 }
 
 // Mark implements Purger.
-func (r *Redis) Mark(ctx context.Context, scopes []Scope) error {
-	_, err := r.mark(ctx, scopes, false)
+func (r *Redis) Mark(ctx context.Context, scopes []Scope, until time.Time) error {
+	_, err := r.markAt(ctx, scopes, false, until)
 	return err
 }
 
 // mark runs the purge script and applies the purge here.
 func (r *Redis) mark(ctx context.Context, scopes []Scope, soft bool) (uint64, error) {
+	return r.markAt(ctx, scopes, soft, r.now().Add(MarkHorizon))
+}
+
+// markAt is mark for marks kept until until (see MarkTime): the script
+// records them with an earlier time and still trims the marks older than
+// now minus the horizon.
+func (r *Redis) markAt(ctx context.Context, scopes []Scope, soft bool, until time.Time) (uint64, error) {
 	args := make([]any, 0, 4+len(scopes))
 	softArg := "0"
 	if soft {
 		softArg = "1"
 	}
 	now := r.now()
-	args = append(args, softArg, now.UnixMilli(), MarkHorizon.Milliseconds(), logLength)
+	at := MarkTime(until, now)
+	args = append(args, softArg, at.UnixMilli(), (MarkHorizon - now.Sub(at)).Milliseconds(), logLength)
 	for _, s := range scopes {
 		args = append(args, s.String())
 	}
@@ -284,9 +294,10 @@ func (r *Redis) catchUp(ctx context.Context) {
 			}
 			soft := m.Values["s"] == "1"
 			scopes, _ := m.Values["scopes"].(string)
+			at := logTime(m.Values["at"], now)
 			for _, line := range strings.Split(scopes, "\n") {
 				if s, ok := parseScope(line); ok {
-					r.marks.set(s, seq, soft, now)
+					r.marks.set(s, seq, soft, at)
 				}
 			}
 			r.marks.applied = seq
@@ -314,6 +325,7 @@ func (r *Redis) reload(ctx context.Context) {
 	seqCmd := pipe.Get(ctx, r.keys.seq)
 	hard := pipe.HGetAll(ctx, r.keys.hard)
 	soft := pipe.HGetAll(ctx, r.keys.soft)
+	times := pipe.ZRangeWithScores(ctx, r.keys.times, 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		r.log.Warn("purge: reloading marks", "err", err)
 		return
@@ -321,12 +333,24 @@ func (r *Redis) reload(ctx context.Context) {
 	seq, _ := seqCmd.Uint64()
 	fresh := newMarks()
 	now := r.now()
+	// The mark times, so that the mirror trims short-lived marks when
+	// Redis does; a mark without one is kept the whole horizon from now.
+	at := make(map[string]time.Time, len(times.Val()))
+	for _, z := range times.Val() {
+		if scope, ok := z.Member.(string); ok {
+			at[scope] = earlier(time.UnixMilli(int64(z.Score)), now)
+		}
+	}
 	for table, isSoft := range map[*redis.MapStringStringCmd]bool{hard: false, soft: true} {
 		for scope, v := range table.Val() {
 			s, ok1 := parseScope(scope)
 			n, err := strconv.ParseUint(v, 10, 64)
 			if ok1 && err == nil {
-				fresh.set(s, n, isSoft, now)
+				t, ok := at[scope]
+				if !ok {
+					t = now
+				}
+				fresh.set(s, n, isSoft, t)
 			}
 		}
 	}
@@ -334,6 +358,18 @@ func (r *Redis) reload(ctx context.Context) {
 	r.marks.all, r.marks.byKind, r.marks.count = fresh.all, fresh.byKind, fresh.count
 	r.marks.applied = max(r.marks.applied, seq)
 	r.marks.mu.Unlock()
+}
+
+// logTime reads a log entry's mark time (unix ms), so that the mirror
+// trims a short-lived mark when Redis does; def when it has none (a log
+// written before the field existed).
+func logTime(v any, def time.Time) time.Time {
+	s, _ := v.(string)
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return def
+	}
+	return earlier(time.UnixMilli(ms), def)
 }
 
 // logSeq reads the sequence value from a log entry ID "0-<seq>".

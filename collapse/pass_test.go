@@ -1,0 +1,68 @@
+package collapse
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
+	g := New(nil, "", Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}, quiet())
+	defer g.Close()
+	now := time.Unix(1_000_000, 0)
+	g.now = func() time.Time { return now }
+	uncacheable := func(Settle) (Outcome, any) { return Uncacheable, nil }
+	ctx := context.Background()
+	// A client requesting distinct uncacheable URLs, one after another.
+	for i := range 10_000 {
+		g.Do(ctx, fmt.Sprintf("url-%d", i), uncacheable, nil)
+	}
+	if n := g.PassKeys(); n > 100 {
+		t.Errorf("after 10000 distinct uncacheable keys %d are remembered, want at most the bound 100", n)
+	}
+	// The newest keys are still in hit-for-pass: no wait, no fill.
+	if out, _, shared := g.Do(ctx, "url-9999", func(Settle) (Outcome, any) { return Stored, nil }, nil); out != Uncacheable || !shared {
+		t.Errorf("the newest key: %v shared=%v, want hit-for-pass (uncacheable, shared)", out, shared)
+	}
+	// Once their time has passed, the next key added sweeps them all.
+	now = now.Add(11 * time.Second)
+	g.Do(ctx, "late", uncacheable, nil)
+	if n := g.PassKeys(); n != 1 {
+		t.Errorf("after the hit-for-pass time %d keys are remembered, want only the one just added", n)
+	}
+}
+
+// waitForWaiter starts a request for key on g that waits for the flight
+// in progress, and returns once it waits.
+func waitForWaiter(t *testing.T, g *Group, key string) {
+	for deadline := time.Now().Add(5 * time.Second); !g.Busy(key); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("the fill never started")
+			return
+		}
+	}
+	go g.Do(context.Background(), key, func(Settle) (Outcome, any) { return Failed, nil }, nil)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		f := g.flights[key]
+		g.mu.Unlock()
+		if f == nil || f.waiters.Load() > 0 || time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
+	prefix := uniquePrefix(t)
+	c := client(t)
+	g := New(c, prefix, Options{HitForPass: time.Minute}, quiet())
+	defer g.Close()
+	for i := range 100 {
+		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func(Settle) (Outcome, any) { return Uncacheable, nil }, nil)
+	}
+	keys, err := c.Keys(context.Background(), prefix+":lease:*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("100 uncacheable keys requested once left %d keys in Redis (%v), want none: nobody else wanted them", len(keys), err)
+	}
+}

@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cachegate/cachegate/purge"
+)
+
+// markingPurger records the Mark calls of a real purger.
+type markingPurger struct {
+	purge.Purger
+	mu    sync.Mutex
+	marks []markCall
+}
+
+type markCall struct {
+	scopes []purge.Scope
+	until  time.Time
+}
+
+func (m *markingPurger) Mark(ctx context.Context, scopes []purge.Scope, until time.Time) error {
+	m.mu.Lock()
+	m.marks = append(m.marks, markCall{scopes, until})
+	m.mu.Unlock()
+	return m.Purger.Mark(ctx, scopes, until)
+}
+
+func (m *markingPurger) calls() []markCall {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]markCall(nil), m.marks...)
+}
+
+func recordMarks(c *cache) *markingPurger {
+	m := &markingPurger{Purger: c.p.purger}
+	c.p.purger = m
+	return m
+}
+
+func TestUnsafeRequestsMarkOnlyURLsWithAStoredEntryAndOnlyWhileItLives(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		h(w, r)
+	})
+	// stale_if_unreachable off: the entry leaves the store at the end of
+	// its freshness.
+	c := newCache(t, o, "default_route:\n  stale_if_unreachable: 0s\n")
+	marks := recordMarks(c)
+	for i := range 200 {
+		c.do(t, http.MethodPost, fmt.Sprintf("/never-cached/%d", i))
+	}
+	if n := len(marks.calls()); n != 0 {
+		t.Fatalf("200 POSTs to URLs never cached made %d marks, want none: nothing to invalidate", n)
+	}
+	c.get(t, "/cached")
+	c.do(t, http.MethodPost, "/cached")
+	calls := marks.calls()
+	if len(calls) != 1 {
+		t.Fatalf("a POST to a cached URL made %d marks, want 1 (RFC 9111 §4.4)", len(calls))
+	}
+	// The entry (max-age=60, no validators) leaves the store a minute
+	// after it was received; the mark is kept that long, plus the slack.
+	if left := time.Until(calls[0].until); left > 60*time.Second+markSlack || left < markSlack {
+		t.Errorf("the mark is kept %v more, want about the entry's remaining minute plus %v", left, markSlack)
+	}
+	resp, _ := c.get(t, "/cached")
+	wantStatus(t, resp, "fwd=miss")
+}
+
+func TestUnsafeRequestDuringAFillInvalidatesWhatTheFillStores(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "filled before the POST")
+	})
+	c := newCache(t, o, "")
+	defer once.Do(func() { close(release) })
+	marks := recordMarks(c)
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.get(t, "/slow")
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill never started")
+		}
+	}
+	c.do(t, http.MethodPost, "/slow")
+	once.Do(func() { close(release) })
+	<-done
+	calls := marks.calls()
+	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
+		t.Fatalf("a POST during a fill made marks %+v, want one kept the whole horizon", calls)
+	}
+	resp, _ := c.get(t, "/slow")
+	wantStatus(t, resp, "fwd=miss; fwd-status=200")
+}
+
+func TestVaryMarkerOutlivesItsVariantsAndBoundsTheMarkOfAPost(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Vary", "Accept-Language")
+		// The German variant lives ten minutes, the others one.
+		if r.Header.Get("Accept-Language") == "de" {
+			w.Header().Set("Cache-Control", "max-age=600")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		fmt.Fprint(w, "page in ", r.Header.Get("Accept-Language"))
+	})
+	// stale_if_unreachable off: the variants then leave the store at the
+	// end of their freshness.
+	c := newCache(t, o, "default_route:\n  stale_if_unreachable: 0s\n")
+	marks := recordMarks(c)
+	c.get(t, "/varied", "Accept-Language", "de")
+	c.get(t, "/varied", "Accept-Language", "fr") // rewrites the marker
+	c.do(t, http.MethodPost, "/varied")
+	calls := marks.calls()
+	if len(calls) != 1 {
+		t.Fatalf("a POST to a varied cached URL made %d marks, want 1", len(calls))
+	}
+	// Kept until the longest-lived variant (de, 600s) leaves the store, and
+	// not the whole 30-day horizon.
+	if left := time.Until(calls[0].until); left < 600*time.Second || left > 600*time.Second+2*markSlack {
+		t.Errorf("the mark is kept %v more, want about the German variant's 10 minutes plus %v", left, markSlack)
+	}
+	for _, lang := range []string{"de", "fr"} {
+		resp, _ := c.get(t, "/varied", "Accept-Language", lang)
+		wantStatus(t, resp, "fwd=miss")
+	}
+}
