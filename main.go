@@ -161,6 +161,9 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	defer st.Close()
 	purger = openPurger(be.redis, log)
 	defer purger.Close()
+	if rp, ok := purger.(*purge.Redis); ok {
+		m.InvalidationsFunc(func() (int, uint64) { n, _, refused := rp.Pending(); return n, refused })
+	}
 	if t, ok := st.(*store.Tiered); ok {
 		t.Current = func(e *store.Entry) bool { return purger.Check(context.Background(), e) == purge.Valid }
 	}

@@ -434,10 +434,19 @@ func TestARefusedInvalidationIsAppliedHereShownInReadyzAndWrittenOnceRedisHasRoo
 		t.Errorf("/readyz after a refused invalidation = %q, want it to say one is pending", body)
 	}
 	assertNotServed(t, "after the POST whose invalidation Redis refused", path, old, a)
+	if got := a.metric("cachegate_purge_invalidations_pending"); got != "1" {
+		t.Errorf("cachegate_purge_invalidations_pending = %q, want 1", got)
+	}
 	redisDo(t, srv, "CONFIG", "SET", "maxmemory", "0")
 	room := time.Now()
 	a.waitReadyz("the invalidation written", func(body string) bool { return !strings.Contains(body, "pending") })
 	t.Logf("Redis full for %v; the refused invalidation written %v after Redis had room",
 		room.Sub(full).Round(time.Millisecond), time.Since(room).Round(time.Millisecond))
 	assertNotServed(t, "on the other instance once the invalidation is written", path, old, b)
+	if got := a.metric("cachegate_purge_invalidations_refused_total"); got == "" || got == "0" {
+		t.Errorf("cachegate_purge_invalidations_refused_total = %q, want the refusal counted", got)
+	}
+	if got := a.metric("cachegate_purge_invalidations_pending"); got != "0" {
+		t.Errorf("cachegate_purge_invalidations_pending = %q after the write, want 0", got)
+	}
 }
