@@ -162,7 +162,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	purger = openPurger(be.redis, log)
 	defer purger.Close()
 	if rp, ok := purger.(*purge.Redis); ok {
-		m.InvalidationsFunc(func() (int, uint64) { n, _, refused := rp.Pending(); return n, refused })
+		m.InvalidationsFunc(func() (int, uint64) { n, refused, _ := rp.Pending(); return n, refused })
 	}
 	if t, ok := st.(*store.Tiered); ok {
 		t.Current = func(e *store.Entry) bool { return purger.Check(context.Background(), e) == purge.Valid }

@@ -214,7 +214,7 @@ func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.
 	if v := a.Check(ctx, other); v != Valid {
 		t.Errorf("an entry the invalidation does not name is %v", v)
 	}
-	if n, last, refused := a.Pending(); n != 1 || last == nil || refused != 1 {
+	if n, refused, last := a.Pending(); n != 1 || last == nil || refused != 1 {
 		t.Errorf("Pending() = %d, %v, %d; want 1 waiting, the error, 1 refused", n, last, refused)
 	}
 	if d := a.Degraded(); !strings.Contains(d, "pending") {
@@ -249,7 +249,7 @@ func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 			t.Fatal("Mark with Redis down succeeded")
 		}
 	}
-	if n, _, refused := a.Pending(); n != 1 || refused != 3 {
+	if n, refused, _ := a.Pending(); n != 1 || refused != 3 {
 		t.Errorf("Pending() = %d waiting, %d refused; want the queue coalesced into 1, 3 refused", n, refused)
 	}
 	if v := a.Check(ctx, e); v != Purged {

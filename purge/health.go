@@ -50,7 +50,7 @@ func (r *Redis) Degraded() string {
 	case !r.leaseValid():
 		reasons = append(reasons, "purge marks not loaded (or not confirmed within the lease): lookups read the purge sequence first")
 	}
-	if n, err, _ := r.Pending(); n > 0 {
+	if n, _, err := r.Pending(); n > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d invalidation(s) refused by Redis, applied here and pending: %v", n, err))
 	}
 	if p := r.policy.Load(); p != nil && evicts(*p) {

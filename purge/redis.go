@@ -316,11 +316,11 @@ func (r *Redis) retryPending(ctx context.Context) {
 }
 
 // Pending returns how many invalidations Redis refused and that wait to
-// be written (each is applied here meanwhile), the last refusal, and how
-// many Redis refused since start.
-func (r *Redis) Pending() (waiting int, last error, refused uint64) {
+// be written (each is applied here meanwhile), how many Redis refused
+// since start, and the last refusal.
+func (r *Redis) Pending() (waiting int, refused uint64, last error) {
 	waiting, last = r.pending.state()
-	return waiting, last, r.pending.refused.Load()
+	return waiting, r.pending.refused.Load(), last
 }
 
 // wait returns when every live instance has applied seq, or after
