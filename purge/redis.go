@@ -182,7 +182,9 @@ func (r *Redis) refresh(ctx context.Context) {
 	}
 	r.catchMu.Lock()
 	defer r.catchMu.Unlock()
-	if r.Trusted() {
+	// Lookups that waited on the lock take what the first one learnt: the
+	// mirror is current, or Redis just failed (not one timeout each).
+	if r.Trusted() || r.down.recent(r.now()) {
 		return
 	}
 	err := r.syncLocked(ctx)
