@@ -2,6 +2,7 @@ package purge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -280,4 +281,22 @@ func TestAnEvictingMaxmemoryPolicyIsReported(t *testing.T) {
 	eventually(t, "Degraded no longer names an evicting policy", func() bool {
 		return !strings.Contains(a.Degraded(), "maxmemory-policy")
 	})
+}
+
+func TestTheRefusedInvalidationsQueueIsBoundedInBytesToo(t *testing.T) {
+	var q pending
+	big := &pendingPurge{scopes: []Scope{{Kind: URL, Value: strings.Repeat("a", maxPendingBytes)}}, local: 7}
+	first, coalesced := q.add(big, errors.New("refused"))
+	if !first || !coalesced {
+		t.Fatalf("add of a scope of %d bytes: first %v, coalesced %v; want both", maxPendingBytes, first, coalesced)
+	}
+	if p := q.head(); p == nil || !p.coversAll(7) || q.bytes > 1 {
+		t.Errorf("queue after coalescing: %+v (%d bytes), want one purge of everything", p, q.bytes)
+	}
+	if first, _ := q.add(&pendingPurge{scopes: []Scope{{Kind: Tag, Value: "t"}}, local: 7}, nil); first {
+		t.Error("a second refusal reported as the first")
+	}
+	if n, _ := q.state(); n != 1 {
+		t.Errorf("a purge the queued purge of everything covers was queued again: %d queued", n)
+	}
 }

@@ -5,9 +5,13 @@ import (
 	"sync/atomic"
 )
 
-// maxPendingScopes bounds the scopes of the invalidations waiting for
-// Redis; beyond it they are coalesced into one purge of everything.
-const maxPendingScopes = 10000
+// Bounds of the invalidations waiting for Redis, in scopes and in bytes
+// of scope values; beyond either they are coalesced into one purge of
+// everything.
+const (
+	maxPendingScopes = 10000
+	maxPendingBytes  = 1 << 20
+)
 
 // pendingPurge is one invalidation Redis refused, with the value of the
 // local marks that stand in for it until Redis takes it.
@@ -24,30 +28,44 @@ type pending struct {
 	mu      sync.Mutex
 	purges  []*pendingPurge
 	scopes  int
+	bytes   int
 	lastErr error
 	// refused counts the invalidations Redis refused since start.
 	refused atomic.Uint64
 }
 
-// add queues p, refused with err. When the queue would exceed its bound
-// it is replaced by one hard purge of everything (safe: it invalidates at
-// least what the queue did), and add reports that it coalesced.
-func (q *pending) add(p *pendingPurge, err error) (coalesced bool) {
+// add queues p, refused with err, and reports whether the queue was
+// empty before. When the queue would exceed its bounds it is replaced by
+// one hard purge of everything (safe: it invalidates at least what the
+// queue did), and add reports that it coalesced. A purge that a queued
+// purge of everything covers is not queued again.
+func (q *pending) add(p *pendingPurge, err error) (first, coalesced bool) {
 	q.refused.Add(1)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.lastErr = err
+	first = len(q.purges) == 0
 	if len(q.purges) == 1 && q.purges[0].coversAll(p.local) {
-		return false
+		return false, false
 	}
-	if q.scopes+len(p.scopes) > maxPendingScopes {
+	if q.scopes+len(p.scopes) > maxPendingScopes || q.bytes+p.size() > maxPendingBytes {
 		p = &pendingPurge{scopes: []Scope{{Kind: All}}, local: p.local}
-		q.purges, q.scopes = nil, 0
+		q.purges, q.scopes, q.bytes = nil, 0, 0
 		coalesced = true
 	}
 	q.purges = append(q.purges, p)
 	q.scopes += len(p.scopes)
-	return coalesced
+	q.bytes += p.size()
+	return first, coalesced
+}
+
+// size is the bytes of p's scope values.
+func (p *pendingPurge) size() int {
+	n := 0
+	for _, s := range p.scopes {
+		n += len(s.Value) + 1
+	}
+	return n
 }
 
 // coversAll says whether p is a hard purge of everything whose local
@@ -76,6 +94,7 @@ func (q *pending) written(p *pendingPurge) {
 		q.purges[0] = nil
 		q.purges = q.purges[1:]
 		q.scopes -= len(p.scopes)
+		q.bytes -= p.size()
 	}
 	if len(q.purges) == 0 {
 		q.purges, q.lastErr = nil, nil

@@ -238,7 +238,7 @@ func (r *Redis) Purge(ctx context.Context, scopes []Scope, soft bool) (Result, e
 	seq, err := r.mark(ctx, scopes, soft)
 	if err != nil {
 		r.deferPurge(scopes, soft, err)
-		return Result{}, err
+		return Result{}, fmt.Errorf("%w (applied on this instance only; retried until Redis takes it)", err)
 	}
 	res := Result{Seq: seq, Scopes: len(scopes)}
 	res.Lagging, err = r.wait(ctx, seq)
@@ -279,19 +279,23 @@ func (r *Redis) mark(ctx context.Context, scopes []Scope, soft bool) (uint64, er
 
 // deferPurge applies a purge Redis refused to the local marks, at a value
 // above every entry this instance filled (they carry at most the floor),
-// and queues it for retries.
+// and queues it for retries. It logs when the queue starts (not once per
+// refused invalidation) and when it coalesces.
 func (r *Redis) deferPurge(scopes []Scope, soft bool, err error) {
 	p := &pendingPurge{scopes: scopes, soft: soft, local: r.floor() + 1}
-	if r.pending.add(p, err) {
+	first, coalesced := r.pending.add(p, err)
+	if coalesced {
 		r.log.Warn("purge: too many invalidations wait for Redis; they are coalesced into one purge of everything",
-			"bound", maxPendingScopes)
+			"scopes", maxPendingScopes, "bytes", maxPendingBytes)
 		p = &pendingPurge{scopes: []Scope{{Kind: All}}, local: p.local}
 	}
 	r.marks.mu.Lock()
 	r.setLocal(p)
 	r.marks.mu.Unlock()
-	r.log.Warn("purge: Redis refused an invalidation; applied here and retried until Redis takes it",
-		"scopes", len(scopes), "err", err)
+	if first {
+		r.log.Warn("purge: Redis refused an invalidation; it is applied here and retried until Redis takes it "+
+			"(more may follow: see /readyz and cachegate_purge_invalidations_pending)", "err", err)
+	}
 }
 
 // setLocal sets the local marks of p. The caller holds r.marks.mu.
