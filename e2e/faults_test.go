@@ -533,3 +533,34 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 	assertNotServed(t, "a new instance after the failover", path, old, startInstance(t, s))
 	assertNotServed(t, "after the failover to a replica that missed the purge", path, old, ins...)
 }
+
+func TestAnInvalidationThatTimesOutUnderCLIENTPAUSEIsAppliedHereAndWrittenAfter(t *testing.T) {
+	srv := faultRedis(t)
+	o := startOrigin(t)
+	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)
+	a, b := startInstance(t, s), startInstance(t, s)
+	for _, in := range []*instance{a, b} {
+		in.waitReadyz("marks loaded", isReady)
+	}
+	const path = "/max-age/600/paused-writes"
+	old := stored(t, path, a, b)
+	redisDo(t, srv, "CLIENT", "PAUSE", 3000, "WRITE")
+	paused := time.Now()
+	if resp, _ := a.do(http.MethodPost, path, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	if time.Since(paused) < 3*time.Second {
+		// The invalidation timed out (read_timeout) while writes were paused.
+		assertNotServed(t, "after the POST whose invalidation timed out", path, old, a)
+	}
+	a.waitReadyz("the invalidation written", func(body string) bool { return !strings.Contains(body, "pending") })
+	t.Logf("writes paused 3s; the invalidation written everywhere %v after the pause began", time.Since(paused).Round(time.Millisecond))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, body := b.get(path); body != old {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other instance still serves the invalidated entry 10s after the POST")
+		}
+	}
+}
