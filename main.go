@@ -154,7 +154,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	redis.SetLogger(redisLogger{log})
 	m := metrics.New(buildVersion())
 	var purger purge.Purger
-	be, err := openStore(cfg, log, m, func() bool { return purger.(*purge.Redis).Healthy() })
+	be, err := openStore(cfg, log, m, func() bool { return purger.(*purge.Redis).Trusted() })
 	if err != nil {
 		log.Error("store", "err", err)
 		return 1
@@ -163,6 +163,9 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	defer st.Close()
 	purger = openPurger(be.redis, log)
 	defer purger.Close()
+	if rp, ok := purger.(*purge.Redis); ok {
+		m.InvalidationsFunc(func() (int, uint64) { n, refused, _ := rp.Pending(); return n, refused })
+	}
 	if t, ok := st.(*store.Tiered); ok {
 		t.Current = func(e *store.Entry) bool { return purger.Check(context.Background(), e) == purge.Valid }
 	}
@@ -351,7 +354,7 @@ type backend struct {
 
 // openStore opens the configured store backend: memory; redis behind a
 // circuit breaker; or tiered, a memory L1 over that, trusted while the
-// purge subscription is healthy (trusted is called only once the purger
+// purge marks are current (trusted is called only once the purger
 // exists).
 func openStore(cfg *policy.Config, log *slog.Logger, m *metrics.Metrics, trusted func() bool) (backend, error) {
 	var b backend
@@ -503,8 +506,8 @@ func degraded(ctx context.Context, be backend, purger purge.Purger) string {
 			return "Redis unreachable, requests go to the origin (store circuit " + be.breaker.State() + "): " + err.Error()
 		}
 	}
-	if rp, ok := purger.(*purge.Redis); ok && !rp.Healthy() {
-		return "purge subscription down: every lookup checks Redis for purges"
+	if rp, ok := purger.(*purge.Redis); ok {
+		return rp.Degraded()
 	}
 	return ""
 }

@@ -31,13 +31,6 @@ func faultRedis(t *testing.T, args ...string) *redistest.Server {
 	return srv
 }
 
-// on points s at srv: the harness's seed list with one address is a
-// single node.
-func on(srv *redistest.Server, s setup) setup {
-	s.cluster = []string{srv.Addr()}
-	return s
-}
-
 // waitReady polls the instance's /readyz until it says ready.
 func (in *instance) waitReady() {
 	in.t.Helper()
@@ -225,8 +218,8 @@ func resumed(a, b *instance) func() bool {
 func TestTieredL1ServesThroughARedisKillForTheBoundThenTheOriginThenRecovers(t *testing.T) {
 	srv := faultRedis(t)
 	o := startOrigin(t)
-	s := on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t),
-		extra: "  tiered:\n    l1_when_redis_down: 3s\n"})
+	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t),
+		extra: "  tiered:\n    l1_when_redis_down: 3s\n"}.on(srv)
 	ins := []*instance{startInstance(t, s), startInstance(t, s)}
 	for _, in := range ins {
 		in.waitReady()
@@ -302,8 +295,8 @@ func TestRedisStallsCauseNo5xxFewLogLinesAndServiceResumes(t *testing.T) {
 	srv := faultRedis(t, "--enable-debug-command", "local")
 	o := startOrigin(t)
 	prefix := prefixFor(t)
-	tiered := startInstance(t, on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefix}))
-	plain := startInstance(t, on(srv, setup{origin: o.URL, backend: "redis", prefix: prefix}))
+	tiered := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefix}.on(srv))
+	plain := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix}.on(srv))
 	ins := []*instance{tiered, plain}
 	for _, in := range ins {
 		in.waitReady()
@@ -413,7 +406,7 @@ func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T)
 		{"database out of range", "    password: secret\n    db: 9\n", "store.redis.db: Redis has no database 9 (ERR DB index is out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out := runStart(t, on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: tc.extra}))
+			code, out := runStart(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: tc.extra}.on(srv))
 			if code <= 0 {
 				t.Errorf("exit code %d, want the start to fail (> 0); output:\n%s", code, out)
 			}
@@ -422,7 +415,7 @@ func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T)
 			}
 		})
 	}
-	code, out := runStart(t, on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}))
+	code, out := runStart(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}.on(srv))
 	if code != -1 {
 		t.Errorf("with the right password: exit code %d, want it running; output:\n%s", code, out)
 	}
@@ -432,7 +425,7 @@ func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
 	srv := faultRedis(t)
 	srv.Stop()
 	o := startOrigin(t)
-	s := on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)})
+	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}.on(srv)
 	a := startInstance(t, s)
 	for i := range 3 {
 		if resp, body := a.get("/max-age/600/unreachable"); resp.StatusCode != http.StatusOK {
@@ -453,7 +446,7 @@ func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
 func TestPasswordChangedUnderARunningInstanceIsLoggedAndRequestsGoToTheOrigin(t *testing.T) {
 	srv := faultRedis(t, "--requirepass", "secret")
 	o := startOrigin(t)
-	in := startInstance(t, on(srv, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}))
+	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}.on(srv))
 	in.waitReady()
 	paths := cachedPaths(t, []*instance{in}, "password", 4)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: "secret"})

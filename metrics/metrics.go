@@ -462,3 +462,23 @@ func (c *storedCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(objects))
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(bytes))
 }
+
+// InvalidationsFunc exposes cachegate_purge_invalidations_pending and
+// cachegate_purge_invalidations_refused_total, read from f at each scrape:
+// the invalidations Redis refused that wait to be written (each applied
+// locally meanwhile), and how many Redis refused since start. Call it once.
+func (m *Metrics) InvalidationsFunc(f func() (pending int, refused uint64)) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cachegate_purge_invalidations_pending",
+			Help: "Invalidations Redis refused that wait to be written; each is applied locally meanwhile.",
+		}, func() float64 { n, _ := f(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cachegate_purge_invalidations_refused_total",
+			Help: "Invalidations Redis refused (full, timing out, down) since start; each is retried until written.",
+		}, func() float64 { _, n := f(); return float64(n) }),
+	)
+}

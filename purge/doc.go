@@ -27,6 +27,53 @@
 // outlive the mark that invalidates it, and POSTs to arbitrary URLs leave
 // no marks behind.
 //
+// Durability. Redis may lose the purge state on its own: eviction under an
+// allkeys-* maxmemory-policy, FLUSHALL or FLUSHDB, a restart without
+// persistence, a failover to a replica that missed the last writes. The
+// rule is that such a loss may cost a flush, never a resurrection, and
+// that the sequence never goes backwards as any instance sees it:
+//
+//   - The sequence and every mark are fields of one hash, so Redis can only
+//     lose them together (an eviction cannot drop the marks and keep the
+//     sequence). The log and the times may be lost on their own: catching
+//     up then reloads the hash whole, and lost times only keep marks longer.
+//   - Each instance remembers the highest sequence it has seen. A state
+//     that is missing or behind it was lost: it is recreated atomically (in
+//     Lua) with the sequence max(seen+1, the time in microseconds) and the
+//     "all" hard mark at that value, so every entry filled before the loss
+//     counts as purged. Since a state starts time-based, one recreated
+//     later starts higher unless more than a million purges a second were
+//     taken; the instances' clocks must agree to within seconds (an
+//     instance whose clock is behind only flushes once more).
+//   - FillSeq never stamps a fill with the sequence of a lost state: it
+//     recreates the state first.
+//   - The state has no TTL, so volatile-* policies never evict it; every
+//     heartbeat reads it, so LRU and LFU keep it late in their order. Under
+//     allkeys-* it can still go (a flush): the instances say so in the log
+//     and in /readyz.
+//   - A rolled-back state (a failover to a lagging replica) is noticed by
+//     the instances that applied what it lacks, at their next heartbeat,
+//     fill or purge; an instance started in that window, before any of
+//     them, would take the replica's state as it is.
+//
+// Trust. An instance trusts its mirror (and the tiered store its L1, see
+// Trusted) only under a lease: for a second after it read the sequence and
+// reported what it applied, on the monotonic clock, counted from when the
+// read was sent. The heartbeat renews it every 500 ms. At start, after a
+// reconnect or after a pause (GC, SIGSTOP) longer than the lease, Check
+// reads the sequence and catches up before it answers. The lease is much
+// shorter than the 3 s after which a purge stops waiting for a silent
+// instance, so an instance a purge did not wait for reads the sequence
+// before it serves again; one that was waited for and did not confirm is
+// named in the purge's Lagging.
+//
+// Refused writes. An invalidation Redis refuses (full under noeviction,
+// timing out, down) is applied locally at once, with a mark above every
+// entry this instance filled, queued and retried by the heartbeat until
+// Redis takes it; the queue is bounded (10,000 scopes), beyond which it
+// becomes one purge of everything. Pending returns the queue for /readyz
+// and the metrics; a purge through the API still answers 503.
+//
 // The package also serves the admin API (POST /purge), the PURGE method and
 // HMAC-signed CMS webhooks that turn into purges.
 package purge

@@ -24,48 +24,20 @@ const (
 	// logLength is about how many purges the log keeps (XADD MAXLEN ~); an
 	// instance further behind reloads the marks whole.
 	logLength = 10000
-	// heartbeat is how often an instance reports the sequence it applied;
-	// an instance silent for liveWindow is no longer waited for.
+	// heartbeat is how often an instance reads the sequence and reports
+	// the one it applied; an instance silent for liveWindow is no longer
+	// waited for.
 	heartbeat  = 500 * time.Millisecond
 	liveWindow = 3 * time.Second
+	// lease is how long after it last read the sequence (and reported)
+	// an instance trusts its mirror and its L1 without asking Redis. It is
+	// well below liveWindow: an instance that a purge no longer waits for
+	// has let its lease expire (with room for clock skew between the
+	// instances' reports), so it reads the sequence before serving again.
+	lease = 2 * heartbeat
 	// waitBound is how long a purge call waits for the live instances.
 	waitBound = 2 * time.Second
 )
-
-// purgeScript takes the next sequence value, records it as the mark of
-// every scope (ARGV[5:]) with the mark time ARGV[2] (unix ms; a mark's
-// time only moves forward, ZADD GT), drops marks whose time is older than
-// ARGV[2] - ARGV[3], appends the purge and its mark time to the log with
-// the sequence value as its ID, and publishes it. All its keys share the
-// {prefix} hash tag, so it runs in one slot.
-var purgeScript = redis.NewScript(`
-local seq = redis.call('INCR', KEYS[1])
-local marks = KEYS[2]
-if ARGV[1] == '1' then marks = KEYS[3] end
-for i = 5, #ARGV do
-  redis.call('HSET', marks, ARGV[i], seq)
-  redis.call('ZADD', KEYS[4], 'GT', ARGV[2], ARGV[i])
-end
-local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]), 'LIMIT', 0, 1000)
-for _, s in ipairs(old) do
-  redis.call('HDEL', KEYS[2], s)
-  redis.call('HDEL', KEYS[3], s)
-  redis.call('ZREM', KEYS[4], s)
-end
-local scopes = {}
-for i = 5, #ARGV do scopes[#scopes + 1] = ARGV[i] end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '0-' .. seq, 's', ARGV[1], 'at', ARGV[2], 'scopes', table.concat(scopes, '\n'))
-redis.call('PUBLISH', KEYS[6], seq)
-return seq
-`)
-
-// raiseScript sets the sequence to at least ARGV[1]: after Redis lost its
-// data, new purges must still sort after every entry an instance holds.
-var raiseScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end
-return cur
-`)
 
 // Redis is the Purger of instances sharing a Redis.
 type Redis struct {
@@ -74,10 +46,23 @@ type Redis struct {
 	id     string
 	log    *slog.Logger
 	marks  *marks
-	now    func() time.Time
+	// now is the wall clock (time-based sequences, reports, mark ages);
+	// since is a monotonic clock for the lease.
+	now   func() time.Time
+	since func() time.Duration
 
-	catchMu sync.Mutex // one catch-up at a time
+	catchMu sync.Mutex // one sync at a time
 	healthy atomic.Bool
+	// seen is the highest sequence this instance read from Redis: a purge
+	// state behind it was lost by Redis.
+	seen atomic.Uint64
+	// leaseEnd is when (on since's clock) the mirror stops being trusted
+	// without reading the sequence first.
+	leaseEnd atomic.Int64
+	// pending holds the invalidations Redis refused.
+	pending pending
+	// policy is Redis's maxmemory-policy, when Redis tells it.
+	policy atomic.Pointer[string]
 	// down remembers a recent Redis failure, so that requests do not each
 	// wait for a timeout while Redis does not answer.
 	down   downSince
@@ -86,20 +71,29 @@ type Redis struct {
 }
 
 type redisKeys struct {
-	seq, hard, soft, times, log, channel, applied string
+	state, times, log, channel, applied string
 }
 
 // NewRedis returns a Purger on client under key prefix and starts its
 // subscription and heartbeat, stopped by Close. It does not fail when
 // Redis is down: it catches up when Redis answers.
 func NewRedis(client redis.UniversalClient, prefix string, log *slog.Logger) *Redis {
+	return newRedis(client, prefix, log, monotonic())
+}
+
+// monotonic returns a clock of the time elapsed since it was made.
+func monotonic() func() time.Duration {
+	epoch := time.Now()
+	return func() time.Duration { return time.Since(epoch) }
+}
+
+// newRedis is NewRedis with the lease's clock.
+func newRedis(client redis.UniversalClient, prefix string, log *slog.Logger, since func() time.Duration) *Redis {
 	tag := "{" + prefix + "}"
 	r := &Redis{
 		client: client,
 		keys: redisKeys{
-			seq:     tag + ":purge:seq",
-			hard:    tag + ":purge:hard",
-			soft:    tag + ":purge:soft",
+			state:   tag + ":purge:state",
 			times:   tag + ":purge:times",
 			log:     tag + ":purge:log",
 			channel: tag + ":purge:events",
@@ -109,6 +103,7 @@ func NewRedis(client redis.UniversalClient, prefix string, log *slog.Logger) *Re
 		log:   log,
 		marks: newMarks(),
 		now:   time.Now,
+		since: since,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -133,31 +128,86 @@ func (r *Redis) ID() string { return r.id }
 // this instance as they happen.
 func (r *Redis) Healthy() bool { return r.healthy.Load() }
 
-// Check implements Purger. While the subscription is down the instance
-// cannot be told of purges, so it asks Redis for the sequence first and
-// catches up when it is behind.
-func (r *Redis) Check(ctx context.Context, e *store.Entry) Validity {
-	if !r.healthy.Load() && !r.down.recent(r.now()) {
-		seq, err := r.client.Get(ctx, r.keys.seq).Uint64()
-		r.down.note(err, r.now())
-		if err == nil && seq > r.applied() {
-			r.catchUp(ctx)
+// Trusted reports whether the mirror of the marks (and so an L1 checked
+// against it) may be trusted without asking Redis: the subscription is up
+// and the lease is valid, that is this instance read the sequence and
+// reported what it applied less than the lease ago. It is false at start
+// until the marks are loaded, and after a reconnect or a pause (SIGSTOP,
+// a stalled process) until the sequence was read again.
+func (r *Redis) Trusted() bool { return r.healthy.Load() && r.leaseValid() }
+
+func (r *Redis) leaseValid() bool { return int64(r.since()) < r.leaseEnd.Load() }
+
+// renew extends the lease to lease after from, the time the sequence read
+// that proved the mirror current was sent (not answered: a pause in
+// between shortens the lease, never lengthens it).
+func (r *Redis) renew(from time.Duration) {
+	end := int64(from + lease)
+	for {
+		cur := r.leaseEnd.Load()
+		if cur >= end || r.leaseEnd.CompareAndSwap(cur, end) {
+			return
 		}
+	}
+}
+
+// Check implements Purger. While the lease is valid the mirror answers
+// alone. When it is not (at start, after a pause, while the subscription
+// is down), the sequence is read first and the mirror caught up, so that
+// no purge acknowledged while this instance was not listening is missed.
+func (r *Redis) Check(ctx context.Context, e *store.Entry) Validity {
+	if !r.Trusted() {
+		r.refresh(ctx)
 	}
 	return r.marks.check(e)
 }
 
-// FillSeq implements Purger: the sequence in Redis, or the last applied
-// when Redis does not answer (no purge can happen then either).
+// refresh brings the mirror up to date before a lookup trusts it. With the
+// subscription up, one sync renews the lease for every lookup waiting on
+// it; with it down, every lookup reads the sequence (without the lock when
+// the mirror is current). Nothing is asked while Redis is known down.
+func (r *Redis) refresh(ctx context.Context) {
+	if r.down.recent(r.now()) {
+		return
+	}
+	if !r.healthy.Load() {
+		seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
+		r.down.note(err, r.now())
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return
+		}
+		if err == nil && seq == r.applied() {
+			return
+		}
+	}
+	r.catchMu.Lock()
+	defer r.catchMu.Unlock()
+	// Lookups that waited on the lock take what the first one learnt: the
+	// mirror is current, or Redis just failed (not one timeout each).
+	if r.Trusted() || r.down.recent(r.now()) {
+		return
+	}
+	err := r.syncLocked(ctx)
+	r.down.note(err, r.now())
+}
+
+// FillSeq implements Purger: the sequence in Redis, or the highest seen
+// when Redis does not answer (no purge can be acknowledged then either).
+// It never stamps a fill with the sequence of a lost purge state: a
+// missing or regressed state is recreated first.
 func (r *Redis) FillSeq(ctx context.Context) uint64 {
 	if r.down.recent(r.now()) {
-		return r.applied()
+		return r.floor()
 	}
-	seq, err := r.client.Get(ctx, r.keys.seq).Uint64()
+	seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
+	if r.lostState(seq, err) {
+		seq, err = r.ensure(ctx)
+	}
 	r.down.note(err, r.now())
 	if err != nil {
-		return r.applied()
+		return r.floor()
 	}
+	r.see(seq)
 	return seq
 }
 
@@ -167,20 +217,43 @@ func (r *Redis) applied() uint64 {
 	return r.marks.applied
 }
 
-// Purge implements Purger.
+// floor is the highest sequence this instance knows: a state in Redis
+// behind it was lost.
+func (r *Redis) floor() uint64 { return max(r.seen.Load(), r.applied()) }
+
+// see raises seen to seq.
+func (r *Redis) see(seq uint64) {
+	for {
+		cur := r.seen.Load()
+		if cur >= seq || r.seen.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// Purge implements Purger. When Redis refuses the purge, it is applied
+// here at once and retried until Redis takes it, and the error is
+// returned: the other instances do not know of it yet.
 func (r *Redis) Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error) {
 	seq, err := r.mark(ctx, scopes, soft)
 	if err != nil {
-		return Result{}, err
+		r.deferPurge(scopes, soft, err)
+		return Result{}, fmt.Errorf("%w (applied on this instance only; retried until Redis takes it)", err)
 	}
 	res := Result{Seq: seq, Scopes: len(scopes)}
 	res.Lagging, err = r.wait(ctx, seq)
 	return res, err
 }
 
-// Mark implements Purger.
+// Mark implements Purger: the marks are kept until until (MarkTime). An
+// invalidation Redis refuses is applied here at once and retried until
+// Redis takes it (then kept the whole horizon: longer is always safe); the
+// error is still returned, for the log.
 func (r *Redis) Mark(ctx context.Context, scopes []Scope, until time.Time) error {
 	_, err := r.markAt(ctx, scopes, false, until)
+	if err != nil {
+		r.deferPurge(scopes, false, err)
+	}
 	return err
 }
 
@@ -193,24 +266,77 @@ func (r *Redis) mark(ctx context.Context, scopes []Scope, soft bool) (uint64, er
 // records them with an earlier time and still trims the marks older than
 // now minus the horizon.
 func (r *Redis) markAt(ctx context.Context, scopes []Scope, soft bool, until time.Time) (uint64, error) {
-	args := make([]any, 0, 4+len(scopes))
+	args := make([]any, 0, 6+len(scopes))
 	softArg := "0"
 	if soft {
 		softArg = "1"
 	}
 	now := r.now()
 	at := MarkTime(until, now)
-	args = append(args, softArg, at.UnixMilli(), (MarkHorizon - now.Sub(at)).Milliseconds(), logLength)
+	floor := r.floor()
+	args = append(args, softArg, at.UnixMilli(), (MarkHorizon - now.Sub(at)).Milliseconds(), logLength, floor, r.fresh(floor))
 	for _, s := range scopes {
 		args = append(args, s.String())
 	}
-	k := r.keys
-	seq, err := purgeScript.Run(ctx, r.client, []string{k.seq, k.hard, k.soft, k.times, k.log, k.channel}, args...).Uint64()
+	seq, err := purgeScript.Run(ctx, r.client, r.keys.scriptKeys(), args...).Uint64()
 	if err != nil {
 		return 0, fmt.Errorf("purge: redis: %w", err)
 	}
+	r.see(seq)
 	r.catchUp(ctx)
 	return seq, nil
+}
+
+// deferPurge applies a purge Redis refused to the local marks, at a value
+// above every entry this instance filled (they carry at most the floor),
+// and queues it for retries. It logs when the queue starts (not once per
+// refused invalidation) and when it coalesces.
+func (r *Redis) deferPurge(scopes []Scope, soft bool, err error) {
+	p := &pendingPurge{scopes: scopes, soft: soft, local: r.floor() + 1}
+	first, coalesced := r.pending.add(p, err)
+	if coalesced {
+		r.log.Warn("purge: too many invalidations wait for Redis; they are coalesced into one purge of everything",
+			"scopes", maxPendingScopes, "bytes", maxPendingBytes)
+		p = &pendingPurge{scopes: []Scope{{Kind: All}}, local: p.local}
+	}
+	r.marks.mu.Lock()
+	r.setLocal(p)
+	r.marks.mu.Unlock()
+	if first {
+		r.log.Warn("purge: Redis refused an invalidation; it is applied here and retried until Redis takes it "+
+			"(more may follow: see /readyz and cachegate_purge_invalidations_pending)", "err", err)
+	}
+}
+
+// setLocal sets the local marks of p. The caller holds r.marks.mu.
+func (r *Redis) setLocal(p *pendingPurge) {
+	now := r.now()
+	for _, s := range p.scopes {
+		r.marks.set(s, p.local, p.soft, now)
+	}
+}
+
+// retryPending writes the queued invalidations, oldest first, until Redis
+// refuses one.
+func (r *Redis) retryPending(ctx context.Context) {
+	for p := r.pending.head(); p != nil; p = r.pending.head() {
+		if _, err := r.mark(ctx, p.scopes, p.soft); err != nil {
+			r.pending.failed(err)
+			return
+		}
+		r.pending.written(p)
+		if n, _ := r.pending.state(); n == 0 {
+			r.log.Info("purge: every invalidation Redis refused is now written")
+		}
+	}
+}
+
+// Pending returns how many invalidations Redis refused and that wait to
+// be written (each is applied here meanwhile), how many Redis refused
+// since start, and the last refusal.
+func (r *Redis) Pending() (waiting int, refused uint64, last error) {
+	waiting, last = r.pending.state()
+	return waiting, r.pending.refused.Load(), last
 }
 
 // wait returns when every live instance has applied seq, or after
@@ -256,108 +382,168 @@ func parseApplied(s string) (uint64, time.Time, bool) {
 }
 
 // report writes the sequence this instance applied, with the time.
-func (r *Redis) report(ctx context.Context) {
+func (r *Redis) report(ctx context.Context) error {
 	v := strconv.FormatUint(r.applied(), 10) + ":" + strconv.FormatInt(r.now().UnixMilli(), 10)
-	if err := r.client.HSet(ctx, r.keys.applied, r.id, v).Err(); err != nil && ctx.Err() == nil {
-		r.log.Debug("purge: report applied", "err", err)
+	if err := r.client.HSet(ctx, r.keys.applied, r.id, v).Err(); err != nil {
+		return fmt.Errorf("purge: report applied: %w", err)
 	}
+	return nil
 }
 
-// catchUp applies the purges logged after the last applied one; when the
-// log no longer has them, it reloads the marks whole.
+// syncAndReport brings the mirror up to date and reports it; only when
+// both succeed is the lease renewed.
+func (r *Redis) syncAndReport(ctx context.Context) error {
+	r.catchMu.Lock()
+	defer r.catchMu.Unlock()
+	return r.syncLocked(ctx)
+}
+
+// syncLocked is syncAndReport with catchMu held. The report and the lease
+// follow the subscription: an instance that cannot hear purges is not
+// waited for, and reads the sequence on every lookup instead. The lease
+// runs from the moment the read was sent, not answered: a pause in
+// between shortens it, never lengthens it.
+func (r *Redis) syncLocked(ctx context.Context) error {
+	from := r.since()
+	if err := r.syncMarks(ctx); err != nil {
+		return err
+	}
+	if !r.healthy.Load() {
+		return nil
+	}
+	if err := r.report(ctx); err != nil {
+		return err
+	}
+	r.renew(from)
+	return nil
+}
+
+// catchUp brings the mirror up to date, logging a failure.
 func (r *Redis) catchUp(ctx context.Context) {
 	r.catchMu.Lock()
 	defer r.catchMu.Unlock()
+	if err := r.syncMarks(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("purge: catching up with the purge log", "err", err)
+	}
+}
+
+// syncMarks reads the sequence and applies the purges logged after the
+// last applied one; when the log does not have them all, it reloads the
+// marks whole; when Redis lost the purge state, the reload recreates it
+// (a flush). It touches the times, so that an LRU or LFU eviction policy
+// spares them as it spares the state and the log it reads. The caller
+// holds catchMu.
+func (r *Redis) syncMarks(ctx context.Context) error {
 	for {
 		applied := r.applied()
-		msgs, err := r.client.XRangeN(ctx, r.keys.log, "(0-"+strconv.FormatUint(applied, 10), "+", 512).Result()
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("purge: reading the purge log", "err", err)
-			}
-			return
+		pipe := r.client.Pipeline()
+		seqCmd := pipe.HGet(ctx, r.keys.state, seqField)
+		logCmd := pipe.XRangeN(ctx, r.keys.log, "(0-"+strconv.FormatUint(applied, 10), "+", 512)
+		pipe.Touch(ctx, r.keys.times)
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("purge: redis: reading the purge state: %w", err)
 		}
-		if len(msgs) == 0 {
-			r.checkReset(ctx, applied)
-			return
+		seq, err := seqCmd.Uint64()
+		if r.lostState(seq, err) {
+			return r.reload(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("purge: redis: reading the sequence: %w", err)
+		}
+		r.see(seq)
+		if seq <= applied {
+			return nil
+		}
+		msgs, err := logCmd.Result()
+		if err != nil || len(msgs) == 0 {
+			return r.reload(ctx)
 		}
 		if first, _ := logSeq(msgs[0].ID); first != applied+1 {
-			r.reload(ctx)
-			return
+			return r.reload(ctx)
 		}
-		now := r.now()
-		r.marks.mu.Lock()
-		for _, m := range msgs {
-			seq, ok := logSeq(m.ID)
-			if !ok {
-				continue
-			}
-			soft := m.Values["s"] == "1"
-			scopes, _ := m.Values["scopes"].(string)
-			at := logTime(m.Values["at"], now)
-			for _, line := range strings.Split(scopes, "\n") {
-				if s, ok := parseScope(line); ok {
-					r.marks.set(s, seq, soft, at)
-				}
-			}
-			r.marks.applied = seq
-		}
-		r.marks.mu.Unlock()
-		if len(msgs) < 512 {
-			return
+		r.applyLog(msgs)
+		if last, _ := logSeq(msgs[len(msgs)-1].ID); last < seq && len(msgs) < 512 {
+			// The log lost the purges after last.
+			return r.reload(ctx)
 		}
 	}
 }
 
-// checkReset notices a Redis that lost its data (its sequence behind
-// what this instance applied) and raises the sequence again.
-func (r *Redis) checkReset(ctx context.Context, applied uint64) {
-	seq, err := r.client.Get(ctx, r.keys.seq).Uint64()
-	if (err == nil || errors.Is(err, redis.Nil)) && seq < applied {
-		r.log.Warn("purge: Redis lost the purge sequence; raising it", "had", applied, "redis", seq)
-		raiseScript.Run(ctx, r.client, []string{r.keys.seq}, applied)
+// applyLog applies purges read from the log, in order.
+func (r *Redis) applyLog(msgs []redis.XMessage) {
+	now := r.now()
+	r.marks.mu.Lock()
+	defer r.marks.mu.Unlock()
+	for _, m := range msgs {
+		seq, ok := logSeq(m.ID)
+		if !ok {
+			continue
+		}
+		soft := m.Values["s"] == "1"
+		scopes, _ := m.Values["scopes"].(string)
+		at := logTime(m.Values["at"], now)
+		for _, line := range strings.Split(scopes, "\n") {
+			if s, ok := parseScope(line); ok {
+				r.marks.set(s, seq, soft, at)
+			}
+		}
+		r.marks.applied = seq
 	}
 }
 
-// reload replaces the mirror with the marks in Redis.
-func (r *Redis) reload(ctx context.Context) {
+// readState reads the purge state hash and the mark times into into and
+// returns the sequence.
+func (r *Redis) readState(ctx context.Context, into *marks) (uint64, error) {
 	pipe := r.client.Pipeline()
-	seqCmd := pipe.Get(ctx, r.keys.seq)
-	hard := pipe.HGetAll(ctx, r.keys.hard)
-	soft := pipe.HGetAll(ctx, r.keys.soft)
+	fields := pipe.HGetAll(ctx, r.keys.state)
 	times := pipe.ZRangeWithScores(ctx, r.keys.times, 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		r.log.Warn("purge: reloading marks", "err", err)
-		return
+		return 0, fmt.Errorf("purge: redis: reloading marks: %w", err)
 	}
-	seq, _ := seqCmd.Uint64()
-	fresh := newMarks()
 	now := r.now()
-	// The mark times, so that the mirror trims short-lived marks when
-	// Redis does; a mark without one is kept the whole horizon from now.
 	at := make(map[string]time.Time, len(times.Val()))
 	for _, z := range times.Val() {
 		if scope, ok := z.Member.(string); ok {
 			at[scope] = earlier(time.UnixMilli(int64(z.Score)), now)
 		}
 	}
-	for table, isSoft := range map[*redis.MapStringStringCmd]bool{hard: false, soft: true} {
-		for scope, v := range table.Val() {
-			s, ok1 := parseScope(scope)
-			n, err := strconv.ParseUint(v, 10, 64)
-			if ok1 && err == nil {
-				t, ok := at[scope]
-				if !ok {
-					t = now
-				}
-				fresh.set(s, n, isSoft, t)
-			}
+	return parseState(fields.Val(), into, at, now), nil
+}
+
+// reload replaces the mirror with the purge state in Redis, recreating
+// the state first when Redis lost it. The local marks of invalidations
+// that wait for Redis are kept.
+func (r *Redis) reload(ctx context.Context) error {
+	fresh := newMarks()
+	seq, err := r.readState(ctx, fresh)
+	if err != nil {
+		return err
+	}
+	if seq == 0 || seq < r.floor() {
+		if r.floor() > 0 {
+			r.log.Warn("purge: Redis lost the purge state (evicted, flushed, restarted empty or failed over); "+
+				"recreating it: every entry filled before counts as purged", "had", r.floor(), "redis", seq)
+		}
+		if _, err := r.ensure(ctx); err != nil {
+			return err
+		}
+		fresh = newMarks()
+		if seq, err = r.readState(ctx, fresh); err != nil {
+			return err
+		}
+		if seq == 0 || seq < r.floor() {
+			return fmt.Errorf("purge: redis: the purge state is still behind (%d < %d)", seq, r.floor())
 		}
 	}
+	r.see(seq)
 	r.marks.mu.Lock()
+	defer r.marks.mu.Unlock()
 	r.marks.all, r.marks.byKind, r.marks.count = fresh.all, fresh.byKind, fresh.count
 	r.marks.applied = max(r.marks.applied, seq)
-	r.marks.mu.Unlock()
+	for _, p := range r.pending.snapshot() {
+		r.setLocal(p)
+	}
+	return nil
 }
 
 // logTime reads a log entry's mark time (unix ms), so that the mirror
@@ -372,15 +558,9 @@ func logTime(v any, def time.Time) time.Time {
 	return earlier(time.UnixMilli(ms), def)
 }
 
-// logSeq reads the sequence value from a log entry ID "0-<seq>".
-func logSeq(id string) (uint64, bool) {
-	_, n, ok := strings.Cut(id, "-")
-	seq, err := strconv.ParseUint(n, 10, 64)
-	return seq, ok && err == nil
-}
-
 // subscribe listens for purges and catches up on each; the subscription's
-// health decides whether Check may trust the mirror alone.
+// health, with the lease, decides whether Check may trust the mirror
+// alone.
 func (r *Redis) subscribe(ctx context.Context) {
 	defer r.done.Done()
 	ps := r.client.Subscribe(ctx, r.keys.channel)
@@ -391,9 +571,11 @@ func (r *Redis) subscribe(ctx context.Context) {
 		case *redis.Subscription, *redis.Message, *redis.Pong:
 			if !r.healthy.Swap(true) {
 				r.log.Info("purge: subscribed", "instance", r.id)
+				r.checkPolicy(ctx)
 			}
-			r.catchUp(ctx)
-			r.report(ctx)
+			if err := r.syncAndReport(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("purge: catching up with the purge log", "err", err)
+			}
 			continue
 		}
 		var ne interface{ Timeout() bool }
@@ -416,31 +598,32 @@ func (r *Redis) subscribe(ctx context.Context) {
 	}
 }
 
-// beat reports liveness while the subscription is healthy (an instance
-// that cannot hear purges must not be waited for: it checks Redis on each
-// lookup instead), catches up in case a message was lost, and trims old
-// marks.
+// beat reads the sequence and reports liveness while the subscription is
+// healthy (an instance that cannot hear purges must not be waited for: it
+// checks Redis on each lookup instead), which renews the lease and keeps
+// the purge keys recently used; retries the invalidations Redis refused;
+// and trims old marks.
 func (r *Redis) beat(ctx context.Context) {
 	defer r.done.Done()
-	r.reload(ctx)
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
 	for n := 0; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if r.healthy.Load() {
+			if err := r.syncAndReport(ctx); err != nil && ctx.Err() == nil {
+				r.log.Debug("purge: heartbeat", "err", err)
+			}
 		}
-		if !r.healthy.Load() {
-			continue
-		}
-		r.catchUp(ctx)
-		r.report(ctx)
+		r.retryPending(ctx)
 		if n%1000 == 0 {
 			r.marks.trim(r.now().Add(-MarkHorizon))
 			if dead := r.deadInstances(ctx); len(dead) > 0 {
 				r.client.HDel(ctx, r.keys.applied, dead...)
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

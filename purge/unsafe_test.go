@@ -69,10 +69,10 @@ func TestRedisMarkIsKeptUntilItsEntryLeavesInRedisAndInEveryMirror(t *testing.T)
 	if err := a.Mark(ctx, []Scope{hour, full}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := c.HExists(ctx, a.keys.hard, gone.String()).Result(); ok {
+	if ok, _ := c.HExists(ctx, a.keys.state, hardField+gone.String()).Result(); ok {
 		t.Errorf("Redis keeps the mark of an entry that already left the store")
 	}
-	if ok, _ := c.HExists(ctx, a.keys.hard, hour.String()).Result(); !ok {
+	if ok, _ := c.HExists(ctx, a.keys.state, hardField+hour.String()).Result(); !ok {
 		t.Fatalf("Redis lost the mark of an entry still stored")
 	}
 	score, _ := c.ZScore(ctx, a.keys.times, hour.String()).Result()
