@@ -125,11 +125,14 @@ func storedAgain(t *testing.T, path string, ins ...*instance) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		_, body := ins[0].get(path)
+		r0, body := ins[0].get(path)
 		same := true
+		var statuses []string
 		for _, in := range ins {
 			in.get(path)
-			if _, got := in.get(path); got != body {
+			resp, got := in.get(path)
+			statuses = append(statuses, resp.Header.Get("Cache-Status"))
+			if got != body {
 				same = false
 			}
 		}
@@ -137,7 +140,7 @@ func storedAgain(t *testing.T, path string, ins ...*instance) string {
 			return body
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("15s after the fault the instances still do not serve a stored %s", path)
+			t.Fatalf("15s after the fault the instances still do not serve a stored %s (Cache-Status %q, then %q)", path, r0.Header.Get("Cache-Status"), statuses)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -51,6 +51,12 @@
 //     heartbeat reads it, so LRU and LFU keep it late in their order. Under
 //     allkeys-* it can still go (a flush): the instances say so in the log
 //     and in /readyz.
+//   - A state recreated less than 3 s ago (in Redis's clock) makes every
+//     purge wait its whole bound: the instances that were cut off by the
+//     loss are not in the applied hash (it was lost too) and may still serve
+//     their L1 within store.tiered.l1_when_redis_down; the wait lets them
+//     resubscribe, catch up (the recreation's "all" mark included) and
+//     report before the purge answers.
 //   - A rolled-back state (a failover to a lagging replica) is noticed by
 //     the instances that applied what it lacks, at their next heartbeat,
 //     fill or purge; an instance started in that window, before any of

@@ -344,13 +344,16 @@ func (r *Redis) Pending() (waiting int, refused uint64, last error) {
 func (r *Redis) wait(ctx context.Context, seq uint64) ([]string, error) {
 	deadline := r.now().Add(waitBound)
 	for {
-		states, err := r.client.HGetAll(ctx, r.keys.applied).Result()
-		if err != nil {
+		pipe := r.client.Pipeline()
+		statesCmd := pipe.HGetAll(ctx, r.keys.applied)
+		bornCmd := pipe.HGet(ctx, r.keys.state, bornField)
+		clock := pipe.Time(ctx)
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("purge: redis: instances: %w", err)
 		}
 		var lagging []string
 		now := r.now()
-		for id, state := range states {
+		for id, state := range statesCmd.Val() {
 			applied, at, ok := parseApplied(state)
 			if !ok || now.Sub(at) > liveWindow {
 				continue
@@ -359,7 +362,7 @@ func (r *Redis) wait(ctx context.Context, seq uint64) ([]string, error) {
 				lagging = append(lagging, id)
 			}
 		}
-		if len(lagging) == 0 || now.After(deadline) {
+		if (len(lagging) == 0 && !r.justRecreated(bornCmd, clock)) || now.After(deadline) {
 			return lagging, nil
 		}
 		select {
@@ -368,6 +371,21 @@ func (r *Redis) wait(ctx context.Context, seq uint64) ([]string, error) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// justRecreated reports whether the purge state was recreated (Redis lost
+// it) less than liveWindow ago, in Redis's clock. The instances that were
+// cut off from Redis meanwhile are not in the applied hash yet (it was
+// lost too) and may still serve from their L1 (store.tiered
+// .l1_when_redis_down): a purge then waits the rest of that window, within
+// its bound, so that they come back, catch up and report before it
+// answers.
+func (r *Redis) justRecreated(born *redis.StringCmd, clock *redis.TimeCmd) bool {
+	at, err := born.Int64()
+	if err != nil || clock.Err() != nil {
+		return false
+	}
+	return clock.Val().Sub(time.Unix(at, 0)) < liveWindow
 }
 
 // parseApplied reads "seq:unixmillis".

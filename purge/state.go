@@ -23,6 +23,7 @@ import (
 // from the log reloads the hash whole, and lost times only keep marks
 // longer.
 const (
+	bornField = "born"
 	seqField  = "seq"
 	hardField = "H"
 	softField = "S"
@@ -33,7 +34,9 @@ const (
 // sequence ARGV fresh: above everything ever filled. It sets the "all" hard
 // mark to that value, so every entry filled before the loss counts as
 // purged (a flush, never a resurrection), drops the log and the times of
-// the lost state, logs the flush and publishes it.
+// the lost state, logs the flush and publishes it. It records when, in
+// Redis's clock ("born"), so that purges wait for the instances that were
+// cut off by the loss to come back (Redis.wait).
 //
 // Values are passed and stored as strings: Lua numbers are doubles and
 // print time-based sequences in exponent form.
@@ -43,7 +46,7 @@ const recreateLua = `
 local cur = redis.call('HGET', KEYS[1], 'seq')
 if not cur or tonumber(cur) < tonumber(floor) then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  redis.call('HSET', KEYS[1], 'seq', fresh, 'Ha', fresh)
+  redis.call('HSET', KEYS[1], 'seq', fresh, 'Ha', fresh, 'born', redis.call('TIME')[1])
   redis.call('XADD', KEYS[3], '0-' .. fresh, 's', '0', 'scopes', 'a')
   redis.call('PUBLISH', KEYS[4], fresh)
 end
