@@ -191,6 +191,7 @@ func endFaultLoad(t *testing.T, l *load, fault string) {
 }
 
 func TestANewInstanceServesNoPurgedEntryAfterAllkeysLRUEvictedThePurgeState(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	prefix := prefixFor(t)
@@ -264,6 +265,7 @@ func TestANewInstanceServesNoPurgedEntryAfterAllkeysLRUEvictedThePurgeState(t *t
 }
 
 func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	for _, backend := range []string{"redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
 			srv := faultRedis(t)
@@ -297,6 +299,7 @@ func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
 }
 
 func TestAPurgeAfterRedisIsKilledAndRestartsEmptyIsHonouredByEveryTieredInstance(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}.on(srv)
@@ -324,6 +327,7 @@ func TestAPurgeAfterRedisIsKilledAndRestartsEmptyIsHonouredByEveryTieredInstance
 }
 
 func TestARestartedInstanceNeverServesAPurgedEntryFirst(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}
 	a, b := startInstance(t, s), startInstance(t, s)
@@ -340,6 +344,7 @@ func TestARestartedInstanceNeverServesAPurgedEntryFirst(t *testing.T) {
 }
 
 func TestAPausedTieredInstanceIsNamedLaggingAndServesNoPurgedL1EntryAfterward(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}
 	a, b := startInstance(t, s), startInstance(t, s)
@@ -381,6 +386,7 @@ func TestAPausedTieredInstanceIsNamedLaggingAndServesNoPurgedL1EntryAfterward(t 
 }
 
 func TestARefusedInvalidationIsAppliedHereShownInReadyzAndWrittenOnceRedisHasRoom(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)
@@ -432,6 +438,7 @@ func waitLink(t *testing.T, replica *redistest.Server, status string) {
 }
 
 func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	sent, err := redistest.StartSentinel()
 	if err != nil {
 		t.Fatal(err)
@@ -485,6 +492,7 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 }
 
 func TestAnInvalidationThatTimesOutUnderCLIENTPAUSEIsAppliedHereAndWrittenAfter(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)

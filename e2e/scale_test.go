@@ -17,6 +17,7 @@ import (
 )
 
 func TestHitsCollapsingAndPurgesOnARedisCluster(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	cluster, err := redistest.StartCluster(3)
 	if err != nil {
 		t.Fatal(err)

@@ -171,6 +171,7 @@ func revalidatingOrigin(t *testing.T) *httptest.Server {
 }
 
 func TestCacheStatusSaysStoredOnlyWhenTheRedisWriteSucceeded(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	rs, err := redistest.New()
 	if err != nil {
 		t.Fatal(err)

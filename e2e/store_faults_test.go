@@ -216,6 +216,7 @@ func resumed(a, b *instance) func() bool {
 }
 
 func TestTieredL1ServesThroughARedisKillForTheBoundThenTheOriginThenRecovers(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t),
@@ -292,6 +293,7 @@ func TestTieredL1ServesThroughARedisKillForTheBoundThenTheOriginThenRecovers(t *
 }
 
 func TestRedisStallsCauseNo5xxFewLogLinesAndServiceResumes(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t, "--enable-debug-command", "local")
 	o := startOrigin(t)
 	prefix := prefixFor(t)
@@ -396,6 +398,7 @@ func runStart(t *testing.T, s setup) (int, string) {
 }
 
 func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t, "--requirepass", "secret", "--databases", "4")
 	o := startOrigin(t)
 	for _, tc := range []struct {
@@ -422,6 +425,7 @@ func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T)
 }
 
 func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t)
 	srv.Stop()
 	o := startOrigin(t)
@@ -444,6 +448,7 @@ func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
 }
 
 func TestPasswordChangedUnderARunningInstanceIsLoggedAndRequestsGoToTheOrigin(t *testing.T) {
+	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	srv := faultRedis(t, "--requirepass", "secret")
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}.on(srv))
