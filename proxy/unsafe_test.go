@@ -251,3 +251,26 @@ func TestUnsafeRequestDuringAFillOnARouteKeyingHeadersInvalidatesWhatTheFillStor
 		}
 	}
 }
+
+func TestUnsafeRequestOnARouteKeyingHeadersMarksTheWholeHorizonWhenTheURLRecordWasEvicted(t *testing.T) {
+	c := newCache(t, tenantOrigin(t, nil, nil), keyedRoute)
+	marks := recordMarks(c)
+	c.get(t, "/api/page", "X-Tenant", "a")
+	c.get(t, "/api/page", "X-Tenant", "b")
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/api/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store dropped the URL record (LRU: the entries are read, the
+	// record is not) but kept the entries.
+	if err := c.p.store.Delete(context.Background(), key.URLID()); err != nil {
+		t.Fatal(err)
+	}
+	c.do(t, http.MethodPost, "/api/page", "X-Tenant", "a")
+	calls := marks.calls()
+	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
+		t.Fatalf("a POST whose own entry is stored but whose URL record is gone made marks %+v, want one kept the whole horizon: the other tenants' entries cannot be found", calls)
+	}
+	resp, _ := c.get(t, "/api/page", "X-Tenant", "b")
+	wantStatus(t, resp, "fwd=miss")
+}
