@@ -191,9 +191,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
 		out.Header.Del(name)
 	}
-	if ae := out.Header.Get("Accept-Encoding"); ae != "" {
-		out.Header.Set("Accept-Encoding", policy.NormalizeAcceptEncoding(ae))
-	}
+	forwardNegotiation(out.Header)
 	if f.stale != nil {
 		for name, vs := range policy.ConditionalHeaders(f.stale.Header) {
 			out.Header[name] = vs
