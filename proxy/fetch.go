@@ -191,7 +191,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
 		out.Header.Del(name)
 	}
-	forwardNegotiation(out.Header)
+	forwardAsKeyed(out.Header, f.x.route)
 	if f.stale != nil {
 		for name, vs := range policy.ConditionalHeaders(f.stale.Header) {
 			out.Header[name] = vs

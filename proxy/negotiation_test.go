@@ -63,3 +63,42 @@ func TestAcceptLanguageReachesTheOriginAsItSelectsTheVariant(t *testing.T) {
 		}
 	}
 }
+
+// lastCookie is the value of the last cookie named name in the Cookie
+// lines of r, as sent (quotes kept): what Django and other frameworks
+// that keep the last one read.
+func lastCookie(r *http.Request, name string) string {
+	v := ""
+	for _, line := range r.Header.Values("Cookie") {
+		for _, pair := range strings.Split(line, ";") {
+			if n, val, ok := strings.Cut(strings.TrimSpace(pair), "="); ok && n == name {
+				v = val
+			}
+		}
+	}
+	return v
+}
+
+func TestAKeyedCookieReachesTheOriginAsItWasKeyed(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		lang := lastCookie(r, "lang")
+		if lang != "de" && lang != "fr" {
+			lang = "en" // the default for a language it does not know
+		}
+		fmt.Fprint(w, "page in ", lang)
+	})
+	c := newCache(t, o, "default_route:\n  key:\n    cookies: [lang]\n")
+	for i, odd := range []struct{ cookie, keyedAs string }{
+		{"lang=de; lang=fr", "de"},        // keyed by its first value
+		{`lang="fr"`, "fr"},               // keyed unquoted
+		{"lang=de; x=1; lang=nope", "de"}, // the last one is unknown
+	} {
+		path := fmt.Sprintf("/page/%d", i)
+		c.get(t, path, "Cookie", odd.cookie)
+		resp, body := c.get(t, path, "Cookie", "lang="+odd.keyedAs)
+		if body != "page in "+odd.keyedAs {
+			t.Errorf("after a request with Cookie %q, a reader with lang=%s got %q (Cache-Status %q), want the page of its language", odd.cookie, odd.keyedAs, body, resp.Header.Get("Cache-Status"))
+		}
+	}
+}
