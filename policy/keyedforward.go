@@ -12,12 +12,10 @@ import (
 // response is stored under:
 //   - a keyed header sent on several lines, or with spaces around its
 //     values, becomes one line of the trimmed values joined by commas;
-//   - the Cookie field is rebuilt from the cookies as Go reads them (the
-//     key's reading): a keyed cookie sent twice keeps only its first value,
-//     which is the one keyed (frameworks that keep the last one, as
-//     Django does, would otherwise store another value's page under it),
-//     quotes around a keyed value are dropped as the key drops them, and
-//     pairs Go cannot read are left out.
+//   - in the Cookie field a keyed cookie sent twice keeps only the value
+//     keyed, its first (frameworks that keep the last one, as Django
+//     does, would otherwise store another value's page under the key),
+//     unquoted as the key reads it; the other cookies are left as sent.
 func (rt *Route) ForwardKeyedFields(h http.Header) {
 	for _, name := range rt.KeyOptions.Headers {
 		name = http.CanonicalHeaderKey(name)
@@ -36,26 +34,31 @@ func (rt *Route) ForwardKeyedFields(h http.Header) {
 	}
 }
 
-// forwardKeyedCookies rebuilds the Cookie field of h with each cookie
-// named in keyed once, at its first value, unquoted.
+// forwardKeyedCookies rewrites the Cookie field of h so that each cookie
+// named in keyed appears once, with the value the key read (Go's reading:
+// its first valid occurrence, unquoted), or not at all when the key read
+// none. The other cookies are left as sent, in their order; several
+// Cookie lines become one (as HTTP/2 joins them).
 func forwardKeyedCookies(h http.Header, keyed []string) {
-	cookies := (&http.Request{Header: h}).Cookies()
-	pairs := make([]string, 0, len(cookies))
-	seen := map[string]bool{}
-	for _, c := range cookies {
-		isKeyed := slices.Contains(keyed, c.Name)
-		if isKeyed && seen[c.Name] {
-			continue
+	r := &http.Request{Header: h}
+	var pairs []string
+	for _, name := range keyed {
+		if c, err := r.Cookie(name); err == nil {
+			pairs = append(pairs, name+"="+c.Value)
 		}
-		seen[c.Name] = true
-		v := c.Value
-		if c.Quoted && !isKeyed {
-			v = `"` + v + `"`
+	}
+	var others []string
+	for _, line := range h["Cookie"] {
+		for pair := range strings.SplitSeq(line, ";") {
+			pair = strings.TrimSpace(pair)
+			name, _, _ := strings.Cut(pair, "=")
+			if pair != "" && !slices.Contains(keyed, strings.TrimSpace(name)) {
+				others = append(others, pair)
+			}
 		}
-		pairs = append(pairs, c.Name+"="+v)
 	}
 	delete(h, "Cookie")
-	if len(pairs) > 0 {
-		h.Set("Cookie", strings.Join(pairs, "; "))
+	if all := append(others, pairs...); len(all) > 0 {
+		h.Set("Cookie", strings.Join(all, "; "))
 	}
 }
