@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +109,62 @@ func TestAPostThroughOneInstanceInvalidatesEveryValueOfAKeyedURLOnBoth(t *testin
 	}
 	if n := urlMarks(t, prefix); n != 1 {
 		t.Errorf("the POST left %d URL marks, want 1", n)
+	}
+}
+
+func TestAPostThroughOneInstanceDuringAKeyedFillInAnotherInvalidatesWhatItStores(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var fills atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		n := fills.Add(1)
+		if n == 1 {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "fill %d for tenant %s", n, r.Header.Get("X-Tenant"))
+	}))
+	defer srv.Close()
+	var released sync.Once
+	defer released.Do(func() { close(release) })
+	prefix := prefixFor(t)
+	a := startInstance(t, setup{origin: srv.URL, backend: "tiered", prefix: prefix, extra: tenantKeyed})
+	b := startInstance(t, setup{origin: srv.URL, backend: "tiered", prefix: prefix, extra: tenantKeyed})
+	const path = "/account"
+	tenant := http.Header{"X-Tenant": {"a"}}
+	done := make(chan string)
+	go func() {
+		_, body := a.do(http.MethodGet, path, tenant)
+		done <- body
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fill never reached the origin")
+	}
+	// Another tenant posts through the other instance while the fill runs.
+	if resp, _ := b.do(http.MethodPost, path, http.Header{"X-Tenant": {"b"}}); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	released.Do(func() { close(release) })
+	if body := <-done; body != "fill 1 for tenant a" {
+		t.Fatalf("the fill answered %q", body)
+	}
+	// RFC 9111 §4.4: the fill started before the POST; neither instance
+	// serves what it stored.
+	for i, in := range []*instance{a, b} {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, body := in.do(http.MethodGet, path, tenant)
+			if body != "fill 1 for tenant a" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d serves the entry a fill stored after a POST to its URL that came during the fill", i)
+			}
+		}
 	}
 }
