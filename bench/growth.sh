@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Memory growth under hostile traffic: DURATION of POSTs, then DURATION of
+# POSTs on a route keying a request header (X-Tenant), then DURATION of
 # uncacheable GETs, every request to a URL never used before (wrk with
 # bench/growth/distinct.lua), against one cachegate (tiered: memory L1
 # over Redis) before the demo origin, all on loopback. Prints the retained
@@ -61,6 +62,10 @@ log: {level: warn}
 store:
   backend: tiered
   redis: {addrs: ["127.0.0.1:$redis_port"], key_prefix: growth}
+routes:
+  - name: keyed
+    match: {path: /no-store/k}
+    key: {headers: [X-Tenant]}
 YAML
 "$binary" -config "$work/cachegate.yaml" 2>"$work/cachegate.log" & pids+=($!)
 wait_port "$admin_port"
@@ -72,8 +77,8 @@ heap() {
 }
 redis_mem() { redis-cli -p "$redis_port" info memory | awk -F: '$1=="used_memory" {printf "%.0f", $2}' | tr -d '\r'; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.2f", b/1048576}'; }
-load() { # method prefix duration
-  wrk -t2 -c32 -d"$3" -s bench/growth/distinct.lua "http://127.0.0.1:$port" -- "$1" "$2" |
+load() { # method prefix duration [tenant]
+  wrk -t2 -c32 -d"$3" -s bench/growth/distinct.lua "http://127.0.0.1:$port" -- "$1" "$2" ${4:+"$4"} |
     awk '/requests in/ {print $1}'
 }
 
@@ -85,16 +90,18 @@ sleep 11
 heap0=$(heap); redis0=$(redis_mem)
 
 posts=$(load POST /no-store/p "$duration")
+keyed=$(load POST /no-store/k "$duration" tenant)
 gets=$(load GET /no-store/g "$duration")
 heap1=$(heap); redis1=$(redis_mem)
 sleep 11
 heap2=$(heap); redis2=$(redis_mem)
-marks=$(redis-cli -p "$redis_port" hlen "{growth}:purge:hard" | tr -d '\r')
+# URL marks: the fields "Hu…" of the purge state hash (purge/state.go).
+marks=$(redis-cli -p "$redis_port" hkeys "{growth}:purge:state" | grep -c '^Hu' || true)
 
-echo "$posts POSTs and $gets uncacheable GETs to distinct URLs ($duration each, wrk -t2 -c32, $(nproc) cores)"
+echo "$posts POSTs, $keyed POSTs on a route keying X-Tenant and $gets uncacheable GETs to distinct URLs ($duration each, wrk -t2 -c32, $(nproc) cores)"
 echo "| | heap in use MiB | Redis used_memory MiB |"
 echo "|---|---|---|"
 echo "| before | $(mib "$heap0") | $(mib "$redis0") |"
 echo "| right after | $(mib "$heap1") (+$(mib $((heap1-heap0)))) | $(mib "$redis1") (+$(mib $((redis1-redis0)))) |"
 echo "| 11 s later | $(mib "$heap2") (+$(mib $((heap2-heap0)))) | $(mib "$redis2") (+$(mib $((redis2-redis0)))) |"
-echo "purge marks in Redis: $marks"
+echo "URL purge marks in Redis: $marks"

@@ -75,6 +75,11 @@ type Group struct {
 	pass    *passKeys
 	remote  map[string][]chan Outcome // local waiters of remote fills
 
+	// urlFills counts the fills in flight here per URL, and
+	// urlFillsPrefix prefixes their records in Redis (BeginURL).
+	urlFills       map[string]int
+	urlFillsPrefix string
+
 	healthy atomic.Bool
 	// failedAt is when taking a lease last failed (unix nanoseconds).
 	failedAt atomic.Int64
@@ -118,6 +123,7 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 		remote:  map[string][]chan Outcome{},
 		now:     time.Now,
 	}
+	g.urlFills, g.urlFillsPrefix = map[string]int{}, prefix+":filling:"
 	if client != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.cancel = cancel
@@ -261,7 +267,7 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 	defer g.unlisten(key, ch)
 	var ok bool
 	err := errRedisDown
-	if at := g.failedAt.Load(); at == 0 || g.now().UnixNano()-at > int64(time.Second) {
+	if !g.failedRecently() {
 		ok, err = g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
 	}
 	if err != nil {

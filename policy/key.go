@@ -65,6 +65,13 @@ func (k Key) ID() string { return hashID(k.String()) }
 // Vary key varyKey selects (RFC 9111 §4.1).
 func (k Key) VariantID(varyKey string) string { return hashID(k.String() + "\x00" + varyKey) }
 
+// URLID is the store key of what is recorded about k's URL as a whole,
+// whatever its scheme and keyed fields: the URL record that lets an
+// unsafe request find the entries of a route keying request fields. It
+// never equals an entry's or a variant's store key, whose hashed text
+// starts with the scheme.
+func (k Key) URLID() string { return hashID("url\x00" + k.URL()) }
+
 func hashID(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
@@ -167,11 +174,17 @@ func (rt *Route) KeyOf(t Target, h http.Header) Key {
 	if !rt.KeyOptions.IgnoreAllQuery {
 		k.Query = normalizeQuery(t.RawQuery, rt.KeyOptions.IgnoreQuery)
 	}
-	if len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0 {
+	if rt.KeysRequestFields() {
 		k.Fields = rt.keyedFields(h)
 	}
 	k.readable = k.build()
 	return k
+}
+
+// KeysRequestFields reports whether rt's keys hold request fields
+// (key.headers, key.cookies): then a URL alone does not name its entries.
+func (rt *Route) KeysRequestFields() bool {
+	return len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0
 }
 
 // keyedFields writes the key.headers and key.cookies lines of h.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -121,10 +122,7 @@ func globRegexp(glob string) (*regexp.Regexp, error) {
 // dot segments.
 func (c *Config) Route(r *http.Request) *Route {
 	host := HostName(requestHost(r))
-	path := "/"
-	if r.URL != nil && r.URL.Path != "" {
-		path = r.URL.Path
-	}
+	path := matchPath(r.URL)
 	if hasDotSegment(path) {
 		path = removeDotSegments(path)
 	}
@@ -138,11 +136,42 @@ func (c *Config) Route(r *http.Request) *Route {
 
 // Matches reports whether r is one of the requests rt's Match selects.
 func (rt *Route) Matches(r *http.Request) bool {
-	path := "/"
-	if r.URL != nil && r.URL.Path != "" {
-		path = removeDotSegments(r.URL.Path)
+	return rt.matches(HostName(requestHost(r)), removeDotSegments(matchPath(r.URL)), r.Method)
+}
+
+// matchPath is the path routes match: u's path with its escapes decoded,
+// except an encoded "/" (%2F), which stays encoded. The origin receives
+// the path escaped, and many (Express, Rack, Tomcat behind a proxy) do not
+// take %2F for a separator: "/static%2Fprofile" is one segment to them,
+// maybe a dynamic page, and must not be taken for a file below /static/
+// and stored under that route's rules (a cache-deception path confusion).
+func matchPath(u *url.URL) string {
+	if u == nil {
+		return "/"
 	}
-	return rt.matches(HostName(requestHost(r)), path, r.Method)
+	p := u.EscapedPath()
+	if p == "" {
+		return "/"
+	}
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
+			if c := unhex(p[i+1])<<4 | unhex(p[i+2]); c != '/' {
+				b.WriteByte(c)
+				i += 2
+				continue
+			}
+			b.WriteString("%2F")
+			i += 2
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }
 
 // matches reports whether a request for host and path (dot segments

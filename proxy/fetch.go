@@ -118,6 +118,13 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale
 // returns when the fill has ended, even when the client left before.
 func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 	if f.x.cacheable {
+		if f.x.route.KeysRequestFields() {
+			// An unsafe request to the URL cannot name this fill's key;
+			// it finds the fill by its URL (invalidationUntil). Recorded
+			// before the sequence is read, and ended once the entry is
+			// stored (after finish).
+			defer p.collapse.BeginURL(f.x.requestContext(r), f.x.key.URLID())()
+		}
 		// Read before the request leaves: a purge that lands while the
 		// origin answers then invalidates what this fill stores.
 		f.seq = p.purger.FillSeq(f.x.requestContext(r))
@@ -184,9 +191,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
 		out.Header.Del(name)
 	}
-	if ae := out.Header.Get("Accept-Encoding"); ae != "" {
-		out.Header.Set("Accept-Encoding", policy.NormalizeAcceptEncoding(ae))
-	}
+	forwardAsKeyed(out.Header, f.x.route)
 	if f.stale != nil {
 		for name, vs := range policy.ConditionalHeaders(f.stale.Header) {
 			out.Header[name] = vs
@@ -402,23 +407,34 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 // not vary, else as a variant behind a Vary marker on the primary key. The
 // store keeps it until storeExpiry, measured from its ResponseTime (not
 // from when its body was read), so that invalidationUntil knows when it
-// leaves the store.
+// leaves the store. On a route keying request fields the URL record is
+// written first, so that no entry is stored that it does not cover.
 func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
 	ttl := storeExpiry(e, x.route).Sub(p.now())
 	if ttl <= 0 {
 		return false
 	}
+	if x.route.KeysRequestFields() && !p.setMarker(ctx, x.key.URLID(), p.urlRecord(ctx, x, e)) {
+		return false
+	}
 	id := x.id
 	if len(e.Vary) > 0 {
-		marker := p.varyMarker(ctx, x, e)
-		if err := p.store.Set(ctx, x.id, marker, marker.ResponseTime.Sub(p.now())); err != nil {
-			p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
+		if !p.setMarker(ctx, x.id, p.varyMarker(ctx, x, e)) {
 			return false
 		}
 		id = x.key.VariantID(policy.VaryKey(e.Vary, reqHeader))
 	}
 	if err := p.store.Set(ctx, id, e, ttl); err != nil {
 		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
+		return false
+	}
+	return true
+}
+
+// setMarker stores the marker m under id until its ResponseTime.
+func (p *Proxy) setMarker(ctx context.Context, id string, m *store.Entry) bool {
+	if err := p.store.Set(ctx, id, m, m.ResponseTime.Sub(p.now())); err != nil {
+		p.log.Error("store set", "key", m.Key, "route", m.Route, "err", err)
 		return false
 	}
 	return true
@@ -450,11 +466,25 @@ func storeTTL(e *store.Entry, rt *policy.Route) time.Duration {
 // marker outlives every variant it leads to and invalidationUntil can
 // keep a URL's mark exactly that long.
 func (p *Proxy) varyMarker(ctx context.Context, x *exchange, e *store.Entry) *store.Entry {
-	expiry := storeExpiry(e, x.route)
-	if old, err := p.store.Get(ctx, x.id); err == nil && old.IsMarker() && old.ResponseTime.After(expiry) {
-		expiry = old.ResponseTime
+	return &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, URL: e.URL, Vary: e.Vary, ResponseTime: p.latestExpiry(ctx, x.id, storeExpiry(e, x.route))}
+}
+
+// urlRecord is the URL record stored with e on a route keying request
+// fields, under the key's URLID: a marker without Vary whose ResponseTime
+// is the latest expiry of the entries stored for the URL, whatever their
+// scheme and keyed fields, so that invalidationUntil finds them all by
+// the URL alone and keeps a mark exactly as long as they can live.
+func (p *Proxy) urlRecord(ctx context.Context, x *exchange, e *store.Entry) *store.Entry {
+	return &store.Entry{Key: e.URL, Route: e.Route, Host: e.Host, URL: e.URL, ResponseTime: p.latestExpiry(ctx, x.key.URLID(), storeExpiry(e, x.route))}
+}
+
+// latestExpiry is the later of expiry and that recorded by the marker
+// stored under id, if any.
+func (p *Proxy) latestExpiry(ctx context.Context, id string, expiry time.Time) time.Time {
+	if old, err := p.store.Get(ctx, id); err == nil && old.IsMarker() && old.ResponseTime.After(expiry) {
+		return old.ResponseTime
 	}
-	return &store.Entry{Key: e.Key, Route: e.Route, Host: e.Host, URL: e.URL, Vary: e.Vary, ResponseTime: expiry}
+	return expiry
 }
 
 // storeExpiry is when the store drops e.
@@ -600,31 +630,36 @@ const markSlack = time.Minute
 // false when nothing stored or being stored can be invalidated by it.
 //
 // A mark is needed only for an entry whose fill started before it. Such an
-// entry is either in the store now, under the primary key of the URL (an
-// entry or a Vary marker, on either scheme: the URL scope spans both), or
-// being filled now (a flight here or a lease in any instance). A stored
-// entry leaves the store at its ResponseTime plus its store TTL (save
-// measures the TTL from then), and a Vary marker at its ResponseTime,
-// after every variant under it (varyMarker), so the mark is kept that
-// long; a fill in flight, a route keying request fields (other values'
-// entries have other IDs), a marker without an expiry or a store that
-// does not answer may hold entries that live up to the store's cap: the
-// mark then lives the whole horizon. No entry therefore outlives the mark
-// that invalidates it.
+// entry is either in the store now or being filled now. On most routes it
+// is stored under the primary key of the URL (an entry or a Vary marker,
+// on either scheme: the URL scope spans both), or filled under a flight
+// here or a lease in any instance. On a route keying request fields the
+// entries of other values have other keys: every fill there records
+// itself under the URL (collapse.BeginURL) and every store writes the URL
+// record first (urlRecord), which are looked up instead. A stored entry
+// leaves the store at its ResponseTime plus its store TTL (save measures
+// the TTL from then), and a Vary marker or URL record at its ResponseTime,
+// after every entry it covers, so the mark is kept that long; a fill in
+// flight, a marker without an expiry or a store that does not answer may
+// hold entries that live up to the store's cap: the mark then lives the
+// whole horizon. No entry therefore outlives the mark that invalidates it.
 //
 // Not covered: a copy held only in another instance's in-process L1 whose
-// L2 copy Redis evicted; a credentialed fill (never collapsed) that
-// another instance runs at the same moment; two variants of one URL
-// stored at the same moment, where the marker may keep only the shorter
-// expiry.
+// L2 copy Redis evicted; a URL record evicted before the entries it
+// covers (they are read, it is not), unless the unsafe request's own
+// entry is stored (the mark then lives the whole horizon); a credentialed
+// fill (never collapsed) that another instance runs at the same moment on
+// a route not keying request fields; a fill in another instance that
+// outlasts its lease (collapse wait, or five minutes on a keyed route);
+// two variants of one URL stored at the same moment, or a marker read
+// from a tiered store's L1 within a second of another instance's store,
+// where the marker may keep only the shorter expiry.
 func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time) (purge.Scope, time.Time, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
-	scope := purge.URLScope(rt.Key(get, scheme(client)))
+	key := rt.Key(get, scheme(client))
+	scope := purge.URLScope(key)
 	forever := now.Add(purge.MarkHorizon)
-	if len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0 {
-		return scope, forever, true
-	}
 	var until time.Time
 	found := false
 	for _, sch := range []string{"http", "https"} {
@@ -632,24 +667,48 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *ur
 		if purge.URLScope(k) != scope {
 			continue
 		}
-		id := k.ID()
-		if p.collapse.Filling(ctx, id) {
+		t, ok, sure := p.storedUntil(ctx, rt, k.ID(), p.collapse.Filling)
+		if !sure {
 			return scope, forever, true
 		}
-		e, err := p.store.Get(ctx, id)
-		expiry := func(e *store.Entry) time.Time { return storeExpiry(e, rt) }
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			continue
-		case err != nil, e.IsMarker() && e.ResponseTime.IsZero():
-			return scope, forever, true
-		case e.IsMarker():
-			expiry = func(m *store.Entry) time.Time { return m.ResponseTime }
+		if ok {
+			found = true
+			until = later(until, t)
 		}
-		found = true
-		until = later(until, expiry(e).Add(markSlack))
 	}
-	return scope, until, found
+	if !rt.KeysRequestFields() {
+		return scope, until, found
+	}
+	t, ok, sure := p.storedUntil(ctx, rt, key.URLID(), p.collapse.FillingURL)
+	switch {
+	case !sure, !ok && found:
+		// The URL record is gone while an entry of the URL is stored: it
+		// was evicted, and the entries of other values cannot be found.
+		return scope, forever, true
+	case ok:
+		return scope, later(until, t), true
+	}
+	return scope, until, false
+}
+
+// storedUntil looks up what the store holds under id and returns until
+// when a mark must be kept for it (found), or sure false when the mark
+// must be kept the whole horizon: a fill of id is in flight (filling), the
+// store does not answer, or a marker has no expiry.
+func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string, filling func(context.Context, string) bool) (until time.Time, found, sure bool) {
+	if filling(ctx, id) {
+		return time.Time{}, false, false
+	}
+	e, err := p.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return time.Time{}, false, true
+	case err != nil, e.IsMarker() && e.ResponseTime.IsZero():
+		return time.Time{}, false, false
+	case e.IsMarker():
+		return e.ResponseTime.Add(markSlack), true, true
+	}
+	return storeExpiry(e, rt).Add(markSlack), true, true
 }
 
 // later is the later of a and b.

@@ -156,7 +156,8 @@ func TestVariantsAreStoredSideBySide(t *testing.T) {
 	c := newCache(t, o, "")
 	for _, lang := range []string{"en", "de", "en", "de", "en, fr", "en ,fr"} {
 		_, body := c.get(t, "/v", "Accept-Language", lang)
-		if want := "lang " + lang; body != want && !(strings.HasPrefix(lang, "en ,") && body == "lang en, fr") {
+		// The origin is asked in the normalized form the variant is keyed by.
+		if want := "lang " + strings.ReplaceAll(lang, " ", ""); body != want {
 			t.Errorf("Accept-Language %q: body %q, want %q", lang, body, want)
 		}
 	}

@@ -152,3 +152,125 @@ func TestVaryMarkerOutlivesItsVariantsAndBoundsTheMarkOfAPost(t *testing.T) {
 		wantStatus(t, resp, "fwd=miss")
 	}
 }
+
+// keyedRoute is a config whose default route keys the X-Tenant header,
+// with stale_if_unreachable off: entries then leave the store at the end
+// of their freshness.
+const keyedRoute = "default_route:\n  stale_if_unreachable: 0s\n  key:\n    headers: [X-Tenant]\n"
+
+// tenantOrigin answers POSTs 204, and GETs with a page for the tenant
+// that lives ten minutes for tenant a and one for the others. With
+// release, a GET tells arrived and waits for release.
+func tenantOrigin(t *testing.T, arrived chan<- struct{}, release <-chan struct{}) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if release != nil {
+			arrived <- struct{}{}
+			<-release
+		}
+		if r.Header.Get("X-Tenant") == "a" {
+			w.Header().Set("Cache-Control", "max-age=600")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		fmt.Fprint(w, "page of tenant ", r.Header.Get("X-Tenant"))
+	})
+}
+
+func TestUnsafeRequestsToNeverCachedURLsOfARouteKeyingHeadersMarkNothing(t *testing.T) {
+	c := newCache(t, tenantOrigin(t, nil, nil), keyedRoute)
+	marks := recordMarks(c)
+	for i := range 200 {
+		c.do(t, http.MethodPost, fmt.Sprintf("/api/never-cached/%d", i), "X-Tenant", "a")
+	}
+	if n := len(marks.calls()); n != 0 {
+		t.Fatalf("200 POSTs to URLs never cached on a route keying X-Tenant made %d marks, want none: nothing to invalidate", n)
+	}
+}
+
+func TestUnsafeRequestOnARouteKeyingHeadersInvalidatesEveryValueUntilTheLongestLives(t *testing.T) {
+	c := newCache(t, tenantOrigin(t, nil, nil), keyedRoute)
+	marks := recordMarks(c)
+	c.get(t, "/api/page", "X-Tenant", "a") // lives ten minutes
+	c.get(t, "/api/page", "X-Tenant", "b") // one minute
+	// A third tenant, whose own entry was never stored, posts.
+	c.do(t, http.MethodPost, "/api/page", "X-Tenant", "c")
+	calls := marks.calls()
+	if len(calls) != 1 {
+		t.Fatalf("a POST to a URL cached for two tenants made %d marks, want 1 (RFC 9111 §4.4)", len(calls))
+	}
+	if left := time.Until(calls[0].until); left < 600*time.Second || left > 600*time.Second+2*markSlack {
+		t.Errorf("the mark is kept %v more, want about tenant a's 10 minutes plus %v, not the 30-day horizon", left, markSlack)
+	}
+	for _, tenant := range []string{"a", "b"} {
+		resp, body := c.get(t, "/api/page", "X-Tenant", tenant)
+		wantStatus(t, resp, "fwd=miss")
+		if body != "page of tenant "+tenant {
+			t.Errorf("tenant %s got %q", tenant, body)
+		}
+	}
+}
+
+func TestUnsafeRequestDuringAFillOnARouteKeyingHeadersInvalidatesWhatTheFillStores(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	c := newCache(t, tenantOrigin(t, arrived, release), keyedRoute)
+	defer once.Do(func() { close(release) })
+	marks := recordMarks(c)
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/api/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.get(t, "/api/slow", "X-Tenant", "a")
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fill never reached the origin")
+	}
+	// Another tenant posts: its own key is not the one being filled.
+	c.do(t, http.MethodPost, "/api/slow", "X-Tenant", "b")
+	once.Do(func() { close(release) })
+	<-done
+	calls := marks.calls()
+	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
+		t.Fatalf("a POST during a fill made marks %+v, want one kept the whole horizon", calls)
+	}
+	resp, _ := c.get(t, "/api/slow", "X-Tenant", "a")
+	wantStatus(t, resp, "fwd=miss; fwd-status=200")
+	// The handler ends the record just after the client has its response.
+	for deadline := time.Now().Add(5 * time.Second); c.p.collapse.FillingURL(context.Background(), key.URLID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill is still recorded after it ended")
+		}
+	}
+}
+
+func TestUnsafeRequestOnARouteKeyingHeadersMarksTheWholeHorizonWhenTheURLRecordWasEvicted(t *testing.T) {
+	c := newCache(t, tenantOrigin(t, nil, nil), keyedRoute)
+	marks := recordMarks(c)
+	c.get(t, "/api/page", "X-Tenant", "a")
+	c.get(t, "/api/page", "X-Tenant", "b")
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/api/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store dropped the URL record (LRU: the entries are read, the
+	// record is not) but kept the entries.
+	if err := c.p.store.Delete(context.Background(), key.URLID()); err != nil {
+		t.Fatal(err)
+	}
+	c.do(t, http.MethodPost, "/api/page", "X-Tenant", "a")
+	calls := marks.calls()
+	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
+		t.Fatalf("a POST whose own entry is stored but whose URL record is gone made marks %+v, want one kept the whole horizon: the other tenants' entries cannot be found", calls)
+	}
+	resp, _ := c.get(t, "/api/page", "X-Tenant", "b")
+	wantStatus(t, resp, "fwd=miss")
+}

@@ -19,8 +19,10 @@
 // Marks are kept MarkHorizon, longer than any entry lives in the store,
 // except those of the invalidation after an unsafe request (Mark, RFC 9111
 // §4.4). Those are made only when something can be invalidated (an entry
-// or a Vary marker stored under the URL, or a fill of it in flight) and
-// are kept only until the last such entry leaves the store (the mark's
+// or a Vary marker stored under the URL, or a fill of it in flight; on a
+// route keying request fields, the URL record every store there writes, or
+// a fill recorded under the URL) and are kept only until the last such
+// entry leaves the store (the mark's
 // time is set earlier, see MarkTime, so that the usual trimming drops it
 // then, in Redis and in every mirror; a mark's time never moves back, so
 // an admin purge of the same scope keeps its horizon). No entry can

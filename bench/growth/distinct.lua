@@ -1,6 +1,7 @@
 -- wrk request function: every request goes to a URL never used before
 -- (thread id and a counter), with the method and path prefix given as
--- arguments: wrk ... -s distinct.lua URL -- POST /no-store/p
+-- arguments: wrk ... -s distinct.lua URL -- POST /no-store/p [TENANT]
+-- (TENANT, when given, is sent as X-Tenant, a keyed request field)
 local threads = 0
 
 function setup(thread)
@@ -8,19 +9,25 @@ function setup(thread)
   thread:set("id", threads)
 end
 
-local method, prefix
+local method, prefix, tenant
 local n = 0
 
 function init(args)
   method = args[1] or "GET"
   prefix = args[2] or "/no-store/g"
+  tenant = args[3]
 end
 
 function request()
   n = n + 1
   local path = prefix .. "-" .. id .. "-" .. n
-  if method == "POST" then
-    return wrk.format("POST", path, {["Content-Type"] = "application/x-www-form-urlencoded"}, "form=1")
+  local headers = {}
+  if tenant then
+    headers["X-Tenant"] = tenant .. "-" .. (n % 7)
   end
-  return wrk.format(method, path)
+  if method == "POST" then
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return wrk.format("POST", path, headers, "form=1")
+  end
+  return wrk.format(method, path, headers)
 end
