@@ -363,6 +363,32 @@ func TestUpdateHeaders(t *testing.T) {
 	}
 }
 
+func TestHeadMatches(t *testing.T) {
+	lm := t0.Add(-time.Hour)
+	stored := header("Etag", `"a"`, "Last-Modified", lm.Format(http.TimeFormat), "Content-Length", "10", "Template-A", "1")
+	rows := []struct {
+		name string
+		head http.Header
+		want bool
+	}{
+		{"§4.3.5 no validator and no length received: update", header("Cache-Control", "max-age=1000"), true},
+		{"§4.3.5 same ETag, Last-Modified and Content-Length: update", header("Etag", `"a"`, "Last-Modified", lm.Format(http.TimeFormat), "Content-Length", "10"), true},
+		{"§4.3.5 same Last-Modified in RFC 850 format: update", header("Last-Modified", lm.Format("Monday, 02-Jan-06 15:04:05 GMT")), true},
+		{"§4.3.5 another ETag: the stored response changed", header("Etag", `"b"`), false},
+		{"§4.3.5 weak ETag for a strong one: not the same value", header("Etag", `W/"a"`), false},
+		{"§4.3.5 another Last-Modified: changed", header("Last-Modified", t0.Format(http.TimeFormat)), false},
+		{"§4.3.5 another Content-Length: changed", header("Etag", `"a"`, "Content-Length", "11"), false},
+	}
+	for _, row := range rows {
+		if got := HeadMatches(stored, row.head); got != row.want {
+			t.Errorf("%s: HeadMatches = %v, want %v", row.name, got, row.want)
+		}
+	}
+	if HeadMatches(header("Content-Length", "10"), header("Etag", `"a"`)) {
+		t.Errorf("§4.3.5 an ETag received where none is stored: HeadMatches = true, want false (the validators do not match)")
+	}
+}
+
 func TestCacheStatusString(t *testing.T) {
 	rows := []struct {
 		s    CacheStatus

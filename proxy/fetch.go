@@ -175,9 +175,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// A GET body has no meaning (RFC 9110 §9.3.1) and is not part of the key.
 	out.Body, out.ContentLength = nil, 0
 	out.Header.Del("Content-Length")
-	// HEAD is fetched as GET so that the response can be stored and serve
-	// later GETs too (as Varnish and nginx do); the server drops the body.
-	out.Method = http.MethodGet
+	// A HEAD miss is fetched as GET so that the response can be stored and
+	// serve later GETs too (as Varnish and nginx do); the server drops the
+	// body. A HEAD that found a stale entry stays HEAD (forwardsHead).
+	if !f.forwardsHead() {
+		out.Method = http.MethodGet
+	}
 	// The client's own validators are answered by the cache (deliver); the
 	// origin is asked for a full response, or validated with the stored
 	// entry's validators (RFC 9111 §4.3.1).
@@ -229,6 +232,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			// stale copy within stale-if-error.
 			return errServeStale
 		}
+	}
+	if f.forwardsHead() {
+		return p.headAnswered(f, resp, now)
 	}
 	dec := policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
 	if x.rd.NoStore {
@@ -361,6 +367,46 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	resp.Body = io.NopCloser(bytes.NewReader(old.Body))
 	resp.ContentLength = int64(len(old.Body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(old.Body)))
+	return nil
+}
+
+// forwardsHead reports whether the fill asks the origin with HEAD: a
+// client's HEAD that found a stale entry, validated with the entry's
+// validators (RFC 9111 §4.3.5). Its answer updates the entry's header
+// fields and freshness, never its body. A HEAD miss is fetched as GET, so
+// that one fill serves HEADs and GETs.
+func (f *fill) forwardsHead() bool {
+	return f.client.Method == http.MethodHead && f.stale != nil && !f.background
+}
+
+// detailChanged is the Cache-Status detail of a HEAD whose answer showed
+// that the stored representation changed: the entry was dropped.
+const detailChanged = "representation-changed"
+
+// headAnswered applies the origin's answer to a HEAD forwarded for a stale
+// entry (RFC 9111 §4.3.5). A 200 that describes the stored representation
+// (policy.HeadMatches) updates the entry as a 304 would (revalidated); a
+// 200 that shows another representation drops the entry, which must not
+// be used any more; any other answer passes to the client and leaves the
+// entry alone. A response to HEAD has no body: it is never stored as an
+// entry, and the requests that waited for this fill fetch for themselves
+// unless it updated the entry.
+func (p *Proxy) headAnswered(f *fill, resp *http.Response, now time.Time) error {
+	x := f.x
+	x.status.Fwd = "stale"
+	if resp.StatusCode != http.StatusOK {
+		resp.Header.Set("Cache-Status", x.status.String())
+		return nil
+	}
+	if f.stale.Status == http.StatusOK && policy.HeadMatches(f.stale.Header, resp.Header) {
+		return p.revalidated(f, resp, now)
+	}
+	ctx := context.WithoutCancel(resp.Request.Context())
+	if err := p.store.Delete(ctx, x.storeID()); err != nil {
+		p.log.Error("store delete", "key", x.key.String(), "route", x.route.Name, "err", err)
+	}
+	x.status.Detail = detailChanged
+	resp.Header.Set("Cache-Status", x.status.String())
 	return nil
 }
 

@@ -1,0 +1,105 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// skewClock makes c's clock run ahead of the real one by what the test
+// adds to the returned counter, so that an entry goes stale without a
+// sleep.
+func skewClock(c *cache) *atomic.Int64 {
+	var skew atomic.Int64
+	c.p.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	return &skew
+}
+
+func TestAHeadThatFindsAStaleEntryGoesToTheOriginAsHeadAndItsAnswerUpdatesTheEntry(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Cache-Control", "max-age=1000")
+			w.Header().Set("Template-B", "2")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=1")
+			w.Header().Set("Template-A", "1")
+		}
+		io.WriteString(w, "full body")
+	})
+	c := newCache(t, o, "")
+	skew := skewClock(c)
+	c.get(t, "/h")
+	skew.Add(int64(10 * time.Second))
+	resp, body := c.do(t, http.MethodHead, "/h")
+	if got := o.last().Method; got != http.MethodHead {
+		t.Fatalf("RFC 9111 §4.3.5: a HEAD that found a stale entry reached the origin as %s, want HEAD", got)
+	}
+	if resp.StatusCode != 200 || body != "" || resp.Header.Get("Template-A") != "1" || resp.Header.Get("Template-B") != "2" {
+		t.Errorf("RFC 9111 §3.2: HEAD answered %d %q Template-A %q Template-B %q, want 200 without body, the stored field kept and the new one added",
+			resp.StatusCode, body, resp.Header.Get("Template-A"), resp.Header.Get("Template-B"))
+	}
+	wantStatus(t, resp, "fwd=stale; fwd-status=200; stored")
+	resp, body = c.get(t, "/h")
+	wantStatus(t, resp, "hit")
+	if body != "full body" || resp.Header.Get("Template-B") != "2" || o.hits.Load() != 2 {
+		t.Errorf("RFC 9111 §4.3.5: GET after the HEAD's 200: body %q, Template-B %q after %d origin requests, want the stored body, updated and fresh, after 2",
+			body, resp.Header.Get("Template-B"), o.hits.Load())
+	}
+}
+
+func TestAHeadWhoseAnswerShowsAnotherRepresentationDropsTheStoredEntry(t *testing.T) {
+	var version atomic.Int64
+	version.Store(1)
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1000")
+		if version.Load() == 1 {
+			w.Header().Set("Cache-Control", "max-age=1")
+		}
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, version.Load()))
+		fmt.Fprintf(w, "body v%d", version.Load())
+	})
+	c := newCache(t, o, "")
+	skew := skewClock(c)
+	c.get(t, "/changed")
+	skew.Add(int64(10 * time.Second))
+	version.Store(2)
+	resp, _ := c.do(t, http.MethodHead, "/changed")
+	if r := o.last(); r.Method != http.MethodHead || r.Header.Get("If-None-Match") != `"v1"` {
+		t.Fatalf("RFC 9111 §4.3.1, §4.3.5: the HEAD reached the origin as %s with If-None-Match %q, want HEAD with the stored ETag", r.Method, r.Header.Get("If-None-Match"))
+	}
+	wantStatus(t, resp, "detail=representation-changed")
+	resp, body := c.get(t, "/changed")
+	if body != "body v2" || o.hits.Load() != 3 {
+		t.Errorf("RFC 9111 §4.3.5: GET after a HEAD showed a new ETag: body %q after %d origin requests (Cache-Status %q), want the new body fetched (3)",
+			body, o.hits.Load(), resp.Header.Get("Cache-Status"))
+	}
+	wantStatus(t, resp, "fwd=uri-miss")
+}
+
+func TestAHeadAnsweredWithAnErrorLeavesTheStoredBodyAlone(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Cache-Control", "max-age=1000")
+			w.WriteHeader(http.StatusGone)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1")
+		w.Header().Set("ETag", `"v1"`)
+		io.WriteString(w, "full body")
+	})
+	c := newCache(t, o, "")
+	skew := skewClock(c)
+	c.get(t, "/gone")
+	skew.Add(int64(10 * time.Second))
+	resp, _ := c.do(t, http.MethodHead, "/gone")
+	if resp.StatusCode != http.StatusGone || o.last().Method != http.MethodHead {
+		t.Fatalf("HEAD: %d after an origin %s, want the origin's 410 to a HEAD", resp.StatusCode, o.last().Method)
+	}
+	_, body := c.get(t, "/gone")
+	if body != "full body" {
+		t.Errorf("a response to HEAD has no body and is never stored: GET got %q, want the GET's body", body)
+	}
+}
