@@ -114,6 +114,38 @@ func TestDecideStoreOmitsQualifiedFields(t *testing.T) {
 	}
 }
 
+func TestDecideStorePost(t *testing.T) {
+	post := &http.Request{Method: http.MethodPost, Header: http.Header{}}
+	auth := &http.Request{Method: http.MethodPost, Header: header("Authorization", "Bearer x")}
+	expires := t0.Add(30 * 24 * time.Hour).Format(http.TimeFormat)
+	rows := []struct {
+		name      string
+		req       *http.Request
+		sameURI   bool
+		status    int
+		h         http.Header
+		store     bool
+		freshness time.Duration
+	}{
+		{"RFC 9110 §9.3.3 Content-Location is the target and Expires: stored", post, true, 200, header("Date", httpT0, "Expires", expires), true, 30 * 24 * time.Hour},
+		{"RFC 9110 §9.3.3 Content-Location is the target and max-age: stored", post, true, 200, header("Cache-Control", "max-age=60"), true, time.Minute},
+		{"RFC 9110 §9.3.3 Content-Location names another URI: not stored", post, false, 200, header("Cache-Control", "max-age=60"), false, 0},
+		{"RFC 9110 §9.3.3 no explicit freshness (heuristic from Last-Modified): not stored", post, true, 200, header("Date", httpT0, "Last-Modified", t0.Add(-time.Hour).Format(http.TimeFormat)), false, 0},
+		{"RFC 9110 §9.3.3 a 201 is not the GET response of the URI: not stored", post, true, 201, header("Cache-Control", "max-age=60"), false, 0},
+		{"RFC 9111 §5.2.2.5 no-store: not stored", post, true, 200, header("Cache-Control", "no-store, max-age=60"), false, 0},
+		{"RFC 9111 §5.2.2.7 private: not stored", post, true, 200, header("Cache-Control", "private, max-age=60"), false, 0},
+		{"Set-Cookie (set_cookie: pass): not stored", post, true, 200, header("Cache-Control", "max-age=60", "Set-Cookie", "s=1"), false, 0},
+		{"RFC 9111 §3.5 Authorization: not stored", auth, true, 200, header("Cache-Control", "max-age=60"), false, 0},
+		{"RFC 9111 §3.5 Authorization with public: stored", auth, true, 200, header("Cache-Control", "public, max-age=60"), true, time.Minute},
+	}
+	for _, row := range rows {
+		dec := DecideStorePost(respect, row.req, row.sameURI, row.status, row.h, t0, t0)
+		if dec.Store != row.store || dec.Freshness != row.freshness {
+			t.Errorf("%s: store %v (%s) freshness %v, want store %v freshness %v", row.name, dec.Store, dec.Reason, dec.Freshness, row.store, row.freshness)
+		}
+	}
+}
+
 func TestCurrentAge(t *testing.T) {
 	rows := []struct {
 		name      string

@@ -103,3 +103,100 @@ func TestAHeadAnsweredWithAnErrorLeavesTheStoredBodyAlone(t *testing.T) {
 		t.Errorf("a response to HEAD has no body and is never stored: GET got %q, want the GET's body", body)
 	}
 }
+
+// postOrigin answers a POST with a representation of its target URI (a
+// Content-Location naming it, explicit freshness) unless the path says
+// otherwise, and a GET with "got".
+func postOrigin(t *testing.T) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Cache-Control", "max-age=60")
+			io.WriteString(w, "got")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Location", "http://"+r.Host+r.URL.Path)
+		h.Set("Expires", time.Now().Add(30*24*time.Hour).UTC().Format(http.TimeFormat))
+		switch r.URL.Path {
+		case "/relative":
+			h.Set("Content-Location", "relative")
+		case "/elsewhere":
+			h.Set("Content-Location", "/other")
+		case "/foreign":
+			h.Set("Content-Location", "http://other.example/foreign")
+		case "/cookie":
+			h.Set("Set-Cookie", "session=1")
+		case "/private":
+			h.Set("Cache-Control", "private")
+		case "/heuristic":
+			h.Del("Expires")
+			h.Set("Last-Modified", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat))
+		case "/created":
+			w.WriteHeader(http.StatusCreated)
+		}
+		io.WriteString(w, "posted")
+	})
+}
+
+func TestAPostResponseNamingItsURLWithExplicitFreshnessIsReusedForGets(t *testing.T) {
+	o := postOrigin(t)
+	c := newCache(t, o, "")
+	resp, body := c.do(t, http.MethodPost, "/post")
+	if body != "posted" {
+		t.Fatalf("POST: body %q, want the origin's", body)
+	}
+	wantStatus(t, resp, "fwd=method; fwd-status=200; stored")
+	resp, body = c.get(t, "/post")
+	if body != "posted" || o.hits.Load() != 1 {
+		t.Errorf("RFC 9110 §9.3.3: GET after a POST answered with Content-Location of its URL and Expires: body %q after %d origin requests (Cache-Status %q), want the POST's response from the cache",
+			body, o.hits.Load(), resp.Header.Get("Cache-Status"))
+	}
+	wantStatus(t, resp, "hit")
+}
+
+func TestAPostToACachedURLReplacesItsEntryDespiteTheInvalidationItCauses(t *testing.T) {
+	o := postOrigin(t)
+	c := newCache(t, o, "")
+	marks := recordMarks(c)
+	c.get(t, "/cached")
+	c.do(t, http.MethodPost, "/cached")
+	if len(marks.calls()) != 1 {
+		t.Fatalf("the POST to a cached URL made %d marks, want 1 (RFC 9111 §4.4)", len(marks.calls()))
+	}
+	resp, body := c.get(t, "/cached")
+	if body != "posted" || o.hits.Load() != 2 {
+		t.Errorf("RFC 9110 §9.3.3 after RFC 9111 §4.4: GET after the POST got %q after %d origin requests (Cache-Status %q), want the POST's stored response: its entry must postdate the mark its POST caused",
+			body, o.hits.Load(), resp.Header.Get("Cache-Status"))
+	}
+}
+
+func TestAPostResponseIsStoredOnlyWhenItIsTheRepresentationOfItsURLAndMayBeShared(t *testing.T) {
+	o := postOrigin(t)
+	c := newCache(t, o, "")
+	rows := []struct {
+		name, path string
+		kv         []string
+		stored     bool
+	}{
+		{"RFC 9110 §8.7 a relative Content-Location resolving to the URL", "/relative", nil, true},
+		{"RFC 9110 §8.7 an absolute Content-Location with the URL", "/absolute", nil, true},
+		{"RFC 9110 §9.3.3 Content-Location of another URL", "/elsewhere", nil, false},
+		{"RFC 9110 §9.3.3 Content-Location of the same path on another host", "/foreign", nil, false},
+		{"Set-Cookie (set_cookie: pass)", "/cookie", nil, false},
+		{"RFC 9111 §5.2.2.7 private", "/private", nil, false},
+		{"RFC 9110 §9.3.3 no explicit freshness", "/heuristic", nil, false},
+		{"RFC 9110 §9.3.3 a 201", "/created", nil, false},
+		{"RFC 9111 §3.5 a request with Authorization", "/auth", []string{"Authorization", "Bearer x"}, false},
+		{"RFC 9111 §5.2.1.5 a request with no-store", "/nostore", []string{"Cache-Control", "no-store"}, false},
+	}
+	for _, row := range rows {
+		c.do(t, http.MethodPost, row.path, row.kv...)
+		_, body := c.get(t, row.path)
+		if got := body == "posted"; got != row.stored {
+			t.Errorf("%s: GET after the POST got %q, want the POST's response stored: %v", row.name, body, row.stored)
+		}
+	}
+	if _, body := c.get(t, "/other"); body != "got" {
+		t.Errorf("RFC 9110 §9.3.3: a POST's response was stored under its Content-Location of another URL: GET /other got %q", body)
+	}
+}

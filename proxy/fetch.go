@@ -219,7 +219,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}()
 	if !x.cacheable {
 		p.invalidateAfterUnsafe(f, resp)
-		resp.Header.Set("Cache-Status", x.status.String())
+		if !p.storePost(f, resp, now) {
+			resp.Header.Set("Cache-Status", x.status.String())
+		}
 		return nil
 	}
 	if f.stale != nil && resp.StatusCode == http.StatusNotModified {
@@ -240,8 +242,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if x.rd.NoStore {
 		dec.Store, dec.Reason = false, "request-no-store"
 	}
-	maxBytes := int64(x.st.cfg.Cache.MaxObjectBytes)
-	if dec.Store && resp.ContentLength > maxBytes {
+	if dec.Store && resp.ContentLength > int64(x.st.cfg.Cache.MaxObjectBytes) {
 		dec.Store, dec.Reason = false, "too-large"
 	}
 	if !dec.Store {
@@ -254,17 +255,75 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Set("Cache-Status", x.status.String())
 		return nil
 	}
-	e := p.newEntry(f, resp, dec, now)
-	f.body = newOriginBody(resp.Body, resp.ContentLength, f.cancel)
-	go p.readOrigin(context.WithoutCancel(resp.Request.Context()), f, e, maxBytes, x.st.cfg.OriginTimeouts.ResponseHeader.D())
-	resp.Body = &bodyReader{b: f.body}
-	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
-	p.statusBeforeHeaders(f, resp.ContentLength)
-	resp.Header.Set("Cache-Status", x.status.String())
+	p.storeResponse(f, resp, dec, now)
 	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
 		return p.answerNotModified(resp)
 	}
 	return nil
+}
+
+// storeResponse stores resp as f's entry while it streams to the client:
+// the fill reads the body (readOrigin) and the client reads it from
+// memory. It sets the response's Cache-Status.
+func (p *Proxy) storeResponse(f *fill, resp *http.Response, dec policy.StoreDecision, now time.Time) {
+	x := f.x
+	e := p.newEntry(f, resp, dec, now)
+	f.body = newOriginBody(resp.Body, resp.ContentLength, f.cancel)
+	go p.readOrigin(context.WithoutCancel(resp.Request.Context()), f, e, int64(x.st.cfg.Cache.MaxObjectBytes), x.st.cfg.OriginTimeouts.ResponseHeader.D())
+	resp.Body = &bodyReader{b: f.body}
+	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
+	p.statusBeforeHeaders(f, resp.ContentLength)
+	resp.Header.Set("Cache-Status", x.status.String())
+}
+
+// storePost stores a response to a POST as the response to a GET of the
+// POST's target URI when it says it is one (policy.DecideStorePost, RFC
+// 9110 §9.3.3), and reports whether it did so (then the response's
+// Cache-Status is set). Its Content-Location is compared with the target
+// by cache key, under the route a GET of the target takes; its scheme is
+// not compared (the origin may see http behind a TLS listener).
+//
+// It runs after invalidateAfterUnsafe: the entry is stamped with the purge
+// sequence read after that mark, or the invalidation this very response
+// caused (RFC 9111 §4.4) would invalidate it at once.
+func (p *Proxy) storePost(f *fill, resp *http.Response, now time.Time) bool {
+	r, x := f.client, f.x
+	loc := resp.Header.Get("Content-Location")
+	if r.Method != http.MethodPost || loc == "" || x.badTarget || policy.ParseRequestDirectives(r.Header).NoStore {
+		return false
+	}
+	get := &http.Request{Method: http.MethodGet, URL: r.URL, Host: r.Host, Header: r.Header}
+	rt := x.st.cfg.Route(get)
+	if rt.Bypass {
+		return false
+	}
+	key := rt.KeyOf(x.target, r.Header)
+	dec := policy.DecideStorePost(rt, r, contentLocationKey(rt, r, loc) == key.String(), resp.StatusCode, resp.Header, f.requestTime, now)
+	if !dec.Store || resp.ContentLength > int64(x.st.cfg.Cache.MaxObjectBytes) {
+		return false
+	}
+	// The entry is the GET's: its route, key and store key.
+	gx := &exchange{st: x.st, route: rt, start: x.start, key: key, id: key.ID(), status: x.status, cacheable: true, target: x.target}
+	f.x = gx
+	f.seq = p.purger.FillSeq(context.WithoutCancel(r.Context()))
+	p.storeResponse(f, resp, dec, now)
+	x.status = gx.status
+	return true
+}
+
+// contentLocationKey is the readable cache key of a GET of the URI a
+// Content-Location names (resolved against the request's target, RFC 9110
+// §8.7), under route rt, or "" when it cannot be read.
+func contentLocationKey(rt *policy.Route, r *http.Request, loc string) string {
+	u, err := r.URL.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	host := r.Host
+	if u.Host != "" {
+		host = u.Host
+	}
+	return rt.Key(&http.Request{Method: http.MethodGet, URL: u, Host: host, Header: r.Header}, scheme(r)).String()
 }
 
 // storedBeforeHeaders is the largest body whose store write the client's
