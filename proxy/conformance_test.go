@@ -200,3 +200,26 @@ func TestAPostResponseIsStoredOnlyWhenItIsTheRepresentationOfItsURLAndMayBeShare
 		t.Errorf("RFC 9110 §9.3.3: a POST's response was stored under its Content-Location of another URL: GET /other got %q", body)
 	}
 }
+
+func TestIfModifiedSinceIsAnsweredFromTheDateOfAFreshEntryWithoutLastModified(t *testing.T) {
+	date := time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat)
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Date", date)
+		io.WriteString(w, "content")
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/ims")
+	resp, body := c.get(t, "/ims", "If-Modified-Since", date)
+	if resp.StatusCode != http.StatusNotModified || body != "" {
+		t.Errorf("RFC 9110 §13.1.3, RFC 9111 §4.3.2: If-Modified-Since equal to the stored Date of a response without Last-Modified: %d %q, want 304", resp.StatusCode, body)
+	}
+	wantStatus(t, resp, "hit")
+	earlier := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	if resp, body := c.get(t, "/ims", "If-Modified-Since", earlier); resp.StatusCode != 200 || body != "content" {
+		t.Errorf("If-Modified-Since before the stored Date: %d %q, want 200 with the body", resp.StatusCode, body)
+	}
+	if n := o.hits.Load(); n != 1 {
+		t.Errorf("origin saw %d requests, want 1: the cache answers the conditions", n)
+	}
+}
