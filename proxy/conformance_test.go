@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,5 +222,92 @@ func TestIfModifiedSinceIsAnsweredFromTheDateOfAFreshEntryWithoutLastModified(t 
 	}
 	if n := o.hits.Load(); n != 1 {
 		t.Errorf("origin saw %d requests, want 1: the cache answers the conditions", n)
+	}
+}
+
+// rangeOrigin serves "0123456789" with a strong ETag, answering ranges
+// (http.ServeContent), and records the Range of each request.
+func rangeOrigin(t *testing.T) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("ETag", `"r1"`)
+		w.Header().Set("Content-Type", "text/plain")
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+}
+
+func TestARangeMissStoresThePartTheOriginSentAndServesRangesInsideIt(t *testing.T) {
+	o := rangeOrigin(t)
+	c := newCache(t, o, "")
+	resp, body := c.get(t, "/part", "Range", "bytes=-5")
+	if got := o.last().Header.Get("Range"); got != "bytes=-5" {
+		t.Fatalf("RFC 9111 §3.3: a Range miss reached the origin with Range %q, want the client's bytes=-5", got)
+	}
+	if resp.StatusCode != http.StatusPartialContent || body != "56789" {
+		t.Fatalf("Range miss: %d %q, want the origin's 206 \"56789\"", resp.StatusCode, body)
+	}
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=206; stored")
+	for _, row := range []struct{ rng, body, contentRange string }{
+		{"bytes=-5", "56789", "bytes 5-9/10"},
+		{"bytes=6-8", "678", "bytes 6-8/10"},
+		{"bytes=7-", "789", "bytes 7-9/10"},
+		{"bytes=-1", "9", "bytes 9-9/10"},
+	} {
+		resp, body := c.get(t, "/part", "Range", row.rng)
+		if resp.StatusCode != http.StatusPartialContent || body != row.body || resp.Header.Get("Content-Range") != row.contentRange {
+			t.Errorf("RFC 9111 §3.3 Range %s inside the stored part 5-9: %d %q %q, want 206 %q %q", row.rng, resp.StatusCode, body, resp.Header.Get("Content-Range"), row.body, row.contentRange)
+		}
+		wantStatus(t, resp, "hit")
+	}
+	if n := o.hits.Load(); n != 1 {
+		t.Fatalf("origin saw %d requests, want 1: ranges inside the part are served from it", n)
+	}
+	resp, body = c.get(t, "/part", "Range", "bytes=4-6")
+	if body != "456" || o.hits.Load() != 2 || o.last().Header.Get("Range") != "bytes=4-6" {
+		t.Errorf("RFC 9111 §3.3 a range outside the part: %q after %d origin requests (last Range %q), want the origin asked for bytes=4-6",
+			body, o.hits.Load(), o.last().Header.Get("Range"))
+	}
+	wantStatus(t, resp, "fwd=partial")
+	resp, body = c.get(t, "/part")
+	if resp.StatusCode != 200 || body != "0123456789" || o.last().Header.Get("Range") != "" {
+		t.Errorf("RFC 9111 §3.3 a GET without Range never gets a part: %d %q (origin Range %q), want the whole from the origin", resp.StatusCode, body, o.last().Header.Get("Range"))
+	}
+	wantStatus(t, resp, "fwd=partial; fwd-status=200; stored")
+	resp, body = c.get(t, "/part", "Range", "bytes=0-1")
+	if body != "01" || o.hits.Load() != 3 {
+		t.Errorf("the full 200 replaced the part: Range bytes=0-1 got %q after %d origin requests, want \"01\" from the cache (3)", body, o.hits.Load())
+	}
+	wantStatus(t, resp, "hit")
+}
+
+func TestARangeRequestWithIfRangeIsNeverAnsweredFromAPart(t *testing.T) {
+	o := rangeOrigin(t)
+	c := newCache(t, o, "")
+	c.get(t, "/if-range", "Range", "bytes=5-9")
+	if got := o.last().Header.Get("Range"); got != "bytes=5-9" {
+		t.Fatalf("RFC 9111 §3.3: the Range miss reached the origin with Range %q, want bytes=5-9", got)
+	}
+	resp, body := c.get(t, "/if-range", "Range", "bytes=6-7", "If-Range", `"other"`)
+	if resp.StatusCode != 200 || body != "0123456789" || o.hits.Load() != 2 {
+		t.Errorf("RFC 9110 §13.1.5: If-Range that does not match: %d %q after %d origin requests, want the whole from the origin", resp.StatusCode, body, o.hits.Load())
+	}
+}
+
+func TestAPartWhoseBodyIsNotTheRangeItNamesIsNotStored(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Range", "bytes 4-9/10") // six bytes named, five sent
+		w.WriteHeader(http.StatusPartialContent)
+		io.WriteString(w, "01234")
+	})
+	c := newCache(t, o, "")
+	resp, _ := c.get(t, "/bad-part", "Range", "bytes=-5")
+	if got := o.last().Header.Get("Range"); got != "bytes=-5" {
+		t.Fatalf("RFC 9111 §3.3: the Range miss reached the origin with Range %q, want bytes=-5", got)
+	}
+	wantStatus(t, resp, "detail=partial")
+	resp, _ = c.get(t, "/bad-part", "Range", "bytes=-5")
+	if n := o.hits.Load(); n != 2 {
+		t.Errorf("RFC 9110 §14.4: a 206 of 5 bytes naming 6 was stored and served (origin requests %d, Cache-Status %q)", n, resp.Header.Get("Cache-Status"))
 	}
 }

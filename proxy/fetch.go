@@ -184,8 +184,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// The client's own validators are answered by the cache (deliver); the
 	// origin is asked for a full response, or validated with the stored
 	// entry's validators (RFC 9111 §4.3.1).
-	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
 		out.Header.Del(name)
+	}
+	if !f.forwardsRange() {
+		out.Header.Del("If-Range")
+		out.Header.Del("Range")
 	}
 	if ae := out.Header.Get("Accept-Encoding"); ae != "" {
 		out.Header.Set("Accept-Encoding", policy.NormalizeAcceptEncoding(ae))
@@ -238,7 +242,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if f.forwardsHead() {
 		return p.headAnswered(f, resp, now)
 	}
-	dec := policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
+	var dec policy.StoreDecision
+	if resp.StatusCode == http.StatusPartialContent && f.forwardsRange() {
+		dec = policy.DecideStorePartial(x.route, f.client, resp.Header, f.requestTime, now)
+	} else {
+		dec = policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
+	}
 	if x.rd.NoStore {
 		dec.Store, dec.Reason = false, "request-no-store"
 	}
@@ -349,6 +358,8 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 		x.status.Detail = "too-large"
 	case f.body.cut():
 		// The client gets the cut body as it came.
+	case f.uncacheable.Load():
+		x.status.Detail = "partial" // a 206 whose body is not its range
 	default:
 		x.status.Detail = "store-error"
 	}
@@ -363,6 +374,10 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	defer close(f.body.done)
 	body, complete := f.body.read(maxBytes, idle)
 	switch {
+	case complete && !partialFits(e, body):
+		// A 206 whose body is not the range it names is not stored (the
+		// fill is not collapsed: this marks no hit-for-pass).
+		f.uncacheable.Store(true)
 	case complete:
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
@@ -427,6 +442,26 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	resp.ContentLength = int64(len(old.Body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(old.Body)))
 	return nil
+}
+
+// forwardsRange reports whether the fill forwards the client's Range
+// (and If-Range): a GET with Range that found nothing usable stored. The
+// origin's 206 is then stored as a partial entry (RFC 9111 §3.3), which
+// serves later ranges inside it; a 200 is stored whole. Every other fill
+// asks for the whole representation, so that what is stored serves every
+// range.
+func (f *fill) forwardsRange() bool {
+	return f.stale == nil && !f.background && f.client.Method == http.MethodGet && f.client.Header.Get("Range") != ""
+}
+
+// partialFits reports whether body is what e's status says: for a 206,
+// exactly the bytes its Content-Range names (RFC 9110 §14.4).
+func partialFits(e *store.Entry, body []byte) bool {
+	if e.Status != http.StatusPartialContent {
+		return true
+	}
+	cr, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
+	return ok && cr.Len() == int64(len(body))
 }
 
 // forwardsHead reports whether the fill asks the origin with HEAD: a

@@ -231,6 +231,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.status.Detail = "only-if-cached"
 		p.deliverGatewayTimeout(w, x)
 	default:
+		if e != nil && e.Status == http.StatusPartialContent {
+			// A part is not revalidated for a client: the origin is asked
+			// for the client's range afresh (a 304 would leave the client a
+			// part other than the range it asked for).
+			e = nil
+		}
 		p.fetchCollapsed(w, r, x, e)
 	}
 }
@@ -245,8 +251,9 @@ const detailRedisDown = "redis-down"
 // that fill and serves what it stored, or fetches for itself when nothing
 // reusable was stored.
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
-	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" {
-		// Such a request cannot lead a fill for others.
+	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" || (e == nil && r.Method == http.MethodGet && r.Header.Get("Range") != "") {
+		// Such a request cannot lead a fill for others (a Range miss fills
+		// a part at most: fill.forwardsRange).
 		p.fetch(w, r, x, e)
 		return
 	}
@@ -434,7 +441,21 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	case purge.SoftPurged:
 		x.softPurged = true
 	}
+	if e.Status == http.StatusPartialContent && !partialServes(r, e) {
+		x.status.Fwd = "partial" // RFC 9211 §2.2: the part held does not suffice
+		return nil
+	}
 	return e
+}
+
+// partialServes reports whether a stored part (a 206) may answer r: a GET
+// or HEAD whose every range lies wholly inside the part (RFC 9111 §3.3).
+// A request with If-Range goes to the origin: answering it could need the
+// whole representation.
+func partialServes(r *http.Request, e *store.Entry) bool {
+	held, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
+	return ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		r.Header.Get("If-Range") == "" && policy.RangesWithin(r.Header.Get("Range"), held)
 }
 
 func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {
