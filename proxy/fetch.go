@@ -451,7 +451,13 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 // asks for the whole representation, so that what is stored serves every
 // range.
 func (f *fill) forwardsRange() bool {
-	return f.stale == nil && !f.background && f.client.Method == http.MethodGet && f.client.Header.Get("Range") != ""
+	return !f.background && rangeMiss(f.client, f.stale)
+}
+
+// rangeMiss reports whether r is a GET with Range for which nothing usable
+// is stored (stored is nil).
+func rangeMiss(r *http.Request, stored *store.Entry) bool {
+	return stored == nil && r.Method == http.MethodGet && r.Header.Get("Range") != ""
 }
 
 // partialFits reports whether body is what e's status says: for a 206,

@@ -251,7 +251,7 @@ const detailRedisDown = "redis-down"
 // that fill and serves what it stored, or fetches for itself when nothing
 // reusable was stored.
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
-	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" || (e == nil && r.Method == http.MethodGet && r.Header.Get("Range") != "") {
+	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" || rangeMiss(r, e) {
 		// Such a request cannot lead a fill for others (a Range miss fills
 		// a part at most: fill.forwardsRange).
 		p.fetch(w, r, x, e)
@@ -334,8 +334,8 @@ func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.E
 // classify makes the request what the origin will receive, finds the
 // route and decides whether the request may use the cache at all. Methods
 // other than GET and HEAD, upgrades and bypassed routes pass to the origin
-// (RFC 9111 §2: only GET responses are cached here; HEAD is answered from
-// them).
+// (RFC 9111 §2: only GET responses are cached here, HEAD is answered from
+// them, and a POST's response is stored only for GETs, storePost).
 func (p *Proxy) classify(r *http.Request) *exchange {
 	st := p.state.Load()
 	x := &exchange{st: st, start: p.now()}
