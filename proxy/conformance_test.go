@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,5 +311,102 @@ func TestAPartWhoseBodyIsNotTheRangeItNamesIsNotStored(t *testing.T) {
 	resp, _ = c.get(t, "/bad-part", "Range", "bytes=-5")
 	if n := o.hits.Load(); n != 2 {
 		t.Errorf("RFC 9110 §14.4: a 206 of 5 bytes naming 6 was stored and served (origin requests %d, Cache-Status %q)", n, resp.Header.Get("Cache-Status"))
+	}
+}
+
+// slowRangeOrigin is rangeOrigin whose GETs wait for release.
+func slowRangeOrigin(t *testing.T, release chan struct{}) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("ETag", `"r1"`)
+		w.Header().Set("Content-Type", "text/plain")
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+}
+
+// waitFilling waits until a fill of path is in flight in c.
+func waitFilling(t *testing.T, c *cache, path string) {
+	t.Helper()
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no fill of " + path + " is in flight")
+		}
+	}
+}
+
+func TestAPostDuringARangeMissInvalidatesThePartItStores(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	o := slowRangeOrigin(t, release)
+	c := newCache(t, o, "")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.get(t, "/part-post", "Range", "bytes=-5")
+	}()
+	// The Range miss's fill is a flight of its key, so that the POST sees
+	// it (invalidationUntil) and marks the URL.
+	waitFilling(t, c, "/part-post")
+	c.do(t, http.MethodPost, "/part-post")
+	once.Do(func() { close(release) })
+	<-done
+	resp, _ := c.get(t, "/part-post", "Range", "bytes=-5")
+	if n := o.hits.Load(); n != 3 {
+		t.Errorf("RFC 9111 §4.4: the part filled during a POST was served after it (origin requests %d, Cache-Status %q), want it invalidated", n, resp.Header.Get("Cache-Status"))
+	}
+}
+
+func TestAGetThatWaitedForARangeMissNeverGetsThePart(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	o := slowRangeOrigin(t, release)
+	c := newCache(t, o, "")
+	ranged := make(chan string, 1)
+	go func() {
+		_, body := c.get(t, "/part-wait", "Range", "bytes=-5")
+		ranged <- body
+	}()
+	waitFilling(t, c, "/part-wait")
+	full := make(chan *http.Response, 1)
+	go func() {
+		resp, body := c.get(t, "/part-wait")
+		resp.Header.Set("X-Body", body)
+		full <- resp
+	}()
+	waitForAWaiter(t)
+	once.Do(func() { close(release) })
+	if body := <-ranged; body != "56789" {
+		t.Errorf("the Range miss got %q, want \"56789\"", body)
+	}
+	resp := <-full
+	if resp.StatusCode != 200 || resp.Header.Get("X-Body") != "0123456789" {
+		t.Errorf("RFC 9111 §3.3: a GET collapsed behind a Range miss got %d %q (Cache-Status %q), want the whole 200",
+			resp.StatusCode, resp.Header.Get("X-Body"), resp.Header.Get("Cache-Status"))
+	}
+}
+
+// waitForAWaiter waits until a request of this process waits for another's
+// fill (collapse has no counter of its waiters to read).
+func waitForAWaiter(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if n := runtime.Stack(buf, true); strings.Contains(string(buf[:n]), "collapse.(*Group).waitLocal") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no request waits for the fill")
+		}
 	}
 }

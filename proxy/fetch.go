@@ -56,6 +56,9 @@ type fill struct {
 	requestTime time.Time
 	// stored and uncacheable say how the fill ended, for collapsing.
 	stored, uncacheable atomic.Bool
+	// misfit is set when a 206's body was not the range it named (it is
+	// not stored).
+	misfit atomic.Bool
 	// filled is what the fill stored, for the requests that waited for it.
 	filled *filled
 	// settle, when the fill is collapsed, releases the requests waiting
@@ -255,7 +258,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		dec.Store, dec.Reason = false, "too-large"
 	}
 	if !dec.Store {
-		f.uncacheable.Store(true)
+		// A range fill tells nothing of the whole response: it never makes
+		// the key hit-for-pass.
+		f.uncacheable.Store(!f.forwardsRange())
 		// The waiters need not wait for this response to reach its client.
 		f.announce()
 		if x.status.Detail != hitForPass {
@@ -358,7 +363,7 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 		x.status.Detail = "too-large"
 	case f.body.cut():
 		// The client gets the cut body as it came.
-	case f.uncacheable.Load():
+	case f.misfit.Load():
 		x.status.Detail = "partial" // a 206 whose body is not its range
 	default:
 		x.status.Detail = "store-error"
@@ -375,9 +380,8 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	body, complete := f.body.read(maxBytes, idle)
 	switch {
 	case complete && !partialFits(e, body):
-		// A 206 whose body is not the range it names is not stored (the
-		// fill is not collapsed: this marks no hit-for-pass).
-		f.uncacheable.Store(true)
+		// A 206 whose body is not the range it names is not stored.
+		f.misfit.Store(true)
 	case complete:
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))

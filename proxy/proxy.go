@@ -251,9 +251,8 @@ const detailRedisDown = "redis-down"
 // that fill and serves what it stored, or fetches for itself when nothing
 // reusable was stored.
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
-	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" || rangeMiss(r, e) {
-		// Such a request cannot lead a fill for others (a Range miss fills
-		// a part at most: fill.forwardsRange).
+	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" {
+		// Such a request cannot lead a fill for others.
 		p.fetch(w, r, x, e)
 		return
 	}
@@ -324,6 +323,9 @@ func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.E
 	}
 	if len(f.entry.Vary) > 0 && policy.VaryKey(f.entry.Vary, r.Header) != f.varyKey {
 		return nil
+	}
+	if f.entry.Status == http.StatusPartialContent && !partialServes(r, f.entry) {
+		return nil // a Range miss filled a part that does not hold r's ranges
 	}
 	if p.purger.Check(x.requestContext(r), f.entry) != purge.Valid {
 		return nil
