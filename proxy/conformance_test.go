@@ -410,3 +410,26 @@ func waitForAWaiter(t *testing.T) {
 		}
 	}
 }
+
+func TestARangeFillThatCannotBeStoredDoesNotMakeItsKeyHitForPass(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		if r.Header.Get("Range") != "" {
+			w.Header().Set("Content-Range", "bytes 0-4/*") // length unknown: not stored
+			w.WriteHeader(http.StatusPartialContent)
+			io.WriteString(w, "01234")
+			return
+		}
+		io.WriteString(w, "0123456789")
+	})
+	c := newCache(t, o, "")
+	resp, _ := c.get(t, "/unknown-length", "Range", "bytes=0-4")
+	if o.last().Header.Get("Range") != "bytes=0-4" {
+		t.Fatalf("RFC 9111 §3.3: the Range miss reached the origin with Range %q, want bytes=0-4", o.last().Header.Get("Range"))
+	}
+	wantStatus(t, resp, "detail=partial")
+	resp, _ = c.get(t, "/unknown-length")
+	if s := resp.Header.Get("Cache-Status"); strings.Contains(s, "hit-for-pass") || !strings.Contains(s, "stored") {
+		t.Errorf("a GET after a range fill that could not be stored: Cache-Status %q, want the whole stored, no hit-for-pass", s)
+	}
+}
