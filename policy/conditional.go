@@ -126,3 +126,33 @@ func UpdateHeaders(stored, h304 http.Header) http.Header {
 	}
 	return h
 }
+
+// HeadMatches reports whether a 200 response to HEAD (head) describes the
+// same representation as a stored response (RFC 9111 §4.3.5): each
+// validator it carries (ETag, Last-Modified) has the stored value, and so
+// has its Content-Length when it carries one. Then the stored response is
+// updated with its fields (UpdateHeaders); otherwise the stored response
+// must not be used any more.
+func HeadMatches(stored, head http.Header) bool {
+	if etag := head.Get("Etag"); etag != "" && etag != stored.Get("Etag") {
+		return false
+	}
+	if lm := head.Get("Last-Modified"); lm != "" && !sameDate(lm, stored.Get("Last-Modified")) {
+		return false
+	}
+	if cl := head.Get("Content-Length"); cl != "" && cl != stored.Get("Content-Length") {
+		return false
+	}
+	return true
+}
+
+// sameDate reports whether two HTTP-date values name the same instant
+// (one may be in an obsolete format), or are the same text.
+func sameDate(a, b string) bool {
+	ta, okA := ParseHTTPDate(a)
+	tb, okB := ParseHTTPDate(b)
+	if okA && okB {
+		return ta.Equal(tb)
+	}
+	return a == b
+}

@@ -29,6 +29,10 @@ type StoreDecision struct {
 	// OmitHeaders are fields that must not be stored: those named by
 	// private="…" and no-cache="…" (RFC 9111 §5.2.2.4, §5.2.2.7).
 	OmitHeaders []string
+	// ExplicitFreshness is set when the origin gave the response an
+	// explicit lifetime (s-maxage, max-age or Expires, RFC 9111 §4.2.1),
+	// whatever the route then made of it.
+	ExplicitFreshness bool
 }
 
 // understoodStatus are the status codes whose caching requirements
@@ -96,6 +100,8 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 		return no("vary-star") // §4.1: Vary: * never matches
 	}
 	dec := StoreDecision{Store: true}
+	_, hasExpires := h["Expires"]
+	dec.ExplicitFreshness = d.HasSMaxAge || d.HasMaxAge || (hasExpires && !targeted)
 	dec.OmitHeaders = append(dec.OmitHeaders, d.PrivateFields...)
 	dec.OmitHeaders = append(dec.OmitHeaders, d.NoCacheFields...)
 	dec.OmitHeaders = append(dec.OmitHeaders, rt.omittedSetCookie()...)
@@ -107,7 +113,7 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 		dec.Freshness, dec.RouteTTL = time.Duration(rt.TTL), true
 	} else {
 		explicit := true
-		expires, hasExpires := h["Expires"]
+		expires := h["Expires"]
 		date := dateOf(h, respTime)
 		switch {
 		case d.NoCache, d.InvalidFreshness:
@@ -137,6 +143,28 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 	}
 	if dec.Freshness <= 0 && dec.StaleWhileRevalidate <= 0 && dec.StaleIfError <= 0 && !hasValidator(h) {
 		return no("no-freshness") // never reusable: nothing to store
+	}
+	return dec
+}
+
+// DecideStorePost applies RFC 9110 §9.3.3 to a response to a POST: it is
+// stored, as the response to a GET of the POST's target URI, only when its
+// Content-Location names that URI (sameURI, RFC 9110 §8.7: the content is
+// then a current representation of it), it is a 200, the origin gave it
+// explicit freshness, and DecideStore would store it for a GET (so never
+// with no-store, private, Set-Cookie under the default set_cookie: pass,
+// or for a request with Authorization unless public, s-maxage or
+// must-revalidate allow it, §3.5).
+func DecideStorePost(rt *Route, req *http.Request, sameURI bool, status int, h http.Header, reqTime, respTime time.Time) StoreDecision {
+	switch {
+	case !sameURI:
+		return StoreDecision{Reason: "post"}
+	case status != http.StatusOK:
+		return StoreDecision{Reason: "status"}
+	}
+	dec := DecideStore(rt, req, status, h, reqTime, respTime)
+	if dec.Store && !dec.ExplicitFreshness {
+		return StoreDecision{Reason: "no-freshness"} // §9.3.3: explicit freshness only
 	}
 	return dec
 }

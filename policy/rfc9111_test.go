@@ -114,6 +114,38 @@ func TestDecideStoreOmitsQualifiedFields(t *testing.T) {
 	}
 }
 
+func TestDecideStorePost(t *testing.T) {
+	post := &http.Request{Method: http.MethodPost, Header: http.Header{}}
+	auth := &http.Request{Method: http.MethodPost, Header: header("Authorization", "Bearer x")}
+	expires := t0.Add(30 * 24 * time.Hour).Format(http.TimeFormat)
+	rows := []struct {
+		name      string
+		req       *http.Request
+		sameURI   bool
+		status    int
+		h         http.Header
+		store     bool
+		freshness time.Duration
+	}{
+		{"RFC 9110 §9.3.3 Content-Location is the target and Expires: stored", post, true, 200, header("Date", httpT0, "Expires", expires), true, 30 * 24 * time.Hour},
+		{"RFC 9110 §9.3.3 Content-Location is the target and max-age: stored", post, true, 200, header("Cache-Control", "max-age=60"), true, time.Minute},
+		{"RFC 9110 §9.3.3 Content-Location names another URI: not stored", post, false, 200, header("Cache-Control", "max-age=60"), false, 0},
+		{"RFC 9110 §9.3.3 no explicit freshness (heuristic from Last-Modified): not stored", post, true, 200, header("Date", httpT0, "Last-Modified", t0.Add(-time.Hour).Format(http.TimeFormat)), false, 0},
+		{"RFC 9110 §9.3.3 a 201 is not the GET response of the URI: not stored", post, true, 201, header("Cache-Control", "max-age=60"), false, 0},
+		{"RFC 9111 §5.2.2.5 no-store: not stored", post, true, 200, header("Cache-Control", "no-store, max-age=60"), false, 0},
+		{"RFC 9111 §5.2.2.7 private: not stored", post, true, 200, header("Cache-Control", "private, max-age=60"), false, 0},
+		{"Set-Cookie (set_cookie: pass): not stored", post, true, 200, header("Cache-Control", "max-age=60", "Set-Cookie", "s=1"), false, 0},
+		{"RFC 9111 §3.5 Authorization: not stored", auth, true, 200, header("Cache-Control", "max-age=60"), false, 0},
+		{"RFC 9111 §3.5 Authorization with public: stored", auth, true, 200, header("Cache-Control", "public, max-age=60"), true, time.Minute},
+	}
+	for _, row := range rows {
+		dec := DecideStorePost(respect, row.req, row.sameURI, row.status, row.h, t0, t0)
+		if dec.Store != row.store || dec.Freshness != row.freshness {
+			t.Errorf("%s: store %v (%s) freshness %v, want store %v freshness %v", row.name, dec.Store, dec.Reason, dec.Freshness, row.store, row.freshness)
+		}
+	}
+}
+
 func TestCurrentAge(t *testing.T) {
 	rows := []struct {
 		name      string
@@ -360,6 +392,32 @@ func TestUpdateHeaders(t *testing.T) {
 	}
 	if stored.Get("X-Test") != "old" {
 		t.Error("UpdateHeaders changed the stored header in place")
+	}
+}
+
+func TestHeadMatches(t *testing.T) {
+	lm := t0.Add(-time.Hour)
+	stored := header("Etag", `"a"`, "Last-Modified", lm.Format(http.TimeFormat), "Content-Length", "10", "Template-A", "1")
+	rows := []struct {
+		name string
+		head http.Header
+		want bool
+	}{
+		{"§4.3.5 no validator and no length received: update", header("Cache-Control", "max-age=1000"), true},
+		{"§4.3.5 same ETag, Last-Modified and Content-Length: update", header("Etag", `"a"`, "Last-Modified", lm.Format(http.TimeFormat), "Content-Length", "10"), true},
+		{"§4.3.5 same Last-Modified in RFC 850 format: update", header("Last-Modified", lm.Format("Monday, 02-Jan-06 15:04:05 GMT")), true},
+		{"§4.3.5 another ETag: the stored response changed", header("Etag", `"b"`), false},
+		{"§4.3.5 weak ETag for a strong one: not the same value", header("Etag", `W/"a"`), false},
+		{"§4.3.5 another Last-Modified: changed", header("Last-Modified", t0.Format(http.TimeFormat)), false},
+		{"§4.3.5 another Content-Length: changed", header("Etag", `"a"`, "Content-Length", "11"), false},
+	}
+	for _, row := range rows {
+		if got := HeadMatches(stored, row.head); got != row.want {
+			t.Errorf("%s: HeadMatches = %v, want %v", row.name, got, row.want)
+		}
+	}
+	if HeadMatches(header("Content-Length", "10"), header("Etag", `"a"`)) {
+		t.Errorf("§4.3.5 an ETag received where none is stored: HeadMatches = true, want false (the validators do not match)")
 	}
 }
 

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -38,6 +40,10 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 		p.deliverRange(w, r, e)
 		return
 	}
+	if e.Status == http.StatusPartialContent {
+		p.deliverPart(w, r, e)
+		return
+	}
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
 		w.Write(e.Body)
@@ -57,6 +63,45 @@ func (p *Proxy) deliverRange(w http.ResponseWriter, r *http.Request, e *store.En
 	}
 	modified, _ := policy.ParseHTTPDate(e.Header.Get("Last-Modified"))
 	http.ServeContent(w, r, "", modified, bytes.NewReader(e.Body))
+}
+
+// deliverPart answers a Range request from a stored part (a 206), whose
+// ranges lie wholly inside it (lookup checked with partialServes), with
+// http.ServeContent over a reader of the whole representation's length
+// that holds only the part (RFC 9111 §3.3).
+func (p *Proxy) deliverPart(w http.ResponseWriter, r *http.Request, e *store.Entry) {
+	held, _ := policy.ParseContentRange(e.Header.Get("Content-Range"))
+	h := w.Header()
+	delete(h, "Content-Length")
+	delete(h, "Content-Range")
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
+	modified, _ := policy.ParseHTTPDate(e.Header.Get("Last-Modified"))
+	http.ServeContent(w, r, "", modified, io.NewSectionReader(heldPart{body: e.Body, first: held.First}, 0, held.Size))
+}
+
+// heldPart is the bytes of a representation from first on that a stored
+// part holds; reading elsewhere fails (partialServes keeps requests
+// inside it).
+type heldPart struct {
+	body  []byte
+	first int64
+}
+
+// errNotHeld is the error of a read outside a stored part.
+var errNotHeld = errors.New("proxy: read outside the stored part")
+
+func (h heldPart) ReadAt(p []byte, off int64) (int, error) {
+	i := off - h.first
+	if i < 0 || i > int64(len(h.body)) {
+		return 0, errNotHeld
+	}
+	n := copy(p, h.body[i:])
+	if n < len(p) {
+		return n, errNotHeld
+	}
+	return n, nil
 }
 
 // deliverGatewayTimeout answers a request with only-if-cached that the

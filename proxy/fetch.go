@@ -56,6 +56,9 @@ type fill struct {
 	requestTime time.Time
 	// stored and uncacheable say how the fill ended, for collapsing.
 	stored, uncacheable atomic.Bool
+	// misfit is set when a 206's body was not the range it named (it is
+	// not stored).
+	misfit atomic.Bool
 	// filled is what the fill stored, for the requests that waited for it.
 	filled *filled
 	// settle, when the fill is collapsed, releases the requests waiting
@@ -182,14 +185,21 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// A GET body has no meaning (RFC 9110 §9.3.1) and is not part of the key.
 	out.Body, out.ContentLength = nil, 0
 	out.Header.Del("Content-Length")
-	// HEAD is fetched as GET so that the response can be stored and serve
-	// later GETs too (as Varnish and nginx do); the server drops the body.
-	out.Method = http.MethodGet
+	// A HEAD miss is fetched as GET so that the response can be stored and
+	// serve later GETs too (as Varnish and nginx do); the server drops the
+	// body. A HEAD that found a stale entry stays HEAD (forwardsHead).
+	if !f.forwardsHead() {
+		out.Method = http.MethodGet
+	}
 	// The client's own validators are answered by the cache (deliver); the
 	// origin is asked for a full response, or validated with the stored
 	// entry's validators (RFC 9111 §4.3.1).
-	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+	for _, name := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
 		out.Header.Del(name)
+	}
+	if !f.forwardsRange() {
+		out.Header.Del("If-Range")
+		out.Header.Del("Range")
 	}
 	forwardAsKeyed(out.Header, f.x.route)
 	if f.stale != nil {
@@ -221,7 +231,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}()
 	if !x.cacheable {
 		p.invalidateAfterUnsafe(f, resp)
-		resp.Header.Set("Cache-Status", x.status.String())
+		if !p.storePost(f, resp, now) {
+			resp.Header.Set("Cache-Status", x.status.String())
+		}
 		return nil
 	}
 	if f.stale != nil && resp.StatusCode == http.StatusNotModified {
@@ -235,16 +247,25 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			return errServeStale
 		}
 	}
-	dec := policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
+	if f.forwardsHead() {
+		return p.headAnswered(f, resp, now)
+	}
+	var dec policy.StoreDecision
+	if resp.StatusCode == http.StatusPartialContent && f.forwardsRange() {
+		dec = policy.DecideStorePartial(x.route, f.client, resp.Header, f.requestTime, now)
+	} else {
+		dec = policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
+	}
 	if x.rd.NoStore {
 		dec.Store, dec.Reason = false, "request-no-store"
 	}
-	maxBytes := int64(x.st.cfg.Cache.MaxObjectBytes)
-	if dec.Store && resp.ContentLength > maxBytes {
+	if dec.Store && resp.ContentLength > int64(x.st.cfg.Cache.MaxObjectBytes) {
 		dec.Store, dec.Reason = false, "too-large"
 	}
 	if !dec.Store {
-		f.uncacheable.Store(true)
+		// A range fill tells nothing of the whole response: it never makes
+		// the key hit-for-pass.
+		f.uncacheable.Store(!f.forwardsRange())
 		// The waiters need not wait for this response to reach its client.
 		f.announce()
 		if x.status.Detail != hitForPass {
@@ -253,17 +274,75 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		resp.Header.Set("Cache-Status", x.status.String())
 		return nil
 	}
-	e := p.newEntry(f, resp, dec, now)
-	f.body = newOriginBody(resp.Body, resp.ContentLength, f.cancel)
-	go p.readOrigin(context.WithoutCancel(resp.Request.Context()), f, e, maxBytes, x.st.cfg.OriginTimeouts.ResponseHeader.D())
-	resp.Body = &bodyReader{b: f.body}
-	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
-	p.statusBeforeHeaders(f, resp.ContentLength)
-	resp.Header.Set("Cache-Status", x.status.String())
+	p.storeResponse(f, resp, dec, now)
 	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
 		return p.answerNotModified(resp)
 	}
 	return nil
+}
+
+// storeResponse stores resp as f's entry while it streams to the client:
+// the fill reads the body (readOrigin) and the client reads it from
+// memory. It sets the response's Cache-Status.
+func (p *Proxy) storeResponse(f *fill, resp *http.Response, dec policy.StoreDecision, now time.Time) {
+	x := f.x
+	e := p.newEntry(f, resp, dec, now)
+	f.body = newOriginBody(resp.Body, resp.ContentLength, f.cancel)
+	go p.readOrigin(context.WithoutCancel(resp.Request.Context()), f, e, int64(x.st.cfg.Cache.MaxObjectBytes), x.st.cfg.OriginTimeouts.ResponseHeader.D())
+	resp.Body = &bodyReader{b: f.body}
+	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
+	p.statusBeforeHeaders(f, resp.ContentLength)
+	resp.Header.Set("Cache-Status", x.status.String())
+}
+
+// storePost stores a response to a POST as the response to a GET of the
+// POST's target URI when it says it is one (policy.DecideStorePost, RFC
+// 9110 §9.3.3), and reports whether it did so (then the response's
+// Cache-Status is set). Its Content-Location is compared with the target
+// by cache key, under the route a GET of the target takes; its scheme is
+// not compared (the origin may see http behind a TLS listener).
+//
+// It runs after invalidateAfterUnsafe: the entry is stamped with the purge
+// sequence read after that mark, or the invalidation this very response
+// caused (RFC 9111 §4.4) would invalidate it at once.
+func (p *Proxy) storePost(f *fill, resp *http.Response, now time.Time) bool {
+	r, x := f.client, f.x
+	loc := resp.Header.Get("Content-Location")
+	if r.Method != http.MethodPost || loc == "" || x.badTarget || policy.ParseRequestDirectives(r.Header).NoStore {
+		return false
+	}
+	get := &http.Request{Method: http.MethodGet, URL: r.URL, Host: r.Host, Header: r.Header}
+	rt := x.st.cfg.Route(get)
+	if rt.Bypass {
+		return false
+	}
+	key := rt.KeyOf(x.target, r.Header)
+	dec := policy.DecideStorePost(rt, r, contentLocationKey(rt, r, loc) == key.String(), resp.StatusCode, resp.Header, f.requestTime, now)
+	if !dec.Store || resp.ContentLength > int64(x.st.cfg.Cache.MaxObjectBytes) {
+		return false
+	}
+	// The entry is the GET's: its route, key and store key.
+	gx := &exchange{st: x.st, route: rt, start: x.start, key: key, id: key.ID(), status: x.status, cacheable: true, target: x.target}
+	f.x = gx
+	f.seq = p.purger.FillSeq(context.WithoutCancel(r.Context()))
+	p.storeResponse(f, resp, dec, now)
+	x.status = gx.status
+	return true
+}
+
+// contentLocationKey is the readable cache key of a GET of the URI a
+// Content-Location names (resolved against the request's target, RFC 9110
+// §8.7), under route rt, or "" when it cannot be read.
+func contentLocationKey(rt *policy.Route, r *http.Request, loc string) string {
+	u, err := r.URL.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	host := r.Host
+	if u.Host != "" {
+		host = u.Host
+	}
+	return rt.Key(&http.Request{Method: http.MethodGet, URL: u, Host: host, Header: r.Header}, scheme(r)).String()
 }
 
 // storedBeforeHeaders is the largest body whose store write the client's
@@ -289,6 +368,8 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 		x.status.Detail = "too-large"
 	case f.body.cut():
 		// The client gets the cut body as it came.
+	case f.misfit.Load():
+		x.status.Detail = "partial" // a 206 whose body is not its range
 	default:
 		x.status.Detail = "store-error"
 	}
@@ -303,6 +384,9 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	defer close(f.body.done)
 	body, complete := f.body.read(maxBytes, idle)
 	switch {
+	case complete && !partialFits(e, body):
+		// A 206 whose body is not the range it names is not stored.
+		f.misfit.Store(true)
 	case complete:
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
@@ -366,6 +450,72 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	resp.Body = io.NopCloser(bytes.NewReader(old.Body))
 	resp.ContentLength = int64(len(old.Body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(old.Body)))
+	return nil
+}
+
+// forwardsRange reports whether the fill forwards the client's Range
+// (and If-Range): a GET with Range that found nothing usable stored. The
+// origin's 206 is then stored as a partial entry (RFC 9111 §3.3), which
+// serves later ranges inside it; a 200 is stored whole. Every other fill
+// asks for the whole representation, so that what is stored serves every
+// range.
+func (f *fill) forwardsRange() bool {
+	return !f.background && rangeMiss(f.client, f.stale)
+}
+
+// rangeMiss reports whether r is a GET with Range for which nothing usable
+// is stored (stored is nil).
+func rangeMiss(r *http.Request, stored *store.Entry) bool {
+	return stored == nil && r.Method == http.MethodGet && r.Header.Get("Range") != ""
+}
+
+// partialFits reports whether body is what e's status says: for a 206,
+// exactly the bytes its Content-Range names (RFC 9110 §14.4).
+func partialFits(e *store.Entry, body []byte) bool {
+	if e.Status != http.StatusPartialContent {
+		return true
+	}
+	cr, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
+	return ok && cr.Len() == int64(len(body))
+}
+
+// forwardsHead reports whether the fill asks the origin with HEAD: a
+// client's HEAD that found a stale entry, validated with the entry's
+// validators (RFC 9111 §4.3.5). Its answer updates the entry's header
+// fields and freshness, never its body. A HEAD miss is fetched as GET, so
+// that one fill serves HEADs and GETs.
+func (f *fill) forwardsHead() bool {
+	return f.client.Method == http.MethodHead && f.stale != nil && !f.background
+}
+
+// detailChanged is the Cache-Status detail of a HEAD whose answer showed
+// that the stored representation changed: the entry was dropped.
+const detailChanged = "representation-changed"
+
+// headAnswered applies the origin's answer to a HEAD forwarded for a stale
+// entry (RFC 9111 §4.3.5). A 200 that describes the stored representation
+// (policy.HeadMatches) updates the entry as a 304 would (revalidated); a
+// 200 that shows another representation drops the entry, which must not
+// be used any more; any other answer passes to the client and leaves the
+// entry alone. A response to HEAD has no body: it is never stored as an
+// entry, and the requests that waited for this fill fetch for themselves
+// unless it updated the entry.
+func (p *Proxy) headAnswered(f *fill, resp *http.Response, now time.Time) error {
+	x := f.x
+	x.status.Fwd = "stale"
+	if resp.StatusCode != http.StatusOK {
+		resp.Header.Set("Cache-Status", x.status.String())
+		return nil
+	}
+	if f.stale.Status == http.StatusOK && policy.HeadMatches(f.stale.Header, resp.Header) {
+		return p.revalidated(f, resp, now)
+	}
+	ctx := context.WithoutCancel(resp.Request.Context())
+	if err := p.store.Delete(ctx, x.storeID()); err != nil {
+		p.log.Error("store delete", "key", x.key.String(), "route", x.route.Name, "err", err)
+	}
+	x.status.Detail = detailChanged
+	resp.Header.Set("Cache-Status", x.status.String())
 	return nil
 }
 

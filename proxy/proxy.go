@@ -231,6 +231,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.status.Detail = "only-if-cached"
 		p.deliverGatewayTimeout(w, x)
 	default:
+		if e != nil && e.Status == http.StatusPartialContent {
+			// A part is not revalidated for a client: the origin is asked
+			// for the client's range afresh (a 304 would leave the client a
+			// part other than the range it asked for).
+			e = nil
+		}
 		p.fetchCollapsed(w, r, x, e)
 	}
 }
@@ -318,6 +324,9 @@ func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.E
 	if len(f.entry.Vary) > 0 && policy.VaryKey(f.entry.Vary, r.Header) != f.varyKey {
 		return nil
 	}
+	if f.entry.Status == http.StatusPartialContent && !partialServes(r, f.entry) {
+		return nil // a Range miss filled a part that does not hold r's ranges
+	}
 	if p.purger.Check(x.requestContext(r), f.entry) != purge.Valid {
 		return nil
 	}
@@ -327,8 +336,8 @@ func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.E
 // classify makes the request what the origin will receive, finds the
 // route and decides whether the request may use the cache at all. Methods
 // other than GET and HEAD, upgrades and bypassed routes pass to the origin
-// (RFC 9111 §2: only GET responses are cached here; HEAD is answered from
-// them).
+// (RFC 9111 §2: only GET responses are cached here, HEAD is answered from
+// them, and a POST's response is stored only for GETs, storePost).
 func (p *Proxy) classify(r *http.Request) *exchange {
 	st := p.state.Load()
 	x := &exchange{st: st, start: p.now()}
@@ -434,7 +443,21 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	case purge.SoftPurged:
 		x.softPurged = true
 	}
+	if e.Status == http.StatusPartialContent && !partialServes(r, e) {
+		x.status.Fwd = "partial" // RFC 9211 §2.2: the part held does not suffice
+		return nil
+	}
 	return e
+}
+
+// partialServes reports whether a stored part (a 206) may answer r: a GET
+// or HEAD whose every range lies wholly inside the part (RFC 9111 §3.3).
+// A request with If-Range goes to the origin: answering it could need the
+// whole representation.
+func partialServes(r *http.Request, e *store.Entry) bool {
+	held, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
+	return ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		r.Header.Get("If-Range") == "" && policy.RangesWithin(r.Header.Get("Range"), held)
 }
 
 func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {

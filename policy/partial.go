@@ -1,0 +1,140 @@
+package policy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Partial content (RFC 9111 §3.3, §3.4; RFC 9110 §14). cachegate stores a
+// 206 of one byte range as a partial entry and serves later ranges held
+// wholly inside it; anything else goes to the origin. net/http parses
+// ranges only inside ServeContent, unexported, hence these small parsers.
+
+// ContentRange is a single byte range of a representation of Size bytes
+// (RFC 9110 §14.4): bytes First through Last, inclusive.
+type ContentRange struct {
+	First, Last, Size int64
+}
+
+// ParseContentRange reads a Content-Range field value "bytes a-b/N" (RFC
+// 9110 §14.4). An unsatisfied range ("bytes */N"), an unknown length
+// ("/*"), another unit or a range outside the length is not ok.
+func ParseContentRange(v string) (ContentRange, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
+	if !ok {
+		return ContentRange{}, false
+	}
+	span, size, ok := strings.Cut(rest, "/")
+	first, last, ok2 := strings.Cut(span, "-")
+	if !ok || !ok2 {
+		return ContentRange{}, false
+	}
+	cr := ContentRange{}
+	var err error
+	if cr.First, err = parseDigits(first); err != nil {
+		return ContentRange{}, false
+	}
+	if cr.Last, err = parseDigits(last); err != nil {
+		return ContentRange{}, false
+	}
+	if cr.Size, err = parseDigits(size); err != nil {
+		return ContentRange{}, false
+	}
+	if cr.First > cr.Last || cr.Last >= cr.Size {
+		return ContentRange{}, false
+	}
+	return cr, true
+}
+
+// Len is the number of bytes the range holds.
+func (cr ContentRange) Len() int64 { return cr.Last - cr.First + 1 }
+
+// parseDigits reads a non-negative decimal of 1DIGIT or more, nothing else
+// (no sign, no space), as RFC 9110 §14 writes them.
+func parseDigits(s string) (int64, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// maxRanges bounds the ranges of one Range field that RangesWithin
+// evaluates; a request with more goes to the origin.
+const maxRanges = 32
+
+// RangesWithin reports whether every range of a Range field value (RFC
+// 9110 §14.2: "bytes=" then int-ranges "a-b", "a-" and suffix ranges "-n")
+// is satisfiable for a representation of held.Size bytes and lies wholly
+// inside the bytes held (RFC 9111 §3.3: "the request is partial and
+// specifies a range wholly within the incomplete response"). A malformed
+// or unsatisfiable field is not: the origin answers it.
+func RangesWithin(spec string, held ContentRange) bool {
+	list, ok := strings.CutPrefix(strings.TrimSpace(spec), "bytes=")
+	if !ok {
+		return false
+	}
+	n, total := 0, int64(0)
+	for part := range strings.SplitSeq(list, ",") {
+		part = strings.Trim(part, " \t")
+		if part == "" {
+			continue // RFC 9110 §5.6.1: empty list elements are ignored
+		}
+		if n++; n > maxRanges {
+			return false
+		}
+		first, last, ok := resolveRange(part, held.Size)
+		if !ok || first < held.First || last > held.Last {
+			return false
+		}
+		// Ranges that add up to more than the representation are answered
+		// whole by net/http (and may be by any server): not from a part.
+		if total += last - first + 1; total > held.Size {
+			return false
+		}
+	}
+	return n > 0
+}
+
+// resolveRange resolves one range-spec against a representation of size
+// bytes (RFC 9110 §14.1.2), or is not ok when it is malformed or
+// unsatisfiable.
+func resolveRange(spec string, size int64) (first, last int64, ok bool) {
+	a, b, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, 0, false
+	}
+	if a == "" { // suffix-range: the last b bytes
+		n, err := parseDigits(b)
+		if err != nil || n == 0 {
+			return 0, 0, false
+		}
+		return max(size-n, 0), size - 1, true
+	}
+	first, err := parseDigits(a)
+	if err != nil || first >= size {
+		return 0, 0, false
+	}
+	last = size - 1
+	if b != "" {
+		if last, err = parseDigits(b); err != nil || last < first {
+			return 0, 0, false
+		}
+		last = min(last, size-1)
+	}
+	return first, last, true
+}
+
+// DecideStorePartial applies RFC 9111 §3.3 to a 206 answering a Range
+// request the cache forwarded: it is stored as a partial entry when it
+// holds one byte range of a representation of known length (its
+// Content-Range, ParseContentRange; a multipart 206 has none) and the
+// response would be stored whole (DecideStore, with the cacheability of
+// the complete 200: 206 is heuristically cacheable, RFC 9110 §15.3.7).
+func DecideStorePartial(rt *Route, req *http.Request, h http.Header, reqTime, respTime time.Time) StoreDecision {
+	if _, ok := ParseContentRange(h.Get("Content-Range")); !ok || len(h.Values("Content-Range")) != 1 {
+		return StoreDecision{Reason: "partial"}
+	}
+	return DecideStore(rt, req, http.StatusOK, h, reqTime, respTime)
+}

@@ -1,0 +1,78 @@
+package policy
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestParseContentRange(t *testing.T) {
+	rows := []struct {
+		name, v string
+		want    ContentRange
+		ok      bool
+	}{
+		{"RFC 9110 §14.4 a byte range of a known length", "bytes 4-9/10", ContentRange{4, 9, 10}, true},
+		{"RFC 9110 §14.4 one byte", "bytes 0-0/1", ContentRange{0, 0, 1}, true},
+		{"RFC 9110 §14.4 unknown complete length", "bytes 0-4/*", ContentRange{}, false},
+		{"RFC 9110 §14.4 unsatisfied-range", "bytes */10", ContentRange{}, false},
+		{"RFC 9110 §14.4 last past the length", "bytes 0-10/10", ContentRange{}, false},
+		{"RFC 9110 §14.4 first after last", "bytes 5-4/10", ContentRange{}, false},
+		{"RFC 9110 §14.4 a sign is not a digit", "bytes +1-4/10", ContentRange{}, false},
+		{"RFC 9110 §14.4 another unit", "items 0-4/10", ContentRange{}, false},
+		{"RFC 9110 §14.4 overflow", "bytes 0-1/99999999999999999999", ContentRange{}, false},
+	}
+	for _, row := range rows {
+		got, ok := ParseContentRange(row.v)
+		if ok != row.ok || got != row.want {
+			t.Errorf("%s: ParseContentRange(%q) = %v, %v, want %v, %v", row.name, row.v, got, ok, row.want, row.ok)
+		}
+	}
+}
+
+func TestRangesWithin(t *testing.T) {
+	held := ContentRange{First: 5, Last: 9, Size: 10}
+	rows := []struct {
+		name, spec string
+		want       bool
+	}{
+		{"RFC 9111 §3.3 suffix range wholly held", "bytes=-5", true},
+		{"RFC 9111 §3.3 int-range wholly held", "bytes=6-8", true},
+		{"RFC 9111 §3.3 open int-range wholly held", "bytes=6-", true},
+		{"RFC 9111 §3.3 last past the length is clipped (RFC 9110 §14.1.2)", "bytes=6-100", true},
+		{"RFC 9111 §3.3 several ranges, all held", "bytes=5-6, 8-9", true},
+		{"RFC 9111 §3.3 starts before what is held", "bytes=4-6", false},
+		{"RFC 9110 §14.2 overlapping ranges adding up to more than the whole", "bytes=5-9, 5-9, 5-9", false},
+		{"RFC 9111 §3.3 one of several ranges not held", "bytes=5-6, 0-1", false},
+		{"RFC 9111 §3.3 a longer suffix than is held", "bytes=-6", false},
+		{"RFC 9110 §14.1.2 unsatisfiable first-pos: the origin answers 416", "bytes=10-", false},
+		{"RFC 9110 §14.1.2 zero suffix is unsatisfiable", "bytes=-0", false},
+		{"RFC 9110 §14.1.1 malformed", "bytes=a-b", false},
+		{"RFC 9110 §14.1.1 last before first", "bytes=8-6", false},
+		{"RFC 9110 §14.1.1 another unit", "items=5-6", false},
+		{"RFC 9110 §14.1.1 no range", "bytes=", false},
+	}
+	for _, row := range rows {
+		if got := RangesWithin(row.spec, held); got != row.want {
+			t.Errorf("%s: RangesWithin(%q, 5-9/10) = %v, want %v", row.name, row.spec, got, row.want)
+		}
+	}
+}
+
+func TestDecideStorePartial(t *testing.T) {
+	rows := []struct {
+		name  string
+		h     http.Header
+		store bool
+	}{
+		{"RFC 9111 §3.3 one byte range of a known length, fresh", header("Cache-Control", "max-age=3600", "Content-Range", "bytes 0-4/10"), true},
+		{"RFC 9111 §3.3 unknown length", header("Cache-Control", "max-age=3600", "Content-Range", "bytes 0-4/*"), false},
+		{"RFC 9111 §3.3 multipart (no Content-Range of its own)", header("Cache-Control", "max-age=3600", "Content-Type", "multipart/byteranges; boundary=x"), false},
+		{"RFC 9111 §5.2.2.5 no-store", header("Cache-Control", "no-store", "Content-Range", "bytes 0-4/10"), false},
+		{"RFC 9111 §5.2.2.7 private", header("Cache-Control", "private, max-age=3600", "Content-Range", "bytes 0-4/10"), false},
+	}
+	for _, row := range rows {
+		if dec := DecideStorePartial(respect, getReq, row.h, t0, t0); dec.Store != row.store {
+			t.Errorf("%s: store %v (%s), want %v", row.name, dec.Store, dec.Reason, row.store)
+		}
+	}
+}
