@@ -155,3 +155,24 @@ func TestACompletionTheOriginAnswersWholeIsStoredWhole(t *testing.T) {
 		t.Errorf("a GET after: %q after %d origin requests, want the new whole from the cache", body, o.hits.Load())
 	}
 }
+
+func TestACompletingBodyShorterThanItsRangeIsNotCombined(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("ETag", `"r1"`)
+		if r.Header.Get("Range") == "bytes=4-" {
+			w.Header().Set("Content-Range", "bytes 4-9/10") // six bytes named, three sent
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write([]byte("456"))
+			return
+		}
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+	c := newCache(t, o, "")
+	c.get(t, "/short", "Range", "bytes=0-3")
+	resp, body := c.get(t, "/short")
+	if resp.StatusCode != http.StatusOK || body != "0123456789" || o.hits.Load() != 3 {
+		t.Errorf("RFC 9110 §14.4: a completing 206 of 3 bytes naming 6: the client got %d %q after %d origin requests, want the whole 200 asked again (3)", resp.StatusCode, body, o.hits.Load())
+	}
+	wantOriginAsked(t, o, "", "")
+}
