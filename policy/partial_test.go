@@ -50,6 +50,8 @@ func TestRangesWithin(t *testing.T) {
 		{"RFC 9110 §14.1.1 last before first", "bytes=8-6", false},
 		{"RFC 9110 §14.1.1 another unit", "items=5-6", false},
 		{"RFC 9110 §14.1.1 no range", "bytes=", false},
+		{"RFC 9110 §5.6.3 only SP and HTAB are OWS: a vertical tab spoils the range", "bytes=7-\v", false},
+		{"RFC 9110 §14.1.1 nothing before the unit (net/http refuses it)", " bytes=6-7", false},
 	}
 	for _, row := range rows {
 		if got := RangesWithin(row.spec, held); got != row.want {
