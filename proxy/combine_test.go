@@ -122,6 +122,7 @@ func TestA206WithAnotherETagIsNotCombinedAndTheClientGetsTheWhole200(t *testing.
 		t.Errorf("RFC 9111 §3.4: parts of two representations were combined (Cache-Status %q)", s)
 	}
 	resp, body = c.get(t, "/changed")
+	wantStatus(t, resp, "hit")
 	if body != "abcdefghij" || o.hits.Load() != 3 {
 		t.Errorf("a GET after: %q after %d origin requests, want the new whole from the cache", body, o.hits.Load())
 	}
@@ -151,6 +152,7 @@ func TestACompletionTheOriginAnswersWholeIsStoredWhole(t *testing.T) {
 	}
 	wantStatus(t, resp, "fwd=partial; fwd-status=200; stored")
 	resp, body = c.get(t, "/if-range-fails")
+	wantStatus(t, resp, "hit")
 	if body != "abcdefghij" || o.hits.Load() != 2 {
 		t.Errorf("a GET after: %q after %d origin requests, want the new whole from the cache", body, o.hits.Load())
 	}
@@ -175,4 +177,21 @@ func TestACompletingBodyShorterThanItsRangeIsNotCombined(t *testing.T) {
 		t.Errorf("RFC 9110 §14.4: a completing 206 of 3 bytes naming 6: the client got %d %q after %d origin requests, want the whole 200 asked again (3)", resp.StatusCode, body, o.hits.Load())
 	}
 	wantOriginAsked(t, o, "", "")
+}
+
+func TestAHeadAfterAPrefixPartCombinesItAndGetsTheWholeHeaderWithoutBody(t *testing.T) {
+	o := rangeOrigin(t)
+	c := newCache(t, o, "")
+	c.get(t, "/head-part", "Range", "bytes=0-3")
+	resp, body := c.do(t, http.MethodHead, "/head-part")
+	wantOriginAsked(t, o, "bytes=4-", `"r1"`)
+	if resp.StatusCode != http.StatusOK || body != "" || resp.Header.Get("Content-Length") != "10" || resp.Header.Get("Content-Range") != "" {
+		t.Errorf("RFC 9111 §3.4: a HEAD after a prefix part: %d %q (Content-Length %q, Content-Range %q), want the combined 200's header, no body",
+			resp.StatusCode, body, resp.Header.Get("Content-Length"), resp.Header.Get("Content-Range"))
+	}
+	resp, body = c.get(t, "/head-part")
+	if body != "0123456789" || o.hits.Load() != 2 {
+		t.Errorf("a GET after the HEAD combined the part: %q after %d origin requests, want the whole from the cache", body, o.hits.Load())
+	}
+	wantStatus(t, resp, "hit")
 }
