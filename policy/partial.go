@@ -11,6 +11,8 @@ import (
 // 206 of one byte range as a partial entry and serves later ranges held
 // wholly inside it; anything else goes to the origin. net/http parses
 // ranges only inside ServeContent, unexported, hence these small parsers.
+// A prefix or suffix part with a strong entity-tag is completed by asking
+// the origin for the rest (Completion) and combined into the whole 200.
 
 // ContentRange is a single byte range of a representation of Size bytes
 // (RFC 9110 §14.4): bytes First through Last, inclusive.
@@ -71,7 +73,10 @@ const maxRanges = 32
 // specifies a range wholly within the incomplete response"). A malformed
 // or unsatisfiable field is not: the origin answers it.
 func RangesWithin(spec string, held ContentRange) bool {
-	list, ok := strings.CutPrefix(strings.TrimSpace(spec), "bytes=")
+	// Nothing is trimmed around the field (the server did) and only SP and
+	// HTAB around each range: never more than net/http's ServeContent
+	// accepts, which answers "bytes=7-\v" 416.
+	list, ok := strings.CutPrefix(spec, "bytes=")
 	if !ok {
 		return false
 	}
@@ -137,4 +142,84 @@ func DecideStorePartial(rt *Route, req *http.Request, h http.Header, reqTime, re
 		return StoreDecision{Reason: "partial"}
 	}
 	return DecideStore(rt, req, http.StatusOK, h, reqTime, respTime)
+}
+
+// Completion is what completes a stored part (RFC 9111 §3.4): the bytes
+// of the representation it lacks, asked of the origin with If-Range and
+// the part's strong entity-tag, so that an origin whose representation
+// changed answers the whole 200 instead.
+type Completion struct {
+	// Missing is the byte range the part lacks.
+	Missing ContentRange
+	// ETag is the part's strong entity-tag.
+	ETag string
+}
+
+// CompletionOf returns the completion of a stored part with header h, or
+// not ok. Only two shapes are completed, a prefix (bytes 0-b/N) and a
+// suffix (bytes a-(N-1)/N), each with one range left to ask; and only
+// with a strong entity-tag (RFC 9111 §3.4 combines on strong validators
+// alone; RFC 9110 §8.8.1: a weak one does not say the bytes are the same).
+func CompletionOf(h http.Header) (Completion, bool) {
+	held, ok := ParseContentRange(h.Get("Content-Range"))
+	etag := strongETag(h)
+	if !ok || etag == "" || len(h.Values("Content-Range")) != 1 {
+		return Completion{}, false
+	}
+	c := Completion{ETag: etag, Missing: ContentRange{Size: held.Size}}
+	switch {
+	case held.First == 0 && held.Last < held.Size-1:
+		c.Missing.First, c.Missing.Last = held.Last+1, held.Size-1
+	case held.First > 0 && held.Last == held.Size-1:
+		c.Missing.First, c.Missing.Last = 0, held.First-1
+	default:
+		return Completion{}, false
+	}
+	return c, true
+}
+
+// Range is the Range field value asking for the missing bytes (RFC 9110
+// §14.1.2): open-ended after a prefix.
+func (c Completion) Range() string {
+	if c.Missing.First > 0 {
+		return "bytes=" + strconv.FormatInt(c.Missing.First, 10) + "-"
+	}
+	return "bytes=0-" + strconv.FormatInt(c.Missing.Last, 10)
+}
+
+// Completes reports whether a response to the completion request, with
+// status and header h, holds exactly the missing bytes of the same
+// representation: a 206 of one range that is the missing one, of the same
+// complete length, with the same strong entity-tag (RFC 9111 §3.4: "the
+// new response's validators match"). Only then are the two combined.
+func (c Completion) Completes(status int, h http.Header) bool {
+	if status != http.StatusPartialContent || len(h.Values("Content-Range")) != 1 {
+		return false
+	}
+	got, ok := ParseContentRange(h.Get("Content-Range"))
+	return ok && got == c.Missing && strongETag(h) == c.ETag
+}
+
+// CombinedHeader is the header of the complete 200 that a part and the 206
+// completing it make: the newer response's fields (RFC 9111 §3.4, §3.2),
+// without Content-Range, with the whole length as Content-Length.
+func (c Completion) CombinedHeader(h206 http.Header) http.Header {
+	h := h206.Clone()
+	h.Del("Content-Range")
+	h.Set("Content-Length", strconv.FormatInt(c.Missing.Size, 10))
+	return h
+}
+
+// strongETag is h's entity-tag when it has exactly one, well-formed and
+// strong (RFC 9110 §8.8.3), else "".
+func strongETag(h http.Header) string {
+	vs := h.Values("Etag")
+	if len(vs) != 1 {
+		return ""
+	}
+	tag, rest := scanETag(strings.TrimSpace(vs[0]))
+	if tag == "" || rest != "" || strings.HasPrefix(tag, "W/") {
+		return ""
+	}
+	return tag
 }

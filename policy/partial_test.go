@@ -50,6 +50,8 @@ func TestRangesWithin(t *testing.T) {
 		{"RFC 9110 §14.1.1 last before first", "bytes=8-6", false},
 		{"RFC 9110 §14.1.1 another unit", "items=5-6", false},
 		{"RFC 9110 §14.1.1 no range", "bytes=", false},
+		{"RFC 9110 §5.6.3 only SP and HTAB are OWS: a vertical tab spoils the range", "bytes=7-\v", false},
+		{"RFC 9110 §14.1.1 nothing before the unit (net/http refuses it)", " bytes=6-7", false},
 	}
 	for _, row := range rows {
 		if got := RangesWithin(row.spec, held); got != row.want {
@@ -74,5 +76,64 @@ func TestDecideStorePartial(t *testing.T) {
 		if dec := DecideStorePartial(respect, getReq, row.h, t0, t0); dec.Store != row.store {
 			t.Errorf("%s: store %v (%s), want %v", row.name, dec.Store, dec.Reason, row.store)
 		}
+	}
+}
+
+func TestCompletionOf(t *testing.T) {
+	rows := []struct {
+		name string
+		h    http.Header
+		want Completion
+		rng  string
+		ok   bool
+	}{
+		{"RFC 9111 §3.4 a prefix with a strong ETag asks for the rest", header("ETag", `"v1"`, "Content-Range", "bytes 0-3/10"), Completion{ContentRange{4, 9, 10}, `"v1"`}, "bytes=4-", true},
+		{"RFC 9111 §3.4 a suffix with a strong ETag asks for the start", header("ETag", `"v1"`, "Content-Range", "bytes 6-9/10"), Completion{ContentRange{0, 5, 10}, `"v1"`}, "bytes=0-5", true},
+		{"RFC 9111 §3.4 a weak ETag is not combined (RFC 9110 §8.8.1)", header("ETag", `W/"v1"`, "Content-Range", "bytes 0-3/10"), Completion{}, "", false},
+		{"RFC 9111 §3.4 no ETag (Last-Modified alone is not asked for)", header("Last-Modified", httpT0, "Content-Range", "bytes 0-3/10"), Completion{}, "", false},
+		{"RFC 9110 §8.8.3 a malformed ETag is no validator", header("ETag", `v1`, "Content-Range", "bytes 0-3/10"), Completion{}, "", false},
+		{"RFC 9110 §8.8.3 two ETags are no validator", header("ETag", `"v1"`, "ETag", `"v1"`, "Content-Range", "bytes 0-3/10"), Completion{}, "", false},
+		{"RFC 9111 §3.4 a middle part is fetched whole", header("ETag", `"v1"`, "Content-Range", "bytes 2-5/10"), Completion{}, "", false},
+		{"RFC 9111 §3.4 a part holding everything lacks nothing", header("ETag", `"v1"`, "Content-Range", "bytes 0-9/10"), Completion{}, "", false},
+		{"RFC 9111 §3.4 no Content-Range", header("ETag", `"v1"`), Completion{}, "", false},
+	}
+	for _, row := range rows {
+		got, ok := CompletionOf(row.h)
+		if ok != row.ok || got != row.want || (ok && got.Range() != row.rng) {
+			t.Errorf("%s: CompletionOf = %v, %v (Range %q), want %v, %v (Range %q)", row.name, got, ok, got.Range(), row.want, row.ok, row.rng)
+		}
+	}
+}
+
+func TestCompletionCompletes(t *testing.T) {
+	c := Completion{Missing: ContentRange{4, 9, 10}, ETag: `"v1"`}
+	rows := []struct {
+		name   string
+		status int
+		h      http.Header
+		want   bool
+	}{
+		{"RFC 9111 §3.4 the missing bytes with the same strong validator combine", 206, header("ETag", `"v1"`, "Content-Range", "bytes 4-9/10"), true},
+		{"RFC 9111 §3.4 another ETag: the validators do not match", 206, header("ETag", `"v2"`, "Content-Range", "bytes 4-9/10"), false},
+		{"RFC 9111 §3.4 the same tag made weak does not match strongly", 206, header("ETag", `W/"v1"`, "Content-Range", "bytes 4-9/10"), false},
+		{"RFC 9111 §3.4 no ETag", 206, header("Content-Range", "bytes 4-9/10"), false},
+		{"RFC 9111 §3.4 another complete length is another representation", 206, header("ETag", `"v1"`, "Content-Range", "bytes 4-10/11"), false},
+		{"RFC 9111 §3.4 fewer bytes than are missing", 206, header("ETag", `"v1"`, "Content-Range", "bytes 4-8/10"), false},
+		{"RFC 9111 §3.4 more bytes than are missing", 206, header("ETag", `"v1"`, "Content-Range", "bytes 3-9/10"), false},
+		{"RFC 9110 §14.6 multipart: no Content-Range of its own", 206, header("ETag", `"v1"`, "Content-Type", "multipart/byteranges; boundary=x"), false},
+		{"RFC 9110 §15.3.1 a 200 is stored whole, not combined", 200, header("ETag", `"v1"`, "Content-Range", "bytes 4-9/10"), false},
+	}
+	for _, row := range rows {
+		if got := c.Completes(row.status, row.h); got != row.want {
+			t.Errorf("%s: Completes(%d, %v) = %v, want %v", row.name, row.status, row.h, got, row.want)
+		}
+	}
+}
+
+func TestCompletionCombinedHeaderIsTheNewerResponsesWithTheWholeLength(t *testing.T) {
+	c := Completion{Missing: ContentRange{4, 9, 10}, ETag: `"v1"`}
+	h := c.CombinedHeader(header("ETag", `"v1"`, "Content-Range", "bytes 4-9/10", "Content-Length", "6", "Cache-Control", "max-age=60"))
+	if h.Get("Content-Range") != "" || h.Get("Content-Length") != "10" || h.Get("Cache-Control") != "max-age=60" {
+		t.Errorf("RFC 9111 §3.4: combined header %v, want the newer fields, Content-Length 10, no Content-Range", h)
 	}
 }

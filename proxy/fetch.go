@@ -68,6 +68,15 @@ type fill struct {
 	cancel context.CancelFunc
 	// body is the response body being stored, once there is one.
 	body *originBody
+	// part is the stored part this fill completes, if any (completable,
+	// RFC 9111 §3.4); completion is what it asks the origin for.
+	part       *store.Entry
+	completion policy.Completion
+	// askWhole is set when the origin's answer to the completing range
+	// could not be combined: the fill asks again, without the part.
+	askWhole bool
+	// combined is the entry made of the part and the origin's 206.
+	combined *store.Entry
 }
 
 // announce settles the collapsed flight with the fill's outcome.
@@ -132,12 +141,28 @@ func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
 		// origin answers then invalidates what this fill stores.
 		f.seq = p.purger.FillSeq(f.x.requestContext(r))
 	}
-	ctx, cancel := p.originContext(r, f.background)
-	f.cancel = cancel
+	f.part, f.completion = p.completable(f)
 	defer f.finish()
 	// The server writes the end of a chunked body after the handler, maybe
 	// after a quiet spell of the origin.
 	defer f.x.client.end()
+	p.forward(w, r, f)
+	if f.askWhole {
+		// The origin's answer to the completing range could not be
+		// combined (completeAnswered): ask for what the client asked.
+		f.part, f.askWhole = nil, false
+		p.forward(w, r, f)
+	}
+}
+
+// forward sends f's request to the origin through the ReverseProxy, with
+// a context of its own (ending that of an earlier request of the fill).
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *fill) {
+	if f.cancel != nil {
+		f.cancel()
+	}
+	ctx, cancel := p.originContext(r, f.background)
+	f.cancel = cancel
 	p.origin.ServeHTTP(w, r.WithContext(context.WithValue(ctx, fillKey{}, f)))
 }
 
@@ -201,6 +226,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		out.Header.Del("If-Range")
 		out.Header.Del("Range")
 	}
+	if f.part != nil {
+		// RFC 9111 §3.4: only the bytes the part lacks, and only while the
+		// representation is the part's (else the origin sends the whole).
+		out.Header.Set("Range", f.completion.Range())
+		out.Header.Set("If-Range", f.completion.ETag)
+	}
 	forwardAsKeyed(out.Header, f.x.route)
 	if f.stale != nil {
 		for name, vs := range policy.ConditionalHeaders(f.stale.Header) {
@@ -249,6 +280,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	if f.forwardsHead() {
 		return p.headAnswered(f, resp, now)
+	}
+	if f.part != nil {
+		if handled, err := p.completeAnswered(f, resp, now); handled {
+			return err
+		}
 	}
 	var dec policy.StoreDecision
 	if resp.StatusCode == http.StatusPartialContent && f.forwardsRange() {
@@ -454,13 +490,13 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 }
 
 // forwardsRange reports whether the fill forwards the client's Range
-// (and If-Range): a GET with Range that found nothing usable stored. The
-// origin's 206 is then stored as a partial entry (RFC 9111 §3.3), which
-// serves later ranges inside it; a 200 is stored whole. Every other fill
-// asks for the whole representation, so that what is stored serves every
-// range.
+// (and If-Range): a GET with Range that found nothing usable stored, and
+// no part to complete. The origin's 206 is then stored as a partial entry
+// (RFC 9111 §3.3), which serves later ranges inside it; a 200 is stored
+// whole. Every other fill asks for the whole representation, or the rest
+// of a part, so that what is stored serves every range.
 func (f *fill) forwardsRange() bool {
-	return !f.background && rangeMiss(f.client, f.stale)
+	return !f.background && f.part == nil && rangeMiss(f.client, f.stale)
 }
 
 // rangeMiss reports whether r is a GET with Range for which nothing usable
@@ -648,6 +684,13 @@ func storeExpiry(e *store.Entry, rt *policy.Route) time.Time {
 func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	f := fillOf(r)
 	x := f.x
+	switch {
+	case errors.Is(err, errAskWhole):
+		return // the fill asks again
+	case errors.Is(err, errCombined):
+		p.deliverCombined(w, f)
+		return
+	}
 	if f.background {
 		if !errors.Is(err, errServeStale) {
 			p.log.Warn("background refresh failed; the stale entry stays", "key", x.key.String(), "route", x.route.Name, "err", err)

@@ -146,6 +146,9 @@ type exchange struct {
 	// ctx is the request's context without the client's cancellation
 	// (requestContext).
 	ctx detached
+	// part is a stored part that does not hold what the request asks
+	// (lookup); the fill may complete it (completable).
+	part *store.Entry
 }
 
 // detached is a context without its parent's cancellation and deadline:
@@ -280,7 +283,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			fwd = "request" // it asked to revalidate; the fill it waited for did
 		}
 		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
-		x.softPurged = false
+		x.softPurged, x.part = false, nil
 		stored := p.collapsedEntry(r, x, value)
 		if stored == nil {
 			stored = p.lookup(r, x)
@@ -445,6 +448,7 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	}
 	if e.Status == http.StatusPartialContent && !partialServes(r, e) {
 		x.status.Fwd = "partial" // RFC 9211 §2.2: the part held does not suffice
+		x.part = e
 		return nil
 	}
 	return e
