@@ -52,7 +52,10 @@ type fill struct {
 	// background is set for a refresh that no client waits for.
 	background bool
 	// seq is the purge sequence when the fill started (purge package).
-	seq         uint64
+	seq uint64
+	// start is when the fill started, before seq was read: it stores only
+	// within fillStoreBound of it (save).
+	start       time.Time
 	requestTime time.Time
 	// stored and uncacheable say how the fill ended, for collapsing.
 	stored, uncacheable atomic.Bool
@@ -117,6 +120,7 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale
 // fill runs one origin exchange for f through the ReverseProxy. It
 // returns when the fill has ended, even when the client left before.
 func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
+	f.start = p.now()
 	if f.x.cacheable {
 		if f.x.route.KeysRequestFields() {
 			// An unsafe request to the URL cannot name this fill's key;
@@ -306,7 +310,7 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	case complete:
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		if p.save(ctx, f.x, e, f.client.Header) {
+		if p.save(ctx, f, e) {
 			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 			f.stored.Store(true)
 		}
@@ -343,7 +347,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	if dec.Store {
 		e := p.newEntry(f, &http.Response{StatusCode: old.Status, Header: header}, dec, now)
 		e.Body = old.Body
-		if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
+		if p.save(context.WithoutCancel(resp.Request.Context()), f, e) {
 			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 			f.stored.Store(true)
 			x.status.Stored = true
@@ -403,15 +407,33 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 	}
 }
 
-// save stores e under the request's key: directly when the response does
-// not vary, else as a variant behind a Vary marker on the primary key. The
-// store keeps it until storeExpiry, measured from its ResponseTime (not
-// from when its body was read), so that invalidationUntil knows when it
-// leaves the store. On a route keying request fields the URL record is
-// written first, so that no entry is stored that it does not cover.
-func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
+// save stores e, filled by f, under the request's key: directly when the
+// response does not vary, else as a variant behind a Vary marker on the
+// primary key. The store keeps it until storeExpiry, measured from its
+// ResponseTime (not from when its body was read), so that
+// invalidationUntil knows when it leaves the store. On a route keying
+// request fields the URL record is written first, so that no entry is
+// stored that it does not cover.
+//
+// The invalidation after an unsafe request that finds only a fill in
+// flight keeps its mark only fillStoreBound (invalidationUntil), not as
+// long as the fill's entry may live. So a fill stores only within
+// fillStoreBound of its start, and verifies its purge stamp against
+// every mark taken until then (purge.Purger.Verify) just before the
+// store write and once more just after it: a mark that landed before the
+// first read is seen there and nothing is stored; one that landed during
+// the write is seen by the second, and the entry is deleted again.
+func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
+	x := f.x
 	ttl := storeExpiry(e, x.route).Sub(p.now())
 	if ttl <= 0 {
+		return false
+	}
+	if bound := fillStoreBound(x.st.cfg.OriginTimeouts); p.now().Sub(f.start) > bound {
+		p.log.Debug("fill not stored: it ran longer than the fill bound", "key", e.Key, "route", e.Route, "bound", bound)
+		return false
+	}
+	if p.purger.Verify(ctx, e) == purge.Purged {
 		return false
 	}
 	if x.route.KeysRequestFields() && !p.setMarker(ctx, x.key.URLID(), p.urlRecord(ctx, x, e)) {
@@ -422,13 +444,43 @@ func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader
 		if !p.setMarker(ctx, x.id, p.varyMarker(ctx, x, e)) {
 			return false
 		}
-		id = x.key.VariantID(policy.VaryKey(e.Vary, reqHeader))
+		id = x.key.VariantID(policy.VaryKey(e.Vary, f.client.Header))
 	}
 	if err := p.store.Set(ctx, id, e, ttl); err != nil {
 		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
 		return false
 	}
+	if p.purger.Verify(ctx, e) == purge.Purged {
+		p.unsave(ctx, id, e)
+		return false
+	}
 	return true
+}
+
+// fillStoreBound is how long after its start a fill may still store its
+// entry: the connection, the wait for the response headers and as long
+// again for the body (each read of which response_header bounds too). A
+// fill slower than that streams its response and does not store it
+// (save), so that a mark made while it was in flight need be kept only
+// this long (plus markSlack), not as long as its entry could live.
+func fillStoreBound(t policy.OriginTimeouts) time.Duration {
+	return t.Connect.D() + 2*t.ResponseHeader.D()
+}
+
+// unsave deletes the entry a fill just stored under id when a mark taken
+// during the write invalidates it (save). When the store does not answer,
+// the entry's URL is marked for as long as it can live instead, so that
+// it is never served once the shorter mark that found its fill is gone.
+func (p *Proxy) unsave(ctx context.Context, id string, e *store.Entry) {
+	err := p.store.Delete(ctx, id)
+	if err == nil {
+		return
+	}
+	p.log.Error("store delete of an entry purged while it was stored", "key", e.Key, "route", e.Route, "err", err)
+	scope := purge.Scope{Kind: purge.URL, Value: e.URL}
+	if err := p.purger.Mark(ctx, []purge.Scope{scope}, p.now().Add(store.MaxTTL+markSlack)); err != nil {
+		p.log.Error("invalidate an entry purged while it was stored", "key", e.Key, "route", e.Route, "err", err)
+	}
 }
 
 // setMarker stores the marker m under id until its ResponseTime.
@@ -639,10 +691,15 @@ const markSlack = time.Minute
 // record first (urlRecord), which are looked up instead. A stored entry
 // leaves the store at its ResponseTime plus its store TTL (save measures
 // the TTL from then), and a Vary marker or URL record at its ResponseTime,
-// after every entry it covers, so the mark is kept that long; a fill in
-// flight, a marker without an expiry or a store that does not answer may
-// hold entries that live up to the store's cap: the mark then lives the
-// whole horizon. No entry therefore outlives the mark that invalidates it.
+// after every entry it covers, so the mark is kept that long. A fill in
+// flight stores only within fillStoreBound of its start, and only after
+// verifying its purge stamp against the marks taken until then (save):
+// for it the mark is kept fillStoreBound (plus markSlack) from now, never
+// the whole horizon, so that slow GETs paired with POSTs on distinct URLs
+// leave no lasting marks. A marker without an expiry or a store that does
+// not answer may hold entries that live up to the store's cap: the mark
+// then lives the whole horizon. No entry therefore outlives the mark that
+// invalidates it.
 //
 // Not covered: a copy held only in another instance's in-process L1 whose
 // L2 copy Redis evicted; a URL record evicted before the entries it
@@ -660,6 +717,7 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *ur
 	key := rt.Key(get, scheme(client))
 	scope := purge.URLScope(key)
 	forever := now.Add(purge.MarkHorizon)
+	fills := now.Add(fillStoreBound(cfg.OriginTimeouts) + markSlack)
 	var until time.Time
 	found := false
 	for _, sch := range []string{"http", "https"} {
@@ -667,7 +725,7 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *ur
 		if purge.URLScope(k) != scope {
 			continue
 		}
-		t, ok, sure := p.storedUntil(ctx, rt, k.ID(), p.collapse.Filling)
+		t, ok, sure := p.storedUntil(ctx, rt, k.ID(), p.collapse.Filling, fills)
 		if !sure {
 			return scope, forever, true
 		}
@@ -679,7 +737,7 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *ur
 	if !rt.KeysRequestFields() {
 		return scope, until, found
 	}
-	t, ok, sure := p.storedUntil(ctx, rt, key.URLID(), p.collapse.FillingURL)
+	t, ok, sure := p.storedUntil(ctx, rt, key.URLID(), p.collapse.FillingURL, fills)
 	switch {
 	case !sure, !ok && found:
 		// The URL record is gone while an entry of the URL is stored: it
@@ -693,22 +751,23 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *ur
 
 // storedUntil looks up what the store holds under id and returns until
 // when a mark must be kept for it (found), or sure false when the mark
-// must be kept the whole horizon: a fill of id is in flight (filling), the
-// store does not answer, or a marker has no expiry.
-func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string, filling func(context.Context, string) bool) (until time.Time, found, sure bool) {
+// must be kept the whole horizon: the store does not answer, or a marker
+// has no expiry. A fill of id in flight (filling) needs the mark until
+// fills at least (see save).
+func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string, filling func(context.Context, string) bool, fills time.Time) (until time.Time, found, sure bool) {
 	if filling(ctx, id) {
-		return time.Time{}, false, false
+		until, found = fills, true
 	}
 	e, err := p.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return time.Time{}, false, true
+		return until, found, true
 	case err != nil, e.IsMarker() && e.ResponseTime.IsZero():
 		return time.Time{}, false, false
 	case e.IsMarker():
-		return e.ResponseTime.Add(markSlack), true, true
+		return later(until, e.ResponseTime.Add(markSlack)), true, true
 	}
-	return storeExpiry(e, rt).Add(markSlack), true, true
+	return later(until, storeExpiry(e, rt).Add(markSlack)), true, true
 }
 
 // later is the later of a and b.

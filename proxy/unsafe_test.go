@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 )
 
@@ -108,12 +111,93 @@ func TestUnsafeRequestDuringAFillInvalidatesWhatTheFillStores(t *testing.T) {
 	c.do(t, http.MethodPost, "/slow")
 	once.Do(func() { close(release) })
 	<-done
-	calls := marks.calls()
-	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
-		t.Fatalf("a POST during a fill made marks %+v, want one kept the whole horizon", calls)
-	}
+	wantMarkForAFill(t, c, marks.calls())
 	resp, _ := c.get(t, "/slow")
-	wantStatus(t, resp, "fwd=miss; fwd-status=200")
+	// Nothing was stored: the POST's mark need not outlive anything.
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
+}
+
+// wantMarkForAFill checks that the only mark is the one of a POST that
+// found a fill in flight: kept as long as the fill may still store
+// (fillStoreBound, plus the slack), not the whole horizon.
+func wantMarkForAFill(t *testing.T, c *cache, calls []markCall) {
+	t.Helper()
+	bound := fillStoreBound(c.p.state.Load().cfg.OriginTimeouts) + markSlack
+	if len(calls) != 1 || time.Until(calls[0].until) > bound {
+		t.Fatalf("a POST during a fill made marks %+v, want one kept at most the fill bound %v", calls, bound)
+	}
+}
+
+func TestAPostDuringAFillMarksOnlyForTheFillBoundAndTheFillDoesNotStore(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "filled before the POST")
+	})
+	c := newCache(t, o, "")
+	defer once.Do(func() { close(release) })
+	marks := recordMarks(c)
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillResp := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := c.get(t, "/slow")
+		fillResp <- resp
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill never started")
+		}
+	}
+	c.do(t, http.MethodPost, "/slow")
+	once.Do(func() { close(release) })
+	resp := <-fillResp
+	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
+		t.Errorf("the fill's response says %q: a fill whose stamp a POST invalidated must not be stored", got)
+	}
+	wantMarkForAFill(t, c, marks.calls())
+	// The mark goes after the fill bound; what the fill read before the
+	// POST must not be in the store to outlive it.
+	if e, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+		t.Fatalf("the fill stored %q although a POST invalidated it while it ran", e.Body)
+	}
+	resp, _ = c.get(t, "/slow")
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
+}
+
+func TestAFillThatRunsPastTheFillBoundIsNotStored(t *testing.T) {
+	var skew atomic.Int64
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		// The origin takes longer than the bound: the proxy's clock jumps
+		// past it while the fill waits.
+		skew.Store(int64(fillStoreBound(policy.OriginTimeouts{}) + 10*time.Minute))
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "too late")
+	})
+	c := newCache(t, o, "")
+	c.p.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := c.get(t, "/late")
+	if body != "too late" {
+		t.Errorf("the client got %q, want the origin's response", body)
+	}
+	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
+		t.Errorf("Cache-Status = %q: a fill past the bound must not be stored", got)
+	}
+	if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+		t.Fatal("a fill that ran past the fill bound was stored: a mark made while it ran may already be gone")
+	}
 }
 
 func TestVaryMarkerOutlivesItsVariantsAndBoundsTheMarkOfAPost(t *testing.T) {
@@ -238,12 +322,10 @@ func TestUnsafeRequestDuringAFillOnARouteKeyingHeadersInvalidatesWhatTheFillStor
 	c.do(t, http.MethodPost, "/api/slow", "X-Tenant", "b")
 	once.Do(func() { close(release) })
 	<-done
-	calls := marks.calls()
-	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
-		t.Fatalf("a POST during a fill made marks %+v, want one kept the whole horizon", calls)
-	}
+	wantMarkForAFill(t, c, marks.calls())
 	resp, _ := c.get(t, "/api/slow", "X-Tenant", "a")
-	wantStatus(t, resp, "fwd=miss; fwd-status=200")
+	// Nothing was stored: the POST's mark need not outlive anything.
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
 	// The handler ends the record just after the client has its response.
 	for deadline := time.Now().Add(5 * time.Second); c.p.collapse.FillingURL(context.Background(), key.URLID()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -211,6 +211,35 @@ func (r *Redis) FillSeq(ctx context.Context) uint64 {
 	return seq
 }
 
+// VerifyTimeout bounds what Verify waits for Redis: the sequence read and,
+// when it moved since the fill started, the catch-up of the mirror.
+const VerifyTimeout = time.Second
+
+// Verify implements Purger. It reads the sequence (one HGET); when no
+// purge took a value since e's fill stamp, or the mirror already applied
+// it, the mirror answers; otherwise the mirror catches up first. Redis
+// known down, a read that fails or times out, or a lost purge state
+// answer Purged: the fill then does not store, which is always safe.
+func (r *Redis) Verify(ctx context.Context, e *store.Entry) Validity {
+	if r.down.recent(r.now()) {
+		return Purged
+	}
+	ctx, cancel := context.WithTimeout(ctx, VerifyTimeout)
+	defer cancel()
+	seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
+	r.down.note(err, r.now())
+	if err != nil || r.lostState(seq, err) {
+		return Purged
+	}
+	r.see(seq)
+	if seq > e.Seq && r.applied() < seq {
+		if err := r.syncAndReport(ctx); err != nil || r.applied() < seq {
+			return Purged
+		}
+	}
+	return r.marks.check(e)
+}
+
 func (r *Redis) applied() uint64 {
 	r.marks.mu.RLock()
 	defer r.marks.mu.RUnlock()
