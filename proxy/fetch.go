@@ -639,11 +639,15 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	now := p.now()
 	var scopes []purge.Scope
 	var until time.Time
+	var filling []*url.URL
 	addURL := func(u *url.URL) {
-		scope, t, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now)
+		inv, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now, true)
 		if ok {
-			scopes = append(scopes, scope)
-			until = later(until, t)
+			scopes = append(scopes, inv.scope)
+			until = later(until, inv.until)
+		}
+		if inv.filling {
+			filling = append(filling, u)
 		}
 	}
 	addURL(f.client.URL)
@@ -670,6 +674,33 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	}
 	if err := p.purger.Mark(ctx, scopes, until); err != nil {
 		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
+		return
+	}
+	p.remarkStored(ctx, f, filling, until, now)
+}
+
+// remarkStored closes the race between the lookup that found a fill of a
+// URL in flight and the mark kept only fillStoreBound for it: a fill
+// that stored and verified its stamp (save) in between saw no mark and
+// keeps its entry. Looked up again now that the mark is in place, such an
+// entry is in the store, and its URL is marked again until it leaves; a
+// fill storing later sees the mark (save). Only URLs that had a fill in
+// flight are looked up again.
+func (p *Proxy) remarkStored(ctx context.Context, f *fill, urls []*url.URL, until, now time.Time) {
+	var scopes []purge.Scope
+	var longer time.Time
+	for _, u := range urls {
+		inv, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now, false)
+		if ok && inv.until.After(until) {
+			scopes = append(scopes, inv.scope)
+			longer = later(longer, inv.until)
+		}
+	}
+	if len(scopes) == 0 {
+		return
+	}
+	if err := p.purger.Mark(ctx, scopes, longer); err != nil {
+		p.log.Error("invalidate after unsafe method, entry stored during the lookup", "route", f.x.route.Name, "err", err)
 	}
 }
 
@@ -677,9 +708,19 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 // instances, which trim the mark, being behind this one's.
 const markSlack = time.Minute
 
+// urlInvalidation is what an unsafe request marks for one URL: its scope,
+// until when the mark is kept, and whether a fill of it was in flight
+// (then the mark may be kept only fillStoreBound, see remarkStored).
+type urlInvalidation struct {
+	scope   purge.Scope
+	until   time.Time
+	filling bool
+}
+
 // invalidationUntil returns the URL scope of a GET of u (with the unsafe
 // request's host and fields) and until when its mark must be kept, or
 // false when nothing stored or being stored can be invalidated by it.
+// Fills in flight are looked up only when fills is set.
 //
 // A mark is needed only for an entry whose fill started before it. Such an
 // entry is either in the store now or being filled now. On most routes it
@@ -711,63 +752,74 @@ const markSlack = time.Minute
 // two variants of one URL stored at the same moment, or a marker read
 // from a tiered store's L1 within a second of another instance's store,
 // where the marker may keep only the shorter expiry.
-func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time) (purge.Scope, time.Time, bool) {
+func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
 	key := rt.Key(get, scheme(client))
-	scope := purge.URLScope(key)
+	inv := urlInvalidation{scope: purge.URLScope(key)}
 	forever := now.Add(purge.MarkHorizon)
-	fills := now.Add(fillStoreBound(cfg.OriginTimeouts) + markSlack)
-	var until time.Time
+	var fillUntil time.Time
+	if fills {
+		fillUntil = now.Add(fillStoreBound(cfg.OriginTimeouts) + markSlack)
+	}
 	found := false
+	look := func(id string, filling func(context.Context, string) bool) (time.Time, bool, bool) {
+		if fills && filling(ctx, id) {
+			inv.filling = true
+		}
+		return p.storedUntil(ctx, rt, id)
+	}
 	for _, sch := range []string{"http", "https"} {
 		k := rt.Key(get, sch)
-		if purge.URLScope(k) != scope {
+		if purge.URLScope(k) != inv.scope {
 			continue
 		}
-		t, ok, sure := p.storedUntil(ctx, rt, k.ID(), p.collapse.Filling, fills)
+		t, ok, sure := look(k.ID(), p.collapse.Filling)
 		if !sure {
-			return scope, forever, true
+			inv.until = forever
+			return inv, true
 		}
 		if ok {
 			found = true
-			until = later(until, t)
+			inv.until = later(inv.until, t)
 		}
 	}
-	if !rt.KeysRequestFields() {
-		return scope, until, found
+	if rt.KeysRequestFields() {
+		t, ok, sure := look(key.URLID(), p.collapse.FillingURL)
+		switch {
+		case !sure, !ok && found:
+			// The URL record is gone while an entry of the URL is stored:
+			// it was evicted, and the entries of other values cannot be
+			// found.
+			inv.until = forever
+			return inv, true
+		case ok:
+			found = true
+			inv.until = later(inv.until, t)
+		}
 	}
-	t, ok, sure := p.storedUntil(ctx, rt, key.URLID(), p.collapse.FillingURL, fills)
-	switch {
-	case !sure, !ok && found:
-		// The URL record is gone while an entry of the URL is stored: it
-		// was evicted, and the entries of other values cannot be found.
-		return scope, forever, true
-	case ok:
-		return scope, later(until, t), true
+	if inv.filling {
+		found = true
+		inv.until = later(inv.until, fillUntil)
 	}
-	return scope, until, false
+	return inv, found
 }
 
 // storedUntil looks up what the store holds under id and returns until
 // when a mark must be kept for it (found), or sure false when the mark
 // must be kept the whole horizon: the store does not answer, or a marker
-// has no expiry. A fill of id in flight (filling) needs the mark until
-// fills at least (see save).
-func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string, filling func(context.Context, string) bool, fills time.Time) (until time.Time, found, sure bool) {
-	if filling(ctx, id) {
-		until, found = fills, true
-	}
+// has no expiry.
+func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string) (until time.Time, found, sure bool) {
 	e, err := p.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return until, found, true
+		return time.Time{}, false, true
 	case err != nil, e.IsMarker() && e.ResponseTime.IsZero():
 		return time.Time{}, false, false
 	case e.IsMarker():
-		return later(until, e.ResponseTime.Add(markSlack)), true, true
+		return e.ResponseTime.Add(markSlack), true, true
 	}
-	return later(until, storeExpiry(e, rt).Add(markSlack)), true, true
+	return storeExpiry(e, rt).Add(markSlack), true, true
 }
 
 // later is the later of a and b.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ type markingPurger struct {
 	purge.Purger
 	mu    sync.Mutex
 	marks []markCall
+	// before, when set, runs before the first Mark reaches the purger.
+	before func()
 }
 
 type markCall struct {
@@ -29,7 +32,12 @@ type markCall struct {
 func (m *markingPurger) Mark(ctx context.Context, scopes []purge.Scope, until time.Time) error {
 	m.mu.Lock()
 	m.marks = append(m.marks, markCall{scopes, until})
+	before := m.before
+	m.before = nil
 	m.mu.Unlock()
+	if before != nil {
+		before()
+	}
 	return m.Purger.Mark(ctx, scopes, until)
 }
 
@@ -354,5 +362,66 @@ func TestUnsafeRequestOnARouteKeyingHeadersMarksTheWholeHorizonWhenTheURLRecordW
 		t.Fatalf("a POST whose own entry is stored but whose URL record is gone made marks %+v, want one kept the whole horizon: the other tenants' entries cannot be found", calls)
 	}
 	resp, _ := c.get(t, "/api/page", "X-Tenant", "b")
+	wantStatus(t, resp, "fwd=miss")
+}
+
+func TestAFillStoredBetweenAPostsLookupAndItsMarkIsMarkedAsLongAsItLives(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "stored in the race")
+	})
+	c := newCache(t, o, "default_route:\n  stale_if_unreachable: 0s\n")
+	defer once.Do(func() { close(release) })
+	marks := recordMarks(c)
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The POST's lookup finds the fill in flight; before its mark lands,
+	// the fill ends, verifies its stamp (no mark yet) and stores.
+	marks.before = func() {
+		once.Do(func() { close(release) })
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Error("the fill never stored")
+				return
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.get(t, "/race")
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill never started")
+		}
+	}
+	c.do(t, http.MethodPost, "/race")
+	<-done
+	e, err := c.p.store.Get(context.Background(), key.ID())
+	if err != nil {
+		t.Fatalf("the entry stored in the race: %v", err)
+	}
+	leaves := storeExpiry(e, c.p.state.Load().cfg.Route(httptest.NewRequest(http.MethodGet, "/race", nil)))
+	var longest time.Time
+	for _, m := range marks.calls() {
+		longest = later(longest, m.until)
+	}
+	if longest.Before(leaves) {
+		t.Fatalf("the marks of the POST are kept until %v, but the entry the fill stored before them leaves the store only at %v: it would be served again", longest, leaves)
+	}
+	resp, _ := c.get(t, "/race")
 	wantStatus(t, resp, "fwd=miss")
 }
