@@ -673,8 +673,8 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 		return
 	}
 	if err := p.purger.Mark(ctx, scopes, until); err != nil {
+		// Applied here and retried (purge.Redis); look again all the same.
 		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
-		return
 	}
 	p.remarkStored(ctx, f, filling, until, now)
 }
@@ -705,7 +705,8 @@ func (p *Proxy) remarkStored(ctx context.Context, f *fill, urls []*url.URL, unti
 }
 
 // markSlack is added to a URL mark's lifetime for the clocks of other
-// instances, which trim the mark, being behind this one's.
+// instances, which trim the mark, being behind this one's, and for a fill
+// the moment between its flight's start and its own (fill.start).
 const markSlack = time.Minute
 
 // urlInvalidation is what an unsafe request marks for one URL: its scope,
@@ -751,7 +752,9 @@ type urlInvalidation struct {
 // outlasts its lease (collapse wait, or five minutes on a keyed route);
 // two variants of one URL stored at the same moment, or a marker read
 // from a tiered store's L1 within a second of another instance's store,
-// where the marker may keep only the shorter expiry.
+// where the marker may keep only the shorter expiry; a copy another
+// instance read into its L1 between a fill's store write and its deletion
+// (save, unsave).
 func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
