@@ -40,7 +40,7 @@ func urlMarkLifetimes(t *testing.T, prefix string) map[string]time.Duration {
 		if err != nil {
 			t.Fatalf("the time of mark %q: %v", scope, err)
 		}
-		out[scope] = time.UnixMilli(int64(ms)).Add(purge.MarkHorizon).Sub(time.Now())
+		out[scope] = time.Until(time.UnixMilli(int64(ms)).Add(purge.MarkHorizon))
 	}
 	return out
 }
