@@ -61,6 +61,11 @@ type fill struct {
 	stored, uncacheable atomic.Bool
 	// filled is what the fill stored, for the requests that waited for it.
 	filled *filled
+	// unstored is the Cache-Status detail of an entry save refused to
+	// store for what the fill itself did: it ran past fillStoreBound, or a
+	// purge since its start invalidated it. Written before the body is
+	// settled (readOrigin), read after.
+	unstored string
 	// settle, when the fill is collapsed, releases the requests waiting
 	// for it as soon as its outcome is known (collapse.Settle).
 	settle collapse.Settle
@@ -293,6 +298,8 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 		x.status.Detail = "too-large"
 	case f.body.cut():
 		// The client gets the cut body as it came.
+	case f.unstored != "":
+		x.status.Detail = f.unstored
 	default:
 		x.status.Detail = "store-error"
 	}
@@ -351,6 +358,8 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 			f.stored.Store(true)
 			x.status.Stored = true
+		} else if f.unstored != "" {
+			x.status.Detail = f.unstored
 		} else {
 			x.status.Detail = "store-error"
 		}
@@ -431,9 +440,11 @@ func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
 	}
 	if bound := fillStoreBound(x.st.cfg.OriginTimeouts); p.now().Sub(f.start) > bound {
 		p.log.Debug("fill not stored: it ran longer than the fill bound", "key", e.Key, "route", e.Route, "bound", bound)
+		f.unstored = "fill-too-slow"
 		return false
 	}
 	if p.purger.Verify(ctx, e) == purge.Purged {
+		f.unstored = purgedDuringFill
 		return false
 	}
 	if x.route.KeysRequestFields() && !p.setMarker(ctx, x.key.URLID(), p.urlRecord(ctx, x, e)) {
@@ -452,10 +463,16 @@ func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
 	}
 	if p.purger.Verify(ctx, e) == purge.Purged {
 		p.unsave(ctx, id, e)
+		f.unstored = purgedDuringFill
 		return false
 	}
 	return true
 }
+
+// purgedDuringFill is the Cache-Status detail of a response a purge (or
+// an unsafe request) invalidated while it was being filled, or whose purge
+// stamp could not be verified: it was not stored.
+const purgedDuringFill = "purged-during-fill"
 
 // fillStoreBound is how long after its start a fill may still store its
 // entry: the connection, the wait for the response headers and as long

@@ -171,6 +171,7 @@ func TestAPostDuringAFillMarksOnlyForTheFillBoundAndTheFillDoesNotStore(t *testi
 	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
 		t.Errorf("the fill's response says %q: a fill whose stamp a POST invalidated must not be stored", got)
 	}
+	wantStatus(t, resp, "detail=purged-during-fill")
 	wantMarkForAFill(t, c, marks.calls())
 	// The mark goes after the fill bound; what the fill read before the
 	// POST must not be in the store to outlive it.
@@ -203,6 +204,7 @@ func TestAFillThatRunsPastTheFillBoundIsNotStored(t *testing.T) {
 	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
 		t.Errorf("Cache-Status = %q: a fill past the bound must not be stored", got)
 	}
+	wantStatus(t, resp, "detail=fill-too-slow")
 	if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
 		t.Fatal("a fill that ran past the fill bound was stored: a mark made while it ran may already be gone")
 	}
