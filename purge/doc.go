@@ -32,7 +32,8 @@
 // after its store write, reads the sequence and, when it moved since the
 // fill's stamp, catches the mirror up first, so that the fill never keeps
 // an entry a mark taken during it invalidates (and stores nothing when
-// that cannot be known within VerifyTimeout). No entry can outlive the
+// the catch-up fails within VerifyTimeout; while Redis is down the mirror
+// answers alone, see Verify). No entry can outlive the
 // mark that invalidates it, and POSTs to arbitrary URLs, even paired with
 // slow fills of them, leave no lasting marks behind.
 //
