@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
+	"github.com/cachegate/cachegate/store"
 )
 
 // markingPurger records the Mark calls of a real purger.
@@ -426,4 +427,46 @@ func TestAFillStoredBetweenAPostsLookupAndItsMarkIsMarkedAsLongAsItLives(t *test
 	}
 	resp, _ := c.get(t, "/race")
 	wantStatus(t, resp, "fwd=miss")
+}
+
+// purgingStore runs during, before it writes the first entry that is not a
+// marker: a purge landing while a fill's entry is being written.
+type purgingStore struct {
+	store.Store
+	once   sync.Once
+	during func()
+}
+
+func (s *purgingStore) Set(ctx context.Context, key string, e *store.Entry, ttl time.Duration) error {
+	if !e.IsMarker() {
+		s.once.Do(s.during)
+	}
+	return s.Store.Set(ctx, key, e, ttl)
+}
+
+func TestAFillWhoseEntryAPurgeInvalidatesDuringTheStoreWriteDeletesIt(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "read before the purge")
+	})
+	c := newCache(t, o, "")
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/written")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The mark is taken after the check before the write: only the check
+	// after it can see it.
+	c.p.store = &purgingStore{Store: c.p.store, during: func() {
+		if err := c.p.purger.Mark(context.Background(), []purge.Scope{purge.URLScope(key)}, time.Now().Add(time.Minute)); err != nil {
+			t.Error(err)
+		}
+	}}
+	resp, _ := c.get(t, "/written")
+	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
+		t.Errorf("Cache-Status = %q: an entry a mark invalidated during its write must not be kept", got)
+	}
+	wantStatus(t, resp, "detail=purged-during-fill")
+	if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+		t.Fatal("the entry is still in the store after the check following its write found it purged: it would outlive a mark kept only the fill bound")
+	}
 }
