@@ -9,9 +9,9 @@ import (
 // outlives the last fill that began: each fill removes itself from the
 // record when it ends, so this bounds only what an instance that died
 // mid-fill leaves behind (unsafe requests to that URL keep marking it for
-// the whole horizon meanwhile). It is longer than any fill the origin
-// timeouts let run in practice; a fill still running past it is no
-// longer seen by the other instances.
+// the proxy's fill bound meanwhile). It is longer than that bound with the
+// default origin timeouts (2m5s: a fill past it does not store); a fill
+// still running past it is no longer seen by the other instances.
 const urlFillRecord = 5 * time.Minute
 
 // BeginURL records that a fill of some key of the URL named by url (any

@@ -103,7 +103,7 @@ func (p *Proxy) combine(f *fill, h http.Header, rest []byte, now time.Time) *sto
 		return e
 	}
 	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(header, f.requestTime, now, now), true
-	if p.save(context.WithoutCancel(f.client.Context()), x, e, f.client.Header) {
+	if p.save(context.WithoutCancel(f.client.Context()), f, e) {
 		f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 		f.stored.Store(true)
 		x.status.Stored = true

@@ -52,7 +52,10 @@ type fill struct {
 	// background is set for a refresh that no client waits for.
 	background bool
 	// seq is the purge sequence when the fill started (purge package).
-	seq         uint64
+	seq uint64
+	// start is when the fill started, before seq was read: it stores only
+	// within fillStoreBound of it (save).
+	start       time.Time
 	requestTime time.Time
 	// stored and uncacheable say how the fill ended, for collapsing.
 	stored, uncacheable atomic.Bool
@@ -61,6 +64,11 @@ type fill struct {
 	misfit atomic.Bool
 	// filled is what the fill stored, for the requests that waited for it.
 	filled *filled
+	// unstored is the Cache-Status detail of an entry save refused to
+	// store for what the fill itself did: it ran past fillStoreBound, or a
+	// purge since its start invalidated it. Written before the body is
+	// settled (readOrigin), read after.
+	unstored string
 	// settle, when the fill is collapsed, releases the requests waiting
 	// for it as soon as its outcome is known (collapse.Settle).
 	settle collapse.Settle
@@ -129,6 +137,7 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale
 // fill runs one origin exchange for f through the ReverseProxy. It
 // returns when the fill has ended, even when the client left before.
 func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
+	f.start = p.now()
 	if f.x.cacheable {
 		if f.x.route.KeysRequestFields() {
 			// An unsafe request to the URL cannot name this fill's key;
@@ -406,6 +415,8 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 		// The client gets the cut body as it came.
 	case f.misfit.Load():
 		x.status.Detail = "partial" // a 206 whose body is not its range
+	case f.unstored != "":
+		x.status.Detail = f.unstored
 	default:
 		x.status.Detail = "store-error"
 	}
@@ -426,7 +437,7 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	case complete:
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		if p.save(ctx, f.x, e, f.client.Header) {
+		if p.save(ctx, f, e) {
 			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 			f.stored.Store(true)
 		}
@@ -463,10 +474,12 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 	if dec.Store {
 		e := p.newEntry(f, &http.Response{StatusCode: old.Status, Header: header}, dec, now)
 		e.Body = old.Body
-		if p.save(context.WithoutCancel(resp.Request.Context()), x, e, f.client.Header) {
+		if p.save(context.WithoutCancel(resp.Request.Context()), f, e) {
 			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 			f.stored.Store(true)
 			x.status.Stored = true
+		} else if f.unstored != "" {
+			x.status.Detail = f.unstored
 		} else {
 			x.status.Detail = "store-error"
 		}
@@ -589,15 +602,35 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 	}
 }
 
-// save stores e under the request's key: directly when the response does
-// not vary, else as a variant behind a Vary marker on the primary key. The
-// store keeps it until storeExpiry, measured from its ResponseTime (not
-// from when its body was read), so that invalidationUntil knows when it
-// leaves the store. On a route keying request fields the URL record is
-// written first, so that no entry is stored that it does not cover.
-func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader http.Header) bool {
+// save stores e, filled by f, under the request's key: directly when the
+// response does not vary, else as a variant behind a Vary marker on the
+// primary key. The store keeps it until storeExpiry, measured from its
+// ResponseTime (not from when its body was read), so that
+// invalidationUntil knows when it leaves the store. On a route keying
+// request fields the URL record is written first, so that no entry is
+// stored that it does not cover.
+//
+// The invalidation after an unsafe request that finds only a fill in
+// flight keeps its mark only fillStoreBound (invalidationUntil), not as
+// long as the fill's entry may live. So a fill stores only within
+// fillStoreBound of its start, and verifies its purge stamp against
+// every mark taken until then (purge.Purger.Verify) just before the
+// store write and once more just after it: a mark that landed before the
+// first read is seen there and nothing is stored; one that landed during
+// the write is seen by the second, and the entry is deleted again.
+func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
+	x := f.x
 	ttl := storeExpiry(e, x.route).Sub(p.now())
 	if ttl <= 0 {
+		return false
+	}
+	if bound := fillStoreBound(x.st.cfg.OriginTimeouts); p.now().Sub(f.start) > bound {
+		p.log.Debug("fill not stored: it ran longer than the fill bound", "key", e.Key, "route", e.Route, "bound", bound)
+		f.unstored = "fill-too-slow"
+		return false
+	}
+	if p.purger.Verify(ctx, e) == purge.Purged {
+		f.unstored = purgedDuringFill
 		return false
 	}
 	if x.route.KeysRequestFields() && !p.setMarker(ctx, x.key.URLID(), p.urlRecord(ctx, x, e)) {
@@ -608,13 +641,49 @@ func (p *Proxy) save(ctx context.Context, x *exchange, e *store.Entry, reqHeader
 		if !p.setMarker(ctx, x.id, p.varyMarker(ctx, x, e)) {
 			return false
 		}
-		id = x.key.VariantID(policy.VaryKey(e.Vary, reqHeader))
+		id = x.key.VariantID(policy.VaryKey(e.Vary, f.client.Header))
 	}
 	if err := p.store.Set(ctx, id, e, ttl); err != nil {
 		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
 		return false
 	}
+	if p.purger.Verify(ctx, e) == purge.Purged {
+		p.unsave(ctx, id, e)
+		f.unstored = purgedDuringFill
+		return false
+	}
 	return true
+}
+
+// purgedDuringFill is the Cache-Status detail of a response a purge (or
+// an unsafe request) invalidated while it was being filled, or whose purge
+// stamp could not be verified: it was not stored.
+const purgedDuringFill = "purged-during-fill"
+
+// fillStoreBound is how long after its start a fill may still store its
+// entry: the connection, the wait for the response headers and as long
+// again for the body (each read of which response_header bounds too). A
+// fill slower than that streams its response and does not store it
+// (save), so that a mark made while it was in flight need be kept only
+// this long (plus markSlack), not as long as its entry could live.
+func fillStoreBound(t policy.OriginTimeouts) time.Duration {
+	return t.Connect.D() + 2*t.ResponseHeader.D()
+}
+
+// unsave deletes the entry a fill just stored under id when a mark taken
+// during the write invalidates it (save). When the store does not answer,
+// the entry's URL is marked for as long as it can live instead, so that
+// it is never served once the shorter mark that found its fill is gone.
+func (p *Proxy) unsave(ctx context.Context, id string, e *store.Entry) {
+	err := p.store.Delete(ctx, id)
+	if err == nil {
+		return
+	}
+	p.log.Error("store delete of an entry purged while it was stored", "key", e.Key, "route", e.Route, "err", err)
+	scope := purge.Scope{Kind: purge.URL, Value: e.URL}
+	if err := p.purger.Mark(ctx, []purge.Scope{scope}, p.now().Add(store.MaxTTL+markSlack)); err != nil {
+		p.log.Error("invalidate an entry purged while it was stored", "key", e.Key, "route", e.Route, "err", err)
+	}
 }
 
 // setMarker stores the marker m under id until its ResponseTime.
@@ -780,11 +849,15 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	now := p.now()
 	var scopes []purge.Scope
 	var until time.Time
+	var filling []*url.URL
 	addURL := func(u *url.URL) {
-		scope, t, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now)
+		inv, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now, true)
 		if ok {
-			scopes = append(scopes, scope)
-			until = later(until, t)
+			scopes = append(scopes, inv.scope)
+			until = later(until, inv.until)
+		}
+		if inv.filling {
+			filling = append(filling, u)
 		}
 	}
 	addURL(f.client.URL)
@@ -810,17 +883,55 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 		return
 	}
 	if err := p.purger.Mark(ctx, scopes, until); err != nil {
+		// Applied here and retried (purge.Redis); look again all the same.
 		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
+	}
+	p.remarkStored(ctx, f, filling, until, now)
+}
+
+// remarkStored closes the race between the lookup that found a fill of a
+// URL in flight and the mark kept only fillStoreBound for it: a fill
+// that stored and verified its stamp (save) in between saw no mark and
+// keeps its entry. Looked up again now that the mark is in place, such an
+// entry is in the store, and its URL is marked again until it leaves; a
+// fill storing later sees the mark (save). Only URLs that had a fill in
+// flight are looked up again.
+func (p *Proxy) remarkStored(ctx context.Context, f *fill, urls []*url.URL, until, now time.Time) {
+	var scopes []purge.Scope
+	var longer time.Time
+	for _, u := range urls {
+		inv, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now, false)
+		if ok && inv.until.After(until) {
+			scopes = append(scopes, inv.scope)
+			longer = later(longer, inv.until)
+		}
+	}
+	if len(scopes) == 0 {
+		return
+	}
+	if err := p.purger.Mark(ctx, scopes, longer); err != nil {
+		p.log.Error("invalidate after unsafe method, entry stored during the lookup", "route", f.x.route.Name, "err", err)
 	}
 }
 
 // markSlack is added to a URL mark's lifetime for the clocks of other
-// instances, which trim the mark, being behind this one's.
+// instances, which trim the mark, being behind this one's, and for a fill
+// the moment between its flight's start and its own (fill.start).
 const markSlack = time.Minute
+
+// urlInvalidation is what an unsafe request marks for one URL: its scope,
+// until when the mark is kept, and whether a fill of it was in flight
+// (then the mark may be kept only fillStoreBound, see remarkStored).
+type urlInvalidation struct {
+	scope   purge.Scope
+	until   time.Time
+	filling bool
+}
 
 // invalidationUntil returns the URL scope of a GET of u (with the unsafe
 // request's host and fields) and until when its mark must be kept, or
 // false when nothing stored or being stored can be invalidated by it.
+// Fills in flight are looked up only when fills is set.
 //
 // A mark is needed only for an entry whose fill started before it. Such an
 // entry is either in the store now or being filled now. On most routes it
@@ -832,10 +943,15 @@ const markSlack = time.Minute
 // record first (urlRecord), which are looked up instead. A stored entry
 // leaves the store at its ResponseTime plus its store TTL (save measures
 // the TTL from then), and a Vary marker or URL record at its ResponseTime,
-// after every entry it covers, so the mark is kept that long; a fill in
-// flight, a marker without an expiry or a store that does not answer may
-// hold entries that live up to the store's cap: the mark then lives the
-// whole horizon. No entry therefore outlives the mark that invalidates it.
+// after every entry it covers, so the mark is kept that long. A fill in
+// flight stores only within fillStoreBound of its start, and only after
+// verifying its purge stamp against the marks taken until then (save):
+// for it the mark is kept fillStoreBound (plus markSlack) from now, never
+// the whole horizon, so that slow GETs paired with POSTs on distinct URLs
+// leave no lasting marks. A marker without an expiry or a store that does
+// not answer may hold entries that live up to the store's cap: the mark
+// then lives the whole horizon. No entry therefore outlives the mark that
+// invalidates it.
 //
 // Not covered: a copy held only in another instance's in-process L1 whose
 // L2 copy Redis evicted; a URL record evicted before the entries it
@@ -846,52 +962,67 @@ const markSlack = time.Minute
 // outlasts its lease (collapse wait, or five minutes on a keyed route);
 // two variants of one URL stored at the same moment, or a marker read
 // from a tiered store's L1 within a second of another instance's store,
-// where the marker may keep only the shorter expiry.
-func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time) (purge.Scope, time.Time, bool) {
+// where the marker may keep only the shorter expiry; a copy another
+// instance read into its L1 between a fill's store write and its deletion
+// (save, unsave).
+func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
 	key := rt.Key(get, scheme(client))
-	scope := purge.URLScope(key)
+	inv := urlInvalidation{scope: purge.URLScope(key)}
 	forever := now.Add(purge.MarkHorizon)
-	var until time.Time
+	var fillUntil time.Time
+	if fills {
+		fillUntil = now.Add(fillStoreBound(cfg.OriginTimeouts) + markSlack)
+	}
 	found := false
+	look := func(id string, filling func(context.Context, string) bool) (time.Time, bool, bool) {
+		if fills && filling(ctx, id) {
+			inv.filling = true
+		}
+		return p.storedUntil(ctx, rt, id)
+	}
 	for _, sch := range []string{"http", "https"} {
 		k := rt.Key(get, sch)
-		if purge.URLScope(k) != scope {
+		if purge.URLScope(k) != inv.scope {
 			continue
 		}
-		t, ok, sure := p.storedUntil(ctx, rt, k.ID(), p.collapse.Filling)
+		t, ok, sure := look(k.ID(), p.collapse.Filling)
 		if !sure {
-			return scope, forever, true
+			inv.until = forever
+			return inv, true
 		}
 		if ok {
 			found = true
-			until = later(until, t)
+			inv.until = later(inv.until, t)
 		}
 	}
-	if !rt.KeysRequestFields() {
-		return scope, until, found
+	if rt.KeysRequestFields() {
+		t, ok, sure := look(key.URLID(), p.collapse.FillingURL)
+		switch {
+		case !sure, !ok && found:
+			// The URL record is gone while an entry of the URL is stored:
+			// it was evicted, and the entries of other values cannot be
+			// found.
+			inv.until = forever
+			return inv, true
+		case ok:
+			found = true
+			inv.until = later(inv.until, t)
+		}
 	}
-	t, ok, sure := p.storedUntil(ctx, rt, key.URLID(), p.collapse.FillingURL)
-	switch {
-	case !sure, !ok && found:
-		// The URL record is gone while an entry of the URL is stored: it
-		// was evicted, and the entries of other values cannot be found.
-		return scope, forever, true
-	case ok:
-		return scope, later(until, t), true
+	if inv.filling {
+		found = true
+		inv.until = later(inv.until, fillUntil)
 	}
-	return scope, until, false
+	return inv, found
 }
 
 // storedUntil looks up what the store holds under id and returns until
 // when a mark must be kept for it (found), or sure false when the mark
-// must be kept the whole horizon: a fill of id is in flight (filling), the
-// store does not answer, or a marker has no expiry.
-func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string, filling func(context.Context, string) bool) (until time.Time, found, sure bool) {
-	if filling(ctx, id) {
-		return time.Time{}, false, false
-	}
+// must be kept the whole horizon: the store does not answer, or a marker
+// has no expiry.
+func (p *Proxy) storedUntil(ctx context.Context, rt *policy.Route, id string) (until time.Time, found, sure bool) {
 	e, err := p.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
+	"github.com/cachegate/cachegate/store"
 )
 
 // markingPurger records the Mark calls of a real purger.
@@ -16,6 +21,8 @@ type markingPurger struct {
 	purge.Purger
 	mu    sync.Mutex
 	marks []markCall
+	// before, when set, runs before the first Mark reaches the purger.
+	before func()
 }
 
 type markCall struct {
@@ -26,7 +33,12 @@ type markCall struct {
 func (m *markingPurger) Mark(ctx context.Context, scopes []purge.Scope, until time.Time) error {
 	m.mu.Lock()
 	m.marks = append(m.marks, markCall{scopes, until})
+	before := m.before
+	m.before = nil
 	m.mu.Unlock()
+	if before != nil {
+		before()
+	}
 	return m.Purger.Mark(ctx, scopes, until)
 }
 
@@ -108,12 +120,95 @@ func TestUnsafeRequestDuringAFillInvalidatesWhatTheFillStores(t *testing.T) {
 	c.do(t, http.MethodPost, "/slow")
 	once.Do(func() { close(release) })
 	<-done
-	calls := marks.calls()
-	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
-		t.Fatalf("a POST during a fill made marks %+v, want one kept the whole horizon", calls)
-	}
+	wantMarkForAFill(t, c, marks.calls())
 	resp, _ := c.get(t, "/slow")
-	wantStatus(t, resp, "fwd=miss; fwd-status=200")
+	// Nothing was stored: the POST's mark need not outlive anything.
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
+}
+
+// wantMarkForAFill checks that the only mark is the one of a POST that
+// found a fill in flight: kept as long as the fill may still store
+// (fillStoreBound, plus the slack), not the whole horizon.
+func wantMarkForAFill(t *testing.T, c *cache, calls []markCall) {
+	t.Helper()
+	bound := fillStoreBound(c.p.state.Load().cfg.OriginTimeouts) + markSlack
+	if len(calls) != 1 || time.Until(calls[0].until) > bound {
+		t.Fatalf("a POST during a fill made marks %+v, want one kept at most the fill bound %v", calls, bound)
+	}
+}
+
+func TestAPostDuringAFillMarksOnlyForTheFillBoundAndTheFillDoesNotStore(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "filled before the POST")
+	})
+	c := newCache(t, o, "")
+	defer once.Do(func() { close(release) })
+	marks := recordMarks(c)
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillResp := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := c.get(t, "/slow")
+		fillResp <- resp
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill never started")
+		}
+	}
+	c.do(t, http.MethodPost, "/slow")
+	once.Do(func() { close(release) })
+	resp := <-fillResp
+	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
+		t.Errorf("the fill's response says %q: a fill whose stamp a POST invalidated must not be stored", got)
+	}
+	wantStatus(t, resp, "detail=purged-during-fill")
+	wantMarkForAFill(t, c, marks.calls())
+	// The mark goes after the fill bound; what the fill read before the
+	// POST must not be in the store to outlive it.
+	if e, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+		t.Fatalf("the fill stored %q although a POST invalidated it while it ran", e.Body)
+	}
+	resp, _ = c.get(t, "/slow")
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
+}
+
+func TestAFillThatRunsPastTheFillBoundIsNotStored(t *testing.T) {
+	var skew atomic.Int64
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		// The origin takes longer than the bound: the proxy's clock jumps
+		// past it while the fill waits.
+		skew.Store(int64(fillStoreBound(policy.OriginTimeouts{}) + 10*time.Minute))
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "too late")
+	})
+	c := newCache(t, o, "")
+	c.p.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := c.get(t, "/late")
+	if body != "too late" {
+		t.Errorf("the client got %q, want the origin's response", body)
+	}
+	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
+		t.Errorf("Cache-Status = %q: a fill past the bound must not be stored", got)
+	}
+	wantStatus(t, resp, "detail=fill-too-slow")
+	if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+		t.Fatal("a fill that ran past the fill bound was stored: a mark made while it ran may already be gone")
+	}
 }
 
 func TestVaryMarkerOutlivesItsVariantsAndBoundsTheMarkOfAPost(t *testing.T) {
@@ -238,12 +333,10 @@ func TestUnsafeRequestDuringAFillOnARouteKeyingHeadersInvalidatesWhatTheFillStor
 	c.do(t, http.MethodPost, "/api/slow", "X-Tenant", "b")
 	once.Do(func() { close(release) })
 	<-done
-	calls := marks.calls()
-	if len(calls) != 1 || time.Until(calls[0].until) < purge.MarkHorizon-time.Minute {
-		t.Fatalf("a POST during a fill made marks %+v, want one kept the whole horizon", calls)
-	}
+	wantMarkForAFill(t, c, marks.calls())
 	resp, _ := c.get(t, "/api/slow", "X-Tenant", "a")
-	wantStatus(t, resp, "fwd=miss; fwd-status=200")
+	// Nothing was stored: the POST's mark need not outlive anything.
+	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
 	// The handler ends the record just after the client has its response.
 	for deadline := time.Now().Add(5 * time.Second); c.p.collapse.FillingURL(context.Background(), key.URLID()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -273,4 +366,107 @@ func TestUnsafeRequestOnARouteKeyingHeadersMarksTheWholeHorizonWhenTheURLRecordW
 	}
 	resp, _ := c.get(t, "/api/page", "X-Tenant", "b")
 	wantStatus(t, resp, "fwd=miss")
+}
+
+func TestAFillStoredBetweenAPostsLookupAndItsMarkIsMarkedAsLongAsItLives(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "stored in the race")
+	})
+	c := newCache(t, o, "default_route:\n  stale_if_unreachable: 0s\n")
+	defer once.Do(func() { close(release) })
+	marks := recordMarks(c)
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The POST's lookup finds the fill in flight; before its mark lands,
+	// the fill ends, verifies its stamp (no mark yet) and stores.
+	marks.before = func() {
+		once.Do(func() { close(release) })
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Error("the fill never stored")
+				return
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.get(t, "/race")
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill never started")
+		}
+	}
+	c.do(t, http.MethodPost, "/race")
+	<-done
+	e, err := c.p.store.Get(context.Background(), key.ID())
+	if err != nil {
+		t.Fatalf("the entry stored in the race: %v", err)
+	}
+	leaves := storeExpiry(e, c.p.state.Load().cfg.Route(httptest.NewRequest(http.MethodGet, "/race", nil)))
+	var longest time.Time
+	for _, m := range marks.calls() {
+		longest = later(longest, m.until)
+	}
+	if longest.Before(leaves) {
+		t.Fatalf("the marks of the POST are kept until %v, but the entry the fill stored before them leaves the store only at %v: it would be served again", longest, leaves)
+	}
+	resp, _ := c.get(t, "/race")
+	wantStatus(t, resp, "fwd=miss")
+}
+
+// purgingStore runs during, before it writes the first entry that is not a
+// marker: a purge landing while a fill's entry is being written.
+type purgingStore struct {
+	store.Store
+	once   sync.Once
+	during func()
+}
+
+func (s *purgingStore) Set(ctx context.Context, key string, e *store.Entry, ttl time.Duration) error {
+	if !e.IsMarker() {
+		s.once.Do(s.during)
+	}
+	return s.Store.Set(ctx, key, e, ttl)
+}
+
+func TestAFillWhoseEntryAPurgeInvalidatesDuringTheStoreWriteDeletesIt(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, "read before the purge")
+	})
+	c := newCache(t, o, "")
+	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/written")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The mark is taken after the check before the write: only the check
+	// after it can see it.
+	c.p.store = &purgingStore{Store: c.p.store, during: func() {
+		if err := c.p.purger.Mark(context.Background(), []purge.Scope{purge.URLScope(key)}, time.Now().Add(time.Minute)); err != nil {
+			t.Error(err)
+		}
+	}}
+	resp, _ := c.get(t, "/written")
+	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
+		t.Errorf("Cache-Status = %q: an entry a mark invalidated during its write must not be kept", got)
+	}
+	wantStatus(t, resp, "detail=purged-during-fill")
+	if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
+		t.Fatal("the entry is still in the store after the check following its write found it purged: it would outlive a mark kept only the fill bound")
+	}
 }

@@ -25,9 +25,17 @@
 // entry leaves the store (the mark's
 // time is set earlier, see MarkTime, so that the usual trimming drops it
 // then, in Redis and in every mirror; a mark's time never moves back, so
-// an admin purge of the same scope keeps its horizon). No entry can
-// outlive the mark that invalidates it, and POSTs to arbitrary URLs leave
-// no marks behind.
+// an admin purge of the same scope keeps its horizon). For a fill in
+// flight that is not the life of its entry but the fill bound: a fill
+// stores only within that bound of its start (the proxy's fillStoreBound,
+// of the order of the origin timeouts), and Verify, just before and just
+// after its store write, reads the sequence and, when it moved since the
+// fill's stamp, catches the mirror up first, so that the fill never keeps
+// an entry a mark taken during it invalidates (and stores nothing when
+// the catch-up fails within VerifyTimeout; while Redis is down the mirror
+// answers alone, see Verify). No entry can outlive the
+// mark that invalidates it, and POSTs to arbitrary URLs, even paired with
+// slow fills of them, leave no lasting marks behind.
 //
 // Durability. Redis may lose the purge state on its own: eviction under an
 // allkeys-* maxmemory-policy, FLUSHALL or FLUSHDB, a restart without

@@ -27,6 +27,14 @@ type Purger interface {
 	// FillSeq is the sequence value a fill that starts now stamps its
 	// entry with.
 	FillSeq(ctx context.Context) uint64
+	// Verify is Check for an entry a fill is about to store (and has just
+	// stored): it first makes sure that every mark taken until now, in
+	// any instance, is applied here, so that a mark whose fill stamp
+	// predates it and that is kept only as long as such a fill may still
+	// store (the invalidation after an unsafe request, see Mark) is not
+	// missed. It answers Purged, the safe answer, when that cannot be
+	// known in time (VerifyTimeout).
+	Verify(ctx context.Context, e *store.Entry) Validity
 	// Purge marks scopes, soft or hard, and returns when every live
 	// instance honours the purge (or a bound passed).
 	Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error)
@@ -60,6 +68,10 @@ func (l *Local) Check(_ context.Context, e *store.Entry) Validity { return l.mar
 
 // FillSeq implements Purger.
 func (l *Local) FillSeq(context.Context) uint64 { return l.seq.Load() }
+
+// Verify implements Purger: the marks live in process, set before the
+// sequence moves, so they are always current here.
+func (l *Local) Verify(_ context.Context, e *store.Entry) Validity { return l.marks.check(e) }
 
 // Purge implements Purger: one sequence value for all the scopes.
 func (l *Local) Purge(_ context.Context, scopes []Scope, soft bool) (Result, error) {

@@ -211,6 +211,46 @@ func (r *Redis) FillSeq(ctx context.Context) uint64 {
 	return seq
 }
 
+// VerifyTimeout bounds what Verify waits for Redis: the sequence read and,
+// when it moved since the fill started, the catch-up of the mirror.
+const VerifyTimeout = time.Second
+
+// Verify implements Purger. It reads the sequence (one HGET); when no
+// purge took a value since e's fill stamp, or the mirror already applied
+// it, the mirror answers; otherwise the mirror catches up first. A catch-up
+// that fails or times out, or a lost purge state, answer Purged: the fill
+// then does not store, which is always safe.
+//
+// While Redis is known down (or the read fails) the mirror answers alone,
+// as FillSeq then stamps with the highest sequence seen: the store write
+// then fails too, and what the tiered store keeps in L1 is trusted only
+// while L1WhenRedisDown lasts and checked against the marks once Redis is
+// back. Not covered: an outage of this instance alone longer than the
+// fill bound, during which another instance marked the URL for a fill of
+// it here (the mark may be gone when this L1 copy is checked again).
+func (r *Redis) Verify(ctx context.Context, e *store.Entry) Validity {
+	if r.down.recent(r.now()) {
+		return r.marks.check(e)
+	}
+	ctx, cancel := context.WithTimeout(ctx, VerifyTimeout)
+	defer cancel()
+	seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
+	r.down.note(err, r.now())
+	switch {
+	case r.lostState(seq, err):
+		return Purged
+	case err != nil:
+		return r.marks.check(e)
+	}
+	r.see(seq)
+	if seq > e.Seq && r.applied() < seq {
+		if err := r.syncAndReport(ctx); err != nil || r.applied() < seq {
+			return Purged
+		}
+	}
+	return r.marks.check(e)
+}
+
 func (r *Redis) applied() uint64 {
 	r.marks.mu.RLock()
 	defer r.marks.mu.RUnlock()
