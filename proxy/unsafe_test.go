@@ -88,40 +88,69 @@ func TestUnsafeRequestsMarkOnlyURLsWithAStoredEntryAndOnlyWhileItLives(t *testin
 	wantStatus(t, resp, "fwd=miss")
 }
 
-func TestUnsafeRequestDuringAFillInvalidatesWhatTheFillStores(t *testing.T) {
-	release := make(chan struct{})
+// gatedFill is a cache before an origin that answers POSTs at once and
+// GETs only once release is called, with the marks the cache makes
+// recorded: a fill that a test keeps in flight.
+type gatedFill struct {
+	c       *cache
+	marks   *markingPurger
+	release func()
+}
+
+func newGatedFill(t *testing.T, cacheControl, body, extra string) *gatedFill {
+	gate := make(chan struct{})
 	var once sync.Once
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		<-release
-		w.Header().Set("Cache-Control", "max-age=60")
-		fmt.Fprint(w, "filled before the POST")
+		<-gate
+		w.Header().Set("Cache-Control", cacheControl)
+		fmt.Fprint(w, body)
 	})
-	c := newCache(t, o, "")
-	defer once.Do(func() { close(release) })
-	marks := recordMarks(c)
-	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/slow")
+	g := &gatedFill{c: newCache(t, o, extra), release: func() { once.Do(func() { close(gate) }) }}
+	t.Cleanup(g.release)
+	g.marks = recordMarks(g.c)
+	return g
+}
+
+// key is the cache key of a GET of path.
+func (g *gatedFill) key(t *testing.T, path string) policy.Key {
+	t.Helper()
+	key, _, err := g.c.p.state.Load().cfg.KeyForURL(g.c.URL + path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	return key
+}
+
+// startFill GETs path in the background and returns once its fill is in
+// flight; the response comes on the channel when the fill ends.
+func (g *gatedFill) startFill(t *testing.T, path string) <-chan *http.Response {
+	t.Helper()
+	key := g.key(t, path)
+	resp := make(chan *http.Response, 1)
 	go func() {
-		defer close(done)
-		c.get(t, "/slow")
+		r, _ := g.c.get(t, path)
+		resp <- r
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !g.c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the fill never started")
 		}
 	}
-	c.do(t, http.MethodPost, "/slow")
-	once.Do(func() { close(release) })
-	<-done
-	wantMarkForAFill(t, c, marks.calls())
-	resp, _ := c.get(t, "/slow")
+	return resp
+}
+
+func TestUnsafeRequestDuringAFillInvalidatesWhatTheFillStores(t *testing.T) {
+	g := newGatedFill(t, "max-age=60", "filled before the POST", "")
+	fill := g.startFill(t, "/slow")
+	g.c.do(t, http.MethodPost, "/slow")
+	g.release()
+	<-fill
+	wantMarkForAFill(t, g.c, g.marks.calls())
+	resp, _ := g.c.get(t, "/slow")
 	// Nothing was stored: the POST's mark need not outlive anything.
 	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
 }
@@ -138,36 +167,11 @@ func wantMarkForAFill(t *testing.T, c *cache, calls []markCall) {
 }
 
 func TestAPostDuringAFillMarksOnlyForTheFillBoundAndTheFillDoesNotStore(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		<-release
-		w.Header().Set("Cache-Control", "max-age=3600")
-		fmt.Fprint(w, "filled before the POST")
-	})
-	c := newCache(t, o, "")
-	defer once.Do(func() { close(release) })
-	marks := recordMarks(c)
-	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillResp := make(chan *http.Response, 1)
-	go func() {
-		resp, _ := c.get(t, "/slow")
-		fillResp <- resp
-	}()
-	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the fill never started")
-		}
-	}
+	g := newGatedFill(t, "max-age=3600", "filled before the POST", "")
+	c, marks, key := g.c, g.marks, g.key(t, "/slow")
+	fillResp := g.startFill(t, "/slow")
 	c.do(t, http.MethodPost, "/slow")
-	once.Do(func() { close(release) })
+	g.release()
 	resp := <-fillResp
 	if got := resp.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
 		t.Errorf("the fill's response says %q: a fill whose stamp a POST invalidated must not be stored", got)
@@ -369,28 +373,12 @@ func TestUnsafeRequestOnARouteKeyingHeadersMarksTheWholeHorizonWhenTheURLRecordW
 }
 
 func TestAFillStoredBetweenAPostsLookupAndItsMarkIsMarkedAsLongAsItLives(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		<-release
-		w.Header().Set("Cache-Control", "max-age=3600")
-		fmt.Fprint(w, "stored in the race")
-	})
-	c := newCache(t, o, "default_route:\n  stale_if_unreachable: 0s\n")
-	defer once.Do(func() { close(release) })
-	marks := recordMarks(c)
-	key, _, err := c.p.state.Load().cfg.KeyForURL(c.URL + "/race")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGatedFill(t, "max-age=3600", "stored in the race", "default_route:\n  stale_if_unreachable: 0s\n")
+	c, marks, key := g.c, g.marks, g.key(t, "/race")
 	// The POST's lookup finds the fill in flight; before its mark lands,
 	// the fill ends, verifies its stamp (no mark yet) and stores.
 	marks.before = func() {
-		once.Do(func() { close(release) })
+		g.release()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 			if _, err := c.p.store.Get(context.Background(), key.ID()); err == nil {
 				return
@@ -401,18 +389,9 @@ func TestAFillStoredBetweenAPostsLookupAndItsMarkIsMarkedAsLongAsItLives(t *test
 			}
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.get(t, "/race")
-	}()
-	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the fill never started")
-		}
-	}
+	fill := g.startFill(t, "/race")
 	c.do(t, http.MethodPost, "/race")
-	<-done
+	<-fill
 	e, err := c.p.store.Get(context.Background(), key.ID())
 	if err != nil {
 		t.Fatalf("the entry stored in the race: %v", err)
