@@ -173,6 +173,17 @@ func assertNotServed(t *testing.T, when, path, old string, ins ...*instance) {
 	}
 }
 
+// startLoaded starts two instances of s and waits until both hold the
+// purge marks (their /readyz says ready).
+func startLoaded(t *testing.T, s setup) []*instance {
+	t.Helper()
+	ins := []*instance{startInstance(t, s), startInstance(t, s)}
+	for _, in := range ins {
+		in.waitReadyz("marks loaded", isReady)
+	}
+	return ins
+}
+
 // startFaultLoad sends GETs of 20 paths under prefix to the instances
 // from 4 clients (the load of store_faults_test.go) until endFaultLoad.
 func startFaultLoad(ins []*instance, prefix string) *load {
@@ -271,10 +282,7 @@ func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
 			srv := faultRedis(t)
 			o := startOrigin(t)
 			s := setup{origin: o.URL, backend: backend, prefix: prefixFor(t)}.on(srv)
-			ins := []*instance{startInstance(t, s), startInstance(t, s)}
-			for _, in := range ins {
-				in.waitReadyz("marks loaded", isReady)
-			}
+			ins := startLoaded(t, s)
 			// A few purges first, so that the sequence is well above 1.
 			for range 3 {
 				purgeOK(t, ins[0], `{"tags":["other"]}`)
@@ -303,10 +311,7 @@ func TestAPurgeAfterRedisIsKilledAndRestartsEmptyIsHonouredByEveryTieredInstance
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}.on(srv)
-	ins := []*instance{startInstance(t, s), startInstance(t, s)}
-	for _, in := range ins {
-		in.waitReadyz("marks loaded", isReady)
-	}
+	ins := startLoaded(t, s)
 	purgeOK(t, ins[0], `{"tags":["other"]}`)
 	const path = "/max-age/600/killed"
 	const body = `{"urls":["http://site.test/max-age/600/killed"]}`
@@ -347,10 +352,8 @@ func TestAPausedTieredInstanceIsNamedLaggingAndServesNoPurgedL1EntryAfterward(t 
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}
-	a, b := startInstance(t, s), startInstance(t, s)
-	for _, in := range []*instance{a, b} {
-		in.waitReadyz("marks loaded", isReady)
-	}
+	ins := startLoaded(t, s)
+	a, b := ins[0], ins[1]
 	const path = "/max-age/600/paused"
 	old := stored(t, path, a, b)
 	a.signal(syscall.SIGSTOP)
@@ -390,10 +393,8 @@ func TestARefusedInvalidationIsAppliedHereShownInReadyzAndWrittenOnceRedisHasRoo
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)
-	a, b := startInstance(t, s), startInstance(t, s)
-	for _, in := range []*instance{a, b} {
-		in.waitReadyz("marks loaded", isReady)
-	}
+	ins := startLoaded(t, s)
+	a, b := ins[0], ins[1]
 	const path = "/max-age/600/posted"
 	old := stored(t, path, a, b)
 	redisDo(t, srv, "CONFIG", "SET", "maxmemory-policy", "noeviction")
@@ -448,10 +449,7 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 	// The extra YAML continues the store.redis mapping of the harness.
 	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t), cluster: []string{sent.Addr()},
 		extra: "    master_name: " + redistest.MasterName + "\n"}
-	ins := []*instance{startInstance(t, s), startInstance(t, s)}
-	for _, in := range ins {
-		in.waitReadyz("marks loaded", isReady)
-	}
+	ins := startLoaded(t, s)
 	// The first sync waits repl-diskless-sync-delay (5s).
 	waitLink(t, sent.Replica, "up")
 	const path = "/max-age/600/failover"
@@ -496,10 +494,8 @@ func TestAnInvalidationThatTimesOutUnderCLIENTPAUSEIsAppliedHereAndWrittenAfter(
 	srv := faultRedis(t)
 	o := startOrigin(t)
 	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)
-	a, b := startInstance(t, s), startInstance(t, s)
-	for _, in := range []*instance{a, b} {
-		in.waitReadyz("marks loaded", isReady)
-	}
+	ins := startLoaded(t, s)
+	a, b := ins[0], ins[1]
 	const path = "/max-age/600/paused-writes"
 	old := stored(t, path, a, b)
 	redisDo(t, srv, "CLIENT", "PAUSE", 3000, "WRITE")

@@ -51,8 +51,17 @@ func urlMarkLifetimes(t *testing.T, prefix string) map[string]time.Duration {
 const shortLived = 10 * time.Minute
 
 // slowOrigin answers POSTs at once and holds every GET under /slow/ until
-// release is closed; arrived counts the GETs it holds.
-func slowOrigin(t *testing.T, release <-chan struct{}, arrived *atomic.Int64) string {
+// release; arrived counts the GETs it holds.
+type slowOrigin struct {
+	URL     string
+	arrived atomic.Int64
+	release func()
+}
+
+func newSlowOrigin(t *testing.T) *slowOrigin {
+	gate := make(chan struct{})
+	var once sync.Once
+	o := &slowOrigin{release: func() { once.Do(func() { close(gate) }) }}
 	var fills atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
@@ -61,48 +70,52 @@ func slowOrigin(t *testing.T, release <-chan struct{}, arrived *atomic.Int64) st
 		}
 		n := fills.Add(1)
 		if strings.HasPrefix(r.URL.Path, "/slow/") {
-			arrived.Add(1)
-			<-release
+			o.arrived.Add(1)
+			<-gate
 		}
 		w.Header().Set("Cache-Control", "max-age=86400")
 		fmt.Fprintf(w, "fill %d of %s", n, r.URL.Path)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	t.Cleanup(o.release) // runs first: the held GETs end before the server closes
+	o.URL = srv.URL
+	return o
 }
 
 // waitArrived waits, bounded, until the origin holds n GETs.
-func waitArrived(t *testing.T, arrived *atomic.Int64, n int64) {
+func (o *slowOrigin) waitArrived(t *testing.T, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); arrived.Load() < n; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); o.arrived.Load() < n; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the origin holds %d fills, want %d", arrived.Load(), n)
+			t.Fatalf("the origin holds %d fills, want %d", o.arrived.Load(), n)
 		}
 	}
 }
 
+// startTieredPair starts two tiered instances before origin on one prefix.
+func startTieredPair(t *testing.T, origin string) (a, b *instance, prefix string) {
+	prefix = prefixFor(t)
+	a = startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
+	b = startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
+	return a, b, prefix
+}
+
 func TestAPostThroughOneInstanceDuringAFillInAnotherIsHonouredByBothWithAShortLivedMark(t *testing.T) {
-	release := make(chan struct{})
-	var released sync.Once
-	defer released.Do(func() { close(release) })
-	var arrived atomic.Int64
-	origin := slowOrigin(t, release, &arrived)
-	prefix := prefixFor(t)
-	a := startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
-	b := startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
+	o := newSlowOrigin(t)
+	a, b, prefix := startTieredPair(t, o.URL)
 	const path = "/slow/page"
 	done := make(chan *http.Response, 1)
 	go func() {
 		resp, _ := b.do(http.MethodGet, path, nil)
 		done <- resp
 	}()
-	waitArrived(t, &arrived, 1)
+	o.waitArrived(t, 1)
 	// The POST comes through the other instance while B's fill waits for
 	// the origin: it finds B's fill by its lease in Redis.
 	if resp, _ := a.do(http.MethodPost, path, nil); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
-	released.Do(func() { close(release) })
+	o.release()
 	fill := <-done
 	if got := fill.Header.Get("Cache-Status"); strings.Contains(got, "stored") {
 		t.Errorf("B's fill says %q: what it read before the POST must not be stored", got)
@@ -126,14 +139,8 @@ func TestAPostThroughOneInstanceDuringAFillInAnotherIsHonouredByBothWithAShortLi
 }
 
 func TestHostileSlowGetAndPostPairsOnDistinctURLsLeaveNoLongLivedMarks(t *testing.T) {
-	release := make(chan struct{})
-	var released sync.Once
-	defer released.Do(func() { close(release) })
-	var arrived atomic.Int64
-	origin := slowOrigin(t, release, &arrived)
-	prefix := prefixFor(t)
-	a := startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
-	b := startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
+	o := newSlowOrigin(t)
+	a, b, prefix := startTieredPair(t, o.URL)
 	const pairs = 40
 	var fills sync.WaitGroup
 	for i := range pairs {
@@ -143,11 +150,11 @@ func TestHostileSlowGetAndPostPairsOnDistinctURLsLeaveNoLongLivedMarks(t *testin
 			b.do(http.MethodGet, fmt.Sprintf("/slow/hostile-%d", i), nil)
 		}()
 	}
-	waitArrived(t, &arrived, pairs)
+	o.waitArrived(t, pairs)
 	for i := range pairs {
 		a.do(http.MethodPost, fmt.Sprintf("/slow/hostile-%d", i), nil)
 	}
-	released.Do(func() { close(release) })
+	o.release()
 	fills.Wait()
 	marks := urlMarkLifetimes(t, prefix)
 	long := 0
