@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/hostile"
 )
 
 // echoOrigin answers every request, cacheable for a minute, with the
@@ -85,26 +87,11 @@ func (in *instance) rawRequest(method, target, host string, fields ...string) (*
 	return in.raw(req + "Connection: close\r\n\r\n")
 }
 
-// clientForwardingFields are the forwarding family as a hostile client
-// sends it, to make the origin build URLs, redirects or routes from it.
-var clientForwardingFields = []string{
-	"Forwarded: for=6.6.6.6;host=evil.example;proto=https",
-	"X-Forwarded-For: 6.6.6.6", "X-Forwarded-Host: evil.example", "X-Forwarded-Proto: https",
-	"X-Forwarded-Prefix: /evil", "X-Forwarded-Scheme: https", "X-Forwarded-Port: 6666",
-	"X-Forwarded-Server: evil.example", "X-Forwarded-Ssl: on", "X-Forwarded: for=6.6.6.6",
-	"X-Host: evil.example", "X-Original-Host: evil.example", "X-Original-URL: /admin",
-	"X-Original-Uri: /admin", "X-Rewrite-URL: /admin", "X-HTTP-Method-Override: DELETE",
-	"X-HTTP-Method: DELETE", "X-Method-Override: DELETE", "Front-End-Https: on",
-	"X-Url-Scheme: https", "X-Real-IP: 6.6.6.6", "True-Client-IP: 6.6.6.6", "X-Client-IP: 6.6.6.6",
-	"X-Cluster-Client-IP: 6.6.6.6", "CF-Connecting-IP: 6.6.6.6", "Fastly-Client-IP: 6.6.6.6",
-	"X_Forwarded_Host: evil.example",
-}
-
 func TestForwardingFieldsOfAnUntrustedClientNeverReachTheOrigin(t *testing.T) {
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
-		for _, field := range clientForwardingFields {
+		for _, field := range hostile.ForwardingFields {
 			_, body := in.rawRequest(method, "/page-"+strings.ToLower(method), siteHost, field)
 			value := strings.TrimSpace(field[strings.IndexByte(field, ':')+1:])
 			for _, part := range []string{"evil", "6.6.6.6", "/admin", "DELETE", "6666", "https", ": on"} {
@@ -113,7 +100,7 @@ func TestForwardingFieldsOfAnUntrustedClientNeverReachTheOrigin(t *testing.T) {
 				}
 			}
 		}
-		_, body := in.rawRequest(method, "/own-"+strings.ToLower(method), siteHost, clientForwardingFields...)
+		_, body := in.rawRequest(method, "/own-"+strings.ToLower(method), siteHost, hostile.ForwardingFields...)
 		for _, want := range []string{"X-Forwarded-For: 127.0.0.1\n", "X-Forwarded-Host: " + siteHost + "\n", "X-Forwarded-Proto: http\n"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: the origin should get cachegate's own %q:\n%s", method, strings.TrimSpace(want), body)
@@ -125,7 +112,7 @@ func TestForwardingFieldsOfAnUntrustedClientNeverReachTheOrigin(t *testing.T) {
 func TestForwardingFieldsOfATrustedProxyAreKept(t *testing.T) {
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, extra: "trusted_proxies: [127.0.0.1/32]\n"})
-	_, body := in.rawRequest(http.MethodGet, "/page", siteHost, clientForwardingFields...)
+	_, body := in.rawRequest(http.MethodGet, "/page", siteHost, hostile.ForwardingFields...)
 	for _, want := range []string{
 		"X-Forwarded-For: 6.6.6.6, 127.0.0.1\n",
 		"X-Forwarded-Proto: https\n",

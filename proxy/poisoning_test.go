@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cachegate/cachegate/internal/hostile"
 	"github.com/cachegate/cachegate/purge"
 )
 
@@ -169,26 +170,11 @@ func TestForwardIgnoredQueryForwardsTheWholeQuery(t *testing.T) {
 	}
 }
 
-// forwardingFamily are fields a client sends to make an origin build URLs,
-// redirects or routes from them.
-var forwardingFamily = []string{
-	"Forwarded: for=6.6.6.6;host=evil.example;proto=https",
-	"X-Forwarded-For: 6.6.6.6", "X-Forwarded-Host: evil.example", "X-Forwarded-Proto: https",
-	"X-Forwarded-Prefix: /evil", "X-Forwarded-Scheme: https", "X-Forwarded-Port: 6666",
-	"X-Forwarded-Server: evil.example", "X-Forwarded-Ssl: on", "X-Forwarded: for=6.6.6.6",
-	"X-Host: evil.example", "X-Original-Host: evil.example", "X-Original-URL: /admin",
-	"X-Original-Uri: /admin", "X-Rewrite-URL: /admin", "X-HTTP-Method-Override: DELETE",
-	"X-HTTP-Method: DELETE", "X-Method-Override: DELETE", "Front-End-Https: on",
-	"X-Url-Scheme: https", "X-Real-IP: 6.6.6.6", "True-Client-IP: 6.6.6.6", "X-Client-IP: 6.6.6.6",
-	"X-Cluster-Client-IP: 6.6.6.6", "CF-Connecting-IP: 6.6.6.6", "Fastly-Client-IP: 6.6.6.6",
-	"X_Forwarded_Host: evil.example",
-}
-
 func TestForwardingFieldsFromClientsNeverReachTheOrigin(t *testing.T) {
 	o := newOrigin(t, echo)
 	c := newCache(t, o, "")
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
-		req := method + " /page HTTP/1.1\r\nHost: site.test\r\nContent-Length: 0\r\n" + strings.Join(forwardingFamily, "\r\n") + "\r\nConnection: close\r\n\r\n"
+		req := method + " /page HTTP/1.1\r\nHost: site.test\r\nContent-Length: 0\r\n" + strings.Join(hostile.ForwardingFields, "\r\n") + "\r\nConnection: close\r\n\r\n"
 		_, body := c.raw(t, req)
 		for _, bad := range []string{"evil", "6.6.6.6", "/admin", "DELETE", "6666", "https", ": on"} {
 			if strings.Contains(body, bad) {
@@ -206,7 +192,7 @@ func TestForwardingFieldsFromClientsNeverReachTheOrigin(t *testing.T) {
 func TestTrustedProxyKeepsTheClientChainAndScheme(t *testing.T) {
 	o := newOrigin(t, echo)
 	c := newCache(t, o, "trusted_proxies: [127.0.0.0/8]\n")
-	_, body := c.rawGet(t, "/page", "site.test", forwardingFamily...)
+	_, body := c.rawGet(t, "/page", "site.test", hostile.ForwardingFields...)
 	for _, want := range []string{"X-Forwarded-For: 6.6.6.6, 127.0.0.1", "X-Forwarded-Proto: https", "Forwarded: for=6.6.6.6;proto=https, for=127.0.0.1", "X-Forwarded-Host: site.test"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("from a trusted proxy the origin should get %q:\n%s", want, body)
