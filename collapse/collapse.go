@@ -206,19 +206,14 @@ func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, 
 	return f.outcome, f.value, shared
 }
 
-// Busy reports whether key is being filled in this process.
-func (g *Group) Busy(key string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, ok := g.flights[key]
-	return ok
-}
-
 // Filling reports whether key is being filled here or, with Redis, by
 // any instance (its lease is held, and is not a hit-for-pass marker). A
 // Redis error counts as filling: the caller cannot rule it out.
 func (g *Group) Filling(ctx context.Context, key string) bool {
-	if g.Busy(key) {
+	g.mu.Lock()
+	_, here := g.flights[key]
+	g.mu.Unlock()
+	if here {
 		return true
 	}
 	if g.client == nil {

@@ -126,7 +126,7 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 	if out != Failed || !shared {
 		t.Errorf("waiter of a panicked fill: %v shared %v, want Failed (then it fetches itself)", out, shared)
 	}
-	if g.Busy("k") {
+	if g.flying("k") {
 		t.Error("the flight of a panicked fill is still registered")
 	}
 }
@@ -249,4 +249,12 @@ func (g *Group) waiting(key string) int {
 		return int(f.waiters.Load())
 	}
 	return 0
+}
+
+// flying reports whether key is being filled in this process.
+func (g *Group) flying(key string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.flights[key]
+	return ok
 }

@@ -36,7 +36,7 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 // waitForWaiter starts a request for key on g that waits for the flight
 // in progress, and returns once it waits.
 func waitForWaiter(t *testing.T, g *Group, key string) {
-	for deadline := time.Now().Add(5 * time.Second); !g.Busy(key); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !g.flying(key); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Error("the fill never started")
 			return

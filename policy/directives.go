@@ -17,10 +17,9 @@ const maxDelta = 2147483648 * time.Second
 // cache acts on (RFC 9111 §5.2.2, RFC 5861), with durations already
 // converted. A directive given twice keeps its first value (§4.2.1).
 type ResponseDirectives struct {
-	MaxAge, SMaxAge                        time.Duration
-	HasMaxAge, HasSMaxAge                  bool
-	StaleWhileRevalidate, StaleIfError     time.Duration
-	HasStaleWhileRevalidate, HasStaleIfErr bool
+	MaxAge, SMaxAge                    time.Duration
+	HasMaxAge, HasSMaxAge              bool
+	StaleWhileRevalidate, StaleIfError time.Duration
 	// InvalidFreshness is set when max-age or s-maxage was present but
 	// unparseable: the response is then treated as stale (§4.2.1).
 	InvalidFreshness bool
@@ -35,7 +34,6 @@ type ResponseDirectives struct {
 	MustRevalidate  bool
 	ProxyRevalidate bool
 	MustUnderstand  bool
-	Immutable       bool
 }
 
 // ParseResponseDirectives parses every Cache-Control line of h. Each
@@ -98,11 +96,11 @@ func (d *ResponseDirectives) merge(name string, first bool, cd *cacheobject.Resp
 		}
 	case "stale-while-revalidate":
 		if first {
-			d.StaleWhileRevalidate, d.HasStaleWhileRevalidate = delta(cd.StaleWhileRevalidate), true
+			d.StaleWhileRevalidate = delta(cd.StaleWhileRevalidate)
 		}
 	case "stale-if-error":
 		if first {
-			d.StaleIfError, d.HasStaleIfErr = delta(cd.StaleIfError), true
+			d.StaleIfError = delta(cd.StaleIfError)
 		}
 	case "no-store":
 		d.NoStore = true
@@ -134,8 +132,6 @@ func (d *ResponseDirectives) merge(name string, first bool, cd *cacheobject.Resp
 		d.MustRevalidate = true
 	case "proxy-revalidate":
 		d.ProxyRevalidate = true
-	case "immutable":
-		d.Immutable = true
 	case "must-understand":
 		d.MustUnderstand = true
 	}

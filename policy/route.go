@@ -134,11 +134,6 @@ func (c *Config) Route(r *http.Request) *Route {
 	return &c.DefaultRoute
 }
 
-// Matches reports whether r is one of the requests rt's Match selects.
-func (rt *Route) Matches(r *http.Request) bool {
-	return rt.matches(HostName(requestHost(r)), removeDotSegments(matchPath(r.URL)), r.Method)
-}
-
 // matchPath is the path routes match: u's path with its escapes decoded,
 // except an encoded "/" (%2F), which stays encoded. The origin receives
 // the path escaped, and many (Express, Rack, Tomcat behind a proxy) do not

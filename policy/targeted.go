@@ -59,9 +59,9 @@ func parseTargeted(v string) (ResponseDirectives, error) {
 				d.InvalidFreshness = true
 			}
 		case "stale-while-revalidate":
-			d.StaleWhileRevalidate, d.HasStaleWhileRevalidate = seconds(m)
+			d.StaleWhileRevalidate, _ = seconds(m)
 		case "stale-if-error":
-			d.StaleIfError, d.HasStaleIfErr = seconds(m)
+			d.StaleIfError, _ = seconds(m)
 		case "no-store":
 			d.NoStore = m.isTrue()
 		case "no-cache":
@@ -76,8 +76,6 @@ func parseTargeted(v string) (ResponseDirectives, error) {
 			d.MustRevalidate = m.isTrue()
 		case "proxy-revalidate":
 			d.ProxyRevalidate = m.isTrue()
-		case "immutable":
-			d.Immutable = m.isTrue()
 		}
 	}
 	return d, nil

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -343,7 +344,7 @@ func waitFilling(t *testing.T, c *cache, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Filling(context.Background(), key.ID()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no fill of " + path + " is in flight")
 		}

@@ -33,8 +33,10 @@ func (st *state) stripInternalFields(h http.Header) {
 	}
 }
 
-// notModifiedFields are the fields a 304 keeps (RFC 9110 §15.4.5): those a
-// 200 would have carried, less the ones that describe the content.
+// contentFields are the fields notModified removes: those that describe
+// the content or its framing, which a 304 has none of (RFC 9110 §15.4.5:
+// a 304 carries the fields a 200 would have, less representation
+// metadata other than what guides cache updates).
 var contentFields = []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding"}
 
 // notModified removes from h what a 304 must not carry.

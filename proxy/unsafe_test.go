@@ -135,7 +135,7 @@ func (g *gatedFill) startFill(t *testing.T, path string) <-chan *http.Response {
 		r, _ := g.c.get(t, path)
 		resp <- r
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !g.c.p.collapse.Busy(key.ID()); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !g.c.p.collapse.Filling(context.Background(), key.ID()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the fill never started")
 		}

@@ -36,12 +36,15 @@ const codecVersionNoURL = 0xC2
 
 // Flags in the first byte of meta.
 const (
-	flagHeadOnly = 1 << iota
+	// flagRetiredHeadOnly marked entries filled by a HEAD, which are no
+	// longer stored (a HEAD miss is fetched as GET). It is never written;
+	// entries written before still carry it, and decode with it ignored.
+	flagRetiredHeadOnly = 1 << iota
 	flagMustRevalidate
 	flagRequestTime
 	flagResponseTime
 
-	flagsKnown = flagHeadOnly | flagMustRevalidate | flagRequestTime | flagResponseTime
+	flagsKnown = flagRetiredHeadOnly | flagMustRevalidate | flagRequestTime | flagResponseTime
 )
 
 // maxStatus bounds the decoded status code (RFC 9110 §15: three digits).
@@ -52,9 +55,6 @@ const maxStatus = 999
 // survive the round trip; monotonic clock readings and locations are dropped.
 func Encode(e *Entry) []byte {
 	var flags byte
-	if e.HeadOnly {
-		flags |= flagHeadOnly
-	}
 	if e.MustRevalidate {
 		flags |= flagMustRevalidate
 	}
@@ -222,10 +222,7 @@ func (d *decoder) entry() (*Entry, uint64, error) {
 	if flags&^flagsKnown != 0 {
 		return nil, 0, fmt.Errorf("unknown flags 0x%02x", flags)
 	}
-	e := &Entry{
-		HeadOnly:       flags&flagHeadOnly != 0,
-		MustRevalidate: flags&flagMustRevalidate != 0,
-	}
+	e := &Entry{MustRevalidate: flags&flagMustRevalidate != 0}
 	status, err := d.uvarint("status")
 	if err != nil {
 		return nil, 0, err

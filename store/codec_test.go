@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"strings"
@@ -58,7 +59,6 @@ func diffEntries(a, b *Entry) string {
 	check("Groups", a.Groups, b.Groups)
 	check("Vary", a.Vary, b.Vary)
 	check("Status", a.Status, b.Status)
-	check("HeadOnly", a.HeadOnly, b.HeadOnly)
 	check("MustRevalidate", a.MustRevalidate, b.MustRevalidate)
 	check("Freshness", a.Freshness, b.Freshness)
 	check("StaleWhileRevalidate", a.StaleWhileRevalidate, b.StaleWhileRevalidate)
@@ -103,7 +103,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"empty header", &Entry{Status: 204, Header: http.Header{}, Freshness: time.Second}},
 		{"header field without values", &Entry{Status: 200, Header: http.Header{"X-Empty": nil}}},
 		{"empty header value", &Entry{Status: 200, Header: http.Header{"X-Empty": {""}}}},
-		{"head only, must revalidate", &Entry{Status: 200, HeadOnly: true, MustRevalidate: true}},
+		{"must revalidate", &Entry{Status: 200, MustRevalidate: true}},
 		{"negative durations", &Entry{Status: 200, Freshness: -time.Second, StaleIfError: -1}},
 		{"times before 1970", &Entry{Status: 200, RequestTime: time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC)}},
 		{"unix epoch is not the zero time", &Entry{Status: 200, ResponseTime: time.Unix(0, 0)}},
@@ -227,5 +227,18 @@ func TestEntriesOfThePreviousVersionDecodeWithTheirURL(t *testing.T) {
 	}
 	if want := "example.com:8443/a/b?x=1"; e.URL != want || string(e.Body) != "body" || e.Route != "r" {
 		t.Errorf("decoded URL %q, body %q, route %q; want URL %q from its key, body and route intact", e.URL, e.Body, e.Route, want)
+	}
+}
+
+func TestEntriesCarryingTheRetiredHeadOnlyFlagStillDecode(t *testing.T) {
+	b := Encode(&Entry{Key: "https://example.com/", Status: 200, MustRevalidate: true, Body: []byte("body")})
+	_, n := binary.Uvarint(b[1:])
+	b[1+n] |= flagRetiredHeadOnly // as an earlier version wrote an entry filled by a HEAD
+	e, err := Decode(b)
+	if err != nil {
+		t.Fatalf("an entry with the retired head-only flag: %v; want it decoded, the flag ignored", err)
+	}
+	if !e.MustRevalidate || string(e.Body) != "body" || e.Key != "https://example.com/" {
+		t.Errorf("decoded %+v; want the entry's other flags, key and body intact", e)
 	}
 }

@@ -44,9 +44,6 @@ type Entry struct {
 	Status int
 	Header http.Header
 	Body   []byte
-	// HeadOnly is set when the entry was filled by a HEAD request: it has
-	// no body and is never served to a GET (RFC 9111 §4.3.5 aside).
-	HeadOnly bool
 
 	// RequestTime and ResponseTime are when the fill's request was sent and
 	// its response received (RFC 9111 §4.2.3).
