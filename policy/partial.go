@@ -131,6 +131,27 @@ func resolveRange(spec string, size int64) (first, last int64, ok bool) {
 	return first, last, true
 }
 
+// PartServes reports whether a stored part, a 206 with header h, may
+// answer r: a GET or HEAD whose every range lies wholly inside the part
+// (RFC 9111 §3.3). A request with If-Range goes to the origin: answering
+// it could need the whole representation (RFC 9110 §13.1.5).
+func PartServes(r *http.Request, h http.Header) bool {
+	held, ok := ParseContentRange(h.Get("Content-Range"))
+	return ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		r.Header.Get("If-Range") == "" && RangesWithin(r.Header.Get("Range"), held)
+}
+
+// BodyFits reports whether a body of n bytes is what a response with
+// status and header h says it is: for a 206, exactly the bytes its
+// Content-Range names (RFC 9110 §14.4); any other body fits.
+func BodyFits(status int, h http.Header, n int) bool {
+	if status != http.StatusPartialContent {
+		return true
+	}
+	cr, ok := ParseContentRange(h.Get("Content-Range"))
+	return ok && cr.Len() == int64(n)
+}
+
 // DecideStorePartial applies RFC 9111 §3.3 to a 206 answering a Range
 // request the cache forwarded: it is stored as a partial entry when it
 // holds one byte range of a representation of known length (its

@@ -334,3 +334,34 @@ func DecideReuseWhenUnreachable(ef EntryFreshness, age time.Duration, rd Request
 	}
 	return !ef.MustRevalidate && age-ef.Freshness <= window
 }
+
+// ErrorReuse is what DecideReuseAfterError allows.
+type ErrorReuse int
+
+const (
+	// ErrorReuseNone: the entry may not be served; the client gets the
+	// origin's error, or 502 or 504 when there was none.
+	ErrorReuseNone ErrorReuse = iota
+	// ErrorReuseStaleIfError: the entry is served, fresh or within
+	// stale-if-error or the client's max-stale (DecideReuseOnError).
+	ErrorReuseStaleIfError
+	// ErrorReuseUnreachable: the entry is served stale within the route's
+	// window for a disconnected cache (DecideReuseWhenUnreachable).
+	ErrorReuseUnreachable
+)
+
+// DecideReuseAfterError applies RFC 5861 §4 and RFC 9111 §4.2.4 to an
+// entry of the given age whose validation failed. When the origin
+// answered with an error status (reached: a 5xx), the entry replaces
+// that answer within stale-if-error; when it could not be reached at all
+// (refused, reset, timed out), also within unreachable, the route's
+// stale_if_unreachable, since the cache is then disconnected.
+func DecideReuseAfterError(ef EntryFreshness, age time.Duration, rd RequestDirectives, reached bool, unreachable time.Duration) ErrorReuse {
+	switch {
+	case DecideReuseOnError(ef, age, rd):
+		return ErrorReuseStaleIfError
+	case !reached && DecideReuseWhenUnreachable(ef, age, rd, unreachable):
+		return ErrorReuseUnreachable
+	}
+	return ErrorReuseNone
+}

@@ -17,3 +17,16 @@ func RefreshEarly(beta float64, delta, remaining time.Duration, rnd float64) boo
 	}
 	return float64(delta)*beta*-math.Log(rnd) >= float64(remaining)
 }
+
+// DecideRefreshEarly decides whether a fresh entry with remaining
+// freshness, whose fill took delta, is refreshed now in the background:
+// never with beta 0 or once stale (then the stale rules apply), always
+// once it has less than two fill times left (XFetch alone may draw its
+// refresh so late that the refresh ends after expiry), else by XFetch
+// (RefreshEarly) with rnd uniform in (0, 1].
+func DecideRefreshEarly(beta float64, delta, remaining time.Duration, rnd float64) bool {
+	if beta <= 0 || remaining <= 0 {
+		return false
+	}
+	return remaining <= 2*delta || RefreshEarly(beta, delta, remaining, rnd)
+}

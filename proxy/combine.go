@@ -93,16 +93,14 @@ func (p *Proxy) combine(f *fill, h http.Header, rest []byte, now time.Time) *sto
 	}
 	x.status.Detail = detailCombined
 	dec := policy.DecideStore(x.route, f.client, http.StatusOK, header, f.requestTime, now)
-	if x.rd.NoStore {
-		dec.Store = false
-	}
+	dec = dec.Limited(x.rd, int64(len(body)), int64(x.st.cfg.Cache.MaxObjectBytes))
 	e := p.newEntry(f, &http.Response{StatusCode: http.StatusOK, Header: header}, dec, now)
 	e.Body = body
 	if !dec.Store {
 		f.uncacheable.Store(true)
 		return e
 	}
-	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(header, f.requestTime, now, now), true
+	x.status.TTL, x.status.HasTTL = entryFreshness(e).TTL(policy.CurrentAge(header, f.requestTime, now, now)), true
 	if p.save(context.WithoutCancel(f.client.Context()), f, e) {
 		f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
 		f.stored.Store(true)

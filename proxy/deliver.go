@@ -66,7 +66,7 @@ func (p *Proxy) deliverRange(w http.ResponseWriter, r *http.Request, e *store.En
 }
 
 // deliverPart answers a Range request from a stored part (a 206), whose
-// ranges lie wholly inside it (lookup checked with partialServes), with
+// ranges lie wholly inside it (lookup checked with policy.PartServes), with
 // http.ServeContent over a reader of the whole representation's length
 // that holds only the part (RFC 9111 §3.3).
 func (p *Proxy) deliverPart(w http.ResponseWriter, r *http.Request, e *store.Entry) {
@@ -82,7 +82,7 @@ func (p *Proxy) deliverPart(w http.ResponseWriter, r *http.Request, e *store.Ent
 }
 
 // heldPart is the bytes of a representation from first on that a stored
-// part holds; reading elsewhere fails (partialServes keeps requests
+// part holds; reading elsewhere fails (policy.PartServes keeps requests
 // inside it).
 type heldPart struct {
 	body  []byte

@@ -280,8 +280,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return p.revalidated(f, resp, now)
 	}
 	if f.stale != nil && resp.StatusCode >= 500 {
-		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, now)
-		if f.background || policy.DecideReuseOnError(entryFreshness(f.stale), age, x.rd) {
+		if f.background || p.reuseAfterError(f, true) != policy.ErrorReuseNone {
 			// A 5xx never replaces the stale copy; the client gets the
 			// stale copy within stale-if-error.
 			return errServeStale
@@ -301,12 +300,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	} else {
 		dec = policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
 	}
-	if x.rd.NoStore {
-		dec.Store, dec.Reason = false, "request-no-store"
-	}
-	if dec.Store && resp.ContentLength > int64(x.st.cfg.Cache.MaxObjectBytes) {
-		dec.Store, dec.Reason = false, "too-large"
-	}
+	dec = dec.Limited(x.rd, resp.ContentLength, int64(x.st.cfg.Cache.MaxObjectBytes))
 	if !dec.Store {
 		// A range fill tells nothing of the whole response: it never makes
 		// the key hit-for-pass.
@@ -335,7 +329,7 @@ func (p *Proxy) storeResponse(f *fill, resp *http.Response, dec policy.StoreDeci
 	f.body = newOriginBody(resp.Body, resp.ContentLength, f.cancel)
 	go p.readOrigin(context.WithoutCancel(resp.Request.Context()), f, e, int64(x.st.cfg.Cache.MaxObjectBytes), x.st.cfg.OriginTimeouts.ResponseHeader.D())
 	resp.Body = &bodyReader{b: f.body}
-	x.status.TTL, x.status.HasTTL = e.Freshness-policy.CurrentAge(resp.Header, f.requestTime, now, now), true
+	x.status.TTL, x.status.HasTTL = entryFreshness(e).TTL(policy.CurrentAge(resp.Header, f.requestTime, now, now)), true
 	p.statusBeforeHeaders(f, resp.ContentLength)
 	resp.Header.Set("Cache-Status", x.status.String())
 }
@@ -431,7 +425,7 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	defer close(f.body.done)
 	body, complete := f.body.read(maxBytes, idle)
 	switch {
-	case complete && !partialFits(e, body):
+	case complete && !policy.BodyFits(e.Status, e.Header, len(body)):
 		// A 206 whose body is not the range it names is not stored.
 		f.misfit.Store(true)
 	case complete:
@@ -518,16 +512,6 @@ func rangeMiss(r *http.Request, stored *store.Entry) bool {
 	return stored == nil && r.Method == http.MethodGet && r.Header.Get("Range") != ""
 }
 
-// partialFits reports whether body is what e's status says: for a 206,
-// exactly the bytes its Content-Range names (RFC 9110 §14.4).
-func partialFits(e *store.Entry, body []byte) bool {
-	if e.Status != http.StatusPartialContent {
-		return true
-	}
-	cr, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
-	return ok && cr.Len() == int64(len(body))
-}
-
 // forwardsHead reports whether the fill asks the origin with HEAD: a
 // client's HEAD that found a stale entry, validated with the entry's
 // validators (RFC 9111 §4.3.5). Its answer updates the entry's header
@@ -578,10 +562,7 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 		header.Del(name)
 	}
 	vary, _ := policy.VaryNames(resp.Header)
-	if dec.RouteTTL && x.route.TTLJitter > 0 {
-		// Spread the expiries of entries filled together.
-		dec.Freshness -= time.Duration(float64(dec.Freshness) * x.route.TTLJitter * rand.Float64())
-	}
+	dec = dec.Jittered(x.route.TTLJitter, rand.Float64())
 	return &store.Entry{
 		Key:                  x.key.String(),
 		Route:                x.route.Name,
@@ -661,13 +642,11 @@ func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
 const purgedDuringFill = "purged-during-fill"
 
 // fillStoreBound is how long after its start a fill may still store its
-// entry: the connection, the wait for the response headers and as long
-// again for the body (each read of which response_header bounds too). A
-// fill slower than that streams its response and does not store it
-// (save), so that a mark made while it was in flight need be kept only
-// this long (plus markSlack), not as long as its entry could live.
+// entry under the origin timeouts t (policy.FillStoreBound): a slower fill
+// streams its response unstored (save), so that a mark made while it was
+// in flight need be kept only this long (plus markSlack).
 func fillStoreBound(t policy.OriginTimeouts) time.Duration {
-	return t.Connect.D() + 2*t.ResponseHeader.D()
+	return policy.FillStoreBound(t.Connect.D(), t.ResponseHeader.D())
 }
 
 // unsave deletes the entry a fill just stored under id when a mark taken
@@ -695,24 +674,12 @@ func (p *Proxy) setMarker(ctx context.Context, id string, m *store.Entry) bool {
 	return true
 }
 
-// keepForRevalidation is how long an entry with validators is kept past
-// its stale windows, so that the origin can still answer 304 for it.
-const keepForRevalidation = time.Hour
-
-// storeTTL is how long the store keeps an entry: its freshness, the longest
-// of its stale windows and its route's stale_if_unreachable, and a grace for revalidation when it has
-// validators; never more than store.MaxTTL, so that purge marks, which are
-// dropped after that, always outlive the entries they invalidate.
+// storeTTL is how long the store keeps e, stored under route rt
+// (policy.StoreTTL): never more than store.MaxTTL, so that purge marks,
+// which are dropped after that, always outlive the entries they
+// invalidate.
 func storeTTL(e *store.Entry, rt *policy.Route) time.Duration {
-	unreachable := rt.StaleIfUnreachable.D()
-	if e.MustRevalidate {
-		unreachable = 0 // never served stale, even disconnected
-	}
-	ttl := e.Freshness + max(e.StaleWhileRevalidate, e.StaleIfError, unreachable)
-	if e.Header.Get("ETag") != "" || e.Header.Get("Last-Modified") != "" {
-		ttl += keepForRevalidation
-	}
-	return min(max(ttl, time.Second), store.MaxTTL)
+	return policy.StoreTTL(entryFreshness(e), e.Header, rt.StaleIfUnreachable.D(), store.MaxTTL)
 }
 
 // varyMarker is the Vary marker stored over variant e. Its ResponseTime
@@ -781,23 +748,14 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 		p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
 	}
 	if f.stale != nil {
-		age := policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, p.now())
-		ef := entryFreshness(f.stale)
-		detail := ""
-		switch {
-		case policy.DecideReuseOnError(ef, age, x.rd):
-			detail = "stale-if-error"
-		case !errors.Is(err, errServeStale) && policy.DecideReuseWhenUnreachable(ef, age, x.rd, x.route.StaleIfUnreachable.D()):
-			// The origin was not reached at all (refused, reset, closed,
-			// timed out): a disconnected cache may serve stale (RFC 9111
-			// §4.2.4).
-			detail = "origin-unreachable"
-		}
-		if detail != "" {
+		// errServeStale: the origin answered with a 5xx. Otherwise it was
+		// not reached at all (refused, reset, closed, timed out).
+		reached := errors.Is(err, errServeStale)
+		if reuse := p.reuseAfterError(f, reached); reuse != policy.ErrorReuseNone {
 			x.status.Hit = true
 			x.status.Fwd = ""
-			x.status.Detail = detail
-			p.deliver(w, f.client, x, f.stale, age)
+			x.status.Detail = errorReuseDetail[reuse]
+			p.deliver(w, f.client, x, f.stale, p.staleAge(f))
 			return
 		}
 	}
@@ -811,6 +769,25 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	io.WriteString(w, http.StatusText(status)+": the origin did not answer\n")
+}
+
+// reuseAfterError is what f's stale entry may do now that the origin
+// failed to validate it (policy.DecideReuseAfterError): reached is set
+// when the origin answered with a 5xx, clear when it was not reached.
+func (p *Proxy) reuseAfterError(f *fill, reached bool) policy.ErrorReuse {
+	return policy.DecideReuseAfterError(entryFreshness(f.stale), p.staleAge(f), f.x.rd, reached, f.x.route.StaleIfUnreachable.D())
+}
+
+// staleAge is the current age of f's stale entry.
+func (p *Proxy) staleAge(f *fill) time.Duration {
+	return policy.CurrentAge(f.stale.Header, f.stale.RequestTime, f.stale.ResponseTime, p.now())
+}
+
+// errorReuseDetail is the Cache-Status detail (RFC 9211 §2.8) of a stale
+// entry served because the origin failed.
+var errorReuseDetail = [...]string{
+	policy.ErrorReuseStaleIfError: "stale-if-error",
+	policy.ErrorReuseUnreachable:  "origin-unreachable",
 }
 
 // answerClientBodyError answers a request whose body could not be read

@@ -327,7 +327,7 @@ func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.E
 	if len(f.entry.Vary) > 0 && policy.VaryKey(f.entry.Vary, r.Header) != f.varyKey {
 		return nil
 	}
-	if f.entry.Status == http.StatusPartialContent && !partialServes(r, f.entry) {
+	if f.entry.Status == http.StatusPartialContent && !policy.PartServes(r, f.entry.Header) {
 		return nil // a Range miss filled a part that does not hold r's ranges
 	}
 	if p.purger.Check(x.requestContext(r), f.entry) != purge.Valid {
@@ -446,22 +446,12 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	case purge.SoftPurged:
 		x.softPurged = true
 	}
-	if e.Status == http.StatusPartialContent && !partialServes(r, e) {
+	if e.Status == http.StatusPartialContent && !policy.PartServes(r, e.Header) {
 		x.status.Fwd = "partial" // RFC 9211 §2.2: the part held does not suffice
 		x.part = e
 		return nil
 	}
 	return e
-}
-
-// partialServes reports whether a stored part (a 206) may answer r: a GET
-// or HEAD whose every range lies wholly inside the part (RFC 9111 §3.3).
-// A request with If-Range goes to the origin: answering it could need the
-// whole representation.
-func partialServes(r *http.Request, e *store.Entry) bool {
-	held, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
-	return ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		r.Header.Get("If-Range") == "" && policy.RangesWithin(r.Header.Get("Range"), held)
 }
 
 func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {
@@ -492,14 +482,13 @@ func (p *Proxy) decide(x *exchange, e *store.Entry) (verdict, time.Duration) {
 		return fetchFromOrigin, 0
 	}
 	age := policy.CurrentAge(e.Header, e.RequestTime, e.ResponseTime, x.start)
-	x.status.TTL, x.status.HasTTL = e.Freshness-age, true
 	ef := entryFreshness(e)
+	x.status.TTL, x.status.HasTTL = ef.TTL(age), true
 	if x.softPurged {
 		// A soft purge makes the entry stale now, servable while one
 		// refresh runs (its staleness is then its age, within the window),
 		// unless it may never be served stale.
-		ef.Freshness = 0
-		ef.StaleWhileRevalidate = max(ef.StaleWhileRevalidate, age+time.Second)
+		ef = policy.SoftPurged(ef, age)
 		x.status.TTL = 0
 	}
 	switch policy.DecideReuse(ef, age, x.rd) {
@@ -519,20 +508,12 @@ func (p *Proxy) decide(x *exchange, e *store.Entry) (verdict, time.Duration) {
 	return fetchFromOrigin, age
 }
 
-// refreshEarly decides a probabilistic early refresh of a fresh entry
-// (XFetch, with the route's beta), so that a key requested continuously is
-// refreshed before it expires and no request waits on the origin.
-//
-// XFetch alone may draw its refresh so late that the refresh ends after
-// expiry; a refresh is therefore always started once the entry has less
-// than two fill times left.
+// refreshEarly decides whether a fresh entry is refreshed before it
+// expires (policy.DecideRefreshEarly, with the route's beta and the time
+// its fill took), so that a key requested continuously is refreshed in
+// the background and no request waits on the origin.
 func (p *Proxy) refreshEarly(x *exchange, e *store.Entry, age time.Duration) bool {
-	beta := x.route.EarlyRefreshBeta
-	delta, remaining := e.ResponseTime.Sub(e.RequestTime), e.Freshness-age
-	if beta <= 0 || remaining <= 0 {
-		return false
-	}
-	return remaining <= 2*delta || policy.RefreshEarly(beta, delta, remaining, 1-rand.Float64())
+	return policy.DecideRefreshEarly(x.route.EarlyRefreshBeta, e.ResponseTime.Sub(e.RequestTime), entryFreshness(e).TTL(age), 1-rand.Float64())
 }
 
 // entryFreshness is what policy needs to know of a stored entry.
