@@ -102,8 +102,7 @@ func (p *Proxy) combine(f *fill, h http.Header, rest []byte, now time.Time) *sto
 	}
 	x.status.TTL, x.status.HasTTL = entryFreshness(e).TTL(policy.CurrentAge(header, f.requestTime, now, now)), true
 	if p.save(context.WithoutCancel(f.client.Context()), f, e) {
-		f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
-		f.stored.Store(true)
+		f.storedAs(e)
 		x.status.Stored = true
 	}
 	return e

@@ -42,8 +42,10 @@ func NewTransport(t policy.OriginTimeouts) *http.Transport {
 	}
 }
 
-// fill is the origin side of one exchange, carried to the ReverseProxy
-// hooks in the request context.
+// fill is one request to the origin whose response may be stored: the
+// origin side of an exchange (or of a background refresh), carried to the
+// ReverseProxy hooks in the request context (fillOf). Collapsed fills
+// share what they stored with the requests that waited (sharedEntry).
 type fill struct {
 	x      *exchange
 	client *http.Request
@@ -62,8 +64,8 @@ type fill struct {
 	// misfit is set when a 206's body was not the range it named (it is
 	// not stored).
 	misfit atomic.Bool
-	// filled is what the fill stored, for the requests that waited for it.
-	filled *filled
+	// shared is what the fill stored, for the requests that waited for it.
+	shared *sharedEntry
 	// unstored is the Cache-Status detail of an entry save refused to
 	// store for what the fill itself did: it ran past fillStoreBound, or a
 	// purge since its start invalidated it. Written before the body is
@@ -90,12 +92,12 @@ type fill struct {
 // announce settles the collapsed flight with the fill's outcome.
 func (f *fill) announce() {
 	if f.settle != nil {
-		f.settle(f.outcome(), f.filled)
+		f.settle(f.outcome(), f.shared)
 	}
 }
 
 // finish waits for the goroutine storing the body, if any, or else ends
-// the request to the origin; then stored, uncacheable and filled are
+// the request to the origin; then stored, uncacheable and shared are
 // final.
 func (f *fill) finish() {
 	if f.body == nil {
@@ -103,6 +105,13 @@ func (f *fill) finish() {
 		return
 	}
 	<-f.body.done
+}
+
+// storedAs records that the fill stored e, for the requests that waited
+// for it.
+func (f *fill) storedAs(e *store.Entry) {
+	f.shared = newSharedEntry(e, f.client.Header)
+	f.stored.Store(true)
 }
 
 // outcome is how the fill ended, for the requests that waited for it.
@@ -120,23 +129,27 @@ func (f *fill) outcome() collapse.Outcome {
 // stale entry instead of the origin's error response (RFC 5861 §4).
 var errServeStale = errors.New("origin error response; serving stale")
 
-type fillKey struct{}
+// fillContextKey is the context key under which a request to the origin
+// carries its fill.
+type fillContextKey struct{}
 
+// fillOf is the fill a request to the origin belongs to.
 func fillOf(r *http.Request) *fill {
-	f, _ := r.Context().Value(fillKey{}).(*fill)
+	f, _ := r.Context().Value(fillContextKey{}).(*fill)
 	return f
 }
 
-// fetch forwards the request to the origin. For a cacheable request the
+// fetchAlone forwards the request to the origin in a fill of its own, not
+// collapsed with others (fetchCollapsed). For a cacheable request the
 // response is stored when it may be (originBody) while it streams to the
 // client; stale is the entry to revalidate, if any.
-func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, x *exchange, stale *store.Entry) {
-	p.fill(w, r, &fill{x: x, client: r, stale: stale})
+func (p *Proxy) fetchAlone(w http.ResponseWriter, r *http.Request, x *exchange, stale *store.Entry) {
+	p.runFill(w, r, &fill{x: x, client: r, stale: stale})
 }
 
-// fill runs one origin exchange for f through the ReverseProxy. It
-// returns when the fill has ended, even when the client left before.
-func (p *Proxy) fill(w http.ResponseWriter, r *http.Request, f *fill) {
+// runFill runs fill f through the ReverseProxy. It returns when the fill
+// has ended, even when the client left before.
+func (p *Proxy) runFill(w http.ResponseWriter, r *http.Request, f *fill) {
 	f.start = p.now()
 	if f.x.cacheable {
 		if f.x.route.KeysRequestFields() {
@@ -172,7 +185,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *fill) {
 	}
 	ctx, cancel := p.originContext(r, f.background)
 	f.cancel = cancel
-	p.origin.ServeHTTP(w, r.WithContext(context.WithValue(ctx, fillKey{}, f)))
+	p.origin.ServeHTTP(w, r.WithContext(context.WithValue(ctx, fillContextKey{}, f)))
 }
 
 // originContext is the context of a request to the origin. It does not
@@ -249,44 +262,24 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// modifyResponse decides what happens to the origin's response: store it,
-// refresh a stale entry with it (304), or pass it through (the
-// ReverseProxy ModifyResponse hook). It runs for every status.
+// modifyResponse is the ReverseProxy ModifyResponse hook: it decides what
+// happens to the origin's response, for every status, in this order.
+// An error it returns makes originError answer (errServeStale,
+// errCombined) or the fill ask again (errAskWhole).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	f := fillOf(resp.Request)
-	x := f.x
 	now := p.now()
-	x.status.FwdStatus = resp.StatusCode
-	x.originTime = now.Sub(f.requestTime)
-	p.metrics.Origin(x.route.Name, resp.StatusCode, x.originTime)
-	if resp.Header.Get("Date") == "" {
-		// RFC 9110 §6.6.1: a cache records when a response without Date
-		// was received, and the age calculation relies on it.
-		resp.Header.Set("Date", now.UTC().Format(http.TimeFormat))
-	}
+	p.received(f, resp, now)
 	// Decisions and the stored entry see every field; the client does not.
-	defer func() {
-		x.st.stripInternalFields(resp.Header)
-		resp.Header.Add("Via", x.st.via(resp.Proto))
-	}()
-	if !x.cacheable {
-		p.invalidateAfterUnsafe(f, resp)
-		if !p.storePost(f, resp, now) {
-			resp.Header.Set("Cache-Status", x.status.String())
-		}
-		return nil
-	}
-	if f.stale != nil && resp.StatusCode == http.StatusNotModified {
+	defer f.x.st.outbound(resp)
+	switch {
+	case !f.x.cacheable:
+		return p.passAnswered(f, resp, now)
+	case f.stale != nil && resp.StatusCode == http.StatusNotModified:
 		return p.revalidated(f, resp, now)
-	}
-	if f.stale != nil && resp.StatusCode >= 500 {
-		if f.background || p.reuseAfterError(f, true) != policy.ErrorReuseNone {
-			// A 5xx never replaces the stale copy; the client gets the
-			// stale copy within stale-if-error.
-			return errServeStale
-		}
-	}
-	if f.forwardsHead() {
+	case f.stale != nil && resp.StatusCode >= 500 && p.keepsStaleOver5xx(f):
+		return errServeStale
+	case f.forwardsHead():
 		return p.headAnswered(f, resp, now)
 	}
 	if f.part != nil {
@@ -294,29 +287,85 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			return err
 		}
 	}
+	dec := p.storeDecision(f, resp, now)
+	if !dec.Store {
+		return p.passUnstored(f, resp, dec)
+	}
+	p.storeResponse(f, resp, dec, now)
+	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
+		return p.answerNotModified(resp)
+	}
+	return nil
+}
+
+// received records the origin's answer (Cache-Status fwd-status, origin
+// time, metrics) and gives a response without Date the time it was
+// received (RFC 9110 §6.6.1: the age calculation relies on it).
+func (p *Proxy) received(f *fill, resp *http.Response, now time.Time) {
+	x := f.x
+	x.status.FwdStatus = resp.StatusCode
+	x.originTime = now.Sub(f.requestTime)
+	p.metrics.Origin(x.route.Name, resp.StatusCode, x.originTime)
+	if resp.Header.Get("Date") == "" {
+		resp.Header.Set("Date", now.UTC().Format(http.TimeFormat))
+	}
+}
+
+// outbound makes resp what leaves for the client: the internal fields
+// stripped, this cache's Via member added (RFC 9110 §7.6.3).
+func (st *state) outbound(resp *http.Response) {
+	st.stripInternalFields(resp.Header)
+	resp.Header.Add("Via", st.via(resp.Proto))
+}
+
+// passAnswered handles the answer to a request that passed to the origin
+// (not cacheable): an unsafe method invalidates what it names
+// (invalidateAfterUnsafe), and a POST's answer may be stored for GETs
+// (storePost).
+func (p *Proxy) passAnswered(f *fill, resp *http.Response, now time.Time) error {
+	p.invalidateAfterUnsafe(f, resp)
+	if !p.storePost(f, resp, now) {
+		resp.Header.Set("Cache-Status", f.x.status.String())
+	}
+	return nil
+}
+
+// keepsStaleOver5xx reports whether a 5xx from the origin leaves f's
+// stale entry in place: always for a background refresh, whose stale copy
+// stays until a refresh succeeds; for a client, when the entry may serve
+// it instead (stale-if-error, RFC 5861 §4; policy.DecideReuseAfterError).
+func (p *Proxy) keepsStaleOver5xx(f *fill) bool {
+	return f.background || p.reuseAfterError(f, true) != policy.ErrorReuseNone
+}
+
+// storeDecision is whether and how the origin's response is stored
+// (policy.DecideStore; DecideStorePartial for a 206 to a forwarded Range),
+// within the request's no-store and cache.max_object_bytes.
+func (p *Proxy) storeDecision(f *fill, resp *http.Response, now time.Time) policy.StoreDecision {
+	x := f.x
 	var dec policy.StoreDecision
 	if resp.StatusCode == http.StatusPartialContent && f.forwardsRange() {
 		dec = policy.DecideStorePartial(x.route, f.client, resp.Header, f.requestTime, now)
 	} else {
 		dec = policy.DecideStore(x.route, f.client, resp.StatusCode, resp.Header, f.requestTime, now)
 	}
-	dec = dec.Limited(x.rd, resp.ContentLength, int64(x.st.cfg.Cache.MaxObjectBytes))
-	if !dec.Store {
-		// A range fill tells nothing of the whole response: it never makes
-		// the key hit-for-pass.
-		f.uncacheable.Store(!f.forwardsRange())
-		// The waiters need not wait for this response to reach its client.
-		f.announce()
-		if x.status.Detail != hitForPass {
-			x.status.Detail = dec.Reason
-		}
-		resp.Header.Set("Cache-Status", x.status.String())
-		return nil
+	return dec.Limited(x.rd, resp.ContentLength, int64(x.st.cfg.Cache.MaxObjectBytes))
+}
+
+// passUnstored passes a response that is not stored to its client, and
+// releases the requests that waited for the fill at once: they fetch for
+// themselves, and the key becomes hit-for-pass.
+func (p *Proxy) passUnstored(f *fill, resp *http.Response, dec policy.StoreDecision) error {
+	x := f.x
+	// A range fill tells nothing of the whole response: it never makes
+	// the key hit-for-pass.
+	f.uncacheable.Store(!f.forwardsRange())
+	// The waiters need not wait for this response to reach its client.
+	f.announce()
+	if x.status.Detail != hitForPass {
+		x.status.Detail = dec.Reason
 	}
-	p.storeResponse(f, resp, dec, now)
-	if policy.NotModified(f.client, resp.StatusCode, resp.Header) {
-		return p.answerNotModified(resp)
-	}
+	resp.Header.Set("Cache-Status", x.status.String())
 	return nil
 }
 
@@ -432,8 +481,7 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 		e.Body = body
 		e.Header.Set("Content-Length", strconv.Itoa(len(body)))
 		if p.save(ctx, f, e) {
-			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
-			f.stored.Store(true)
+			f.storedAs(e)
 		}
 	case f.body.outgrew():
 		// Like a Content-Length over the bound: hit-for-pass.
@@ -469,8 +517,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 		e := p.newEntry(f, &http.Response{StatusCode: old.Status, Header: header}, dec, now)
 		e.Body = old.Body
 		if p.save(context.WithoutCancel(resp.Request.Context()), f, e) {
-			f.filled = &filled{entry: e, varyKey: policy.VaryKey(e.Vary, f.client.Header)}
-			f.stored.Store(true)
+			f.storedAs(e)
 			x.status.Stored = true
 		} else if f.unstored != "" {
 			x.status.Detail = f.unstored

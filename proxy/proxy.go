@@ -205,7 +205,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !x.cacheable {
-		p.fetch(w, r, x, nil)
+		p.fetchAlone(w, r, x, nil)
 		return
 	}
 	e := p.lookup(r, x)
@@ -256,21 +256,21 @@ const detailRedisDown = "redis-down"
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
 	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" {
 		// Such a request cannot lead a fill for others.
-		p.fetch(w, r, x, e)
+		p.fetchAlone(w, r, x, e)
 		return
 	}
 	led := false
 	out, value, _ := p.collapse.Do(x.requestContext(r), x.storeID(), func(settle collapse.Settle) (collapse.Outcome, any) {
 		led = true
 		f := &fill{x: x, client: r, stale: e, settle: settle}
-		p.fill(w, r, f)
-		return f.outcome(), f.filled
+		p.runFill(w, r, f)
+		return f.outcome(), f.shared
 	}, func() any {
 		// The fill ran in another instance: read what it stored, once for
 		// the waiters of this process.
 		lx := *x
 		if e := p.lookup(r, &lx); e != nil {
-			return &filled{entry: e, varyKey: policy.VaryKey(e.Vary, r.Header)}
+			return newSharedEntry(e, r.Header)
 		}
 		return nil
 	})
@@ -306,34 +306,40 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 	} else if out == collapse.Uncacheable {
 		x.status.Detail = hitForPass
 	}
-	p.fetch(w, r, x, e)
+	p.fetchAlone(w, r, x, e)
 }
 
-// filled is what a fill stored, handed to the requests that waited for it
-// in this process: the entry and the Vary key of the request that filled
-// it, so that a waiter selecting another variant does not get it.
-type filled struct {
+// sharedEntry is what a fill stored, handed to the requests that waited
+// for it in this process (the collapsed flight's value): the entry and the
+// Vary key of the request that filled it, so that a waiter selecting
+// another variant does not get it.
+type sharedEntry struct {
 	entry   *store.Entry
 	varyKey string
+}
+
+// newSharedEntry is entry e as stored for a request with header h.
+func newSharedEntry(e *store.Entry, h http.Header) *sharedEntry {
+	return &sharedEntry{entry: e, varyKey: policy.VaryKey(e.Vary, h)}
 }
 
 // collapsedEntry is the entry a collapsed fill stored, if it suits r (same
 // variant, not purged since), else nil: then r looks it up itself.
 func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.Entry {
-	f, ok := value.(*filled)
-	if !ok || f == nil {
+	s, ok := value.(*sharedEntry)
+	if !ok || s == nil {
 		return nil
 	}
-	if len(f.entry.Vary) > 0 && policy.VaryKey(f.entry.Vary, r.Header) != f.varyKey {
+	if len(s.entry.Vary) > 0 && policy.VaryKey(s.entry.Vary, r.Header) != s.varyKey {
 		return nil
 	}
-	if f.entry.Status == http.StatusPartialContent && !policy.PartServes(r, f.entry.Header) {
+	if s.entry.Status == http.StatusPartialContent && !policy.PartServes(r, s.entry.Header) {
 		return nil // a Range miss filled a part that does not hold r's ranges
 	}
-	if p.purger.Check(x.requestContext(r), f.entry) != purge.Valid {
+	if p.purger.Check(x.requestContext(r), s.entry) != purge.Valid {
 		return nil
 	}
-	return f.entry
+	return s.entry
 }
 
 // classify makes the request what the origin will receive, finds the

@@ -44,7 +44,7 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 		result := metrics.RefreshSkipped // another instance refreshed it
 		p.collapse.Do(ctx, id, func(settle collapse.Settle) (collapse.Outcome, any) {
 			f := &fill{x: bx, client: req, stale: e, background: true, settle: settle}
-			p.fill(discard{h: http.Header{}}, req, f)
+			p.runFill(discard{h: http.Header{}}, req, f)
 			switch {
 			case f.stored.Load() && bx.status.FwdStatus == http.StatusNotModified:
 				result = metrics.RefreshRevalidated
@@ -53,7 +53,7 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 			default:
 				result = metrics.RefreshFailed
 			}
-			return f.outcome(), f.filled
+			return f.outcome(), f.shared
 		}, nil)
 		p.metrics.Refresh(kind, result)
 	}()
