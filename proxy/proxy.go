@@ -119,15 +119,15 @@ func (p *Proxy) Reload(cfg *policy.Config) error {
 
 // exchange carries one client request through the lifecycle.
 type exchange struct {
-	st     *state
-	route  *policy.Route
-	start  time.Time
-	rd     policy.RequestDirectives
-	key    policy.Key
-	id     string // store key of the primary entry
-	vary   []string
-	varyID string // store key of the variant, when the primary is a Vary marker
-	status policy.CacheStatus
+	st        *state
+	route     *policy.Route
+	start     time.Time
+	rd        policy.RequestDirectives
+	key       policy.Key
+	id        string // store key of the primary entry
+	vary      []string
+	variantID string // store key of the variant, when the primary is a Vary marker
+	status    policy.CacheStatus
 	// cacheable is false for requests that pass to the origin untouched.
 	cacheable bool
 	// softPurged is set when a soft purge made the entry stale.
@@ -174,8 +174,8 @@ func (x *exchange) requestContext(r *http.Request) context.Context {
 
 // storeID is the store key of the entry the exchange reads and fills.
 func (x *exchange) storeID() string {
-	if x.varyID != "" {
-		return x.varyID
+	if x.variantID != "" {
+		return x.variantID
 	}
 	return x.id
 }
@@ -438,8 +438,8 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	}
 	if e.IsMarker() {
 		x.vary = e.Vary
-		x.varyID = x.key.VariantID(policy.VaryKey(e.Vary, r.Header))
-		e, err = p.get(ctx, x, x.varyID)
+		x.variantID = x.key.VariantID(policy.VaryKey(e.Vary, r.Header))
+		e, err = p.get(ctx, x, x.variantID)
 		if e == nil || err != nil || e.IsMarker() {
 			x.status.Fwd = "vary-miss"
 			return nil

@@ -25,7 +25,7 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 	}
 	bx := &exchange{
 		st: x.st, route: x.route, start: p.now(), key: x.key, id: x.id,
-		vary: x.vary, varyID: x.varyID, cacheable: true,
+		vary: x.vary, variantID: x.variantID, cacheable: true,
 		status: policy.CacheStatus{Name: x.st.cfg.Cache.Name, Fwd: "stale"},
 	}
 	ctx, cancel := context.WithTimeout(p.background, refreshTimeout)

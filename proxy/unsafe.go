@@ -39,7 +39,8 @@ func (p *Proxy) storePost(f *fill, resp *http.Response, now time.Time) bool {
 		return false
 	}
 	key := rt.KeyOf(x.target, r.Header)
-	dec := policy.DecideStorePost(rt, r, contentLocationKey(rt, r, loc) == key.String(), resp.StatusCode, resp.Header, f.requestTime, now)
+	locKey, ok := contentLocationKey(rt, r, loc)
+	dec := policy.DecideStorePost(rt, r, ok && locKey == key, resp.StatusCode, resp.Header, f.requestTime, now)
 	if !dec.Store || resp.ContentLength > int64(x.st.cfg.Cache.MaxObjectBytes) {
 		return false
 	}
@@ -52,19 +53,19 @@ func (p *Proxy) storePost(f *fill, resp *http.Response, now time.Time) bool {
 	return true
 }
 
-// contentLocationKey is the readable cache key of a GET of the URI a
+// contentLocationKey is the cache key of a GET of the URI a
 // Content-Location names (resolved against the request's target, RFC 9110
-// §8.7), under route rt, or "" when it cannot be read.
-func contentLocationKey(rt *policy.Route, r *http.Request, loc string) string {
+// §8.7), under route rt, or false when it cannot be read.
+func contentLocationKey(rt *policy.Route, r *http.Request, loc string) (policy.Key, bool) {
 	u, err := r.URL.Parse(loc)
 	if err != nil {
-		return ""
+		return policy.Key{}, false
 	}
 	host := r.Host
 	if u.Host != "" {
 		host = u.Host
 	}
-	return rt.Key(&http.Request{Method: http.MethodGet, URL: u, Host: host, Header: r.Header}, scheme(r)).String()
+	return rt.Key(&http.Request{Method: http.MethodGet, URL: u, Host: host, Header: r.Header}, scheme(r)), true
 }
 
 // invalidateAfterUnsafe invalidates, in every instance, the stored
