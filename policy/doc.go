@@ -1,7 +1,18 @@
-// Package policy holds cachegate's pure decisions, free of I/O: the
-// configuration schema and its loader (Load, Parse), which report every
-// problem with file, line and option; route matching (Config.Route); the
-// normalized cache key (Route.Key); and the RFC 9111 rules that say what
-// may be stored and reused. Everything here is safe for concurrent use
-// once a Config has been parsed.
+// Package policy holds cachegate's HTTP caching decisions as pure
+// functions of their inputs, without I/O, so that each rule is applied in
+// one place and tested by a table citing its RFC section: route matching
+// (Config.Route); the request's normalized target and its typed cache key
+// (Target, Key), whose methods give its store IDs and purge scopes; what
+// may be stored and for how long (DecideStore, StoreTTL: RFC 9111 §3,
+// §4.2, RFC 9213 targeted fields); what may be reused, stale or not, and
+// after an origin error (DecideReuse, DecideReuseAfterError: §4.2.4, RFC
+// 5861); early refresh (XFetch); conditional requests and 304s (RFC 9110
+// §13), partial content (§14, RFC 9111 §3.3, §3.4), Vary (§4.1),
+// Cache-Status (RFC 9211), cache groups (RFC 9875) and the forwarding
+// fields. Package proxy applies the decisions and does the I/O.
+//
+// The configuration schema and its loader (config.go, load.go,
+// validate.go, units.go) are the exception: Load reads the config file,
+// the environment and certificates. Everything here is safe for
+// concurrent use once a Config has been parsed.
 package policy
