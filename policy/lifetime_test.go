@@ -2,7 +2,6 @@ package policy
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -62,55 +61,6 @@ func TestASoftPurgedEntryIsStaleAndServedWhileOneRefreshRuns(t *testing.T) {
 	}
 }
 
-func TestDecideRefreshEarly(t *testing.T) {
-	const fill = 100 * time.Millisecond
-	rows := []struct {
-		name      string
-		beta      float64
-		remaining time.Duration
-		rnd       float64
-		want      bool
-	}{
-		{"XFetch: far from expiry, no refresh", 1, time.Hour, 0.5, false},
-		{"XFetch: its draw decides before two fill times", 10, 500 * time.Millisecond, 0.5, true},
-		{"less than two fill times left: always, whatever the draw", 1, 2 * fill, 1, true},
-		{"just over two fill times, unlucky draw: not yet", 1, 2*fill + time.Millisecond, 0.99, false},
-		{"beta 0 never", 0, time.Millisecond, 0.01, false},
-		{"already stale: the stale rules apply, not early refresh", 1, 0, 0.01, false},
-	}
-	for _, r := range rows {
-		if got := DecideRefreshEarly(r.beta, fill, r.remaining, r.rnd); got != r.want {
-			t.Errorf("%s: DecideRefreshEarly = %v, want %v", r.name, got, r.want)
-		}
-	}
-}
-
-func TestDecideReuseAfterError(t *testing.T) {
-	const window = 5 * time.Minute
-	rows := []struct {
-		name    string
-		ef      EntryFreshness
-		age     time.Duration
-		rd      RequestDirectives
-		reached bool
-		want    ErrorReuse
-	}{
-		{"RFC 5861 §4 a 5xx is replaced within stale-if-error", EntryFreshness{Freshness: time.Minute, StaleIfError: time.Hour}, 2 * time.Minute, RequestDirectives{}, true, ErrorReuseStaleIfError},
-		{"RFC 5861 §4 a fresh entry replaces a 5xx", EntryFreshness{Freshness: time.Minute}, time.Second, RequestDirectives{}, true, ErrorReuseStaleIfError},
-		{"§5.2.1.2 the client's max-stale replaces a 5xx", EntryFreshness{Freshness: time.Minute}, 2 * time.Minute, RequestDirectives{HasMaxStale: true, MaxStale: time.Hour}, true, ErrorReuseStaleIfError},
-		{"§4.2.4 a 5xx past stale-if-error passes: the origin was reached", EntryFreshness{Freshness: time.Minute}, 2 * time.Minute, RequestDirectives{}, true, ErrorReuseNone},
-		{"§4.2.4 unreachable: a disconnected cache serves stale within the window", EntryFreshness{Freshness: time.Minute}, 2 * time.Minute, RequestDirectives{}, false, ErrorReuseUnreachable},
-		{"§4.2.4 unreachable: stale-if-error is named when it covers the age", EntryFreshness{Freshness: time.Minute, StaleIfError: time.Hour}, 2 * time.Minute, RequestDirectives{}, false, ErrorReuseStaleIfError},
-		{"§4.2.4 unreachable: not past the window", EntryFreshness{Freshness: time.Minute}, time.Minute + window + time.Second, RequestDirectives{}, false, ErrorReuseNone},
-		{"§5.2.2.2 must-revalidate: never stale, even disconnected", EntryFreshness{Freshness: time.Minute, StaleIfError: time.Hour, MustRevalidate: true}, 2 * time.Minute, RequestDirectives{}, false, ErrorReuseNone},
-	}
-	for _, r := range rows {
-		if got := DecideReuseAfterError(r.ef, r.age, r.rd, r.reached, window); got != r.want {
-			t.Errorf("%s: DecideReuseAfterError = %v, want %v", r.name, got, r.want)
-		}
-	}
-}
-
 func TestJitterShortensOnlyTheRoutesTTL(t *testing.T) {
 	rows := []struct {
 		name   string
@@ -153,54 +103,6 @@ func TestLimitedRefusesRequestNoStoreAndTooLargeBodies(t *testing.T) {
 		got := r.dec.Limited(r.rd, r.length, 100)
 		if got.Store != r.wantStore || got.Reason != r.wantReason {
 			t.Errorf("%s: store %v reason %q, want %v %q", r.name, got.Store, got.Reason, r.wantStore, r.wantReason)
-		}
-	}
-}
-
-func TestAPartServesOnlyRangesItHoldsWhole(t *testing.T) {
-	part := header("Content-Range", "bytes 0-99/1000")
-	rows := []struct {
-		name, method, rng, ifRange string
-		want                       bool
-	}{
-		{"§3.3 a range inside the part", http.MethodGet, "bytes=10-20", "", true},
-		{"§3.3 a HEAD of a range inside the part", http.MethodHead, "bytes=0-99", "", true},
-		{"§3.3 a range past the part", http.MethodGet, "bytes=50-150", "", false},
-		{"§3.3 the whole representation", http.MethodGet, "", "", false},
-		{"RFC 9110 §13.1.5 If-Range may need the whole", http.MethodGet, "bytes=10-20", `"a"`, false},
-		{"a POST is never answered from a part", http.MethodPost, "bytes=10-20", "", false},
-	}
-	for _, r := range rows {
-		req := httptest.NewRequest(r.method, "/", nil)
-		if r.rng != "" {
-			req.Header.Set("Range", r.rng)
-		}
-		if r.ifRange != "" {
-			req.Header.Set("If-Range", r.ifRange)
-		}
-		if got := PartServes(req, part); got != r.want {
-			t.Errorf("%s: PartServes = %v, want %v", r.name, got, r.want)
-		}
-	}
-}
-
-func TestBodyFitsWhatItsStatusSays(t *testing.T) {
-	part := header("Content-Range", "bytes 0-99/1000")
-	rows := []struct {
-		name   string
-		status int
-		h      http.Header
-		n      int
-		want   bool
-	}{
-		{"RFC 9110 §14.4 a 206 of exactly its range", http.StatusPartialContent, part, 100, true},
-		{"RFC 9110 §14.4 a 206 shorter than its range", http.StatusPartialContent, part, 99, false},
-		{"RFC 9110 §14.4 a 206 without Content-Range", http.StatusPartialContent, http.Header{}, 100, false},
-		{"a 200 of any length", http.StatusOK, http.Header{}, 7, true},
-	}
-	for _, r := range rows {
-		if got := BodyFits(r.status, r.h, r.n); got != r.want {
-			t.Errorf("%s: BodyFits = %v, want %v", r.name, got, r.want)
 		}
 	}
 }

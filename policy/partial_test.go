@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -135,5 +136,53 @@ func TestCompletionCombinedHeaderIsTheNewerResponsesWithTheWholeLength(t *testin
 	h := c.CombinedHeader(header("ETag", `"v1"`, "Content-Range", "bytes 4-9/10", "Content-Length", "6", "Cache-Control", "max-age=60"))
 	if h.Get("Content-Range") != "" || h.Get("Content-Length") != "10" || h.Get("Cache-Control") != "max-age=60" {
 		t.Errorf("RFC 9111 §3.4: combined header %v, want the newer fields, Content-Length 10, no Content-Range", h)
+	}
+}
+
+func TestAPartServesOnlyRangesItHoldsWhole(t *testing.T) {
+	part := header("Content-Range", "bytes 0-99/1000")
+	rows := []struct {
+		name, method, rng, ifRange string
+		want                       bool
+	}{
+		{"§3.3 a range inside the part", http.MethodGet, "bytes=10-20", "", true},
+		{"§3.3 a HEAD of a range inside the part", http.MethodHead, "bytes=0-99", "", true},
+		{"§3.3 a range past the part", http.MethodGet, "bytes=50-150", "", false},
+		{"§3.3 the whole representation", http.MethodGet, "", "", false},
+		{"RFC 9110 §13.1.5 If-Range may need the whole", http.MethodGet, "bytes=10-20", `"a"`, false},
+		{"a POST is never answered from a part", http.MethodPost, "bytes=10-20", "", false},
+	}
+	for _, r := range rows {
+		req := httptest.NewRequest(r.method, "/", nil)
+		if r.rng != "" {
+			req.Header.Set("Range", r.rng)
+		}
+		if r.ifRange != "" {
+			req.Header.Set("If-Range", r.ifRange)
+		}
+		if got := PartServes(req, part); got != r.want {
+			t.Errorf("%s: PartServes = %v, want %v", r.name, got, r.want)
+		}
+	}
+}
+
+func TestBodyFitsWhatItsStatusSays(t *testing.T) {
+	part := header("Content-Range", "bytes 0-99/1000")
+	rows := []struct {
+		name   string
+		status int
+		h      http.Header
+		n      int
+		want   bool
+	}{
+		{"RFC 9110 §14.4 a 206 of exactly its range", http.StatusPartialContent, part, 100, true},
+		{"RFC 9110 §14.4 a 206 shorter than its range", http.StatusPartialContent, part, 99, false},
+		{"RFC 9110 §14.4 a 206 without Content-Range", http.StatusPartialContent, http.Header{}, 100, false},
+		{"a 200 of any length", http.StatusOK, http.Header{}, 7, true},
+	}
+	for _, r := range rows {
+		if got := BodyFits(r.status, r.h, r.n); got != r.want {
+			t.Errorf("%s: BodyFits = %v, want %v", r.name, got, r.want)
+		}
 	}
 }

@@ -365,3 +365,13 @@ func DecideReuseAfterError(ef EntryFreshness, age time.Duration, rd RequestDirec
 	}
 	return ErrorReuseNone
 }
+
+// SharesFill reports whether a request may lead a fill that other
+// requests for its key wait for and are served from (collapsing). Not
+// with no-store, whose response is not stored (RFC 9111 §5.2.1.5), nor
+// with Authorization, whose response a shared cache may hand to others
+// only when the response allows it (§3.5): such a request fetches alone,
+// so that no client's credentialed response reaches another.
+func SharesFill(rd RequestDirectives, h http.Header) bool {
+	return !rd.NoStore && h.Get("Authorization") == ""
+}

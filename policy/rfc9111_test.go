@@ -501,3 +501,71 @@ func BenchmarkReuseOfAHit(b *testing.B) {
 		DecideReuse(ef, CurrentAge(h, t0, t0, t0.Add(time.Minute)), rd)
 	}
 }
+
+func TestDecideReuseAfterError(t *testing.T) {
+	const window = 5 * time.Minute
+	rows := []struct {
+		name    string
+		ef      EntryFreshness
+		age     time.Duration
+		rd      RequestDirectives
+		reached bool
+		want    ErrorReuse
+	}{
+		{"RFC 5861 §4 a 5xx is replaced within stale-if-error", EntryFreshness{Freshness: time.Minute, StaleIfError: time.Hour}, 2 * time.Minute, RequestDirectives{}, true, ErrorReuseStaleIfError},
+		{"RFC 5861 §4 a fresh entry replaces a 5xx", EntryFreshness{Freshness: time.Minute}, time.Second, RequestDirectives{}, true, ErrorReuseStaleIfError},
+		{"§5.2.1.2 the client's max-stale replaces a 5xx", EntryFreshness{Freshness: time.Minute}, 2 * time.Minute, RequestDirectives{HasMaxStale: true, MaxStale: time.Hour}, true, ErrorReuseStaleIfError},
+		{"§4.2.4 a 5xx past stale-if-error passes: the origin was reached", EntryFreshness{Freshness: time.Minute}, 2 * time.Minute, RequestDirectives{}, true, ErrorReuseNone},
+		{"§4.2.4 unreachable: a disconnected cache serves stale within the window", EntryFreshness{Freshness: time.Minute}, 2 * time.Minute, RequestDirectives{}, false, ErrorReuseUnreachable},
+		{"§4.2.4 unreachable: stale-if-error is named when it covers the age", EntryFreshness{Freshness: time.Minute, StaleIfError: time.Hour}, 2 * time.Minute, RequestDirectives{}, false, ErrorReuseStaleIfError},
+		{"§4.2.4 unreachable: not past the window", EntryFreshness{Freshness: time.Minute}, time.Minute + window + time.Second, RequestDirectives{}, false, ErrorReuseNone},
+		{"§5.2.2.2 must-revalidate: never stale, even disconnected", EntryFreshness{Freshness: time.Minute, StaleIfError: time.Hour, MustRevalidate: true}, 2 * time.Minute, RequestDirectives{}, false, ErrorReuseNone},
+	}
+	for _, r := range rows {
+		if got := DecideReuseAfterError(r.ef, r.age, r.rd, r.reached, window); got != r.want {
+			t.Errorf("%s: DecideReuseAfterError = %v, want %v", r.name, got, r.want)
+		}
+	}
+}
+
+func TestSharesFill(t *testing.T) {
+	rows := []struct {
+		name string
+		rd   RequestDirectives
+		h    http.Header
+		want bool
+	}{
+		{"a plain request leads a shared fill", RequestDirectives{}, http.Header{}, true},
+		{"§5.2.1.5 no-store: its response is not stored", RequestDirectives{NoStore: true}, http.Header{}, false},
+		{"§3.5 Authorization: its response is not handed to others", RequestDirectives{}, header("Authorization", "Bearer x"), false},
+		{"§5.2.1.4 no-cache still shares: the fill validates for all", RequestDirectives{NoCache: true}, http.Header{}, true},
+	}
+	for _, r := range rows {
+		if got := SharesFill(r.rd, r.h); got != r.want {
+			t.Errorf("%s: SharesFill = %v, want %v", r.name, got, r.want)
+		}
+	}
+}
+
+func TestDecideRefreshEarly(t *testing.T) {
+	const fill = 100 * time.Millisecond
+	rows := []struct {
+		name      string
+		beta      float64
+		remaining time.Duration
+		rnd       float64
+		want      bool
+	}{
+		{"XFetch: far from expiry, no refresh", 1, time.Hour, 0.5, false},
+		{"XFetch: its draw decides before two fill times", 10, 500 * time.Millisecond, 0.5, true},
+		{"less than two fill times left: always, whatever the draw", 1, 2 * fill, 1, true},
+		{"just over two fill times, unlucky draw: not yet", 1, 2*fill + time.Millisecond, 0.99, false},
+		{"beta 0 never", 0, time.Millisecond, 0.01, false},
+		{"already stale: the stale rules apply, not early refresh", 1, 0, 0.01, false},
+	}
+	for _, r := range rows {
+		if got := DecideRefreshEarly(r.beta, fill, r.remaining, r.rnd); got != r.want {
+			t.Errorf("%s: DecideRefreshEarly = %v, want %v", r.name, got, r.want)
+		}
+	}
+}

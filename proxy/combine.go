@@ -43,7 +43,7 @@ func (p *Proxy) completable(f *fill) (*store.Entry, policy.Completion) {
 		return nil, policy.Completion{}
 	}
 	c, ok := policy.CompletionOf(part.Header)
-	if !ok || c.Missing.Size > int64(f.x.st.cfg.Cache.MaxObjectBytes) || int64(len(part.Body)) != c.Missing.Size-c.Missing.Len() {
+	if !ok || c.Missing.Size > int64(f.x.st.cfg.Cache.MaxObjectBytes) || !policy.BodyFits(part.Status, part.Header, len(part.Body)) {
 		return nil, policy.Completion{}
 	}
 	return part, c

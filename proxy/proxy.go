@@ -254,8 +254,7 @@ const detailRedisDown = "redis-down"
 // that fill and serves what it stored, or fetches for itself when nothing
 // reusable was stored.
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
-	if !x.cacheable || x.rd.NoStore || r.Header.Get("Authorization") != "" {
-		// Such a request cannot lead a fill for others.
+	if !x.cacheable || !policy.SharesFill(x.rd, r.Header) {
 		p.fetchAlone(w, r, x, e)
 		return
 	}
