@@ -18,51 +18,80 @@ import (
 // stale entry instead of the origin's error response (RFC 5861 §4).
 var errServeStale = errors.New("origin error response; serving stale")
 
-// originError answers when the origin could not be reached or did not
-// answer in time: the stale entry within stale-if-error (RFC 5861 §4), else
-// 502 or 504 with a short body (the ReverseProxy ErrorHandler hook).
+// originError is the ReverseProxy ErrorHandler hook: it answers when the
+// origin could not be reached or did not answer in time, and when
+// modifyResponse returned an error to have it answer (errServeStale,
+// errCombined) or the fill ask again (errAskWhole).
 func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 	f := fillOf(r)
-	x := f.x
 	switch {
 	case errors.Is(err, errAskWhole):
-		return // the fill asks again
+		// The fill asks again.
 	case errors.Is(err, errCombined):
 		p.deliverCombined(w, f)
-		return
-	}
-	if f.background {
+	case f.background:
 		if !errors.Is(err, errServeStale) {
-			p.log.Warn("background refresh failed; the stale entry stays", "key", x.key.String(), "route", x.route.Name, "err", err)
+			p.log.Warn("background refresh failed; the stale entry stays", "key", f.x.key.String(), "route", f.x.route.Name, "err", err)
 		}
-		return
-	}
-	if b, ok := f.client.Body.(*clientBody); ok && b.failure() != nil {
+	case clientBodyFailure(f) != nil:
 		// The client's body broke the request (bad framing, too slow, too
 		// large), not the origin.
-		p.answerClientBodyError(w, x, b.failure())
-		return
-	}
-	if errors.Is(err, context.Canceled) && f.client.Context().Err() != nil {
-		return // the client left; nobody to answer
-	}
-	if !errors.Is(err, errServeStale) {
-		x.originTime = p.now().Sub(f.requestTime)
-		p.metrics.Origin(x.route.Name, 0, x.originTime)
-		p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
-	}
-	if f.stale != nil {
+		p.answerClientBodyError(w, f.x, clientBodyFailure(f))
+	case errors.Is(err, context.Canceled) && f.client.Context().Err() != nil:
+		// The client left; nobody to answer.
+	default:
 		// errServeStale: the origin answered with a 5xx. Otherwise it was
 		// not reached at all (refused, reset, closed, timed out).
 		reached := errors.Is(err, errServeStale)
-		if reuse := p.reuseAfterError(f, reached); reuse != policy.ErrorReuseNone {
-			x.status.Hit = true
-			x.status.Fwd = ""
-			x.status.Detail = errorReuseDetail[reuse]
-			p.deliver(w, f.client, x, f.stale, p.staleAge(f))
-			return
+		if !reached {
+			p.recordUnreached(f, err)
+		}
+		if !p.serveStaleAfterError(w, f, reached) {
+			p.answerGatewayError(w, f.x, err)
 		}
 	}
+}
+
+// clientBodyFailure is why the client's request body could not be read,
+// or nil.
+func clientBodyFailure(f *fill) error {
+	if b, ok := f.client.Body.(*clientBody); ok {
+		return b.failure()
+	}
+	return nil
+}
+
+// recordUnreached records an origin that was not reached in the metrics
+// and the log.
+func (p *Proxy) recordUnreached(f *fill, err error) {
+	x := f.x
+	x.originTime = p.now().Sub(f.requestTime)
+	p.metrics.Origin(x.route.Name, 0, x.originTime)
+	p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
+}
+
+// serveStaleAfterError serves f's stale entry, if it has one that may be
+// served now that the origin failed (reuseAfterError), and reports
+// whether it did.
+func (p *Proxy) serveStaleAfterError(w http.ResponseWriter, f *fill, reached bool) bool {
+	if f.stale == nil {
+		return false
+	}
+	reuse := p.reuseAfterError(f, reached)
+	if reuse == policy.ErrorReuseNone {
+		return false
+	}
+	x := f.x
+	x.status.Hit = true
+	x.status.Fwd = ""
+	x.status.Detail = errorReuseDetail[reuse]
+	p.deliver(w, f.client, x, f.stale, p.staleAge(f))
+	return true
+}
+
+// answerGatewayError answers 504 when the origin timed out, else 502,
+// with a short body.
+func (p *Proxy) answerGatewayError(w http.ResponseWriter, x *exchange, err error) {
 	status := http.StatusBadGateway
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
