@@ -33,7 +33,7 @@ type Options struct {
 	// Purger says which stored entries purges invalidated. Default: an
 	// in-process purge.Local.
 	Purger purge.Purger
-	// PURGE, when set, handles the PURGE method (purge.API.ServePURGE).
+	// PURGE, when set, handles the PURGE method (admin.Purges.ServePURGE).
 	PURGE http.HandlerFunc
 	// Collapse collapses concurrent fills of one key. Default: in process.
 	Collapse *collapse.Group
