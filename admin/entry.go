@@ -74,7 +74,7 @@ func serveEntry(entries Entries, now func() time.Time) http.HandlerFunc {
 			http.Error(w, "store: "+err.Error()+"\n", http.StatusBadGateway)
 			return
 		case !found.Cacheable:
-			http.Error(w, "not stored: a GET of it passes to the origin (route "+found.Route.Name+")\n", http.StatusNotFound)
+			http.Error(w, "not stored: a GET of it does not use the cache (route "+found.Route.Name+")\n", http.StatusNotFound)
 			return
 		case found.Entry == nil:
 			http.Error(w, "not stored: "+found.Key.String()+" (route "+found.Route.Name+")\n", http.StatusNotFound)
