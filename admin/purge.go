@@ -112,12 +112,13 @@ func (p *Purges) ServePURGE(w http.ResponseWriter, r *http.Request) {
 	}
 	u := *r.URL
 	u.Scheme, u.Host = scheme, r.Host
-	scopes, purged, err := scopesOf(cfg, PurgeRequest{URLs: []string{u.String()}})
+	key, _, err := cfg.KeyOfGET(&u)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
-	p.purge(w, r, scopes, purged, r.Header.Get("Soft-Purge") == "1")
+	scope := purge.URLScope(key)
+	p.purge(w, r, []purge.Scope{scope}, map[string][]string{"urls": {scope.Value}}, r.Header.Get("Soft-Purge") == "1")
 }
 
 // purge records the scopes and answers with what was purged.

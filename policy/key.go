@@ -264,9 +264,15 @@ func (c *Config) KeyForURL(rawURL string) (Key, *Route, error) {
 	if err != nil {
 		return Key{}, nil, fmt.Errorf("key for URL: %w", err)
 	}
+	return c.KeyOfGET(u)
+}
+
+// KeyOfGET is KeyForURL of a URL already parsed (the target of a PURGE
+// request, for one): no string is written to be parsed again.
+func (c *Config) KeyOfGET(u *url.URL) (Key, *Route, error) {
 	scheme := strings.ToLower(u.Scheme)
 	if (scheme != "http" && scheme != "https") || u.Host == "" {
-		return Key{}, nil, fmt.Errorf("key for URL %q: need an absolute http or https URL", rawURL)
+		return Key{}, nil, fmt.Errorf("key for URL %q: need an absolute http or https URL", u.Redacted())
 	}
 	r := &http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}}
 	rt := c.Route(r)
