@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachegate/cachegate/admin"
 	"github.com/cachegate/cachegate/policy"
-	"github.com/cachegate/cachegate/purge"
 )
 
 // list is a flag that may be repeated.
@@ -26,7 +26,7 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 func runPurge(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cachegate purge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var req purge.Request
+	var req admin.PurgeRequest
 	fs.Var((*list)(&req.Tags), "tag", "purge this `tag` (repeatable)")
 	fs.Var((*list)(&req.URLs), "url", "purge this absolute `URL`, every variant (repeatable)")
 	fs.Var((*list)(&req.Prefixes), "prefix", "purge this path or URL `prefix` (repeatable)")

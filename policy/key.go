@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -101,6 +102,31 @@ func (k Key) PrefixScopes(anyHost bool) []string {
 		return []string{v}
 	}
 	return []string{v, v + "/"}
+}
+
+// PrefixScopes are the values of the path prefix purge scopes of a purge
+// by prefix: a path ("/blog/") covers every host, an absolute http or
+// https URL ("https://example.com/blog/") one host. The path and the host
+// are normalized as a key's are (NewTarget), so a prefix matches the
+// entries of every spelling of it; see Key.PrefixScopes for whole
+// segments. A query or a fragment is refused: a prefix is a path.
+func PrefixScopes(prefix string) ([]string, error) {
+	if strings.ContainsAny(prefix, "?#") {
+		return nil, errors.New("a prefix is a path, without query or fragment")
+	}
+	if strings.HasPrefix(prefix, "/") {
+		// ParseRequestURI reads "//a/b" as a path, not as host a.
+		u, err := url.ParseRequestURI(prefix)
+		if err != nil {
+			return nil, fmt.Errorf("not a path: %w", err)
+		}
+		return Key{Path: normalizePath(u.EscapedPath())}.PrefixScopes(true), nil
+	}
+	u, err := url.Parse(prefix)
+	if err != nil || u.Host == "" || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) {
+		return nil, errors.New("need a path starting with / or an absolute http or https URL")
+	}
+	return Key{Host: NormalizeHost(u.Host, strings.ToLower(u.Scheme)), Path: normalizePath(u.EscapedPath())}.PrefixScopes(false), nil
 }
 
 // Target is a request's normalized target, computed once per request: the
@@ -238,9 +264,15 @@ func (c *Config) KeyForURL(rawURL string) (Key, *Route, error) {
 	if err != nil {
 		return Key{}, nil, fmt.Errorf("key for URL: %w", err)
 	}
+	return c.KeyOfGET(u)
+}
+
+// KeyOfGET is KeyForURL of a URL already parsed (the target of a PURGE
+// request, for one): no string is written to be parsed again.
+func (c *Config) KeyOfGET(u *url.URL) (Key, *Route, error) {
 	scheme := strings.ToLower(u.Scheme)
 	if (scheme != "http" && scheme != "https") || u.Host == "" {
-		return Key{}, nil, fmt.Errorf("key for URL %q: need an absolute http or https URL", rawURL)
+		return Key{}, nil, fmt.Errorf("key for URL %q: need an absolute http or https URL", u.Redacted())
 	}
 	r := &http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}}
 	rt := c.Route(r)

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/cachegate/cachegate/internal/hostile"
-	"github.com/cachegate/cachegate/purge"
 )
 
 // echo is an origin handler that answers, cacheable for a minute, the
@@ -284,43 +282,5 @@ func TestDeceptionCheckFalseStoresAnyContentType(t *testing.T) {
 	c.get(t, "/account/y.css", "X-User", "alice")
 	if _, body := c.get(t, "/account/y.css", "X-User", "bob"); !strings.Contains(body, "alice") {
 		t.Errorf("deception_check: false: want the response stored as on any route, got %q", body)
-	}
-}
-
-func TestHostPurgesAndURLPurgesMatchEveryHostSpelling(t *testing.T) {
-	o := newOrigin(t, echo)
-	c := newCache(t, o, "")
-	for _, h := range []string{"example.com.", "example.com", "EXAMPLE.com."} {
-		t.Run("host purge of "+h, func(t *testing.T) {
-			c.rawGet(t, "/page", "Example.com.")
-			if resp, _ := c.rawGet(t, "/page", "Example.com."); !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
-				t.Fatalf("Example.com. was not stored: %q", resp.Header.Get("Cache-Status"))
-			}
-			c.purge(t, purge.Request{Hosts: []string{h}})
-			if resp, _ := c.rawGet(t, "/page", "Example.com."); strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
-				t.Errorf("a host purge of %q left the entry of Host Example.com. served", h)
-			}
-		})
-	}
-	for _, u := range []string{"http://example.com./page", "http://example.com/page", "http://EXAMPLE.COM:80/page"} {
-		t.Run("URL purge of "+u, func(t *testing.T) {
-			c.rawGet(t, "/page", "Example.com.:80")
-			c.purge(t, purge.Request{URLs: []string{u}})
-			if resp, _ := c.rawGet(t, "/page", "Example.com.:80"); strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
-				t.Errorf("a URL purge of %q left the entry of Host Example.com.:80 served", u)
-			}
-		})
-	}
-}
-
-// purge runs req against the cache's purger as the admin API would.
-func (c *cache) purge(t *testing.T, req purge.Request) {
-	t.Helper()
-	scopes, _, err := purge.Scopes(c.p.state.Load().cfg, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.p.purger.Purge(context.Background(), scopes, false); err != nil {
-		t.Fatal(err)
 	}
 }

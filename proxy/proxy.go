@@ -33,7 +33,7 @@ type Options struct {
 	// Purger says which stored entries purges invalidated. Default: an
 	// in-process purge.Local.
 	Purger purge.Purger
-	// PURGE, when set, handles the PURGE method (purge.API.ServePURGE).
+	// PURGE, when set, handles the PURGE method (admin.Purges.ServePURGE).
 	PURGE http.HandlerFunc
 	// Collapse collapses concurrent fills of one key. Default: in process.
 	Collapse *collapse.Group
@@ -190,7 +190,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.purgeM(w, r)
 		return
 	}
-	x := p.classify(r)
+	x := p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
 	w = &x.client
@@ -345,12 +345,13 @@ func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.E
 // route and decides whether the request may use the cache at all. Methods
 // other than GET and HEAD, upgrades and bypassed routes pass to the origin
 // (RFC 9111 §2: only GET responses are cached here, HEAD is answered from
-// them, and a POST's response is stored only for GETs, storePost).
-func (p *Proxy) classify(r *http.Request) *exchange {
+// them, and a POST's response is stored only for GETs, storePost). r was
+// received over scheme.
+func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	st := p.state.Load()
 	x := &exchange{st: st, start: p.now()}
 	x.status = policy.CacheStatus{Name: st.cfg.Cache.Name}
-	p.normalize(st, r, x)
+	p.normalize(st, r, scheme, x)
 	x.route = st.cfg.Route(r)
 	x.route.DropRequestFields(r.Header)
 	switch {
@@ -394,9 +395,9 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 // Connection-listed fields removed (RFC 9110 §7.6.1), the forwarding family
 // replaced by cachegate's own (policy.SetForwarding), and the host and path
 // normalized (policy.NewTarget).
-func (p *Proxy) normalize(st *state, r *http.Request, x *exchange) {
+func (p *Proxy) normalize(st *state, r *http.Request, scheme string, x *exchange) {
 	policy.RemoveHopByHop(r.Header)
-	sch := st.cfg.SetForwarding(r, peer(r), scheme(r))
+	sch := st.cfg.SetForwarding(r, peer(r), scheme)
 	x.target = policy.NewTarget(r, sch)
 	x.badTarget = x.target.Ambiguous()
 	r.Host = x.target.Host
@@ -430,19 +431,13 @@ func peer(r *http.Request) netip.Addr {
 // is logged and treated as a miss: the origin still answers.
 func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 	ctx := x.requestContext(r)
-	e, err := p.get(ctx, x, x.id)
+	marker, e, err := p.stored(ctx, x, r.Header)
 	if e == nil || err != nil {
 		x.status.Fwd = "uri-miss"
-		return nil
-	}
-	if e.IsMarker() {
-		x.vary = e.Vary
-		x.variantID = x.key.VariantID(policy.VaryKey(e.Vary, r.Header))
-		e, err = p.get(ctx, x, x.variantID)
-		if e == nil || err != nil || e.IsMarker() {
+		if marker != nil {
 			x.status.Fwd = "vary-miss"
-			return nil
 		}
+		return nil
 	}
 	switch p.purger.Check(ctx, e) {
 	case purge.Purged:
@@ -457,6 +452,25 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 		return nil
 	}
 	return e
+}
+
+// stored reads what is stored under x's key: the entry, following a Vary
+// marker to the variant the request header h selects (RFC 9111 §4.1), and
+// the marker it followed, if any. A variant that is itself a marker is not
+// an entry.
+func (p *Proxy) stored(ctx context.Context, x *exchange, h http.Header) (marker, e *store.Entry, err error) {
+	e, err = p.get(ctx, x, x.id)
+	if e == nil || err != nil || !e.IsMarker() {
+		return nil, e, err
+	}
+	marker = e
+	x.vary = e.Vary
+	x.variantID = x.key.VariantID(policy.VaryKey(e.Vary, h))
+	e, err = p.get(ctx, x, x.variantID)
+	if err == nil && e != nil && e.IsMarker() {
+		e, err = nil, store.ErrNotFound
+	}
+	return marker, e, err
 }
 
 func (p *Proxy) get(ctx context.Context, x *exchange, id string) (*store.Entry, error) {

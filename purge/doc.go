@@ -90,6 +90,6 @@
 // becomes one purge of everything. Pending returns the queue for /readyz
 // and the metrics; a purge through the API still answers 503.
 //
-// The package also serves the admin API (POST /purge), the PURGE method and
-// HMAC-signed CMS webhooks that turn into purges.
+// The admin API, the PURGE method and the CMS webhooks that turn requests
+// into scopes live in admin/.
 package purge

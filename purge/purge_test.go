@@ -2,119 +2,15 @@ package purge
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
 
-func testConfig(t *testing.T) *policy.Config {
-	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(`
-origin: http://127.0.0.1:9
-admin: {token: secret}
-routes:
-  - name: blog
-    match: {path: /blog/}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-// entryFor is an entry as the proxy stores it for rawURL, filled at seq.
-func entryFor(t *testing.T, cfg *policy.Config, rawURL string, seq uint64, tags ...string) *store.Entry {
-	t.Helper()
-	key, rt, err := cfg.KeyForURL(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &store.Entry{Key: key.String(), URL: key.URL(), Route: rt.Name, Host: policy.HostName(key.Host), Tags: tags, Status: 200, Seq: seq}
-}
-
-func TestPurgeScopesTouchOnlyTheirEntries(t *testing.T) {
-	cfg := testConfig(t)
-	rows := []struct {
-		name    string
-		req     Request
-		purged  []string
-		spared  []string
-		tagsFor map[string][]string
-	}{
-		{name: "prefix /blog/ takes whole segments",
-			req:    Request{Prefixes: []string{"/blog/"}},
-			purged: []string{"http://a.example/blog/a", "http://b.example/blog/a/b", "http://a.example/blog/"},
-			spared: []string{"http://a.example/blogger", "http://a.example/blog", "http://a.example/x/blog/a"}},
-		{name: "prefix without trailing slash is the segment and below",
-			req:    Request{Prefixes: []string{"/blog"}},
-			purged: []string{"http://a.example/blog", "http://a.example/blog/a"},
-			spared: []string{"http://a.example/blogger"}},
-		{name: "prefix on one host",
-			req:    Request{Prefixes: []string{"http://A.example/blog/"}},
-			purged: []string{"http://a.example/blog/a"},
-			spared: []string{"http://b.example/blog/a"}},
-		{name: "host",
-			req:    Request{Hosts: []string{"A.example"}},
-			purged: []string{"http://a.example/x", "https://a.example/y?z=1"},
-			spared: []string{"http://b.example/x"}},
-		{name: "route",
-			req:    Request{Routes: []string{"blog"}},
-			purged: []string{"http://a.example/blog/x"},
-			spared: []string{"http://a.example/shop/x"}},
-		{name: "url takes every variant, query normalized",
-			req:    Request{URLs: []string{"http://a.example/p?b=2&a=1"}},
-			purged: []string{"http://a.example/p?a=1&b=2"},
-			spared: []string{"http://a.example/p", "http://a.example/p?a=1"}},
-		{name: "tags are compared exactly",
-			req:     Request{Tags: []string{"a"}},
-			purged:  []string{"http://a.example/1"},
-			spared:  []string{"http://a.example/2", "http://a.example/3"},
-			tagsFor: map[string][]string{"http://a.example/1": {"x", "a"}, "http://a.example/2": {"ab"}, "http://a.example/3": {"a-b", "A"}}},
-		{name: "all",
-			req:    Request{All: true},
-			purged: []string{"http://a.example/1", "http://b.example/blog/2"}},
-	}
-	for _, r := range rows {
-		t.Run(r.name, func(t *testing.T) {
-			l := NewLocal()
-			ctx := context.Background()
-			seq := l.FillSeq(ctx)
-			scopes, _, err := Scopes(cfg, r.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := l.Purge(ctx, scopes, false); err != nil {
-				t.Fatal(err)
-			}
-			for _, u := range r.purged {
-				if v := l.Check(ctx, entryFor(t, cfg, u, seq, r.tagsFor[u]...)); v != Purged {
-					t.Errorf("%s: validity %v, want purged", u, v)
-				}
-			}
-			for _, u := range r.spared {
-				if v := l.Check(ctx, entryFor(t, cfg, u, seq, r.tagsFor[u]...)); v != Valid {
-					t.Errorf("%s: validity %v, want untouched", u, v)
-				}
-			}
-			// A fill that started after the purge is valid.
-			for _, u := range r.purged {
-				if v := l.Check(ctx, entryFor(t, cfg, u, l.FillSeq(ctx), r.tagsFor[u]...)); v != Valid {
-					t.Errorf("%s filled after the purge: validity %v, want valid", u, v)
-				}
-			}
-		})
-	}
-}
-
 func TestSoftPurgeMakesEntriesStale(t *testing.T) {
-	cfg := testConfig(t)
 	l := NewLocal()
 	ctx := context.Background()
-	e := entryFor(t, cfg, "http://a.example/p", l.FillSeq(ctx), "t")
+	e := &store.Entry{Key: "http://a.example/p", URL: "a.example/p", Route: "default", Host: "a.example", Tags: []string{"t"}, Status: 200, Seq: l.FillSeq(ctx)}
 	l.Purge(ctx, []Scope{{Kind: Tag, Value: "t"}}, true)
 	if v := l.Check(ctx, e); v != SoftPurged {
 		t.Fatalf("validity after soft purge = %v, want soft-purged", v)
@@ -122,40 +18,5 @@ func TestSoftPurgeMakesEntriesStale(t *testing.T) {
 	l.Purge(ctx, []Scope{{Kind: Tag, Value: "t"}}, false)
 	if v := l.Check(ctx, e); v != Purged {
 		t.Fatalf("validity after hard purge = %v, want purged", v)
-	}
-}
-
-func TestPurgeAPIRefusesBadRequests(t *testing.T) {
-	cfg := testConfig(t)
-	api := &API{Purger: NewLocal(), Config: func() *policy.Config { return cfg }, Log: discardLog()}
-	rows := []struct {
-		name, token, body string
-		status            int
-		says              string
-	}{
-		{"no token", "", `{"all":true}`, 401, "bearer token"},
-		{"wrong token", "nope", `{"all":true}`, 401, "bearer token"},
-		{"malformed JSON", "secret", `{"tags":[`, 400, "invalid JSON"},
-		{"unknown field", "secret", `{"tag":["a"]}`, 400, `unknown field "tag"`},
-		{"nothing to purge", "secret", `{}`, 400, "nothing to purge"},
-		{"relative URL", "secret", `{"urls":["/a"]}`, 400, "absolute http or https URL"},
-		{"prefix with query", "secret", `{"prefixes":["/a?b"]}`, 400, "without query"},
-		{"host with port", "secret", `{"hosts":["a.example:80"]}`, 400, "without port"},
-		{"unknown route", "secret", `{"routes":["shop"]}`, 400, "not a route"},
-		{"tag with a space", "secret", `{"tags":["a b"]}`, 400, "no spaces"},
-		{"good", "secret", `{"tags":["a"],"soft":true}`, 200, `"seq":1`},
-	}
-	for _, r := range rows {
-		t.Run(r.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodPost, "/purge", strings.NewReader(r.body))
-			if r.token != "" {
-				req.Header.Set("Authorization", "Bearer "+r.token)
-			}
-			w := httptest.NewRecorder()
-			api.ServePurge(w, req)
-			if w.Code != r.status || !strings.Contains(w.Body.String(), r.says) {
-				t.Errorf("got %d %q, want %d saying %q", w.Code, w.Body.String(), r.status, r.says)
-			}
-		})
 	}
 }

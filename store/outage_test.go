@@ -38,10 +38,8 @@ func newOutageFixture(t *testing.T, srv *redistest.Server, cfg policy.RedisConfi
 	f.b.now = f.clock.Now
 	l1 := NewMemory(1 << 20)
 	l1.now = f.clock.Now
-	f.t = NewTiered(l1, f.b, f.trusted.Load)
+	f.t = NewTiered(l1, f.b, TieredOptions{Trusted: f.trusted.Load, Unreachable: f.b.Unreachable, L1WhenRedisDown: bound})
 	f.t.now = f.clock.Now
-	f.t.Unreachable = f.b.Unreachable
-	f.t.L1WhenRedisDown = bound
 	return f
 }
 

@@ -24,7 +24,7 @@ const admissionEntrySize = 4 << 10
 // copy. Vary markers (Status 0) have no freshness: L1 keeps a marker for
 // the ttl of its Set, or for one second when it was read from L2.
 //
-// L1 is trusted only while trusted reports true, that is while the purge
+// L1 is trusted only while Trusted reports true, that is while the purge
 // subscription is healthy: purges from other instances reach L1 through
 // it. While it is down, reads bypass L1 and go to L2, where purges are
 // honoured; L1 is still written, and a key that L2 no longer holds is
@@ -34,7 +34,7 @@ const admissionEntrySize = 4 << 10
 // can write a purge to it, so no purge can be acknowledged, and L1 serves
 // its fresh entries for up to L1WhenRedisDown after Redis stopped
 // answering; the entries it returns then are copies with RedisDown set.
-// After that bound L1 is not trusted again until trusted says so: the
+// After that bound L1 is not trusted again until Trusted says so: the
 // bound limits how long an instance relies on marks it cannot refresh (a
 // Redis that only this instance cannot reach still takes purges from the
 // others; they name this instance as not having confirmed). A Redis that
@@ -46,37 +46,44 @@ const admissionEntrySize = 4 << 10
 // filter's window (TinyLFU), so that keys requested once do not evict
 // those requested again.
 type Tiered struct {
-	l1      *Memory
-	l2      Store
-	trusted func() bool
-	// Current, when set, says whether an L1 copy is still current (not
-	// touched by a purge); a copy that is not is dropped and L2 asked,
-	// where another instance may already have stored the new version.
-	Current func(*Entry) bool
-	admit   *admission
+	l1    *Memory
+	l2    Store
+	opts  TieredOptions
+	admit *admission
 	// now is the clock freshness is measured against (replaced in tests).
 	now func() time.Time
+}
 
-	// Unreachable, when set, reports whether Redis does not answer and
-	// since when (Breaker.Unreachable); L1WhenRedisDown is how long after
-	// that L1 still serves (0: not at all).
+// TieredOptions are what a Tiered store asks of the parts around it: the
+// purge marks and the circuit breaker before Redis. They are given once,
+// to NewTiered, by whoever opened those parts first.
+type TieredOptions struct {
+	// Trusted reports whether L1 may serve reads: the purge marks are
+	// current (purge.Redis.Trusted). Nil: always.
+	Trusted func() bool
+	// Current reports whether an L1 copy is still current (not touched by
+	// a purge); a copy that is not is dropped and L2 asked, where another
+	// instance may already have stored the new version. Nil: always.
+	Current func(*Entry) bool
+	// Unreachable reports whether Redis does not answer and since when
+	// (Breaker.Unreachable); L1WhenRedisDown is how long after that L1
+	// still serves (0 or a nil Unreachable: not at all).
 	Unreachable     func() (since time.Time, ok bool)
 	L1WhenRedisDown time.Duration
 }
 
-// NewTiered returns a Tiered store of l1 over l2. trusted reports whether
-// L1 may serve reads (the purge subscription is healthy); nil means always.
-// The admission filter is sized for l1's bound at 4 KiB an entry.
-func NewTiered(l1 *Memory, l2 Store, trusted func() bool) *Tiered {
-	if trusted == nil {
-		trusted = func() bool { return true }
+// NewTiered returns a Tiered store of l1 over l2. The admission filter is
+// sized for l1's bound at 4 KiB an entry.
+func NewTiered(l1 *Memory, l2 Store, opts TieredOptions) *Tiered {
+	if opts.Trusted == nil {
+		opts.Trusted = func() bool { return true }
 	}
 	return &Tiered{
-		l1:      l1,
-		l2:      l2,
-		trusted: trusted,
-		admit:   newAdmission(int(l1.maxBytes / admissionEntrySize)),
-		now:     time.Now,
+		l1:    l1,
+		l2:    l2,
+		opts:  opts,
+		admit: newAdmission(int(l1.maxBytes / admissionEntrySize)),
+		now:   time.Now,
 	}
 }
 
@@ -89,10 +96,10 @@ func (t *Tiered) L1() *Memory { return t.l1 }
 // admission). Errors are L2's: ErrNotFound, or a failure of L2 (which L1
 // does not mask, as L1 held nothing trustworthy).
 func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
-	trusted := t.trusted()
+	trusted := t.opts.Trusted()
 	if trusted || t.redisDownWithinBound() {
 		if e, err := t.l1.Get(ctx, key); err == nil {
-			if t.Current == nil || e.IsMarker() || t.Current(e) {
+			if t.opts.Current == nil || e.IsMarker() || t.opts.Current(e) {
 				if !trusted && !e.IsMarker() {
 					c := *e
 					c.RedisDown = true
@@ -161,11 +168,11 @@ func (t *Tiered) Close() error {
 // redisDownWithinBound reports whether Redis has not answered for less
 // than L1WhenRedisDown.
 func (t *Tiered) redisDownWithinBound() bool {
-	if t.Unreachable == nil || t.L1WhenRedisDown <= 0 {
+	if t.opts.Unreachable == nil || t.opts.L1WhenRedisDown <= 0 {
 		return false
 	}
-	since, ok := t.Unreachable()
-	return ok && t.now().Sub(since) < t.L1WhenRedisDown
+	since, ok := t.opts.Unreachable()
+	return ok && t.now().Sub(since) < t.opts.L1WhenRedisDown
 }
 
 // freshFor returns how long e stays fresh from now (RFC 9111 §4.2:

@@ -36,7 +36,7 @@ func newTieredFixture(t *testing.T, l1Bytes int64) *tieredFixture {
 	f.l1 = NewMemory(l1Bytes)
 	f.l1.now = f.clock.Now
 	f.trusted.Store(true)
-	f.t = NewTiered(f.l1, f.l2, f.trusted.Load)
+	f.t = NewTiered(f.l1, f.l2, TieredOptions{Trusted: f.trusted.Load})
 	f.t.now = f.clock.Now
 	return f
 }
@@ -283,7 +283,7 @@ func BenchmarkTieredGetL1Parallel(b *testing.B) {
 	}
 	var trusted atomic.Bool
 	trusted.Store(true)
-	t := NewTiered(NewMemory(256<<20), r, trusted.Load)
+	t := NewTiered(NewMemory(256<<20), r, TieredOptions{Trusted: trusted.Load})
 	defer t.Close()
 	keys := make([]string, 10000)
 	for i := range keys {
@@ -314,7 +314,7 @@ func BenchmarkTieredGetL2Parallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Never trusted: every Get reads Redis and goes through admission.
-	t := NewTiered(NewMemory(256<<20), r, func() bool { return false })
+	t := NewTiered(NewMemory(256<<20), r, TieredOptions{Trusted: func() bool { return false }})
 	defer t.Close()
 	e := bodyEntry(4096)
 	e.ResponseTime, e.Freshness = time.Now(), time.Hour

@@ -1,4 +1,4 @@
-package purge
+package admin
 
 import (
 	"net/http"
@@ -10,7 +10,7 @@ import (
 
 func TestBearerSchemeIsCaseInsensitiveAndOnlyTheExactTokenPasses(t *testing.T) {
 	cfg := testConfig(t) // admin.token: secret
-	h := RequireToken(func() *policy.Config { return cfg }, func(w http.ResponseWriter, r *http.Request) {
+	h := requireToken(func() *policy.Config { return cfg }, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	rows := []struct {

@@ -1,4 +1,4 @@
-package purge
+package admin
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 )
 
 // ServeWebhook handles POST /webhooks/{name}: a CMS's signed JSON payload
-// turned into a purge by the webhook's templates.
+// turned into a purge by the webhook's templates (policy.Webhook.Render).
 //
 // The signature is the hex HMAC-SHA256, under the webhook's secret, of the
 // body, or, when the webhook names a timestamp header, of the timestamp,
@@ -26,8 +26,8 @@ import (
 // and must be within the tolerance of now (replay protection). A bad
 // signature, an old timestamp or a payload that is not JSON is refused
 // and purges nothing.
-func (a *API) ServeWebhook(w http.ResponseWriter, r *http.Request) {
-	cfg := a.Config()
+func (p *Purges) ServeWebhook(w http.ResponseWriter, r *http.Request) {
+	cfg := p.Config()
 	hook := findWebhook(cfg, r.PathValue("name"))
 	if hook == nil {
 		http.Error(w, "no such webhook\n", http.StatusNotFound)
@@ -38,8 +38,8 @@ func (a *API) ServeWebhook(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "the body could not be read or is over %d bytes", maxBody)
 		return
 	}
-	if msg := verify(hook, r.Header, body, a.now()); msg != "" {
-		a.Log.Warn("webhook refused", "webhook", hook.Name, "reason", msg)
+	if msg := verify(hook, r.Header, body, p.now()); msg != "" {
+		p.Log.Warn("webhook refused", "webhook", hook.Name, "reason", msg)
 		http.Error(w, "webhook refused: "+msg+"\n", http.StatusUnauthorized)
 		return
 	}
@@ -55,12 +55,12 @@ func (a *API) ServeWebhook(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
-	scopes, purged, err := Scopes(cfg, Request{Tags: tags, URLs: urls, Prefixes: prefixes, Soft: hook.Soft})
+	scopes, purged, err := scopesOf(cfg, PurgeRequest{Tags: tags, URLs: urls, Prefixes: prefixes, Soft: hook.Soft})
 	if err != nil {
 		badRequest(w, "webhook %s: %v", hook.Name, err)
 		return
 	}
-	a.purge(w, r, scopes, purged, hook.Soft)
+	p.purge(w, r, scopes, purged, hook.Soft)
 }
 
 func findWebhook(cfg *policy.Config, name string) *policy.Webhook {

@@ -1,8 +1,6 @@
-package purge
+package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,11 +12,12 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/purge"
 )
 
-// Request is the body of POST /purge. Every list is optional; at least
-// one scope must be given.
-type Request struct {
+// PurgeRequest is the body of POST /purge. Every list is optional; at
+// least one scope must be given.
+type PurgeRequest struct {
 	// URLs are absolute URLs; every variant of each is purged.
 	URLs []string `json:"urls"`
 	// Tags are purge tags, compared exactly.
@@ -38,21 +37,23 @@ type Request struct {
 	Soft bool `json:"soft"`
 }
 
-// Response is the answer to POST /purge.
-type Response struct {
-	Result
+// PurgeResponse is the answer to POST /purge.
+type PurgeResponse struct {
+	purge.Result
 	Soft bool `json:"soft"`
 	// Purged lists the scopes marked, as given after normalization.
 	Purged map[string][]string `json:"purged"`
 }
 
-// maxBody bounds a purge request body.
+// maxBody bounds a purge request body and a webhook payload.
 const maxBody = 1 << 20
 
-// API serves the purge endpoints.
-type API struct {
+// Purges serves the purge endpoints: POST /purge and the webhooks on the
+// admin listener, and the PURGE method on the proxy listener (the proxy
+// calls ServePURGE, so Purges exists before the proxy does).
+type Purges struct {
 	// Purger records the purges.
-	Purger Purger
+	Purger purge.Purger
 	// Config returns the config in force (it changes on reload).
 	Config func() *policy.Config
 	// Log receives one line per purge.
@@ -63,21 +64,21 @@ type API struct {
 	Now func() time.Time
 }
 
-func (a *API) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
+func (p *Purges) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
 	}
 	return time.Now()
 }
 
 // ServePurge handles POST /purge.
-func (a *API) ServePurge(w http.ResponseWriter, r *http.Request) {
-	cfg := a.Config()
+func (p *Purges) ServePurge(w http.ResponseWriter, r *http.Request) {
+	cfg := p.Config()
 	if !authorized(r, cfg.Admin.Token) {
 		unauthorized(w, cfg.Admin.Token)
 		return
 	}
-	var req Request
+	var req PurgeRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -88,36 +89,19 @@ func (a *API) ServePurge(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "invalid JSON body: more than one JSON value")
 		return
 	}
-	scopes, purged, err := Scopes(cfg, req)
+	scopes, purged, err := scopesOf(cfg, req)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
-	a.purge(w, r, scopes, purged, req.Soft)
-}
-
-func (a *API) purge(w http.ResponseWriter, r *http.Request, scopes []Scope, purged map[string][]string, soft bool) {
-	res, err := a.Purger.Purge(r.Context(), scopes, soft)
-	if err != nil {
-		a.Log.Error("purge failed", "err", err)
-		http.Error(w, "purge failed: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	for kind, values := range purged {
-		if a.OnPurge != nil {
-			a.OnPurge(kind, max(len(values), 1)) // "all" has no values
-		}
-	}
-	a.Log.Info("purged", "seq", res.Seq, "soft", soft, "scopes", purged, "lagging", res.Lagging)
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(Response{Result: res, Soft: soft, Purged: purged})
+	p.purge(w, r, scopes, purged, req.Soft)
 }
 
 // ServePURGE handles the PURGE method on the proxy listener (as Varnish
 // and Squid users expect): the request's URL is purged, soft when the
 // request carries "Soft-Purge: 1". The admin token is required.
-func (a *API) ServePURGE(w http.ResponseWriter, r *http.Request) {
-	cfg := a.Config()
+func (p *Purges) ServePURGE(w http.ResponseWriter, r *http.Request) {
+	cfg := p.Config()
 	if !authorized(r, cfg.Admin.Token) {
 		unauthorized(w, cfg.Admin.Token)
 		return
@@ -128,25 +112,45 @@ func (a *API) ServePURGE(w http.ResponseWriter, r *http.Request) {
 	}
 	u := *r.URL
 	u.Scheme, u.Host = scheme, r.Host
-	scopes, purged, err := Scopes(cfg, Request{URLs: []string{u.String()}})
+	key, _, err := cfg.KeyOfGET(&u)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
-	a.purge(w, r, scopes, purged, r.Header.Get("Soft-Purge") == "1")
+	scope := purge.URLScope(key)
+	p.purge(w, r, []purge.Scope{scope}, map[string][]string{"urls": {scope.Value}}, r.Header.Get("Soft-Purge") == "1")
 }
 
-// Scopes turns a purge request into scopes, normalizing URLs, prefixes and
-// hosts the way keys are normalized. The error says what is wrong.
-func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, error) {
-	var scopes []Scope
-	purged := map[string][]string{}
-	add := func(kind string, s Scope) {
+// purge records the scopes and answers with what was purged.
+func (p *Purges) purge(w http.ResponseWriter, r *http.Request, scopes []purge.Scope, purged map[string][]string, soft bool) {
+	res, err := p.Purger.Purge(r.Context(), scopes, soft)
+	if err != nil {
+		p.Log.Error("purge failed", "err", err)
+		http.Error(w, "purge failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	for kind, values := range purged {
+		if p.OnPurge != nil {
+			p.OnPurge(kind, max(len(values), 1)) // "all" has no values
+		}
+	}
+	p.Log.Info("purged", "seq", res.Seq, "soft", soft, "scopes", purged, "lagging", res.Lagging)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(PurgeResponse{Result: res, Soft: soft, Purged: purged})
+}
+
+// scopesOf turns a purge request into scopes, normalizing URLs, prefixes
+// and hosts the way keys are normalized (policy builds the typed key and
+// the prefix scopes; nothing here parses them back). The error says what
+// is wrong; purged lists the scope values by request field.
+func scopesOf(cfg *policy.Config, req PurgeRequest) (scopes []purge.Scope, purged map[string][]string, err error) {
+	purged = map[string][]string{}
+	add := func(field string, s purge.Scope) {
 		scopes = append(scopes, s)
-		purged[kind] = append(purged[kind], s.Value)
+		purged[field] = append(purged[field], s.Value)
 	}
 	if req.All {
-		scopes = append(scopes, Scope{Kind: All})
+		scopes = append(scopes, purge.Scope{Kind: purge.All})
 		purged["all"] = []string{}
 	}
 	for _, raw := range req.URLs {
@@ -154,15 +158,15 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("urls: %q: need an absolute http or https URL", raw)
 		}
-		add("urls", URLScope(key))
+		add("urls", purge.URLScope(key))
 	}
-	for _, p := range req.Prefixes {
-		values, err := prefixScopes(cfg, p)
+	for _, prefix := range req.Prefixes {
+		values, err := policy.PrefixScopes(prefix)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("prefixes: %q: %v", prefix, err)
 		}
 		for _, v := range values {
-			add("prefixes", Scope{Kind: Prefix, Value: v})
+			add("prefixes", purge.Scope{Kind: purge.Prefix, Value: v})
 		}
 	}
 	for _, h := range req.Hosts {
@@ -170,42 +174,24 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 		if err != nil {
 			return nil, nil, err
 		}
-		add("hosts", Scope{Kind: Host, Value: host})
+		add("hosts", purge.Scope{Kind: purge.Host, Value: host})
 	}
 	for _, name := range req.Routes {
 		if !routeExists(cfg, name) {
 			return nil, nil, fmt.Errorf("routes: %q is not a route of the config", name)
 		}
-		add("routes", Scope{Kind: Route, Value: name})
+		add("routes", purge.Scope{Kind: purge.Route, Value: name})
 	}
 	for _, t := range req.Tags {
 		if err := checkTag(t); err != nil {
 			return nil, nil, err
 		}
-		add("tags", Scope{Kind: Tag, Value: t})
+		add("tags", purge.Scope{Kind: purge.Tag, Value: t})
 	}
 	if len(scopes) == 0 {
 		return nil, nil, errors.New(`nothing to purge: give urls, tags, prefixes, hosts, routes or "all": true`)
 	}
 	return scopes, purged, nil
-}
-
-// prefixScopes normalizes a prefix as a key's path is normalized: a path
-// ("/blog/") covers every host, an absolute URL one host
-// (policy.Key.PrefixScopes).
-func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
-	raw := p
-	if strings.HasPrefix(p, "/") {
-		raw = "http://prefix.invalid" + p
-	}
-	if strings.ContainsAny(p, "?#") {
-		return nil, fmt.Errorf("prefixes: %q: a prefix is a path, without query or fragment", p)
-	}
-	key, _, err := cfg.KeyForURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("prefixes: %q: need a path starting with / or an absolute http or https URL", p)
-	}
-	return key.PrefixScopes(strings.HasPrefix(p, "/")), nil
 }
 
 // normalizeHost normalizes a host name as entries' hosts are
@@ -244,43 +230,6 @@ func checkTag(t string) error {
 		}
 	}
 	return nil
-}
-
-// RequireToken wraps h so that it answers only requests that carry the
-// admin token of the config in force.
-func RequireToken(config func() *policy.Config, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		token := config().Admin.Token
-		if !authorized(r, token) {
-			unauthorized(w, token)
-			return
-		}
-		h(w, r)
-	}
-}
-
-// authorized checks the bearer token. With no token configured nothing is
-// authorized. The scheme name is case-insensitive (RFC 9110 §11.1) and may
-// be followed by more than one space (§11.4: 1*SP). The SHA-256 digests of
-// the two tokens are compared in constant time, so that neither the
-// token's bytes nor its length show in how long a refusal takes
-// (subtle.ConstantTimeCompare returns at once on a length mismatch).
-func authorized(r *http.Request, token string) bool {
-	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || token == "" || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	want, have := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(strings.TrimLeft(got, " ")))
-	return subtle.ConstantTimeCompare(have[:], want[:]) == 1
-}
-
-func unauthorized(w http.ResponseWriter, token string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="cachegate"`)
-	msg := "missing or wrong bearer token\n"
-	if token == "" {
-		msg = "admin.token is not set: the admin API refuses every request\n"
-	}
-	http.Error(w, msg, http.StatusUnauthorized)
 }
 
 func badRequest(w http.ResponseWriter, format string, args ...any) {

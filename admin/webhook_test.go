@@ -1,4 +1,4 @@
-package purge
+package admin
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/purge"
 )
 
-func webhookAPI(t *testing.T) (*API, *Local, *policy.Config) {
+func webhookAPI(t *testing.T) (*Purges, *purge.Local, *policy.Config) {
 	t.Helper()
 	cfg, err := policy.Parse("test.yaml", []byte(`
 origin: http://127.0.0.1:9
@@ -30,9 +31,9 @@ webhooks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewLocal()
+	l := purge.NewLocal()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	return &API{Purger: l, Config: func() *policy.Config { return cfg }, Log: discardLog(), Now: func() time.Time { return now }}, l, cfg
+	return &Purges{Purger: l, Config: func() *policy.Config { return cfg }, Log: discardLog(), Now: func() time.Time { return now }}, l, cfg
 }
 
 func sign(secret, ts, body string) string {
@@ -58,7 +59,7 @@ func TestWebhookPurgesWhatItsTemplatesName(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("webhook: %d %s", w.Code, w.Body)
 	}
-	if l.Check(ctx, post) != Purged || l.Check(ctx, list) != Purged || l.Check(ctx, other) != Valid {
+	if l.Check(ctx, post) != purge.Purged || l.Check(ctx, list) != purge.Purged || l.Check(ctx, other) != purge.Valid {
 		t.Errorf("after the webhook: post %v list %v other %v; want purged, purged, valid",
 			l.Check(ctx, post), l.Check(ctx, list), l.Check(ctx, other))
 	}

@@ -1,0 +1,69 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cachegate/cachegate/certs"
+	"github.com/cachegate/cachegate/purge"
+	"github.com/cachegate/cachegate/store"
+)
+
+// Readiness is what GET /readyz checks; a nil part is not checked.
+type Readiness struct {
+	// Redis is pinged; Breaker, its circuit breaker, is named when Redis
+	// does not answer.
+	Redis   *store.Redis
+	Breaker *store.Breaker
+	// Marks says whether the purge marks mirrored from Redis are held
+	// and every invalidation was written (purge.Redis.Degraded).
+	Marks *purge.Redis
+}
+
+// pingTimeout bounds /readyz's ping of Redis.
+const pingTimeout = time.Second
+
+// degraded says why the instance serves in a degraded way, or "".
+func (rd Readiness) degraded(ctx context.Context) string {
+	if rd.Redis != nil {
+		ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+		if err := rd.Redis.Ping(ctx); err != nil {
+			circuit := ""
+			if rd.Breaker != nil {
+				circuit = " (store circuit " + rd.Breaker.State() + ")"
+			}
+			return "Redis unreachable, requests go to the origin" + circuit + ": " + err.Error()
+		}
+	}
+	if rd.Marks != nil {
+		return rd.Marks.Degraded()
+	}
+	return ""
+}
+
+// serveReady handles GET /readyz: "ready", or "degraded: " and the
+// reasons. It answers 200 either way: a degraded instance still serves
+// (requests go to the origin), so a load balancer must keep it.
+func serveReady(rd Readiness, mgr *certs.Manager) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		reasons := []string{}
+		if reason := rd.degraded(r.Context()); reason != "" {
+			reasons = append(reasons, reason)
+		}
+		if mgr != nil {
+			if err := mgr.Err(); err != nil {
+				reasons = append(reasons, "certificates: "+err.Error())
+			}
+		}
+		if len(reasons) > 0 {
+			fmt.Fprintf(w, "degraded: %s\n", strings.Join(reasons, "; "))
+			return
+		}
+		io.WriteString(w, "ready\n")
+	}
+}
