@@ -170,3 +170,19 @@ func FuzzCacheStatusIsAlwaysAValidListMember(f *testing.F) {
 		}
 	})
 }
+
+// TestCacheStatusWordMemoIsBounded: the memo of serialized names and
+// details keeps at most maxWords of them, whatever callers pass.
+func TestCacheStatusWordMemoIsBounded(t *testing.T) {
+	for i := range 4 * maxWords {
+		name := fmt.Sprintf("cache-%d", i)
+		if got, want := (CacheStatus{Name: name}).String(), name; got != want {
+			t.Fatalf("String() = %q, want %q", got, want)
+		}
+	}
+	n := 0
+	words.Range(func(any, any) bool { n++; return true })
+	if n > maxWords {
+		t.Errorf("%d serialized words kept, want at most %d", n, maxWords)
+	}
+}
