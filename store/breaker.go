@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,11 +79,13 @@ type Breaker struct {
 	// tests).
 	now func() time.Time
 
+	// lost is when the store stopped answering, in Unix nanoseconds: the
+	// first of the failures since its last answer that reached no server
+	// (zero while it answers, even with errors). Atomic, so that a call
+	// that succeeds takes no lock of its own.
+	lost atomic.Int64
+
 	mu sync.Mutex
-	// lost is when the store stopped answering: the first of the failures
-	// since its last answer that reached no server (zero while it
-	// answers, even with errors).
-	lost time.Time
 	// lastErr is the latest failure, for the log line of the opening.
 	lastErr error
 }
@@ -129,10 +132,11 @@ func (b *Breaker) State() string { return stateName(b.cb.State()) }
 // a timeout, not an error reply such as WRONGPASS or OOM. While it is, no
 // other instance can write to the store either, a purge included.
 func (b *Breaker) Unreachable() (since time.Time, ok bool) {
-	b.mu.Lock()
-	since = b.lost
-	b.mu.Unlock()
-	return since, !since.IsZero() && b.cb.State() != gobreaker.StateClosed
+	lost := b.lost.Load()
+	if lost == 0 || b.cb.State() == gobreaker.StateClosed {
+		return time.Time{}, false
+	}
+	return time.Unix(0, lost), true
 }
 
 // Get returns the inner store's Get, or an error wrapping ErrUnavailable
@@ -191,18 +195,20 @@ func (b *Breaker) noteOutcome(err error) {
 	if err != nil && errors.Is(err, context.Canceled) {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	switch {
 	case err == nil || errors.Is(err, ErrNotFound):
-		b.lost = time.Time{}
+		if b.lost.Load() != 0 {
+			b.lost.Store(0)
+		}
 		return
 	case !noAnswer(err):
-		b.lost = time.Time{}
-	case b.lost.IsZero():
-		b.lost = b.now()
+		b.lost.Store(0)
+	default:
+		b.lost.CompareAndSwap(0, b.now().UnixNano())
 	}
+	b.mu.Lock()
 	b.lastErr = err
+	b.mu.Unlock()
 }
 
 // noAnswer reports whether err says the store was not reached or did not

@@ -265,3 +265,16 @@ func TestBreakerOnRedisThatStopsAndRestarts(t *testing.T) {
 		t.Errorf("Set through the closed breaker: %v", err)
 	}
 }
+
+// BenchmarkBreakerGetParallel measures what the breaker adds to a call
+// that reaches the store (a store that answers at once).
+func BenchmarkBreakerGetParallel(b *testing.B) {
+	ctx := context.Background()
+	br := NewBreaker(&flakyStore{}, BreakerOptions{}, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			br.Get(ctx, "k")
+		}
+	})
+}
