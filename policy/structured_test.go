@@ -186,3 +186,21 @@ func TestCacheStatusWordMemoIsBounded(t *testing.T) {
 		t.Errorf("%d serialized words kept, want at most %d", n, maxWords)
 	}
 }
+
+// FuzzTargetedFieldNeverPanicsAndIsAllOrNothing: whatever a targeted field
+// holds, DecideStore decides without panicking, and a field that does not
+// parse is ignored as a whole: none of its members (max-age=60) counts,
+// Cache-Control's max-age=5 does (RFC 9213 §2.1).
+func FuzzTargetedFieldNeverPanicsAndIsAllOrNothing(f *testing.F) {
+	for _, s := range []string{"ext=1.2345", "ext=@1659578233", `ext=%"caf%c3%a9"`, "ext=:aGk=:", `ext=("a" b);p`, "ext"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ext string) {
+		h := header("CDN-Cache-Control", "max-age=60, "+ext, "Cache-Control", "max-age=5")
+		dec := DecideStore(respect, getReq, http.StatusOK, h, t0, t0)
+		_, err := httpsfv.UnmarshalDictionary([]string{"max-age=60, " + ext})
+		if err != nil && dec.Freshness != 5*time.Second {
+			t.Errorf("%q does not parse (%v): freshness %v, want Cache-Control's 5s", ext, err, dec.Freshness)
+		}
+	})
+}

@@ -38,7 +38,10 @@ var errEmptyTargeted = errors.New("empty targeted field")
 // parseTargeted reads the lines of a targeted field as one SF Dictionary
 // (RFC 9651 §4.2: lines are combined before parsing) whose members carry
 // the Cache-Control directives (RFC 9213 §2.1). Parameters are ignored; a
-// repeated key keeps its last value (RFC 9651 §4.2.2).
+// repeated key keeps its last value (RFC 9651 §4.2.2). Dates (@…) and
+// display strings (%"…") parse as RFC 9651 says; httpsfv v1.1.2 refuses a
+// byte sequence without its "=" padding, which §4.2.7 says parsers SHOULD
+// accept, so such a field is ignored: the stricter outcome.
 func parseTargeted(lines ...string) (ResponseDirectives, error) {
 	dict, err := httpsfv.UnmarshalDictionary(lines)
 	if err != nil {
