@@ -59,6 +59,12 @@ type BreakerOptions struct {
 // circuit, its failure opens it for another Cooldown. A Breaker is safe for
 // concurrent use and runs no goroutine.
 //
+// An error reply (WRONGPASS, NOPERM, OOM) is a failure like no answer at
+// all: the circuit opens for either, and the opening is logged naming the
+// option to fix when Redis refused the credentials. Only Unreachable
+// tells them apart: an error reply never makes Redis unreachable, since
+// other instances may still purge through it.
+//
 // The state machine is github.com/sony/gobreaker/v2's, which replaced a
 // hand-written one: this is exactly its classic three-state breaker
 // (ReadyToTrip on consecutive failures, one half-open probe, IsSuccessful
