@@ -15,4 +15,15 @@
 // validate.go, units.go) are the exception: Load reads the config file,
 // the environment and certificates. Everything here is safe for
 // concurrent use once a Config has been parsed.
+//
+// Structured fields (RFC 9651) are parsed and serialized by
+// github.com/dunglas/httpsfv: targeted cache-control fields (RFC 9213),
+// Cache-Groups and Cache-Group-Invalidation (RFC 9875), Cache-Status
+// (RFC 9211). It replaced a hand-written parser that accepted what RFC 9651
+// rejects (decimals such as 1.2345, bad base64) and rejected what it
+// allows (dates, display strings), so a valid targeted field was ignored
+// and an invalid one obeyed; httpsfv passes the httpwg structured-field
+// test suite. Cache-Control, Vary and the Accept-* fields are not
+// structured fields (RFC 9110 lists), so they keep their own small
+// parsers here.
 package policy

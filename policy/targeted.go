@@ -2,10 +2,11 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // DefaultTargets are the targeted cache-control fields cachegate obeys, most
@@ -14,15 +15,16 @@ var DefaultTargets = []string{"Cachegate-Cache-Control", "CDN-Cache-Control"}
 
 // targetedDirectives returns the directives of the first valid targeted
 // field of h among targets (RFC 9213 §2.2): a valid one takes precedence
-// over Cache-Control and Expires. A field that is not a valid Structured
-// Fields Dictionary (RFC 8941 §3.2) is ignored, and the next is tried.
+// over Cache-Control and Expires. A field that is empty or is not a valid
+// Structured Fields Dictionary (RFC 9651 §4.2) is ignored as a whole, as
+// if it were absent (RFC 9213 §2.1), and the next is tried.
 func targetedDirectives(h http.Header, targets []string) (ResponseDirectives, bool) {
 	for _, name := range targets {
 		values := h.Values(name)
 		if len(values) == 0 {
 			continue
 		}
-		d, err := parseTargeted(strings.Join(values, ","))
+		d, err := parseTargeted(values...)
 		if err == nil {
 			return d, true
 		}
@@ -30,292 +32,90 @@ func targetedDirectives(h http.Header, targets []string) (ResponseDirectives, bo
 	return ResponseDirectives{}, false
 }
 
-// parseTargeted reads a targeted field as an SF Dictionary whose members
-// carry the Cache-Control directives (RFC 9213 §2.1).
-func parseTargeted(v string) (ResponseDirectives, error) {
-	members, err := parseDictionary(v)
+// errEmptyTargeted is the error of a targeted field without members.
+var errEmptyTargeted = errors.New("empty targeted field")
+
+// parseTargeted reads the lines of a targeted field as one SF Dictionary
+// (RFC 9651 §4.2: lines are combined before parsing) whose members carry
+// the Cache-Control directives (RFC 9213 §2.1). Parameters are ignored; a
+// repeated key keeps its last value (RFC 9651 §4.2.2). Dates (@…) and
+// display strings (%"…") parse as RFC 9651 says; httpsfv v1.1.2 refuses a
+// byte sequence without its "=" padding, which §4.2.7 says parsers SHOULD
+// accept, so such a field is ignored: the stricter outcome.
+func parseTargeted(lines ...string) (ResponseDirectives, error) {
+	dict, err := httpsfv.UnmarshalDictionary(lines)
 	if err != nil {
-		return ResponseDirectives{}, err
+		return ResponseDirectives{}, fmt.Errorf("targeted field: %w", err)
+	}
+	if len(dict.Names()) == 0 {
+		return ResponseDirectives{}, errEmptyTargeted
 	}
 	var d ResponseDirectives
-	seconds := func(m sfMember) (time.Duration, bool) {
-		if m.kind != sfInteger || m.integer < 0 {
-			return 0, false
-		}
-		return min(time.Duration(m.integer)*time.Second, maxDelta), true
-	}
-	for _, m := range members {
-		switch m.key {
+	for _, key := range dict.Names() {
+		m, _ := dict.Get(key)
+		switch key {
 		case "max-age":
-			if s, ok := seconds(m); ok {
+			if s, ok := sfSeconds(m); ok {
 				d.MaxAge, d.HasMaxAge = s, true
 			} else {
 				d.InvalidFreshness = true
 			}
 		case "s-maxage":
-			if s, ok := seconds(m); ok {
+			if s, ok := sfSeconds(m); ok {
 				d.SMaxAge, d.HasSMaxAge = s, true
 			} else {
 				d.InvalidFreshness = true
 			}
 		case "stale-while-revalidate":
-			d.StaleWhileRevalidate, _ = seconds(m)
+			d.StaleWhileRevalidate, _ = sfSeconds(m)
 		case "stale-if-error":
-			d.StaleIfError, _ = seconds(m)
+			d.StaleIfError, _ = sfSeconds(m)
 		case "no-store":
-			d.NoStore = m.isTrue()
+			d.NoStore = sfTrue(m)
 		case "no-cache":
 			// A field-name list cannot be honoured field by field here:
 			// treat any no-cache as unqualified, the stricter reading.
-			d.NoCache = m.kind != sfBoolean || m.boolean
+			d.NoCache = !sfFalse(m)
 		case "private":
-			d.Private = m.kind != sfBoolean || m.boolean
+			d.Private = !sfFalse(m)
 		case "public":
-			d.Public = m.isTrue()
+			d.Public = sfTrue(m)
 		case "must-revalidate":
-			d.MustRevalidate = m.isTrue()
+			d.MustRevalidate = sfTrue(m)
 		case "proxy-revalidate":
-			d.ProxyRevalidate = m.isTrue()
+			d.ProxyRevalidate = sfTrue(m)
 		}
 	}
 	return d, nil
 }
 
-type sfKind int
-
-const (
-	sfBoolean sfKind = iota
-	sfInteger
-	sfOther
-)
-
-// sfMember is one dictionary member: its key and, for the kinds the
-// directives use, its value. Parameters are parsed and dropped.
-type sfMember struct {
-	key     string
-	kind    sfKind
-	boolean bool
-	integer int64
-}
-
-func (m sfMember) isTrue() bool { return m.kind == sfBoolean && m.boolean }
-
-var errSF = errors.New("invalid structured field")
-
-// parseDictionary parses an SF Dictionary (RFC 8941 §4.2.2). A later member
-// with the same key overrides an earlier one.
-func parseDictionary(s string) ([]sfMember, error) {
-	p := &sfParser{s: s}
-	p.skipSP()
-	var out []sfMember
-	index := map[string]int{}
-	for !p.done() {
-		key, err := p.key()
-		if err != nil {
-			return nil, err
-		}
-		m := sfMember{key: key, kind: sfBoolean, boolean: true}
-		if p.peek() == '=' {
-			p.i++
-			if p.peek() == '(' {
-				if err := p.innerList(); err != nil {
-					return nil, err
-				}
-				m.kind = sfOther
-			} else if m, err = p.bareItem(key); err != nil {
-				return nil, err
-			}
-		}
-		if err := p.params(); err != nil {
-			return nil, err
-		}
-		if i, ok := index[key]; ok {
-			out[i] = m
-		} else {
-			index[key] = len(out)
-			out = append(out, m)
-		}
-		p.skipOWS()
-		if p.done() {
-			return out, nil
-		}
-		if p.peek() != ',' {
-			return nil, errSF
-		}
-		p.i++
-		p.skipOWS()
-		if p.done() {
-			return nil, errSF // trailing comma
-		}
+// sfSeconds reads a delta-seconds directive: a non-negative Integer
+// (RFC 9213 §2.1 infers the SF type from RFC 9111's syntax), capped at
+// maxDelta (RFC 9111 §1.2.2).
+func sfSeconds(m httpsfv.Member) (time.Duration, bool) {
+	item, ok := m.(httpsfv.Item)
+	if !ok {
+		return 0, false
 	}
-	return out, nil
-}
-
-type sfParser struct {
-	s string
-	i int
-}
-
-func (p *sfParser) done() bool { return p.i >= len(p.s) }
-
-func (p *sfParser) peek() byte {
-	if p.done() {
-		return 0
+	n, ok := item.Value.(int64)
+	if !ok || n < 0 {
+		return 0, false
 	}
-	return p.s[p.i]
+	if n > int64(maxDelta/time.Second) {
+		return maxDelta, true
+	}
+	return time.Duration(n) * time.Second, true
 }
 
-func (p *sfParser) skipSP() {
-	for p.peek() == ' ' {
-		p.i++
-	}
+// sfTrue reports whether m is the Boolean true, as a directive without a
+// value is (RFC 9651 §4.2.2).
+func sfTrue(m httpsfv.Member) bool {
+	item, ok := m.(httpsfv.Item)
+	return ok && item.Value == true
 }
 
-func (p *sfParser) skipOWS() {
-	for p.peek() == ' ' || p.peek() == '\t' {
-		p.i++
-	}
-}
-
-func (p *sfParser) key() (string, error) {
-	c := p.peek()
-	if !(c >= 'a' && c <= 'z' || c == '*') {
-		return "", errSF
-	}
-	start := p.i
-	for !p.done() {
-		c := p.s[p.i]
-		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("_-.*", c) >= 0 {
-			p.i++
-			continue
-		}
-		break
-	}
-	return p.s[start:p.i], nil
-}
-
-func (p *sfParser) params() error {
-	for p.peek() == ';' {
-		p.i++
-		p.skipSP()
-		key, err := p.key()
-		if err != nil {
-			return err
-		}
-		if p.peek() == '=' {
-			p.i++
-			if _, err := p.bareItem(key); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (p *sfParser) innerList() error {
-	p.i++ // (
-	for {
-		p.skipSP()
-		if p.peek() == ')' {
-			p.i++
-			return p.params()
-		}
-		if p.done() {
-			return errSF
-		}
-		if _, err := p.bareItem(""); err != nil {
-			return err
-		}
-		if err := p.params(); err != nil {
-			return err
-		}
-		if c := p.peek(); c != ' ' && c != ')' {
-			return errSF
-		}
-	}
-}
-
-// bareItem parses an Item's bare value (RFC 8941 §4.2.3.1).
-func (p *sfParser) bareItem(key string) (sfMember, error) {
-	m := sfMember{key: key, kind: sfOther}
-	c := p.peek()
-	switch {
-	case c == '-' || c >= '0' && c <= '9':
-		start := p.i
-		if c == '-' {
-			p.i++
-		}
-		digits, decimal := 0, false
-		for !p.done() {
-			c := p.s[p.i]
-			if c >= '0' && c <= '9' {
-				digits++
-				p.i++
-			} else if c == '.' && !decimal {
-				decimal = true
-				p.i++
-			} else {
-				break
-			}
-		}
-		if digits == 0 || (!decimal && digits > 15) || (decimal && (digits > 15 || p.s[p.i-1] == '.')) {
-			return m, errSF
-		}
-		if !decimal {
-			n, err := strconv.ParseInt(p.s[start:p.i], 10, 64)
-			if err != nil {
-				return m, errSF
-			}
-			m.kind, m.integer = sfInteger, n
-		}
-		return m, nil
-	case c == '"':
-		p.i++
-		for {
-			if p.done() {
-				return m, errSF
-			}
-			c := p.s[p.i]
-			p.i++
-			switch {
-			case c == '\\':
-				if p.done() || (p.s[p.i] != '"' && p.s[p.i] != '\\') {
-					return m, errSF
-				}
-				p.i++
-			case c == '"':
-				return m, nil
-			case c < 0x20 || c > 0x7e:
-				return m, errSF
-			}
-		}
-	case c == '*' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-		for !p.done() && (isTchar(p.s[p.i]) || p.s[p.i] == ':' || p.s[p.i] == '/') {
-			p.i++
-		}
-		return m, nil
-	case c == ':':
-		end := strings.IndexByte(p.s[p.i+1:], ':')
-		if end < 0 {
-			return m, errSF
-		}
-		p.i += end + 2
-		return m, nil
-	case c == '?':
-		p.i++
-		switch p.peek() {
-		case '0', '1':
-			m.kind, m.boolean = sfBoolean, p.peek() == '1'
-			p.i++
-			return m, nil
-		}
-		return m, errSF
-	}
-	return m, errSF
-}
-
-// isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+// sfFalse reports whether m is the Boolean false.
+func sfFalse(m httpsfv.Member) bool {
+	item, ok := m.(httpsfv.Item)
+	return ok && item.Value == false
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // VaryNames returns the canonical request field names a response's Vary
@@ -170,33 +172,25 @@ func NormalizeAcceptLanguage(v string) string {
 	return b.String()
 }
 
-// CacheGroups reads the sf-strings of a Cache-Groups or
-// Cache-Group-Invalidation field (RFC 9875 §2, §3): a Structured Fields
-// List; members that are not strings, and their parameters, are ignored.
+// CacheGroups reads the groups a Cache-Groups or Cache-Group-Invalidation
+// field names (RFC 9875 §2, §3): its lines are one Structured Fields List
+// (RFC 9651 §4.2), whose String members are the groups; other members and
+// all parameters are ignored, and so is an empty string. A field that does
+// not parse names no group: it is ignored as a whole (RFC 9651 §4.2).
 func CacheGroups(h http.Header, field string) []string {
+	lines := h.Values(field)
+	if len(lines) == 0 {
+		return nil
+	}
+	list, err := httpsfv.UnmarshalList(lines)
+	if err != nil {
+		return nil
+	}
 	var groups []string
-	for _, line := range h.Values(field) {
-		for _, member := range splitDirectives(line) {
-			if len(member) < 2 || member[0] != '"' {
-				continue
-			}
-			var b strings.Builder
-			closed := false
-			for i := 1; i < len(member) && !closed; i++ {
-				switch c := member[i]; c {
-				case '\\':
-					if i+1 < len(member) {
-						i++
-						b.WriteByte(member[i])
-					}
-				case '"':
-					closed = true
-				default:
-					b.WriteByte(c)
-				}
-			}
-			if closed && b.Len() > 0 {
-				groups = append(groups, b.String())
+	for _, m := range list {
+		if item, ok := m.(httpsfv.Item); ok {
+			if g, ok := item.Value.(string); ok && g != "" {
+				groups = append(groups, g)
 			}
 		}
 	}

@@ -25,6 +25,10 @@ import (
 // lock and allocates nothing. Aging runs in the goroutine whose sighting
 // closes the window and races benignly with concurrent sightings (each
 // word is updated atomically; a count may be lost or halved once more).
+//
+// It is hand-written because the libraries that implement TinyLFU
+// (ristretto, otter) offer it only inside their own cache, not as a filter
+// in front of another store; this one is the filter alone.
 type admission struct {
 	seed maphash.Seed
 

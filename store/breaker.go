@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 )
 
 // ErrUnavailable is returned, wrapped with the operation and key, by a
@@ -56,22 +58,42 @@ type BreakerOptions struct {
 // probe while the others still fail fast; the probe's success closes the
 // circuit, its failure opens it for another Cooldown. A Breaker is safe for
 // concurrent use and runs no goroutine.
+//
+// An error reply (WRONGPASS, NOPERM, OOM) is a failure like no answer at
+// all: the circuit opens for either, and the opening is logged naming the
+// option to fix when Redis refused the credentials. Only Unreachable
+// tells them apart: an error reply never makes Redis unreachable, since
+// other instances may still purge through it.
+//
+// The state machine is github.com/sony/gobreaker/v2's, which replaced a
+// hand-written one: this is exactly its classic three-state breaker
+// (ReadyToTrip on consecutive failures, one half-open probe, IsSuccessful
+// and IsExcluded to say which outcomes count, a generation that ignores
+// calls started before a change). What stays here is what is cachegate's:
+// which outcomes count (ErrNotFound is an answer, a cancelled context
+// teaches nothing), whether a failure got an answer at all (Unreachable,
+// which the tiered store's l1_when_redis_down relies on), and log lines
+// that name the Redis options to fix. gobreaker reads the wall clock, so
+// the cooldown runs in real time even in tests; only Unreachable's clock
+// is injected.
 type Breaker struct {
 	s    Store
 	opts BreakerOptions
 	log  *slog.Logger
-	// now is the clock the cooldown is measured against (replaced in tests).
+	cb   *gobreaker.CircuitBreaker[struct{}]
+	// now is the clock Unreachable's since is read from (replaced in
+	// tests).
 	now func() time.Time
 
-	mu       sync.Mutex
-	state    string
-	failures int       // consecutive failures while closed
-	until    time.Time // end of the cooldown while open
-	probing  bool      // a probe is in flight while half-open
-	// lost is when the store stopped answering: the first of the failures
-	// since its last answer that reached no server (zero while it
-	// answers, even with errors).
-	lost time.Time
+	// lost is when the store stopped answering, in Unix nanoseconds: the
+	// first of the failures since its last answer that reached no server
+	// (zero while it answers, even with errors). Atomic, so that a call
+	// that succeeds takes no lock of its own.
+	lost atomic.Int64
+
+	mu sync.Mutex
+	// lastErr is the latest failure, for the log line of the opening.
+	lastErr error
 }
 
 // NewBreaker returns a Breaker around s, closed, with opts' zero fields
@@ -86,50 +108,58 @@ func NewBreaker(s Store, opts BreakerOptions, log *slog.Logger) *Breaker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Breaker{s: s, opts: opts, log: log, now: time.Now, state: StateClosed}
+	b := &Breaker{s: s, opts: opts, log: log, now: time.Now}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "store",
+		MaxRequests: 1, // one probe while half-open
+		Timeout:     opts.Cooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= uint32(opts.Failures)
+		},
+		IsSuccessful: func(err error) bool {
+			return err == nil || errors.Is(err, ErrNotFound)
+		},
+		IsExcluded: func(err error) bool {
+			// The caller gave up: nothing is learnt about the store.
+			return errors.Is(err, context.Canceled)
+		},
+		OnStateChange: b.stateChanged,
+	})
+	return b
 }
 
 // State returns the circuit's state: StateClosed, StateOpen or
-// StateHalfOpen. An open circuit whose cooldown has passed reports open
-// until a call probes it.
-func (b *Breaker) State() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.state
-}
+// StateHalfOpen. An open circuit whose cooldown has passed reports
+// half-open: the next call is the probe.
+func (b *Breaker) State() string { return stateName(b.cb.State()) }
 
 // Unreachable reports whether the circuit is open (or probing) because
 // the store does not answer at all, and since when: a refused connection or
 // a timeout, not an error reply such as WRONGPASS or OOM. While it is, no
 // other instance can write to the store either, a purge included.
 func (b *Breaker) Unreachable() (since time.Time, ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lost, b.state != StateClosed && !b.lost.IsZero()
+	lost := b.lost.Load()
+	if lost == 0 || b.cb.State() == gobreaker.StateClosed {
+		return time.Time{}, false
+	}
+	return time.Unix(0, lost), true
 }
 
 // Get returns the inner store's Get, or an error wrapping ErrUnavailable
 // when the circuit is open.
 func (b *Breaker) Get(ctx context.Context, key string) (*Entry, error) {
-	probe, err := b.allow("get", key)
-	if err != nil {
-		return nil, err
-	}
-	e, err := b.s.Get(ctx, key)
-	b.done(probe, err)
+	var e *Entry
+	err := b.call("get", key, func() (err error) {
+		e, err = b.s.Get(ctx, key)
+		return err
+	})
 	return e, err
 }
 
 // Set returns the inner store's Set, or an error wrapping ErrUnavailable
 // when the circuit is open.
 func (b *Breaker) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
-	probe, err := b.allow("set", key)
-	if err != nil {
-		return err
-	}
-	err = b.s.Set(ctx, key, e, ttl)
-	b.done(probe, err)
-	return err
+	return b.call("set", key, func() error { return b.s.Set(ctx, key, e, ttl) })
 }
 
 // Delete returns the inner store's Delete, or an error wrapping
@@ -138,87 +168,53 @@ func (b *Breaker) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	probe, err := b.allow("delete", keys[0])
-	if err != nil {
-		return err
-	}
-	err = b.s.Delete(ctx, keys...)
-	b.done(probe, err)
-	return err
+	return b.call("delete", keys[0], func() error { return b.s.Delete(ctx, keys...) })
 }
 
 // Close closes the inner store, whatever the circuit's state.
 func (b *Breaker) Close() error { return b.s.Close() }
 
-// allow reports whether a call may reach the store, and whether it is the
-// half-open probe; a call that may not gets an error naming op and key.
-func (b *Breaker) allow(op, key string) (probe bool, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.state {
-	case StateClosed:
-		return false, nil
-	case StateOpen:
-		if b.now().Before(b.until) {
-			return false, fmt.Errorf("store: %s %s: %w", op, key, ErrUnavailable)
-		}
-		b.setState(StateHalfOpen)
-		b.log.Info("store: circuit half-open, probing", "cooldown", b.opts.Cooldown)
-	}
-	if b.probing {
-		return false, fmt.Errorf("store: %s %s: %w (probe in flight)", op, key, ErrUnavailable)
-	}
-	b.probing = true
-	return true, nil
-}
-
-// done records the outcome of a call that allow let through.
-func (b *Breaker) done(probe bool, err error) {
-	failed := err != nil && !errors.Is(err, ErrNotFound)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err != nil && errors.Is(err, context.Canceled) {
-		// The caller gave up: nothing is learnt about the store.
-		if probe {
-			b.probing = false
-		}
-		return
-	}
-	b.noteReach(err)
-	if probe {
-		b.probing = false
-		if failed {
-			b.open(err)
-		} else {
-			b.failures = 0
-			b.setState(StateClosed)
-			b.log.Info("store: circuit closed, store reachable again")
-		}
-		return
-	}
-	if b.state != StateClosed {
-		// A call started before the circuit opened: the probe decides.
-		return
-	}
-	if !failed {
-		b.failures = 0
-		return
-	}
-	b.failures++
-	if b.failures >= b.opts.Failures {
-		b.open(err)
-	}
-}
-
-// noteReach records whether the call's outcome shows the store answering;
-// b.mu is held.
-func (b *Breaker) noteReach(err error) {
+// call runs op on the store through the circuit and returns its error,
+// or, when the circuit let it not through, an error naming op and key
+// that wraps ErrUnavailable.
+func (b *Breaker) call(op, key string, run func() error) error {
+	ran := false
+	_, err := b.cb.Execute(func() (struct{}, error) {
+		ran = true
+		err := run()
+		b.noteOutcome(err)
+		return struct{}{}, err
+	})
 	switch {
-	case err == nil || errors.Is(err, ErrNotFound) || !noAnswer(err):
-		b.lost = time.Time{}
-	case b.lost.IsZero():
-		b.lost = b.now()
+	case ran:
+		return err
+	case errors.Is(err, gobreaker.ErrTooManyRequests):
+		return fmt.Errorf("store: %s %s: %w (probe in flight)", op, key, ErrUnavailable)
+	default:
+		return fmt.Errorf("store: %s %s: %w", op, key, ErrUnavailable)
 	}
+}
+
+// noteOutcome records whether a call that reached the store shows it
+// answering, and keeps a failure for the log line of the opening.
+func (b *Breaker) noteOutcome(err error) {
+	if err != nil && errors.Is(err, context.Canceled) {
+		return
+	}
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound):
+		if b.lost.Load() != 0 {
+			b.lost.Store(0)
+		}
+		return
+	case !noAnswer(err):
+		b.lost.Store(0)
+	default:
+		b.lost.CompareAndSwap(0, b.now().UnixNano())
+	}
+	b.mu.Lock()
+	b.lastErr = err
+	b.mu.Unlock()
 }
 
 // noAnswer reports whether err says the store was not reached or did not
@@ -229,27 +225,39 @@ func noAnswer(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed)
 }
 
-// open opens the circuit for a cooldown after err; b.mu is held.
-func (b *Breaker) open(err error) {
-	b.failures = 0
-	b.until = b.now().Add(b.opts.Cooldown)
-	b.setState(StateOpen)
-	if redis.IsAuthError(err) || redis.IsPermissionError(err) {
-		// The password or the ACL changed under a running instance.
-		b.log.Error("store: Redis refuses this instance's credentials (store.redis.password, store.redis.username): circuit open, requests go to the origin", "err", err)
-		return
+// stateChanged logs a change of the circuit and tells OnStateChange; it
+// runs with gobreaker's lock held.
+func (b *Breaker) stateChanged(_ string, _, to gobreaker.State) {
+	switch to {
+	case gobreaker.StateOpen:
+		b.mu.Lock()
+		err := b.lastErr
+		b.mu.Unlock()
+		if redis.IsAuthError(err) || redis.IsPermissionError(err) {
+			// The password or the ACL changed under a running instance.
+			b.log.Error("store: Redis refuses this instance's credentials (store.redis.password, store.redis.username): circuit open, requests go to the origin", "err", err)
+		} else {
+			b.log.Warn("store: circuit open, failing fast", "cooldown", b.opts.Cooldown, "err", err)
+		}
+	case gobreaker.StateHalfOpen:
+		b.log.Info("store: circuit half-open, probing", "cooldown", b.opts.Cooldown)
+	case gobreaker.StateClosed:
+		b.log.Info("store: circuit closed, store reachable again")
 	}
-	b.log.Warn("store: circuit open, failing fast", "cooldown", b.opts.Cooldown, "err", err)
+	if b.opts.OnStateChange != nil {
+		b.opts.OnStateChange(stateName(to))
+	}
 }
 
-// setState changes the state and tells OnStateChange; b.mu is held.
-func (b *Breaker) setState(s string) {
-	if b.state == s {
-		return
-	}
-	b.state = s
-	if b.opts.OnStateChange != nil {
-		b.opts.OnStateChange(s)
+// stateName is the name of a gobreaker state, as metrics label it.
+func stateName(s gobreaker.State) string {
+	switch s {
+	case gobreaker.StateOpen:
+		return StateOpen
+	case gobreaker.StateHalfOpen:
+		return StateHalfOpen
+	default:
+		return StateClosed
 	}
 }
 

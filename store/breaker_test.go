@@ -74,10 +74,27 @@ func newTestBreaker(s Store, opts BreakerOptions) (*Breaker, *fakeClock, func() 
 	}
 }
 
+// shortCooldown is the cooldown of tests that wait for the half-open state:
+// gobreaker measures it on the wall clock.
+const shortCooldown = time.Millisecond
+
+// waitHalfOpen waits, polling, until b's cooldown has passed and its next
+// call is the probe.
+func waitHalfOpen(t *testing.T, b *Breaker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.State() != StateHalfOpen {
+		if time.Now().After(deadline) {
+			t.Fatalf("the circuit is %s 5s after it opened with a cooldown of %v, want half-open", b.State(), shortCooldown)
+		}
+		time.Sleep(shortCooldown)
+	}
+}
+
 func TestBreakerOpensAfterConsecutiveFailuresAndFailsFast(t *testing.T) {
 	ctx := context.Background()
 	inner := &flakyStore{err: errDown}
-	b, _, _ := newTestBreaker(inner, BreakerOptions{Failures: 3})
+	b, _, _ := newTestBreaker(inner, BreakerOptions{Failures: 3, Cooldown: time.Hour})
 	for i := range 3 {
 		if b.State() != StateClosed {
 			t.Fatalf("after %d failures the state is %s, want closed", i, b.State())
@@ -136,22 +153,23 @@ func TestBreakerNotFoundIsNoFailure(t *testing.T) {
 func TestBreakerHalfOpenProbe(t *testing.T) {
 	ctx := context.Background()
 	inner := &flakyStore{err: errDown}
-	b, clock, states := newTestBreaker(inner, BreakerOptions{Failures: 1, Cooldown: time.Second})
+	b, _, states := newTestBreaker(inner, BreakerOptions{Failures: 1, Cooldown: shortCooldown})
 	b.Get(ctx, "k")
-	clock.Advance(time.Second)
+	waitHalfOpen(t, b)
 
 	// The probe fails: open again for another cooldown.
+	calls := inner.Calls()
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, errDown) {
 		t.Fatalf("probe after the cooldown: err %v, want it to reach the store", err)
 	}
-	if b.State() != StateOpen {
-		t.Fatalf("after a failed probe the state is %s, want open", b.State())
+	if got := states(); !slices.Equal(got, []string{StateOpen, StateHalfOpen, StateOpen}) {
+		t.Fatalf("after a failed probe OnStateChange saw %v, want open, half-open, open", got)
 	}
-	if _, err := b.Get(ctx, "k"); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("right after a failed probe: err %v, want ErrUnavailable", err)
+	if n := inner.Calls() - calls; n != 1 {
+		t.Fatalf("%d calls reached the store for one probe, want 1", n)
 	}
 
-	clock.Advance(time.Second)
+	waitHalfOpen(t, b)
 	inner.setErr(nil)
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("probe after the store recovered: err %v, want the store's answer", err)
@@ -181,11 +199,11 @@ func (s *blockingStore) Get(ctx context.Context, key string) (*Entry, error) {
 func TestBreakerLetsOneProbeThrough(t *testing.T) {
 	ctx := context.Background()
 	inner := &blockingStore{entered: make(chan struct{}), release: make(chan struct{})}
-	b, clock, _ := newTestBreaker(inner, BreakerOptions{Failures: 1})
+	b, _, _ := newTestBreaker(inner, BreakerOptions{Failures: 1, Cooldown: shortCooldown})
 	inner.setErr(errDown)
 	go func() { <-inner.entered; inner.release <- struct{}{} }()
 	b.Get(ctx, "k")
-	clock.Advance(time.Second)
+	waitHalfOpen(t, b)
 
 	probe := make(chan error)
 	go func() { _, err := b.Get(ctx, "k"); probe <- err }()
@@ -246,4 +264,17 @@ func TestBreakerOnRedisThatStopsAndRestarts(t *testing.T) {
 	if err := b.Set(ctx, "k", e, time.Minute); err != nil {
 		t.Errorf("Set through the closed breaker: %v", err)
 	}
+}
+
+// BenchmarkBreakerGetParallel measures what the breaker adds to a call
+// that reaches the store (a store that answers at once).
+func BenchmarkBreakerGetParallel(b *testing.B) {
+	ctx := context.Background()
+	br := NewBreaker(&flakyStore{}, BreakerOptions{}, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			br.Get(ctx, "k")
+		}
+	})
 }

@@ -9,4 +9,10 @@
 // L1 hits without a round trip while the purge subscription is healthy and
 // admits entries read from L2 by a TinyLFU frequency filter. Breaker wraps a
 // remote store in a circuit breaker, so that a Redis outage fails fast.
+//
+// The breaker's state machine is github.com/sony/gobreaker/v2, which
+// replaced a hand-written one; Breaker keeps only what is cachegate's:
+// which errors count as failures and which are no answer at all (the
+// signal behind store.tiered.l1_when_redis_down). The byte-bounded LRU
+// (Memory) and the admission filter stay hand-written; their docs say why.
 package store

@@ -20,6 +20,14 @@ import (
 //
 // Get returns the very pointer Set was given: entries are immutable once
 // stored.
+//
+// The LRU is written here rather than taken from a library because none
+// fits better: hashicorp/golang-lru and groupcache's lru bound the number
+// of entries, not their bytes; cost-bounded caches (ristretto, otter) bring
+// their own admission and eviction policies and ristretto applies a Set
+// asynchronously, while the tiered store needs a Set seen by the next Get,
+// an exact byte bound at every moment and its own admission filter
+// (admission.go) in front of L1 only.
 type Memory struct {
 	maxBytes int64
 	// now is the clock TTLs are measured against (replaced in tests).

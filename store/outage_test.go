@@ -135,7 +135,7 @@ func (replyError) RedisError()     {}
 func TestBreakerUnreachableCountsOnlyFailuresWithoutAnAnswer(t *testing.T) {
 	ctx := context.Background()
 	s := &flakyStore{}
-	b, clock, _ := newTestBreaker(s, BreakerOptions{Failures: 2, Cooldown: time.Second})
+	b, clock, states := newTestBreaker(s, BreakerOptions{Failures: 2, Cooldown: shortCooldown})
 	start := clock.Now()
 	s.setErr(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
 	b.Get(ctx, "k")
@@ -148,11 +148,13 @@ func TestBreakerUnreachableCountsOnlyFailuresWithoutAnAnswer(t *testing.T) {
 		t.Errorf("Unreachable() = %v, %v after two refused connections; want the first failure's time %v, true", since, ok, start)
 	}
 	// The probe gets an answer, an error one: Redis is reachable.
-	clock.Advance(2 * time.Second)
+	waitHalfOpen(t, b)
 	s.setErr(replyError("OOM command not allowed when used memory > 'maxmemory'."))
-	b.Get(ctx, "k")
-	if b.State() != StateOpen {
-		t.Fatalf("state %s after a failed probe, want open", b.State())
+	if _, err := b.Get(ctx, "k"); !errors.As(err, new(replyError)) {
+		t.Fatalf("probe: err %v, want Redis's OOM reply", err)
+	}
+	if got := states(); len(got) < 3 || got[2] != StateOpen {
+		t.Fatalf("OnStateChange saw %v after a failed probe, want open, half-open, open", got)
 	}
 	if _, ok := b.Unreachable(); ok {
 		t.Error("Unreachable() true after Redis answered OOM")
