@@ -384,7 +384,7 @@ func (g *Group) unlisten(key string, ch chan Outcome) {
 }
 
 // dispatch hands a fill announcement to the local waiters of its key.
-func (g *Group) dispatch(m *redis.Message) {
+func (g *Group) dispatch(_ context.Context, m *redis.Message) {
 	name, key, _ := strings.Cut(m.Payload, " ")
 	out := Failed
 	for o, n := range outcomeNames {

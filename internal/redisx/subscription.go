@@ -26,17 +26,17 @@ type Subscriber interface {
 
 // Handler is what a Subscription tells its owner. Every function is
 // optional and is called from the subscription's goroutine, one at a time,
-// in order.
+// in order, with a context that Close cancels.
 type Handler struct {
 	// Message is called for each message published on the channel.
-	Message func(*redis.Message)
+	Message func(context.Context, *redis.Message)
 	// Up is called when the subscription is up: first after Start, and
 	// again after each loss. Messages published while the
 	// subscription was down are lost, so this is where an owner that
 	// mirrors state reads it again.
-	Up func(Gap)
+	Up func(context.Context, Gap)
 	// Down is called once when the subscription is lost, with the error.
-	Down func(error)
+	Down func(context.Context, error)
 }
 
 // Gap describes the time before a subscription came up.
@@ -125,10 +125,10 @@ func (s *Subscription) run(ctx context.Context) {
 				}
 				up = true
 				s.healthy.Store(true)
-				s.call(func() { s.h.Up(gap) }, s.h.Up != nil)
+				s.call(func() { s.h.Up(ctx, gap) }, s.h.Up != nil)
 			}
 			if m, ok := msg.(*redis.Message); ok {
-				s.call(func() { s.h.Message(m) }, s.h.Message != nil)
+				s.call(func() { s.h.Message(ctx, m) }, s.h.Message != nil)
 			}
 			continue
 		}
@@ -140,7 +140,7 @@ func (s *Subscription) run(ctx context.Context) {
 		}
 		if s.healthy.Swap(false) {
 			lostAt, lostErr = time.Now(), err
-			s.call(func() { s.h.Down(err) }, s.h.Down != nil)
+			s.call(func() { s.h.Down(ctx, err) }, s.h.Down != nil)
 		}
 		select {
 		case <-ctx.Done():

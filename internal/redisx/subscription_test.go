@@ -23,9 +23,9 @@ func newRecorder() *recorder {
 
 func (r *recorder) handler() Handler {
 	return Handler{
-		Message: func(m *redis.Message) { r.messages <- m.Payload },
-		Up:      func(g Gap) { r.ups <- g },
-		Down:    func(err error) { r.downs <- err },
+		Message: func(_ context.Context, m *redis.Message) { r.messages <- m.Payload },
+		Up:      func(_ context.Context, g Gap) { r.ups <- g },
+		Down:    func(_ context.Context, err error) { r.downs <- err },
 	}
 }
 
