@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/internal/redisx"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -279,4 +280,56 @@ func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
 		}
 		return Stored, nil
 	}, nil)
+}
+
+// countingHook counts the commands a client sends.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+func TestAfterARedisFailureFillsRunInProcessWithoutAskingRedisForAMoment(t *testing.T) {
+	down, err := redistest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Close() // nothing listens on its address any more
+	c := redis.NewClient(&redis.Options{Addr: down.Addr(), MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+	defer c.Close()
+	calls := &countingHook{}
+	c.AddHook(calls)
+	g := New(c, uniquePrefix(t), Options{}, quiet())
+	defer g.Close()
+	now := time.Unix(1_000_000, 0)
+	g.now = func() time.Time { return now }
+	fill := func() (ran bool) {
+		g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Stored, nil }, nil)
+		return ran
+	}
+	if !fill() {
+		t.Fatal("with Redis down the request did not fill for itself")
+	}
+	asked := calls.n.Load()
+	if asked == 0 {
+		t.Fatal("the first request did not ask Redis for the lease")
+	}
+	for range 10 {
+		if !fill() {
+			t.Fatal("with Redis down a request did not fill for itself")
+		}
+	}
+	g.BeginURL(context.Background(), "u")()
+	if n := calls.n.Load(); n != asked {
+		t.Errorf("requests right after the failure sent %d commands to Redis; want none for a moment", n-asked)
+	}
+	now = now.Add(redisx.FailurePause)
+	fill()
+	if calls.n.Load() == asked {
+		t.Error("a request after the pause did not ask Redis again")
+	}
 }
