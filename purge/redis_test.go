@@ -39,18 +39,19 @@ func redisClient(tb testing.TB) redis.UniversalClient {
 	return c
 }
 
-// waitHealthy waits until the purgers' subscriptions are up and reported.
+// waitHealthy waits until the purgers' subscriptions are up and each has
+// reported what it applied: a purger trusts its mirror only after a
+// report.
 func waitHealthy(tb testing.TB, ps ...*Redis) {
 	deadline := time.Now().Add(5 * time.Second)
 	for _, p := range ps {
-		for !p.Healthy() {
+		for !p.Trusted() {
 			if time.Now().After(deadline) {
-				tb.Fatal("purge subscription never came up")
+				tb.Fatal("purge subscription never came up and reported")
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	time.Sleep(2 * heartbeat) // every instance has reported once
 }
 
 func TestRedisPurgeIsAppliedByEveryInstanceWhenItReturns(t *testing.T) {
