@@ -34,8 +34,12 @@ type Lease struct {
 }
 
 // TryLease takes key for ttl if nobody holds it. It returns a nil Lease
-// and a nil error when another holder has it.
+// and a nil error when another holder has it. A ttl under a millisecond is
+// refused: go-redis would set a key that never expires.
 func TryLease(ctx context.Context, c redis.Cmdable, key string, ttl time.Duration) (*Lease, error) {
+	if ttl < time.Millisecond {
+		return nil, fmt.Errorf("redisx: lease %s for %v: want a ttl of 1ms or more", key, ttl)
+	}
 	token := Token()
 	ok, err := c.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
@@ -58,8 +62,12 @@ end
 return 0`)
 
 // Renew sets the lease to expire ttl from now, or returns ErrLost when it
-// is no longer this holder's.
+// is no longer this holder's. A ttl under a millisecond is refused: Redis
+// would delete the key.
 func (l *Lease) Renew(ctx context.Context, ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		return fmt.Errorf("redisx: renew %s for %v: want a ttl of 1ms or more", l.key, ttl)
+	}
 	n, err := renewScript.Run(ctx, l.c, []string{l.key}, l.token, ttl.Milliseconds()).Int()
 	switch {
 	case err != nil:

@@ -113,3 +113,23 @@ func TestASharedLeaseLastsUntilItsLastHolderReleasesAndExpires(t *testing.T) {
 		t.Error("the key is still there after its last holder released it")
 	}
 }
+
+func TestALeaseThatWouldNeverExpireIsRefused(t *testing.T) {
+	c, ctx, key := client(t, server.Addr()), context.Background(), uniqueKey(t)
+	if l, err := TryLease(ctx, c, key, 0); err == nil || l != nil {
+		t.Errorf("TryLease with a zero TTL: %v, %v; want an error", l, err)
+	}
+	if n := c.Exists(ctx, key).Val(); n != 0 {
+		t.Error("a refused lease left its key in Redis without an expiry")
+	}
+	l, err := TryLease(ctx, c, key, time.Minute)
+	if err != nil || l == nil {
+		t.Fatalf("TryLease: %v, %v", l, err)
+	}
+	if err := l.Renew(ctx, 0); err == nil || errors.Is(err, ErrLost) {
+		t.Errorf("Renew with a zero TTL: %v; want a refusal (PEXPIRE 0 would delete the lease)", err)
+	}
+	if n := c.Exists(ctx, key).Val(); n != 1 {
+		t.Error("a refused Renew deleted the lease")
+	}
+}

@@ -43,8 +43,9 @@ type Handler struct {
 type Gap struct {
 	// Resubscribed is false for the first subscription, true after a loss.
 	Resubscribed bool
-	// Down is how long the subscription was lost, from the failure that
-	// broke it to the first answer on the new one (zero the first time).
+	// Down is how long the subscription was lost, from when the failure
+	// that broke it was noticed (within a ping interval of it) to the
+	// first answer on the new one; zero the first time.
 	Down time.Duration
 	// Err is the failure that broke it (nil the first time).
 	Err error
@@ -125,10 +126,12 @@ func (s *Subscription) run(ctx context.Context) {
 				}
 				up = true
 				s.healthy.Store(true)
-				s.call(func() { s.h.Up(ctx, gap) }, s.h.Up != nil)
+				if s.h.Up != nil {
+					s.h.Up(ctx, gap)
+				}
 			}
-			if m, ok := msg.(*redis.Message); ok {
-				s.call(func() { s.h.Message(ctx, m) }, s.h.Message != nil)
+			if m, ok := msg.(*redis.Message); ok && s.h.Message != nil {
+				s.h.Message(ctx, m)
 			}
 			continue
 		}
@@ -140,20 +143,15 @@ func (s *Subscription) run(ctx context.Context) {
 		}
 		if s.healthy.Swap(false) {
 			lostAt, lostErr = time.Now(), err
-			s.call(func() { s.h.Down(ctx, err) }, s.h.Down != nil)
+			if s.h.Down != nil {
+				s.h.Down(ctx, err)
+			}
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, backoffMax)
-	}
-}
-
-// call runs f when the handler has it.
-func (s *Subscription) call(f func(), has bool) {
-	if has {
-		f()
 	}
 }
 
