@@ -2,8 +2,6 @@ package certs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,15 +15,16 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachegate/cachegate/internal/redisx"
 )
 
 // Lock timing of RedisStorage.
 const (
-	// lockTTL is how long a lock outlives a holder that stopped refreshing
-	// it (a crashed instance).
-	lockTTL = 10 * time.Second
-	// lockRefresh is how often a held lock's expiry is pushed back.
-	lockRefresh = lockTTL / 3
+	// defaultLockTTL is how long a lock outlives a holder that stopped
+	// refreshing it (a crashed instance); a held lock's expiry is pushed
+	// back every third of it.
+	defaultLockTTL = 10 * time.Second
 	// lockPoll is how often Lock retries a lock held by someone else.
 	lockPoll = 100 * time.Millisecond
 	// redisTimeout bounds one Redis command issued outside a caller's
@@ -39,20 +38,6 @@ const (
 	fieldModified = "modified" // Unix milliseconds
 )
 
-// unlockScript deletes the lock only if it still holds the caller's token.
-var unlockScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-	return redis.call("DEL", KEYS[1])
-end
-return 0`)
-
-// refreshScript extends the lock only if it still holds the caller's token.
-var refreshScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-	return redis.call("PEXPIRE", KEYS[1], ARGV[2])
-end
-return 0`)
-
 // RedisStorage is a certmagic.Storage on Redis. A value is a hash
 // (value, modified) at {prefix}:certs:<key>; the set {prefix}:certs:index
 // lists every stored key, so that List, Exists and Delete of a "directory"
@@ -65,6 +50,8 @@ type RedisStorage struct {
 	c    redis.UniversalClient
 	base string // "{prefix}:certs:"
 	log  *slog.Logger
+	// lockTTL is defaultLockTTL; tests shorten it.
+	lockTTL time.Duration
 
 	mu   sync.Mutex
 	held map[string]*heldLock // by lock name
@@ -72,14 +59,14 @@ type RedisStorage struct {
 
 // heldLock is a lock this process holds and keeps alive.
 type heldLock struct {
-	token string
+	lease *redisx.Lease
 	stop  chan struct{} // closed by Unlock
 	done  chan struct{} // closed when the refresh goroutine has returned
 }
 
 // NewRedisStorage returns a RedisStorage keeping its keys under prefix.
 func NewRedisStorage(c redis.UniversalClient, prefix string, log *slog.Logger) *RedisStorage {
-	return &RedisStorage{c: c, base: "{" + prefix + "}:certs:", log: log, held: make(map[string]*heldLock)}
+	return &RedisStorage{c: c, base: "{" + prefix + "}:certs:", log: log, lockTTL: defaultLockTTL, held: make(map[string]*heldLock)}
 }
 
 var _ certmagic.Storage = (*RedisStorage)(nil)
@@ -237,18 +224,17 @@ func (s *RedisStorage) Stat(ctx context.Context, key string) (certmagic.KeyInfo,
 
 // Lock takes the lock name (SET NX PX with a random token), polling while
 // another holder has it, until ctx is done. A taken lock is kept alive by
-// a goroutine that extends its expiry every few seconds until Unlock; a
-// holder that dies loses it after lockTTL.
+// a goroutine that extends its expiry every third of its TTL until
+// Unlock; a holder that dies loses it after the TTL (10s).
 func (s *RedisStorage) Lock(ctx context.Context, name string) error {
-	var b [16]byte
-	rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
+	var lease *redisx.Lease
 	for {
-		ok, err := s.c.SetNX(ctx, s.lockKey(name), token, lockTTL).Result()
+		var err error
+		lease, err = redisx.TryLease(ctx, s.c, s.lockKey(name), s.lockTTL)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("certs: redis: lock", "name", name, "err", err)
 		}
-		if ok {
+		if lease != nil {
 			break
 		}
 		select {
@@ -257,7 +243,7 @@ func (s *RedisStorage) Lock(ctx context.Context, name string) error {
 		case <-time.After(lockPoll):
 		}
 	}
-	h := &heldLock{token: token, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &heldLock{lease: lease, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	s.held[name] = h
 	s.mu.Unlock()
@@ -269,7 +255,7 @@ func (s *RedisStorage) Lock(ctx context.Context, name string) error {
 // lock turns out lost.
 func (s *RedisStorage) keepAlive(name string, h *heldLock) {
 	defer close(h.done)
-	t := time.NewTicker(lockRefresh)
+	t := time.NewTicker(s.lockTTL / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -278,14 +264,14 @@ func (s *RedisStorage) keepAlive(name string, h *heldLock) {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
-		n, err := refreshScript.Run(ctx, s.c, []string{s.lockKey(name)}, h.token, lockTTL.Milliseconds()).Int()
+		err := h.lease.Renew(ctx, s.lockTTL)
 		cancel()
 		switch {
-		case err != nil:
-			s.log.Warn("certs: redis: refresh lock", "name", name, "err", err)
-		case n == 0:
+		case errors.Is(err, redisx.ErrLost):
 			s.log.Warn("certs: redis: lock lost before unlock", "name", name)
 			return
+		case err != nil:
+			s.log.Warn("certs: redis: refresh lock", "name", name, "err", err)
 		}
 	}
 }
@@ -302,7 +288,7 @@ func (s *RedisStorage) Unlock(ctx context.Context, name string) error {
 	}
 	close(h.stop)
 	<-h.done
-	if err := unlockScript.Run(ctx, s.c, []string{s.lockKey(name)}, h.token).Err(); err != nil {
+	if _, err := h.lease.Release(ctx); err != nil {
 		return fmt.Errorf("certs: redis: unlock %s: %w", name, err)
 	}
 	return nil

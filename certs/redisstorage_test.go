@@ -161,22 +161,54 @@ func TestRedisStorageLockBlocksAnotherHolderUntilUnlock(t *testing.T) {
 }
 
 func TestRedisStorageKeepsAHeldLockAliveBeyondItsTTL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits longer than the lock TTL")
-	}
 	s, ctx := newTestStorage(t), context.Background()
+	s.lockTTL = 600 * time.Millisecond // renewed every 200ms
 	if err := s.Lock(ctx, "renew"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(lockTTL + lockRefresh)
-	ttl, err := s.c.PTTL(ctx, s.lockKey("renew")).Result()
-	if err != nil || ttl <= 0 {
-		t.Fatalf("lock TTL after %v held: %v, %v; want the lock still there", lockTTL+lockRefresh, ttl, err)
+	// Four renewals span more than one TTL: without them the lock would
+	// have expired. Each one shows as the key's remaining time going up.
+	renewals, last := 0, s.lockTTL
+	for deadline := time.Now().Add(10 * time.Second); renewals < 4; time.Sleep(5 * time.Millisecond) {
+		ttl, err := s.c.PTTL(ctx, s.lockKey("renew")).Result()
+		if err != nil || ttl <= 0 {
+			t.Fatalf("after %d renewals the held lock is gone (TTL %v, %v); want it kept alive", renewals, ttl, err)
+		}
+		if ttl > last {
+			renewals++
+		}
+		last = ttl
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d renewals of the held lock in 10s; want 4", renewals)
+		}
 	}
 	if err := s.Unlock(ctx, "renew"); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.c.Exists(ctx, s.lockKey("renew")).Result(); n != 0 {
 		t.Error("lock key still there after Unlock")
+	}
+}
+
+func TestRedisStorageUnlockAfterTheLockExpiredLeavesTheNextHoldersLock(t *testing.T) {
+	stalled, next := newTestStorage(t), newTestStorage(t) // two instances, same keys
+	ctx := context.Background()
+	stalled.lockTTL = time.Hour // its renewals never run before the expiry below
+	if err := stalled.Lock(ctx, "issue"); err != nil {
+		t.Fatal(err)
+	}
+	// The holder stalls past its TTL: the lock expires while held.
+	stalled.c.PExpire(ctx, stalled.lockKey("issue"), time.Millisecond)
+	if err := next.Lock(ctx, "issue"); err != nil {
+		t.Fatal(err)
+	}
+	if err := stalled.Unlock(ctx, "issue"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := next.c.Exists(ctx, next.lockKey("issue")).Result(); n != 1 {
+		t.Error("the stalled holder's Unlock deleted the lock the next holder took")
+	}
+	if err := next.Unlock(ctx, "issue"); err != nil {
+		t.Fatal(err)
 	}
 }

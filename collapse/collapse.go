@@ -15,8 +15,6 @@ package collapse
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strings"
@@ -25,6 +23,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachegate/cachegate/internal/redisx"
 )
 
 // Outcome is what a fill ended in.
@@ -80,12 +80,15 @@ type Group struct {
 	urlFills       map[string]int
 	urlFillsPrefix string
 
-	healthy atomic.Bool
-	// failedAt is when taking a lease last failed (unix nanoseconds).
-	failedAt atomic.Int64
-	cancel   context.CancelFunc
-	done     sync.WaitGroup
-	now      func() time.Time
+	// sub hears the fill announcements of the other instances.
+	sub *redisx.Subscription
+	// down remembers a recent Redis failure: the leases and URL records
+	// are then not asked for, each request would wait for a timeout.
+	down redisx.RecentFailure
+	// waitingRemote counts the requests of this process that wait for
+	// another instance's fill (tests wait on it).
+	waitingRemote atomic.Int32
+	now           func() time.Time
 }
 
 // flight is one fill in progress in this process.
@@ -125,19 +128,19 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 	}
 	g.urlFills, g.urlFillsPrefix = map[string]int{}, prefix+":filling:"
 	if client != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		g.cancel = cancel
-		g.done.Add(1)
-		go g.subscribe(ctx)
+		// A quiet channel's connection is pinged every second. Waiters
+		// poll the lease too, so a lost announcement costs a poll, not a
+		// fill: the group needs no resync when the subscription comes back.
+		g.sub = redisx.NewSubscription(client, g.chann, time.Second, redisx.Handler{Message: g.dispatch})
+		g.sub.Start()
 	}
 	return g
 }
 
 // Close stops the subscription.
 func (g *Group) Close() {
-	if g.cancel != nil {
-		g.cancel()
-		g.done.Wait()
+	if g.sub != nil {
+		g.sub.Close()
 	}
 }
 
@@ -223,7 +226,7 @@ func (g *Group) Filling(ctx context.Context, key string) bool {
 	if errors.Is(err, redis.Nil) {
 		return false
 	}
-	return err != nil || v != "pass"
+	return err != nil || v != passMarker
 }
 
 // PassKeys is the number of keys remembered as hit-for-pass, expired ones
@@ -255,29 +258,26 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 		return out, value, false
 	}
 	leaseKey := g.lease + "{" + key + "}"
-	token := newToken()
 	// Listen before trying the lease, so that a release between the try
 	// and the wait is not missed.
 	ch := g.listen(key)
 	defer g.unlisten(key, ch)
-	var ok bool
+	var lease *redisx.Lease
 	err := errRedisDown
-	if !g.failedRecently() {
-		ok, err = g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
+	if !g.down.Recent(g.now()) {
+		lease, err = redisx.TryLease(ctx, g.client, leaseKey, g.opts.Lease)
+		g.down.Note(err, g.now())
 	}
 	if err != nil {
 		// Redis is unreachable: collapse in process only, and do not ask it
-		// again for a second (each request would wait for a timeout).
-		if err != errRedisDown {
-			g.failedAt.Store(g.now().UnixNano())
-		}
+		// again for a moment (each request would wait for a timeout).
 		out, value := fill(end)
 		return out, value, false
 	}
-	if ok {
+	if lease != nil {
 		var released sync.Once
 		release := func(out Outcome) {
-			released.Do(func() { g.release(context.WithoutCancel(ctx), key, leaseKey, token, out, f.waiters.Load() > 0) })
+			released.Do(func() { g.release(context.WithoutCancel(ctx), key, lease, out, f.waiters.Load() > 0) })
 		}
 		out := Failed
 		defer func() { release(out) }()
@@ -291,20 +291,9 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 // errRedisDown stands for a lease not asked for: Redis failed a moment ago.
 var errRedisDown = errors.New("collapse: redis failed a moment ago")
 
-// releaseScript deletes the lease if the caller still holds it, or turns
-// it into a hit-for-pass marker (when ARGV[6] is '1'), then announces the
-// outcome.
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[2] == 'uncacheable' and ARGV[6] == '1' then
-    redis.call('SET', KEYS[1], 'pass', 'PX', ARGV[3])
-  else
-    redis.call('DEL', KEYS[1])
-  end
-end
-redis.call('PUBLISH', ARGV[4], ARGV[2] .. ' ' .. ARGV[5])
-return 1
-`)
+// passMarker is the value a released lease leaves for a key in
+// hit-for-pass.
+const passMarker = "pass"
 
 // release ends the lease and announces out to the waiters of every
 // instance. An uncacheable key is left in Redis as a hit-for-pass marker,
@@ -312,14 +301,18 @@ return 1
 // when requests of this process waited for the fill. A URL requested once
 // (a client walking distinct uncacheable URLs) then costs Redis nothing
 // once its fill ends; a popular one is announced as before. Waiters in
-// other instances learn the outcome from the announcement either way.
-func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Outcome, wanted bool) {
-	marker := "0"
-	if wanted {
-		marker = "1"
+// other instances learn the outcome from the announcement either way,
+// also when the lease had expired (the fill outlived it).
+func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, out Outcome, wanted bool) {
+	var err error
+	if out == Uncacheable && wanted {
+		_, err = lease.ReleaseAs(ctx, passMarker, g.opts.HitForPass)
+	} else {
+		_, err = lease.Release(ctx)
 	}
-	err := releaseScript.Run(ctx, g.client, []string{leaseKey},
-		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key, marker).Err()
+	if err == nil {
+		err = g.client.Publish(ctx, g.chann, out.String()+" "+key).Err()
+	}
 	if err != nil {
 		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
 	}
@@ -328,6 +321,8 @@ func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Ou
 // waitRemote waits for the lease holder's announcement, polling the lease
 // in case a message is lost, at most the Wait bound.
 func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
+	g.waitingRemote.Add(1)
+	defer g.waitingRemote.Add(-1)
 	deadline := time.NewTimer(g.opts.Wait)
 	defer deadline.Stop()
 	poll := time.NewTicker(50 * time.Millisecond)
@@ -339,7 +334,7 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 			return Stored // released or expired: read the store, fetch if absent
 		case err != nil:
 			return Failed
-		case v == "pass":
+		case v == passMarker:
 			g.mu.Lock()
 			now := g.now()
 			g.pass.add(key, now, now.Add(g.opts.HitForPass))
@@ -383,50 +378,21 @@ func (g *Group) unlisten(key string, ch chan Outcome) {
 	}
 }
 
-// subscribe dispatches fill announcements to the local waiters.
-func (g *Group) subscribe(ctx context.Context) {
-	defer g.done.Done()
-	ps := g.client.Subscribe(ctx, g.chann)
-	defer ps.Close()
-	for ctx.Err() == nil {
-		msg, err := ps.ReceiveTimeout(ctx, time.Second)
-		if err != nil {
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() && ps.Ping(ctx) == nil {
-				continue // a quiet channel
-			}
-			g.healthy.Store(false)
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
+// dispatch hands a fill announcement to the local waiters of its key.
+func (g *Group) dispatch(_ context.Context, m *redis.Message) {
+	name, key, _ := strings.Cut(m.Payload, " ")
+	out := Failed
+	for o, n := range outcomeNames {
+		if n == name {
+			out = Outcome(o)
 		}
-		g.healthy.Store(true)
-		m, ok := msg.(*redis.Message)
-		if !ok {
-			continue
-		}
-		name, key, _ := strings.Cut(m.Payload, " ")
-		out := Failed
-		for o, n := range outcomeNames {
-			if n == name {
-				out = Outcome(o)
-			}
-		}
-		g.mu.Lock()
-		for _, ch := range g.remote[key] {
-			select {
-			case ch <- out:
-			default:
-			}
-		}
-		g.mu.Unlock()
 	}
-}
-
-func newToken() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ch := range g.remote[key] {
+		select {
+		case ch <- out:
+		default:
+		}
+	}
 }

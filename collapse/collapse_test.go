@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/internal/redisx"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -43,6 +44,56 @@ func client(t *testing.T) redis.UniversalClient {
 	return c
 }
 
+// instances returns two groups sharing one prefix in Redis, as two
+// instances would, once both hear the fill announcements.
+func instances(t *testing.T, opts Options) (a, b *Group) {
+	prefix := uniquePrefix(t)
+	a, b = New(client(t), prefix, opts, quiet()), New(client(t), prefix, opts, quiet())
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
+	eventually(t, "both subscriptions are up", func() bool { return a.sub.Healthy() && b.sub.Healthy() })
+	return a, b
+}
+
+// eventually polls cond until it holds. After ten seconds (a bound for a
+// broken build, not a timing) it fails the test and returns false; it may
+// be called from any goroutine.
+func eventually(t *testing.T, what string, cond func() bool) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("still not true after 10s: %s", what)
+			return false
+		}
+	}
+	return true
+}
+
+// waiting is how many requests of the groups wait for another's fill of
+// key: joined this process's flight, or wait for another instance.
+func waiting(key string, groups ...*Group) int {
+	n := 0
+	for _, g := range groups {
+		g.mu.Lock()
+		if f, ok := g.flights[key]; ok {
+			n += int(f.waiters.Load())
+		}
+		g.mu.Unlock()
+		n += int(g.waitingRemote.Load())
+	}
+	return n
+}
+
+// fillAfterWaiters returns a fill that ends in out once the other n-1
+// requests for key on the groups wait for it, so that none of them can
+// come too late to share it.
+func fillAfterWaiters(t *testing.T, key string, n int, out Outcome, groups ...*Group) func() Outcome {
+	return func() Outcome {
+		eventually(t, fmt.Sprintf("%d requests wait for the fill", n-1), func() bool { return waiting(key, groups...) == n-1 })
+		return out
+	}
+}
+
 // burst runs n concurrent Do calls for key on the groups in turn and
 // returns how many fills ran and how many callers shared another's.
 func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shared int64) {
@@ -65,44 +116,31 @@ func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shar
 	return nf.Load(), ns.Load()
 }
 
-func slowFill(out Outcome) func() Outcome {
-	return func() Outcome { time.Sleep(100 * time.Millisecond); return out }
-}
-
 func TestOneFillPerKeyInProcess(t *testing.T) {
 	g := New(nil, "", Options{}, quiet())
-	fills, shared := burst([]*Group{g}, "k", 50, slowFill(Stored))
+	fills, shared := burst([]*Group{g}, "k", 50, fillAfterWaiters(t, "k", 50, Stored, g))
 	if fills != 1 || shared != 49 {
 		t.Errorf("fills %d shared %d, want 1 and 49", fills, shared)
 	}
 }
 
 func TestOneFillPerKeyAcrossInstances(t *testing.T) {
-	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{}, quiet())
-	b := New(client(t), prefix, Options{}, quiet())
-	defer a.Close()
-	defer b.Close()
-	time.Sleep(50 * time.Millisecond) // subscriptions up
-	fills, shared := burst([]*Group{a, b}, "k", 100, slowFill(Stored))
+	a, b := instances(t, Options{})
+	fills, shared := burst([]*Group{a, b}, "k", 100, fillAfterWaiters(t, "k", 100, Stored, a, b))
 	if fills != 1 || shared != 99 {
 		t.Errorf("fills %d shared %d over two instances, want 1 and 99", fills, shared)
 	}
 }
 
 func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
-	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
-	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
-	defer a.Close()
-	defer b.Close()
+	a, b := instances(t, Options{HitForPass: time.Minute})
 	// A popular key: another request of a waits for the fill.
-	waiter := make(chan struct{})
-	go func() {
-		defer close(waiter)
-		waitForWaiter(t, a, "k")
-	}()
-	if out, _, shared := a.Do(context.Background(), "k", func(Settle) (Outcome, any) { <-waiter; return Uncacheable, nil }, nil); out != Uncacheable || shared {
+	out, _, shared := a.Do(context.Background(), "k", func(Settle) (Outcome, any) {
+		go a.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Failed, nil }, nil)
+		eventually(t, "another request waits for the fill", func() bool { return waiting("k", a) == 1 })
+		return Uncacheable, nil
+	}, nil)
+	if out != Uncacheable || shared {
 		t.Fatalf("leader: %v shared %v", out, shared)
 	}
 	for _, g := range []*Group{a, b} {
@@ -119,7 +157,11 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
-		g.Do(context.Background(), "k", func(Settle) (Outcome, any) { close(started); time.Sleep(50 * time.Millisecond); panic("abort") }, nil)
+		g.Do(context.Background(), "k", func(Settle) (Outcome, any) {
+			close(started)
+			eventually(t, "a request waits for the fill", func() bool { return waiting("k", g) == 1 })
+			panic("abort")
+		}, nil)
 	}()
 	<-started
 	out, _, shared := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Stored, nil }, nil)
@@ -136,8 +178,14 @@ func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	prefix := uniquePrefix(t)
 	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
 	defer g.Close()
-	// A holder that died: its lease stays until it expires.
-	c.Set(context.Background(), prefix+":lease:{k}", "dead-token", 300*time.Millisecond)
+	// A holder that died: its lease stays until it expires, which it does
+	// while a request waits for it.
+	leaseKey := prefix + ":lease:{k}"
+	c.Set(context.Background(), leaseKey, "dead-token", 0)
+	go func() {
+		eventually(t, "a request waits for the dead holder", func() bool { return waiting("k", g) == 1 })
+		c.PExpire(context.Background(), leaseKey, time.Millisecond)
+	}()
 	out, _, shared := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Stored, nil }, nil)
 	if !shared || out != Stored {
 		t.Fatalf("while the dead lease lasts: %v shared %v, want to wait for it to end", out, shared)
@@ -150,12 +198,8 @@ func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 }
 
 func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
-	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{}, quiet())
-	b := New(client(t), prefix, Options{}, quiet())
-	defer a.Close()
-	defer b.Close()
-	time.Sleep(50 * time.Millisecond)
+	a, b := instances(t, Options{})
+	fill := fillAfterWaiters(t, "k", 40, Stored, a, b)
 	var loads atomic.Int64
 	var wg sync.WaitGroup
 	values := make([]any, 40)
@@ -165,8 +209,7 @@ func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 			defer wg.Done()
 			g := []*Group{a, b}[i%2]
 			_, values[i], _ = g.Do(context.Background(), "k", func(Settle) (Outcome, any) {
-				time.Sleep(100 * time.Millisecond)
-				return Stored, "filled"
+				return fill(), "filled"
 			}, func() any { loads.Add(1); return "loaded" })
 		}()
 	}
@@ -204,9 +247,7 @@ func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
 		defer close(waited)
 		out, value, _ = g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Failed, nil }, nil)
 	}()
-	for g.waiting("k") == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "a request waits for the fill", func() bool { return waiting("k", g) == 1 })
 	close(settle)
 	select {
 	case <-waited: // before finish: the leader is still "streaming"
@@ -241,14 +282,56 @@ func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
 	}, nil)
 }
 
-// waiting is how many requests joined the flight of key.
-func (g *Group) waiting(key string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if f, ok := g.flights[key]; ok {
-		return int(f.waiters.Load())
+// countingHook counts the commands a client sends.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+func TestAfterARedisFailureFillsRunInProcessWithoutAskingRedisForAMoment(t *testing.T) {
+	down, err := redistest.New()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return 0
+	down.Close() // nothing listens on its address any more
+	c := redis.NewClient(&redis.Options{Addr: down.Addr(), MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+	defer c.Close()
+	calls := &countingHook{}
+	c.AddHook(calls)
+	g := New(c, uniquePrefix(t), Options{}, quiet())
+	defer g.Close()
+	now := time.Unix(1_000_000, 0)
+	g.now = func() time.Time { return now }
+	fill := func() (ran bool) {
+		g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Stored, nil }, nil)
+		return ran
+	}
+	if !fill() {
+		t.Fatal("with Redis down the request did not fill for itself")
+	}
+	asked := calls.n.Load()
+	if asked == 0 {
+		t.Fatal("the first request did not ask Redis for the lease")
+	}
+	for range 10 {
+		if !fill() {
+			t.Fatal("with Redis down a request did not fill for itself")
+		}
+	}
+	g.BeginURL(context.Background(), "u")()
+	if n := calls.n.Load(); n != asked {
+		t.Errorf("requests right after the failure sent %d commands to Redis; want none for a moment", n-asked)
+	}
+	now = now.Add(redisx.FailurePause)
+	fill()
+	if calls.n.Load() == asked {
+		t.Error("a request after the pause did not ask Redis again")
+	}
 }
 
 // flying reports whether key is being filled in this process.

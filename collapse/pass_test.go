@@ -33,26 +33,6 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 	}
 }
 
-// waitForWaiter starts a request for key on g that waits for the flight
-// in progress, and returns once it waits.
-func waitForWaiter(t *testing.T, g *Group, key string) {
-	for deadline := time.Now().Add(5 * time.Second); !g.flying(key); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Error("the fill never started")
-			return
-		}
-	}
-	go g.Do(context.Background(), key, func(Settle) (Outcome, any) { return Failed, nil }, nil)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		g.mu.Lock()
-		f := g.flights[key]
-		g.mu.Unlock()
-		if f == nil || f.waiters.Load() > 0 || time.Now().After(deadline) {
-			return
-		}
-	}
-}
-
 func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
 	prefix := uniquePrefix(t)
 	c := client(t)

@@ -3,6 +3,8 @@ package collapse
 import (
 	"context"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/redisx"
 )
 
 // urlFillRecord is how long a URL's record of fills in flight in Redis
@@ -33,21 +35,18 @@ func (g *Group) BeginURL(ctx context.Context, url string) (end func()) {
 		}
 		g.mu.Unlock()
 	}
-	if g.client == nil || g.failedRecently() {
+	if g.client == nil || g.down.Recent(g.now()) {
 		return local
 	}
-	key, token := g.urlFillKey(url), newToken()
-	pipe := g.client.Pipeline()
-	pipe.HSet(ctx, key, token, 1)
-	pipe.PExpire(ctx, key, max(urlFillRecord, g.opts.Lease))
-	if _, err := pipe.Exec(ctx); err != nil {
-		g.failedAt.Store(g.now().UnixNano())
+	lease, err := redisx.TakeShared(ctx, g.client, g.urlFillKey(url), max(urlFillRecord, g.opts.Lease))
+	if err != nil {
+		g.down.Note(err, g.now())
 		g.log.Warn("collapse: recording a fill of a URL", "url", url, "err", err)
 		return local
 	}
 	return func() {
 		local()
-		if err := g.client.HDel(context.WithoutCancel(ctx), key, token).Err(); err != nil {
+		if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
 			g.log.Warn("collapse: ending a fill of a URL", "url", url, "err", err)
 		}
 	}
@@ -73,10 +72,3 @@ func (g *Group) FillingURL(ctx context.Context, url string) bool {
 // urlFillKey is the Redis hash of the fills of url in flight, one field
 // per fill.
 func (g *Group) urlFillKey(url string) string { return g.urlFillsPrefix + "{" + url + "}" }
-
-// failedRecently reports whether Redis failed the group less than a
-// second ago.
-func (g *Group) failedRecently() bool {
-	at := g.failedAt.Load()
-	return at != 0 && g.now().UnixNano()-at <= int64(time.Second)
-}

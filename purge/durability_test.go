@@ -24,7 +24,9 @@ func ownServer(t *testing.T) (*redistest.Server, *redis.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	// While the server is down a command fails at its first dial, not
+	// after go-redis's five dial attempts per retry.
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	return s, c
 }

@@ -45,7 +45,7 @@ func evicts(policy string) bool { return strings.HasPrefix(policy, "allkeys-") }
 func (r *Redis) Degraded() string {
 	var reasons []string
 	switch {
-	case !r.healthy.Load():
+	case !r.sub.Healthy():
 		reasons = append(reasons, "purge subscription down: every lookup checks Redis for purges")
 	case !r.leaseValid():
 		reasons = append(reasons, "purge marks not loaded (or not confirmed within the lease): lookups read the purge sequence first")

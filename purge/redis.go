@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/internal/redisx"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -52,7 +53,9 @@ type Redis struct {
 	since func() time.Duration
 
 	catchMu sync.Mutex // one sync at a time
-	healthy atomic.Bool
+	// sub hears the purges of every instance; while it is down the mirror
+	// is not trusted without reading the sequence.
+	sub *redisx.Subscription
 	// seen is the highest sequence this instance read from Redis: a purge
 	// state behind it was lost by Redis.
 	seen atomic.Uint64
@@ -64,8 +67,9 @@ type Redis struct {
 	// policy is Redis's maxmemory-policy, when Redis tells it.
 	policy atomic.Pointer[string]
 	// down remembers a recent Redis failure, so that requests do not each
-	// wait for a timeout while Redis does not answer.
-	down   downSince
+	// wait for a timeout while Redis does not answer (there can be no
+	// purge to learn of either).
+	down   redisx.RecentFailure
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -105,10 +109,15 @@ func newRedis(client redis.UniversalClient, prefix string, log *slog.Logger, sin
 		now:   time.Now,
 		since: since,
 	}
+	r.sub = redisx.NewSubscription(client, r.keys.channel, heartbeat, redisx.Handler{
+		Up:      r.subscribed,
+		Message: func(ctx context.Context, _ *redis.Message) { r.syncAndLog(ctx) },
+		Down:    r.unsubscribed,
+	})
+	r.sub.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.done.Add(2)
-	go r.subscribe(ctx)
+	r.done.Add(1)
 	go r.beat(ctx)
 	return r
 }
@@ -126,7 +135,7 @@ func (r *Redis) ID() string { return r.id }
 
 // Healthy reports whether the subscription is up, so that purges reach
 // this instance as they happen.
-func (r *Redis) Healthy() bool { return r.healthy.Load() }
+func (r *Redis) Healthy() bool { return r.sub.Healthy() }
 
 // Trusted reports whether the mirror of the marks (and so an L1 checked
 // against it) may be trusted without asking Redis: the subscription is up
@@ -134,7 +143,7 @@ func (r *Redis) Healthy() bool { return r.healthy.Load() }
 // reported what it applied less than the lease ago. It is false at start
 // until the marks are loaded, and after a reconnect or a pause (SIGSTOP,
 // a stalled process) until the sequence was read again.
-func (r *Redis) Trusted() bool { return r.healthy.Load() && r.leaseValid() }
+func (r *Redis) Trusted() bool { return r.sub.Healthy() && r.leaseValid() }
 
 func (r *Redis) leaseValid() bool { return int64(r.since()) < r.leaseEnd.Load() }
 
@@ -167,12 +176,12 @@ func (r *Redis) Check(ctx context.Context, e *store.Entry) Validity {
 // it; with it down, every lookup reads the sequence (without the lock when
 // the mirror is current). Nothing is asked while Redis is known down.
 func (r *Redis) refresh(ctx context.Context) {
-	if r.down.recent(r.now()) {
+	if r.down.Recent(r.now()) {
 		return
 	}
-	if !r.healthy.Load() {
+	if !r.sub.Healthy() {
 		seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
-		r.down.note(err, r.now())
+		r.down.Note(err, r.now())
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return
 		}
@@ -184,11 +193,11 @@ func (r *Redis) refresh(ctx context.Context) {
 	defer r.catchMu.Unlock()
 	// Lookups that waited on the lock take what the first one learnt: the
 	// mirror is current, or Redis just failed (not one timeout each).
-	if r.Trusted() || r.down.recent(r.now()) {
+	if r.Trusted() || r.down.Recent(r.now()) {
 		return
 	}
 	err := r.syncLocked(ctx)
-	r.down.note(err, r.now())
+	r.down.Note(err, r.now())
 }
 
 // FillSeq implements Purger: the sequence in Redis, or the highest seen
@@ -196,14 +205,14 @@ func (r *Redis) refresh(ctx context.Context) {
 // It never stamps a fill with the sequence of a lost purge state: a
 // missing or regressed state is recreated first.
 func (r *Redis) FillSeq(ctx context.Context) uint64 {
-	if r.down.recent(r.now()) {
+	if r.down.Recent(r.now()) {
 		return r.floor()
 	}
 	seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
 	if r.lostState(seq, err) {
 		seq, err = r.ensure(ctx)
 	}
-	r.down.note(err, r.now())
+	r.down.Note(err, r.now())
 	if err != nil {
 		return r.floor()
 	}
@@ -229,13 +238,13 @@ const VerifyTimeout = time.Second
 // fill bound, during which another instance marked the URL for a fill of
 // it here (the mark may be gone when this L1 copy is checked again).
 func (r *Redis) Verify(ctx context.Context, e *store.Entry) Validity {
-	if r.down.recent(r.now()) {
+	if r.down.Recent(r.now()) {
 		return r.marks.check(e)
 	}
 	ctx, cancel := context.WithTimeout(ctx, VerifyTimeout)
 	defer cancel()
 	seq, err := r.client.HGet(ctx, r.keys.state, seqField).Uint64()
-	r.down.note(err, r.now())
+	r.down.Note(err, r.now())
 	switch {
 	case r.lostState(seq, err):
 		return Purged
@@ -466,7 +475,7 @@ func (r *Redis) syncLocked(ctx context.Context) error {
 	if err := r.syncMarks(ctx); err != nil {
 		return err
 	}
-	if !r.healthy.Load() {
+	if !r.sub.Healthy() {
 		return nil
 	}
 	if err := r.report(ctx); err != nil {
@@ -616,43 +625,29 @@ func logTime(v any, def time.Time) time.Time {
 	return earlier(time.UnixMilli(ms), def)
 }
 
-// subscribe listens for purges and catches up on each; the subscription's
-// health, with the lease, decides whether Check may trust the mirror
-// alone.
-func (r *Redis) subscribe(ctx context.Context) {
-	defer r.done.Done()
-	ps := r.client.Subscribe(ctx, r.keys.channel)
-	defer ps.Close()
-	for ctx.Err() == nil {
-		msg, err := ps.ReceiveTimeout(ctx, heartbeat)
-		switch msg.(type) {
-		case *redis.Subscription, *redis.Message, *redis.Pong:
-			if !r.healthy.Swap(true) {
-				r.log.Info("purge: subscribed", "instance", r.id)
-				r.checkPolicy(ctx)
-			}
-			if err := r.syncAndReport(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("purge: catching up with the purge log", "err", err)
-			}
-			continue
-		}
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
-			// Quiet channel: make sure the connection still lives.
-			if err := ps.Ping(ctx); err == nil {
-				continue
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if r.healthy.Swap(false) {
-			r.log.Warn("purge: subscription lost; checking Redis on every lookup", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
+// subscribed catches up when the subscription comes up, at start and
+// after a loss (purges published meanwhile were not heard); the
+// subscription's health, with the lease, decides whether Check may trust
+// the mirror alone.
+func (r *Redis) subscribed(ctx context.Context, gap redisx.Gap) {
+	if gap.Resubscribed {
+		r.log.Info("purge: subscribed again", "instance", r.id, "down", gap.Down)
+	} else {
+		r.log.Info("purge: subscribed", "instance", r.id)
+	}
+	r.checkPolicy(ctx)
+	r.syncAndLog(ctx)
+}
+
+// unsubscribed logs a lost subscription.
+func (r *Redis) unsubscribed(_ context.Context, err error) {
+	r.log.Warn("purge: subscription lost; checking Redis on every lookup", "err", err)
+}
+
+// syncAndLog catches up with the purge log and reports, logging a failure.
+func (r *Redis) syncAndLog(ctx context.Context) {
+	if err := r.syncAndReport(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("purge: catching up with the purge log", "err", err)
 	}
 }
 
@@ -666,7 +661,7 @@ func (r *Redis) beat(ctx context.Context) {
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
 	for n := 0; ; n++ {
-		if r.healthy.Load() {
+		if r.sub.Healthy() {
 			if err := r.syncAndReport(ctx); err != nil && ctx.Err() == nil {
 				r.log.Debug("purge: heartbeat", "err", err)
 			}
@@ -703,26 +698,8 @@ func (r *Redis) deadInstances(ctx context.Context) []string {
 func (r *Redis) Close() error {
 	r.cancel()
 	r.done.Wait()
+	r.sub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return r.client.HDel(ctx, r.keys.applied, r.id).Err()
-}
-
-// downSince remembers when a call to Redis last failed; for a second after
-// that, the per-request calls are skipped (Redis unreachable: there can be
-// no purge to learn of either).
-type downSince struct{ at atomic.Int64 }
-
-// downFor is how long a failure keeps the per-request calls off Redis.
-const downFor = time.Second
-
-func (d *downSince) note(err error, now time.Time) {
-	if err != nil && !errors.Is(err, redis.Nil) {
-		d.at.Store(now.UnixNano())
-	}
-}
-
-func (d *downSince) recent(now time.Time) bool {
-	at := d.at.Load()
-	return at != 0 && now.UnixNano()-at < int64(downFor)
 }
