@@ -1,0 +1,49 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachegate/cachegate/store/redistest"
+)
+
+// redisServer is the redis-server RunWithRedis started for the package
+// under test; its tests keep apart by key prefix (UniquePrefix).
+var redisServer *redistest.Server
+
+// MainWithRedis is a TestMain: it runs the package's tests with one
+// redis-server started for them all and exits with their result.
+func MainWithRedis(m *testing.M) { os.Exit(RunWithRedis(m)) }
+
+// RunWithRedis starts the package's redis-server, runs m and stops the
+// server, returning m's exit code (1 when the server did not start). A
+// TestMain that prepares more calls it last.
+func RunWithRedis(m *testing.M) int {
+	s, err := redistest.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.Close()
+	redisServer = s
+	return m.Run()
+}
+
+// Redis is the package's redis-server (RunWithRedis).
+func Redis() *redistest.Server {
+	if redisServer == nil {
+		panic("testutil: no redis-server: TestMain must call testutil.RunWithRedis")
+	}
+	return redisServer
+}
+
+// RedisClient is a client of the package's redis-server, closed when tb
+// ends.
+func RedisClient(tb testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: Redis().Addr()})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
