@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -127,7 +128,7 @@ func TestSoftPurgeMakesEntriesStale(t *testing.T) {
 
 func TestPurgeAPIRefusesBadRequests(t *testing.T) {
 	cfg := testConfig(t)
-	api := &API{Purger: NewLocal(), Config: func() *policy.Config { return cfg }, Log: discardLog()}
+	api := &API{Purger: NewLocal(), Config: func() *policy.Config { return cfg }, Log: testutil.DiscardLogger()}
 	rows := []struct {
 		name, token, body string
 		status            int

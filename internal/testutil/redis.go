@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,9 +42,28 @@ func Redis() *redistest.Server {
 }
 
 // RedisClient is a client of the package's redis-server, closed when tb
-// ends.
-func RedisClient(tb testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: Redis().Addr()})
+// ends (NewRedisClient).
+func RedisClient(tb testing.TB) *redis.Client { return NewRedisClient(tb, Redis().Addr()) }
+
+// NewRedisClient is a client of the redis-server at addr, closed when tb
+// ends. Like the store's client it dials once per attempt and retries a
+// command once: go-redis's defaults (five dials 100ms apart, three
+// retries) make every command against a stopped server take two seconds.
+func NewRedisClient(tb testing.TB, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr, DialerRetries: 1, DialerRetryTimeout: time.Millisecond, MaxRetries: 1})
 	tb.Cleanup(func() { c.Close() })
 	return c
+}
+
+// OwnRedis starts a redis-server for tb alone, for faults that would
+// disturb the package's other tests (stops, memory limits, policies),
+// and returns it with a client (NewRedisClient); both end with tb.
+func OwnRedis(tb testing.TB) (*redistest.Server, *redis.Client) {
+	tb.Helper()
+	s, err := redistest.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s, NewRedisClient(tb, s.Addr())
 }
