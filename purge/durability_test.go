@@ -166,7 +166,8 @@ func TestAPausedInstanceIsNamedLaggingAndReadsTheSequenceBeforeServingAgain(t *t
 
 func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.T) {
 	ctx := context.Background()
-	srv, c := testutil.OwnRedis(t)
+	srv := testutil.OwnRedis(t)
+	c := testutil.NewRedisClient(t, srv.Addr())
 	a := newTestRedisOn(t, c, "refused", testTiming)
 	b := newTestRedisOn(t, testutil.NewRedisClient(t, srv.Addr()), "refused", testTiming)
 	waitHealthy(t, a, b)
@@ -205,7 +206,8 @@ func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.
 
 func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 	ctx := context.Background()
-	srv, c := testutil.OwnRedis(t)
+	srv := testutil.OwnRedis(t)
+	c := testutil.NewRedisClient(t, srv.Addr())
 	a := newTestRedisOn(t, c, "coalesce", testTiming)
 	waitHealthy(t, a)
 	e := &store.Entry{Key: "http://a.example/untouched", Host: "a.example", URL: "a.example/untouched", Status: 200, Seq: a.FillSeq(ctx)}
@@ -236,7 +238,7 @@ func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 }
 
 func TestAnEvictingMaxmemoryPolicyIsReported(t *testing.T) {
-	_, c := testutil.OwnRedis(t)
+	c := testutil.NewRedisClient(t, testutil.OwnRedis(t).Addr())
 	ctx := context.Background()
 	if err := c.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
 		t.Fatal(err)

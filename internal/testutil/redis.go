@@ -55,15 +55,15 @@ func NewRedisClient(tb testing.TB, addr string) *redis.Client {
 	return c
 }
 
-// OwnRedis starts a redis-server for tb alone, for faults that would
-// disturb the package's other tests (stops, memory limits, policies),
-// and returns it with a client (NewRedisClient); both end with tb.
-func OwnRedis(tb testing.TB) (*redistest.Server, *redis.Client) {
+// OwnRedis starts a redis-server for tb alone, with flags args after the
+// common ones, for faults that would disturb the package's other tests
+// (stops, memory limits, policies, passwords). It is stopped when tb ends.
+func OwnRedis(tb testing.TB, args ...string) *redistest.Server {
 	tb.Helper()
-	s, err := redistest.New()
+	s, err := redistest.NewWithArgs(args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(s.Close)
-	return s, NewRedisClient(tb, s.Addr())
+	return s
 }
