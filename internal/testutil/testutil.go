@@ -5,8 +5,10 @@
 package testutil
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,10 +20,29 @@ import (
 // constant.
 func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	Until(tb, within, what, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	})
+}
+
+var errNotYet = errors.New("the condition does not hold")
+
+// Until is Eventually for a check that says why its condition does not
+// hold yet: it polls check until it returns nil, and the failure names
+// check's last error.
+func Until(tb testing.TB, within time.Duration, what string, check func() error) {
+	tb.Helper()
 	deadline := time.Now().Add(within)
-	for !cond() {
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("not within %v: %s", within, what)
+			tb.Fatalf("not within %v: %s: %v", within, what, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -32,8 +53,18 @@ var runs atomic.Int64
 
 // UniquePrefix is a key prefix of tb's own: the test's name and a number,
 // so that the runs of one test (-count) and its subtests stay apart in
-// one Redis.
-func UniquePrefix(tb testing.TB) string { return fmt.Sprintf("%s-%d", tb.Name(), runs.Add(1)) }
+// one Redis. Characters other than letters, digits, '.', '_' and '-'
+// (a subtest's '/' and spaces) become '-', so that it can stand unquoted
+// in a YAML config.
+func UniquePrefix(tb testing.TB) string {
+	name := strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') {
+			return r
+		}
+		return '-'
+	}, tb.Name())
+	return fmt.Sprintf("%s-%d", name, runs.Add(1))
+}
 
 // DiscardLogger is a logger that writes nothing, for the code under test
 // whose logging is not what the test looks at.
