@@ -297,6 +297,21 @@ func TestRequestDirectives(t *testing.T) {
 	}
 }
 
+// refetchedAfterAPOST GETs paths (storing them), POSTs to post, GETs paths
+// again and returns how many of those reached the origin.
+func refetchedAfterAPOST(t *testing.T, c *cache, o *origin, post string, paths ...string) int64 {
+	t.Helper()
+	for _, p := range paths {
+		c.get(t, p)
+	}
+	c.do(t, http.MethodPost, post)
+	before := o.hits.Load()
+	for _, p := range paths {
+		c.get(t, p)
+	}
+	return o.hits.Load() - before
+}
+
 func TestUnsafeMethodInvalidates(t *testing.T) {
 	h, _ := counter("max-age=60")
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
@@ -308,15 +323,7 @@ func TestUnsafeMethodInvalidates(t *testing.T) {
 		h(w, r)
 	})
 	c := newCache(t, o, "")
-	for _, p := range []string{"/target", "/other", "/untouched"} {
-		c.get(t, p)
-	}
-	c.do(t, http.MethodPost, "/target")
-	before := o.hits.Load()
-	for _, p := range []string{"/target", "/other", "/untouched"} {
-		c.get(t, p)
-	}
-	if got := o.hits.Load() - before; got != 2 {
+	if got := refetchedAfterAPOST(t, c, o, "/target", "/target", "/other", "/untouched"); got != 2 {
 		t.Errorf("RFC 9111 §4.4: %d origin requests after the POST, want 2 (target and Location)", got)
 	}
 }
@@ -564,15 +571,7 @@ func TestCacheGroupInvalidation(t *testing.T) {
 		h(w, r)
 	})
 	c := newCache(t, o, "")
-	for _, p := range []string{"/js/a", "/js/b", "/css/c"} {
-		c.get(t, p)
-	}
-	c.do(t, http.MethodPost, "/deploy")
-	before := o.hits.Load()
-	for _, p := range []string{"/js/a", "/js/b", "/css/c"} {
-		c.get(t, p)
-	}
-	if got := o.hits.Load() - before; got != 2 {
+	if got := refetchedAfterAPOST(t, c, o, "/deploy", "/js/a", "/js/b", "/css/c"); got != 2 {
 		t.Errorf("RFC 9875 §3: %d origin requests after invalidating group scripts, want 2 (/js/a and /js/b)", got)
 	}
 }
