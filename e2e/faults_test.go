@@ -174,6 +174,15 @@ func startLoaded(t *testing.T, s setup) []*instance {
 	return ins
 }
 
+// startLoadedOnOwnRedis starts an origin, a redis-server of the test's
+// own and two instances with backend on it (startLoaded).
+func startLoadedOnOwnRedis(t *testing.T, backend string) (*redistest.Server, []*instance) {
+	t.Helper()
+	srv := testutil.OwnRedis(t)
+	s := setup{origin: startOrigin(t).URL, backend: backend, prefix: testutil.UniquePrefix(t)}.on(srv)
+	return srv, startLoaded(t, s)
+}
+
 // startFaultLoad sends GETs of 20 paths under prefix to the instances
 // from 4 clients (the load of store_faults_test.go) until endFaultLoad.
 func startFaultLoad(ins []*instance, prefix string) *load {
@@ -269,10 +278,7 @@ func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	for _, backend := range []string{"redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
-			srv := testutil.OwnRedis(t)
-			o := startOrigin(t)
-			s := setup{origin: o.URL, backend: backend, prefix: testutil.UniquePrefix(t)}.on(srv)
-			ins := startLoaded(t, s)
+			srv, ins := startLoadedOnOwnRedis(t, backend)
 			// A few purges first, so that the sequence is well above 1.
 			for range 3 {
 				purgeOK(t, ins[0], `{"tags":["other"]}`)
@@ -298,10 +304,7 @@ func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
 
 func TestAPurgeAfterRedisIsKilledAndRestartsEmptyIsHonouredByEveryTieredInstance(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := testutil.OwnRedis(t)
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t)}.on(srv)
-	ins := startLoaded(t, s)
+	srv, ins := startLoadedOnOwnRedis(t, "tiered")
 	purgeOK(t, ins[0], `{"tags":["other"]}`)
 	const path = "/max-age/600/killed"
 	const body = `{"urls":["http://site.test/max-age/600/killed"]}`
@@ -380,10 +383,7 @@ func TestAPausedTieredInstanceIsNamedLaggingAndServesNoPurgedL1EntryAfterward(t 
 
 func TestARefusedInvalidationIsAppliedHereShownInReadyzAndWrittenOnceRedisHasRoom(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := testutil.OwnRedis(t)
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)}.on(srv)
-	ins := startLoaded(t, s)
+	srv, ins := startLoadedOnOwnRedis(t, "redis")
 	a, b := ins[0], ins[1]
 	const path = "/max-age/600/posted"
 	old := stored(t, path, a, b)
@@ -474,10 +474,7 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 
 func TestAnInvalidationThatTimesOutUnderCLIENTPAUSEIsAppliedHereAndWrittenAfter(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := testutil.OwnRedis(t)
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)}.on(srv)
-	ins := startLoaded(t, s)
+	srv, ins := startLoadedOnOwnRedis(t, "redis")
 	a, b := ins[0], ins[1]
 	const path = "/max-age/600/paused-writes"
 	old := stored(t, path, a, b)

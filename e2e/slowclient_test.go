@@ -19,7 +19,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachegate/cachegate/internal/testutil"
-	"github.com/cachegate/cachegate/store/redistest"
 )
 
 // slowReader is a raw client that asks for path and then reads its
@@ -162,11 +161,7 @@ func revalidatingOrigin(t *testing.T) *httptest.Server {
 
 func TestCacheStatusSaysStoredOnlyWhenTheRedisWriteSucceeded(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	rs, err := redistest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
+	rs := testutil.OwnRedis(t)
 	o := revalidatingOrigin(t)
 	in := startInstanceOn(t, rs.Addr(), setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 

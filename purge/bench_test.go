@@ -100,16 +100,7 @@ func BenchmarkHitCheck(b *testing.B) {
 	})
 	b.Run("redis-lease-valid", func(b *testing.B) {
 		p := benchPurger(b, testutil.RedisClient(b), testutil.UniquePrefix(b))
-		e := *e
-		e.Seq = p.FillSeq(ctx)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if p.Check(ctx, &e) != Valid {
-				b.Fatal("untouched entry purged")
-			}
-		}
-		b.StopTimer()
+		benchValid(b, p, *e, p.Check)
 		if !p.Trusted() {
 			b.Fatal("the lease lapsed during the benchmark: it measured the reads of the sequence")
 		}
@@ -125,6 +116,21 @@ func benchPurger(b *testing.B, c redis.UniversalClient, prefix string) *Redis {
 	return p
 }
 
+// benchValid times answer on e stamped with p's sequence, which no purge
+// touched: it must answer Valid. The timer is stopped when it returns.
+func benchValid(b *testing.B, p *Redis, e store.Entry, answer func(context.Context, *store.Entry) Validity) {
+	ctx := context.Background()
+	e.Seq = p.FillSeq(ctx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if answer(ctx, &e) != Valid {
+			b.Fatal("untouched entry purged")
+		}
+	}
+	b.StopTimer()
+}
+
 // BenchmarkFillVerify is what a fill adds to its store write (Verify, run
 // twice by the proxy's save): one HGET of the sequence when no purge came
 // since the fill started, and the catch-up from the log when one did. A
@@ -134,15 +140,7 @@ func BenchmarkFillVerify(b *testing.B) {
 	e := &store.Entry{Key: "https://www.example.com/p", URL: "www.example.com/p", Route: "r", Host: "www.example.com", Status: 200}
 	b.Run("redis-sequence-unchanged", func(b *testing.B) {
 		p := benchPurger(b, testutil.RedisClient(b), testutil.UniquePrefix(b))
-		e := *e
-		e.Seq = p.FillSeq(ctx)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if p.Verify(ctx, &e) != Valid {
-				b.Fatal("untouched entry purged")
-			}
-		}
+		benchValid(b, p, *e, p.Verify)
 	})
 	b.Run("redis-after-a-mark-of-another-url", func(b *testing.B) {
 		// The worst case: the mirror is one purge behind at each verify.
