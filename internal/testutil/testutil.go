@@ -54,7 +54,7 @@ var runs atomic.Int64
 // UniquePrefix is a key prefix of tb's own: the test's name and a number,
 // so that the runs of one test (-count) and its subtests stay apart in
 // one Redis. Characters other than letters, digits, '.', '_' and '-'
-// (a subtest's '/' and spaces) become '-', so that it can stand unquoted
+// (a subtest's '/', quotes, colons) become '-', so that it can stand unquoted
 // in a YAML config.
 func UniquePrefix(tb testing.TB) string {
 	name := strings.Map(func(r rune) rune {
