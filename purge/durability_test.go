@@ -13,7 +13,18 @@ import (
 
 	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/store"
+	"github.com/cachegate/cachegate/store/redistest"
 )
+
+// newOwnRedisPurger starts a redis-server of the test's own, for faults
+// that would disturb the package's other tests, and returns it with a
+// client and a purger with testTiming on it, under prefix.
+func newOwnRedisPurger(t *testing.T, prefix string) (*redistest.Server, *redis.Client, *Redis) {
+	t.Helper()
+	srv := testutil.OwnRedis(t)
+	c := testutil.NewRedisClient(t, srv.Addr())
+	return srv, c, newTestRedisOn(t, c, prefix, testTiming)
+}
 
 // purgedEntry fills an entry with tag t at p's sequence, purges the tag
 // through p and returns the entry.
@@ -166,9 +177,7 @@ func TestAPausedInstanceIsNamedLaggingAndReadsTheSequenceBeforeServingAgain(t *t
 
 func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.T) {
 	ctx := context.Background()
-	srv := testutil.OwnRedis(t)
-	c := testutil.NewRedisClient(t, srv.Addr())
-	a := newTestRedisOn(t, c, "refused", testTiming)
+	srv, c, a := newOwnRedisPurger(t, "refused")
 	b := newTestRedisOn(t, testutil.NewRedisClient(t, srv.Addr()), "refused", testTiming)
 	waitHealthy(t, a, b)
 	e := &store.Entry{Key: "http://a.example/post", Host: "a.example", URL: "a.example/post", Status: 200, Seq: a.FillSeq(ctx)}
@@ -206,9 +215,7 @@ func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.
 
 func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 	ctx := context.Background()
-	srv := testutil.OwnRedis(t)
-	c := testutil.NewRedisClient(t, srv.Addr())
-	a := newTestRedisOn(t, c, "coalesce", testTiming)
+	srv, c, a := newOwnRedisPurger(t, "coalesce")
 	waitHealthy(t, a)
 	e := &store.Entry{Key: "http://a.example/untouched", Host: "a.example", URL: "a.example/untouched", Status: 200, Seq: a.FillSeq(ctx)}
 	srv.Stop()
