@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // bodyOrigin is an origin that reads every request body to the end and
@@ -45,11 +45,9 @@ func startBodyOrigin(t *testing.T) *bodyOrigin {
 // waitIdle waits until the origin holds no request open.
 func (o *bodyOrigin) waitIdle(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); o.inFlight.Load() != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the origin still holds %d requests open after the client was refused", o.inFlight.Load())
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the origin holds no request open after the client was refused", func() bool {
+		return o.inFlight.Load() == 0
+	})
 }
 
 // rawRequest writes head (a request line and fields, without the blank
@@ -184,7 +182,7 @@ func (in *instance) heapInuse() float64 {
 // redisUsedMemory is INFO memory's used_memory of the package's Redis.
 func redisUsedMemory(t *testing.T) float64 {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+	c := testutil.RedisClient(t)
 	defer c.Close()
 	info, err := c.Info(context.Background(), "memory").Result()
 	if err != nil {
@@ -235,7 +233,7 @@ func TestHostileTrafficToDistinctURLsDoesNotGrowMemory(t *testing.T) {
 		t.Skip("a 12-second load")
 	}
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefix, extra: `cache:
   collapse: {hit_for_pass: 2s}
 `})
@@ -311,15 +309,10 @@ func TestAPostToACachedURLInvalidatesItOnEveryInstance(t *testing.T) {
 	// mark reaches the other instances by pub/sub, without the POST
 	// waiting for them: poll, bounded.
 	for i, in := range ins {
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		testutil.Eventually(t, 5*time.Second, fmt.Sprintf("instance %d stops serving the entry stored before a POST to its URL", i), func() bool {
 			_, body := in.get(path)
-			if body != before {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("instance %d still serves the entry stored before a POST to its URL: %q", i, body)
-			}
-		}
+			return body != before
+		})
 	}
 }
 

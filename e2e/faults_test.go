@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -51,13 +52,7 @@ func (in *instance) signal(sig syscall.Signal) {
 	if sig != syscall.SIGSTOP {
 		return
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !in.stopped() {
-		if time.Now().After(deadline) {
-			in.t.Fatal("the process did not stop on SIGSTOP")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(in.t, 5*time.Second, "the process stops on SIGSTOP", in.stopped)
 }
 
 // stopped says whether every thread of the process is in state T
@@ -90,17 +85,12 @@ func (in *instance) readyz() string {
 // waitReadyz polls /readyz until cond holds for its body.
 func (in *instance) waitReadyz(what string, cond func(string) bool) {
 	in.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		body := in.readyz()
-		if cond(body) {
-			return
+	testutil.Until(in.t, 20*time.Second, what, func() error {
+		if body := in.readyz(); !cond(body) {
+			return fmt.Errorf("/readyz says %q", body)
 		}
-		if time.Now().After(deadline) {
-			in.t.Fatalf("%s: /readyz still says %q", what, body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func isReady(body string) bool { return body == "ready\n" }
@@ -184,6 +174,15 @@ func startLoaded(t *testing.T, s setup) []*instance {
 	return ins
 }
 
+// startLoadedOnOwnRedis starts an origin, a redis-server of the test's
+// own and two instances with backend on it (startLoaded).
+func startLoadedOnOwnRedis(t *testing.T, backend string) (*redistest.Server, []*instance) {
+	t.Helper()
+	srv := testutil.OwnRedis(t)
+	s := setup{origin: startOrigin(t).URL, backend: backend, prefix: testutil.UniquePrefix(t)}.on(srv)
+	return srv, startLoaded(t, s)
+}
+
 // startFaultLoad sends GETs of 20 paths under prefix to the instances
 // from 4 clients (the load of store_faults_test.go) until endFaultLoad.
 func startFaultLoad(ins []*instance, prefix string) *load {
@@ -203,9 +202,9 @@ func endFaultLoad(t *testing.T, l *load, fault string) {
 
 func TestANewInstanceServesNoPurgedEntryAfterAllkeysLRUEvictedThePurgeState(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t)
+	srv := testutil.OwnRedis(t)
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	s := setup{origin: o.URL, backend: "redis", prefix: prefix}.on(srv)
 	redisDo(t, srv, "CONFIG", "SET", "maxmemory", "4mb")
 	redisDo(t, srv, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
@@ -279,10 +278,7 @@ func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	for _, backend := range []string{"redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
-			srv := faultRedis(t)
-			o := startOrigin(t)
-			s := setup{origin: o.URL, backend: backend, prefix: prefixFor(t)}.on(srv)
-			ins := startLoaded(t, s)
+			srv, ins := startLoadedOnOwnRedis(t, backend)
 			// A few purges first, so that the sequence is well above 1.
 			for range 3 {
 				purgeOK(t, ins[0], `{"tags":["other"]}`)
@@ -308,10 +304,7 @@ func TestAPurgeAfterFLUSHALLIsHonouredByEveryInstance(t *testing.T) {
 
 func TestAPurgeAfterRedisIsKilledAndRestartsEmptyIsHonouredByEveryTieredInstance(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t)
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}.on(srv)
-	ins := startLoaded(t, s)
+	srv, ins := startLoadedOnOwnRedis(t, "tiered")
 	purgeOK(t, ins[0], `{"tags":["other"]}`)
 	const path = "/max-age/600/killed"
 	const body = `{"urls":["http://site.test/max-age/600/killed"]}`
@@ -334,7 +327,7 @@ func TestAPurgeAfterRedisIsKilledAndRestartsEmptyIsHonouredByEveryTieredInstance
 func TestARestartedInstanceNeverServesAPurgedEntryFirst(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}
+	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)}
 	a, b := startInstance(t, s), startInstance(t, s)
 	for round := range 5 {
 		path := fmt.Sprintf("/max-age/600/restart-%d", round)
@@ -351,7 +344,7 @@ func TestARestartedInstanceNeverServesAPurgedEntryFirst(t *testing.T) {
 func TestAPausedTieredInstanceIsNamedLaggingAndServesNoPurgedL1EntryAfterward(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
 	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}
+	s := setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t)}
 	ins := startLoaded(t, s)
 	a, b := ins[0], ins[1]
 	const path = "/max-age/600/paused"
@@ -390,10 +383,7 @@ func TestAPausedTieredInstanceIsNamedLaggingAndServesNoPurgedL1EntryAfterward(t 
 
 func TestARefusedInvalidationIsAppliedHereShownInReadyzAndWrittenOnceRedisHasRoom(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t)
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)
-	ins := startLoaded(t, s)
+	srv, ins := startLoadedOnOwnRedis(t, "redis")
 	a, b := ins[0], ins[1]
 	const path = "/max-age/600/posted"
 	old := stored(t, path, a, b)
@@ -427,15 +417,12 @@ func TestARefusedInvalidationIsAppliedHereShownInReadyzAndWrittenOnceRedisHasRoo
 // waitLink waits until the replica's link to its master is status.
 func waitLink(t *testing.T, replica *redistest.Server, status string) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		info, _ := redisDo(t, replica, "INFO", "replication").(string)
-		if strings.Contains(info, "master_link_status:"+status) {
-			return
+	testutil.Until(t, 15*time.Second, "the replica's link goes "+status, func() error {
+		if info, _ := redisDo(t, replica, "INFO", "replication").(string); !strings.Contains(info, "master_link_status:"+status) {
+			return fmt.Errorf("INFO replication:\n%s", info)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica's link never went %s:\n%s", status, info)
-		}
-	}
+		return nil
+	})
 }
 
 func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
@@ -447,7 +434,7 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 	defer sent.Close()
 	o := startOrigin(t)
 	// The extra YAML continues the store.redis mapping of the harness.
-	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t), cluster: []string{sent.Addr()},
+	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t), cluster: []string{sent.Addr()},
 		extra: "    master_name: " + redistest.MasterName + "\n"}
 	ins := startLoaded(t, s)
 	// The first sync waits repl-diskless-sync-delay (5s).
@@ -468,14 +455,10 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 	l := startFaultLoad(ins, "failover-load")
 	sent.Master.Stop() // the acknowledged purge dies with it
 	failed := time.Now()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if addr, err := sent.MasterAddr(); err == nil && addr == sent.Replica.Addr() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Sentinel did not promote the replica")
-		}
-	}
+	testutil.Eventually(t, 30*time.Second, "Sentinel promotes the replica", func() bool {
+		addr, err := sent.MasterAddr()
+		return err == nil && addr == sent.Replica.Addr()
+	})
 	promoted := time.Since(failed)
 	// Once the instances write through the new master (the purged entry is
 	// not requested meanwhile: a refill would replace it).
@@ -491,10 +474,7 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 
 func TestAnInvalidationThatTimesOutUnderCLIENTPAUSEIsAppliedHereAndWrittenAfter(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t)
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}.on(srv)
-	ins := startLoaded(t, s)
+	srv, ins := startLoadedOnOwnRedis(t, "redis")
 	a, b := ins[0], ins[1]
 	const path = "/max-age/600/paused-writes"
 	old := stored(t, path, a, b)
@@ -509,12 +489,8 @@ func TestAnInvalidationThatTimesOutUnderCLIENTPAUSEIsAppliedHereAndWrittenAfter(
 	}
 	a.waitReadyz("the invalidation written", func(body string) bool { return !strings.Contains(body, "pending") })
 	t.Logf("writes paused 3s; the invalidation written everywhere %v after the pause began", time.Since(paused).Round(time.Millisecond))
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, body := b.get(path); body != old {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the other instance still serves the invalidated entry 10s after the POST")
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the other instance stops serving the invalidated entry", func() bool {
+		_, body := b.get(path)
+		return body != old
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // assertCacheStatus fails unless the response's Cache-Status contains want.
@@ -20,7 +22,7 @@ func TestSecondGetIsAHit(t *testing.T) {
 	for _, backend := range []string{"memory", "redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)
-			in := startInstance(t, setup{origin: o.URL, backend: backend, prefix: prefixFor(t)})
+			in := startInstance(t, setup{origin: o.URL, backend: backend, prefix: testutil.UniquePrefix(t)})
 			resp1, body1 := in.get("/max-age/60/page")
 			assertCacheStatus(t, resp1.Header.Get("Cache-Status"), "fwd=uri-miss")
 			resp2, body2 := in.get("/max-age/60/page")
@@ -40,7 +42,7 @@ func TestSecondGetIsAHit(t *testing.T) {
 
 func TestRedisEntrySurvivesProxyRestart(t *testing.T) {
 	o := startOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 	_, body1 := in.get("/max-age/60/restart")
 	in.restart()
 	resp, body2 := in.get("/max-age/60/restart")
@@ -55,7 +57,7 @@ func TestRedisEntrySurvivesProxyRestart(t *testing.T) {
 
 func TestSecondInstanceServesWhatTheFirstStored(t *testing.T) {
 	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)}
+	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)}
 	first, second := startInstance(t, s), startInstance(t, s)
 	_, body1 := first.get("/max-age/60/shared")
 	resp, body2 := second.get("/max-age/60/shared")
@@ -72,7 +74,7 @@ func TestNoStoreResponseIsNeverStored(t *testing.T) {
 	for _, backend := range []string{"memory", "redis"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)
-			in := startInstance(t, setup{origin: o.URL, backend: backend, prefix: prefixFor(t)})
+			in := startInstance(t, setup{origin: o.URL, backend: backend, prefix: testutil.UniquePrefix(t)})
 			var bodies []string
 			for range 3 {
 				resp, body := in.get("/no-store/x")

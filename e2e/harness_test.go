@@ -14,22 +14,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cachegate/cachegate/demo"
-	"github.com/cachegate/cachegate/store/redistest"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
-var (
-	// binary is the cachegate binary built once for the package.
-	binary string
-	// redisServer is the one redis-server of the package; tests keep apart
-	// by key prefix.
-	redisServer *redistest.Server
-)
+// binary is the cachegate binary built once for the package.
+var binary string
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -53,13 +47,9 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: building cachegate:", err)
 		return 1
 	}
-	redisServer, err = redistest.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer redisServer.Close()
-	return m.Run()
+	// The package's one redis-server (testutil.Redis); tests keep apart by
+	// key prefix.
+	return testutil.RunWithRedis(m)
 }
 
 // origin is a demo origin on a loopback port, counting requests per path.
@@ -92,7 +82,7 @@ func (s setup) yaml(listen, admin string) string {
 	if backend == "" {
 		backend = "memory"
 	}
-	addrs := fmt.Sprintf("[%q]", redisServer.Addr())
+	addrs := fmt.Sprintf("[%q]", testutil.Redis().Addr())
 	if len(s.cluster) > 0 {
 		addrs = `["` + strings.Join(s.cluster, `", "`) + `"]`
 	}
@@ -259,14 +249,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-var prefixes atomic.Int64
-
-// prefixFor is a Redis key prefix private to the test.
-func prefixFor(t *testing.T) string {
-	// The counter keeps runs of one test (-count) apart in one Redis.
-	return fmt.Sprintf("t-%s-%d", strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()), prefixes.Add(1))
 }
 
 // lockedBuffer collects a process's output for failure messages.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // tenantKeyed is a config whose routes key the X-Tenant request header,
@@ -23,7 +23,7 @@ const tenantKeyed = "default_route:\n  key:\n    headers: [X-Tenant]\n"
 // "S" then the scope, whose kind byte is 'u' for a URL (purge/state.go).
 func urlMarks(t *testing.T, prefix string) int {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+	c := testutil.RedisClient(t)
 	defer c.Close()
 	fields, err := c.HKeys(context.Background(), "{"+prefix+"}:purge:state").Result()
 	if err != nil {
@@ -40,7 +40,7 @@ func urlMarks(t *testing.T, prefix string) int {
 
 func TestHostilePostsToDistinctURLsOfARouteKeyingHeadersLeaveNoPurgeMarks(t *testing.T) {
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefix, extra: tenantKeyed})
 	// The check below must be able to see a mark: a POST to a cached URL
 	// makes one.
@@ -66,7 +66,7 @@ func TestHostilePostsToDistinctURLsOfARouteKeyingHeadersLeaveNoPurgeMarks(t *tes
 
 func TestAPostThroughOneInstanceInvalidatesEveryValueOfAKeyedURLOnBoth(t *testing.T) {
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	var ins []*instance
 	for range 2 {
 		ins = append(ins, startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefix, extra: tenantKeyed}))
@@ -96,15 +96,10 @@ func TestAPostThroughOneInstanceInvalidatesEveryValueOfAKeyedURLOnBoth(t *testin
 	// by pub/sub: poll, bounded.
 	for i, in := range ins {
 		for _, tenant := range tenants {
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			testutil.Eventually(t, 5*time.Second, fmt.Sprintf("instance %d stops serving tenant %s the entry stored before a POST to its URL", i, tenant), func() bool {
 				_, body := in.do(http.MethodGet, path, http.Header{"X-Tenant": {tenant}})
-				if body != before[tenant] {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("instance %d still serves tenant %s the entry stored before a POST to its URL: %q", i, tenant, body)
-				}
-			}
+				return body != before[tenant]
+			})
 		}
 	}
 	if n := urlMarks(t, prefix); n != 1 {
@@ -131,7 +126,7 @@ func TestAPostThroughOneInstanceDuringAKeyedFillInAnotherInvalidatesWhatItStores
 	defer srv.Close()
 	var released sync.Once
 	defer released.Do(func() { close(release) })
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	a := startInstance(t, setup{origin: srv.URL, backend: "tiered", prefix: prefix, extra: tenantKeyed})
 	b := startInstance(t, setup{origin: srv.URL, backend: "tiered", prefix: prefix, extra: tenantKeyed})
 	const path = "/account"
@@ -157,14 +152,9 @@ func TestAPostThroughOneInstanceDuringAKeyedFillInAnotherInvalidatesWhatItStores
 	// RFC 9111 §4.4: the fill started before the POST; neither instance
 	// serves what it stored.
 	for i, in := range []*instance{a, b} {
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		testutil.Eventually(t, 5*time.Second, fmt.Sprintf("instance %d stops serving the entry a fill stored after a POST to its URL that came during the fill", i), func() bool {
 			_, body := in.do(http.MethodGet, path, tenant)
-			if body != "fill 1 for tenant a" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("instance %d serves the entry a fill stored after a POST to its URL that came during the fill", i)
-			}
-		}
+			return body != "fill 1 for tenant a"
+		})
 	}
 }

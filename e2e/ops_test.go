@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // admin sends an admin request with the test token.
@@ -40,13 +43,9 @@ func (in *instance) rewriteConfig(s setup) {
 
 func (in *instance) waitLog(substr string) {
 	in.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(in.log.String(), substr) {
-		if time.Now().After(deadline) {
-			in.t.Fatalf("the log never said %q", substr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(in.t, 30*time.Second, fmt.Sprintf("the log says %q", substr), func() bool {
+		return strings.Contains(in.log.String(), substr)
+	})
 }
 
 func TestSIGHUPReloadsAndABrokenConfigKeepsTheOld(t *testing.T) {
@@ -118,19 +117,11 @@ func TestSIGTERMFinishesInFlightRequestsAndRefusesNewOnes(t *testing.T) {
 
 func TestReadyzSaysDegradedWithRedisDownAndRequestsSucceed(t *testing.T) {
 	o := startOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 	// The purge subscription comes up shortly after the listeners.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, body := in.admin(http.MethodGet, "/readyz")
-		if body == "ready\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz = %q, want ready", body)
-		}
-	}
-	redisServer.Stop()
-	defer redisServer.Restart()
+	in.waitReadyz("ready", isReady)
+	testutil.Redis().Stop()
+	defer testutil.Redis().Restart()
 	_, body := in.admin(http.MethodGet, "/readyz")
 	if !strings.HasPrefix(body, "degraded") || !strings.Contains(body, "Redis unreachable") {
 		t.Errorf("/readyz with Redis stopped = %q, want degraded with the reason", body)

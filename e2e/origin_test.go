@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/demo"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // concurrencyOrigin is a demo origin that records the most requests it
@@ -107,7 +108,7 @@ func TestUncacheableBurstIsNotSerialized(t *testing.T) {
 
 func TestContinuouslyRequestedKeyNeverWaitsOnTheOrigin(t *testing.T) {
 	o := startOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 	// max-age=2: Date has a resolution of one second, so an entry arrives
 	// up to a second old (RFC 9111 §4.2.3) and lives one to two seconds.
 	path := "/slow/100/hot?cc=" + url.QueryEscape("max-age=2")
@@ -160,7 +161,7 @@ func TestOriginDownServesStaleOnlyWhereAllowed(t *testing.T) {
 
 func TestRedisOutageCausesNoErrorsAndStoringResumes(t *testing.T) {
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix})
 	var stop atomic.Bool
 	var total, failed atomic.Int64
@@ -185,9 +186,9 @@ func TestRedisOutageCausesNoErrorsAndStoringResumes(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	redisServer.Stop()
+	testutil.Redis().Stop()
 	time.Sleep(time.Second)
-	if err := redisServer.Restart(); err != nil {
+	if err := testutil.Redis().Restart(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)

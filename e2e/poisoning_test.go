@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/internal/hostile"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // echoOrigin answers every request, cacheable for a minute, with the
@@ -156,7 +157,7 @@ func TestDotSegmentsReachTheOriginResolvedAndNeverPinTheCleanURL(t *testing.T) {
 
 func TestConnectionListedFieldsNeverSelectAVariant(t *testing.T) {
 	o := startEchoOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t), extra: `routes:
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t), extra: `routes:
   - name: lang
     match: {path: /lang}
     key: {headers: [X-Lang], cookies: [currency]}
@@ -179,7 +180,7 @@ func TestIgnoredQueryParametersNeverReachTheOrigin(t *testing.T) {
 
 func TestCacheDeceptionPageIsPassedNeverStored(t *testing.T) {
 	o := startEchoOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t), extra: `routes:
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t), extra: `routes:
   - name: styles
     match: {path: "/**.css"}
     mode: override
@@ -200,7 +201,7 @@ func TestCacheDeceptionPageIsPassedNeverStored(t *testing.T) {
 
 func TestHostPurgeOfEverySpellingPurgesATrailingDotHost(t *testing.T) {
 	o := startEchoOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 	for _, purged := range []string{"example.com.", "example.com"} {
 		in.rawRequest(http.MethodGet, "/page", "Example.com.")
 		if resp, _ := in.rawRequest(http.MethodGet, "/page", "Example.com."); !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/purge"
 )
 
@@ -22,7 +21,7 @@ import (
 // (purge/state.go, purge.MarkTime).
 func urlMarkLifetimes(t *testing.T, prefix string) map[string]time.Duration {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+	c := testutil.RedisClient(t)
 	defer c.Close()
 	ctx := context.Background()
 	tag := "{" + prefix + "}"
@@ -85,16 +84,12 @@ func newSlowOrigin(t *testing.T) *slowOrigin {
 // waitArrived waits, bounded, until the origin holds n GETs.
 func (o *slowOrigin) waitArrived(t *testing.T, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); o.arrived.Load() < n; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the origin holds %d fills, want %d", o.arrived.Load(), n)
-		}
-	}
+	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("the origin holds %d fills", n), func() bool { return o.arrived.Load() >= n })
 }
 
 // startTieredPair starts two tiered instances before origin on one prefix.
 func startTieredPair(t *testing.T, origin string) (a, b *instance, prefix string) {
-	prefix = prefixFor(t)
+	prefix = testutil.UniquePrefix(t)
 	a = startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
 	b = startInstance(t, setup{origin: origin, backend: "tiered", prefix: prefix})
 	return a, b, prefix

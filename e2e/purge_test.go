@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // purge posts body to the instance's POST /purge with the test token.
@@ -51,7 +53,7 @@ func threeInstances(t *testing.T, o *origin, extra string) []*instance {
 // threeInstancesOn starts three instances of backend (redis or tiered) on
 // one Redis prefix.
 func threeInstancesOn(t *testing.T, backend string, o *origin, extra string) []*instance {
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	var ins []*instance
 	for range 3 {
 		ins = append(ins, startInstance(t, setup{origin: o.URL, backend: backend, prefix: prefix, extra: extra}))
@@ -176,10 +178,7 @@ func TestSoftPurgeServesStaleAtOnceAndRefreshesOnce(t *testing.T) {
 	for _, in := range ins {
 		in.get(path)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for o.Count("/slow/300/soft") < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the origin sees the refresh", func() bool { return o.Count("/slow/300/soft") >= 2 })
 	time.Sleep(400 * time.Millisecond) // room for a second, unwanted refresh
 	if n := o.Count("/slow/300/soft"); n != 2 {
 		t.Errorf("origin saw %d requests, want 2 (the fill and one refresh)", n)

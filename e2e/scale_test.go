@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -26,7 +27,7 @@ func TestHitsCollapsingAndPurgesOnARedisCluster(t *testing.T) {
 	for _, backend := range []string{"redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)
-			prefix := prefixFor(t)
+			prefix := testutil.UniquePrefix(t)
 			var ins []*instance
 			for range 3 {
 				ins = append(ins, startInstance(t, setup{origin: o.URL, backend: backend, prefix: prefix, cluster: cluster.Addrs()}))

@@ -18,7 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cachegate/cachegate/store/redistest"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // slowReader is a raw client that asks for path and then reads its
@@ -84,17 +84,6 @@ func (s *slowReader) drain() int64 {
 	return s.read.Load() + n
 }
 
-// waitForLog polls the instance's log for text, at most 30s.
-func waitForLog(t *testing.T, in *instance, text string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(in.log.String(), text); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log never said %q", text)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestASlowReaderNeitherPacesTheFillNorHoldsUpTheRequestsWaitingForIt(t *testing.T) {
 	o := startOrigin(t)
 	const size = 8_000_000
@@ -143,7 +132,7 @@ func TestASlowReaderNeitherPacesTheFillNorHoldsUpTheRequestsWaitingForIt(t *test
 
 	// The slow reader is cut after client_timeouts.write, and the fill it
 	// caused was stored all the same.
-	waitForLog(t, in, "client stopped reading")
+	in.waitLog("client stopped reading")
 	if got := slow.drain(); got >= size {
 		t.Errorf("the slow reader got %d bytes, want it cut before the end of the %d byte body", got, size)
 	}
@@ -172,13 +161,9 @@ func revalidatingOrigin(t *testing.T) *httptest.Server {
 
 func TestCacheStatusSaysStoredOnlyWhenTheRedisWriteSucceeded(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	rs, err := redistest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
+	rs := testutil.OwnRedis(t)
 	o := revalidatingOrigin(t)
-	in := startInstanceOn(t, rs.Addr(), setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in := startInstanceOn(t, rs.Addr(), setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 
 	resp, _ := in.get("/before")
 	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "; stored") {
@@ -276,7 +261,7 @@ func TestHitForPassIsReportedOnTheRequestsThatSkipTheQueue(t *testing.T) {
 
 func TestAClientThatHalfClosesIsServedFromRedisLikeAnyOther(t *testing.T) {
 	o := startOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefixFor(t)})
+	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 	in.get("/max-age/60/half-redis")
 	resp, body := rawExchange(t, in, "GET /max-age/60/half-redis HTTP/1.1\r\nHost: "+siteHost+"\r\n\r\n", true)
 	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "hit") || !strings.Contains(body, "response 1") || o.Count("/max-age/60/half-redis") != 1 {

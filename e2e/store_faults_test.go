@@ -16,36 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cachegate/cachegate/store/redistest"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
-
-// faultRedis starts a redis-server of the test's own, which it may kill,
-// pause or put to sleep without disturbing the other tests.
-func faultRedis(t *testing.T, args ...string) *redistest.Server {
-	t.Helper()
-	srv, err := redistest.NewWithArgs(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// waitReady polls the instance's /readyz until it says ready.
-func (in *instance) waitReady() {
-	in.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, body := in.admin(http.MethodGet, "/readyz")
-		if body == "ready\n" {
-			return
-		}
-		if time.Now().After(deadline) {
-			in.t.Fatalf("/readyz = %q, want ready", body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // warnLines counts the WARN and ERROR lines the instance wrote after
 // offset bytes of its log.
@@ -173,19 +145,6 @@ func (l *load) end() {
 	l.wg.Wait()
 }
 
-// waitFor polls cond every 20ms until it holds, failing the test with what
-// after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // cachedPaths returns n paths, each stored and then served from L1 by
 // every instance (requested until a hit on each).
 func cachedPaths(t *testing.T, ins []*instance, name string, n int) []string {
@@ -194,7 +153,7 @@ func cachedPaths(t *testing.T, ins []*instance, name string, n int) []string {
 	for i := range paths {
 		paths[i] = fmt.Sprintf("/max-age/600/%s/%d", name, i)
 		for _, in := range ins {
-			waitFor(t, 5*time.Second, "a hit on "+paths[i], func() bool {
+			testutil.Eventually(t, 5*time.Second, "a hit on "+paths[i], func() bool {
 				resp, _ := in.get(paths[i])
 				return strings.Contains(resp.Header.Get("Cache-Status"), "; hit")
 			})
@@ -217,30 +176,30 @@ func resumed(a, b *instance) func() bool {
 
 func TestTieredL1ServesThroughARedisKillForTheBoundThenTheOriginThenRecovers(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t)
+	srv := testutil.OwnRedis(t)
 	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t),
+	s := setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t),
 		extra: "  tiered:\n    l1_when_redis_down: 3s\n"}.on(srv)
 	ins := []*instance{startInstance(t, s), startInstance(t, s)}
 	for _, in := range ins {
-		in.waitReady()
+		in.waitReadyz("ready", isReady)
 	}
 	paths := cachedPaths(t, ins, "kill", 16)
 	l := startLoad(ins, paths, 4, 0)
 	defer l.end()
-	waitFor(t, 10*time.Second, "load started", func() bool { return l.counts().sum(l.counts().hits) > 100 })
+	testutil.Eventually(t, 10*time.Second, "load started", func() bool { return l.counts().sum(l.counts().hits) > 100 })
 
 	before := l.counts()
 	offsets := []int{len(ins[0].log.String()), len(ins[1].log.String())}
 	killed := time.Now()
 	srv.Stop() // SIGKILL
-	waitFor(t, 10*time.Second, "L1 hits with detail=redis-down on both instances", func() bool {
+	testutil.Eventually(t, 10*time.Second, "L1 hits with detail=redis-down on both instances", func() bool {
 		c := l.counts().minus(before)
 		return c.redisDown[0] > 0 && c.redisDown[1] > 0
 	})
 	// Once the bound has passed, L1 is no longer trusted: every cached path
 	// goes to the origin on each instance.
-	waitFor(t, 15*time.Second, "every cached path answered by the origin after the bound", func() bool {
+	testutil.Eventually(t, 15*time.Second, "every cached path answered by the origin after the bound", func() bool {
 		for _, in := range ins {
 			for _, path := range paths {
 				resp, body := in.get(path)
@@ -267,9 +226,9 @@ func TestTieredL1ServesThroughARedisKillForTheBoundThenTheOriginThenRecovers(t *
 	}
 	restarted := time.Now()
 	for _, in := range ins {
-		in.waitReady()
+		in.waitReadyz("ready", isReady)
 	}
-	waitFor(t, 20*time.Second, "an entry stored by one instance served by the other", resumed(ins[0], ins[1]))
+	testutil.Eventually(t, 20*time.Second, "an entry stored by one instance served by the other", resumed(ins[0], ins[1]))
 	recovery := time.Since(restarted)
 	l.end()
 	pastBound := beforeRestart.minus(afterBound)
@@ -294,14 +253,14 @@ func TestTieredL1ServesThroughARedisKillForTheBoundThenTheOriginThenRecovers(t *
 
 func TestRedisStallsCauseNo5xxFewLogLinesAndServiceResumes(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t, "--enable-debug-command", "local")
+	srv := testutil.OwnRedis(t, "--enable-debug-command", "local")
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	tiered := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefix}.on(srv))
 	plain := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix}.on(srv))
 	ins := []*instance{tiered, plain}
 	for _, in := range ins {
-		in.waitReady()
+		in.waitReadyz("ready", isReady)
 	}
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 10 * time.Second})
 	defer admin.Close()
@@ -328,7 +287,7 @@ func TestRedisStallsCauseNo5xxFewLogLinesAndServiceResumes(t *testing.T) {
 			}
 			l := startLoad(ins, paths, 2, 2*time.Millisecond)
 			defer l.end()
-			waitFor(t, 10*time.Second, "load started", func() bool { return l.counts().sum(l.counts().total) > 20 })
+			testutil.Eventually(t, 10*time.Second, "load started", func() bool { return l.counts().sum(l.counts().total) > 20 })
 			before := l.counts()
 			offsets := []int{len(tiered.log.String()), len(plain.log.String())}
 			start := time.Now()
@@ -337,7 +296,7 @@ func TestRedisStallsCauseNo5xxFewLogLinesAndServiceResumes(t *testing.T) {
 			}
 			stalled := time.Since(start)
 			during := l.counts().minus(before)
-			waitFor(t, 20*time.Second, "an entry stored by one instance served by the other", resumed(tiered, plain))
+			testutil.Eventually(t, 20*time.Second, "an entry stored by one instance served by the other", resumed(tiered, plain))
 			recovery := time.Since(start) - stalled
 			l.end()
 			total := l.counts().minus(before)
@@ -399,7 +358,7 @@ func runStart(t *testing.T, s setup) (int, string) {
 
 func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t, "--requirepass", "secret", "--databases", "4")
+	srv := testutil.OwnRedis(t, "--requirepass", "secret", "--databases", "4")
 	o := startOrigin(t)
 	for _, tc := range []struct {
 		name, extra, want string
@@ -409,7 +368,7 @@ func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T)
 		{"database out of range", "    password: secret\n    db: 9\n", "store.redis.db: Redis has no database 9 (ERR DB index is out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out := runStart(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: tc.extra}.on(srv))
+			code, out := runStart(t, setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t), extra: tc.extra}.on(srv))
 			if code <= 0 {
 				t.Errorf("exit code %d, want the start to fail (> 0); output:\n%s", code, out)
 			}
@@ -418,7 +377,7 @@ func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T)
 			}
 		})
 	}
-	code, out := runStart(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}.on(srv))
+	code, out := runStart(t, setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t), extra: "    password: secret\n"}.on(srv))
 	if code != -1 {
 		t.Errorf("with the right password: exit code %d, want it running; output:\n%s", code, out)
 	}
@@ -426,10 +385,10 @@ func TestRedisRefusingTheConfigurationStopsTheStartNamingTheOption(t *testing.T)
 
 func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t)
+	srv := testutil.OwnRedis(t)
 	srv.Stop()
 	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t)}.on(srv)
+	s := setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t)}.on(srv)
 	a := startInstance(t, s)
 	for i := range 3 {
 		if resp, body := a.get("/max-age/600/unreachable"); resp.StatusCode != http.StatusOK {
@@ -443,16 +402,16 @@ func TestUnreachableRedisAtStartServesFromTheOriginAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := startInstance(t, s)
-	a.waitReady()
-	waitFor(t, 20*time.Second, "an entry stored by the instance started without Redis served by another", resumed(a, b))
+	a.waitReadyz("ready", isReady)
+	testutil.Eventually(t, 20*time.Second, "an entry stored by the instance started without Redis served by another", resumed(a, b))
 }
 
 func TestPasswordChangedUnderARunningInstanceIsLoggedAndRequestsGoToTheOrigin(t *testing.T) {
 	t.Parallel() // its own redis-server or prefix; mostly waiting on faults
-	srv := faultRedis(t, "--requirepass", "secret")
+	srv := testutil.OwnRedis(t, "--requirepass", "secret")
 	o := startOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: prefixFor(t), extra: "    password: secret\n"}.on(srv))
-	in.waitReady()
+	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t), extra: "    password: secret\n"}.on(srv))
+	in.waitReadyz("ready", isReady)
 	paths := cachedPaths(t, []*instance{in}, "password", 4)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: "secret"})
 	defer admin.Close()
@@ -468,7 +427,7 @@ func TestPasswordChangedUnderARunningInstanceIsLoggedAndRequestsGoToTheOrigin(t 
 		t.Fatal(err)
 	}
 	offset := len(in.log.String())
-	waitFor(t, 10*time.Second, "the log naming store.redis.password after WRONGPASS", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the log naming store.redis.password after WRONGPASS", func() bool {
 		for _, path := range append(paths, "/max-age/600/password/new") {
 			resp, body := in.get(path)
 			if resp.StatusCode != http.StatusOK {

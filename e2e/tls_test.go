@@ -2,16 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // certWait bounds the wait for an instance to obtain a certificate.
@@ -62,7 +56,7 @@ func waitCertificate(t *testing.T, in *instance, addr, name string, roots *x509.
 // that contain s.
 func certKeys(t *testing.T, prefix, s string) []string {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+	c := testutil.RedisClient(t)
 	defer c.Close()
 	all, err := c.SMembers(context.Background(), "{"+prefix+"}:certs:index").Result()
 	if err != nil {
@@ -110,7 +104,7 @@ func TestTLSACMECertificateServedOverHTTP2(t *testing.T) {
 func TestTLSACMEInstancesSharingRedisObtainOneCertificate(t *testing.T) {
 	pb := startPebble(t)
 	o := startOrigin(t)
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	https1, https2 := freeAddr(t), freeAddr(t)
 	first := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix, extra: pb.acmeYAML(https1, "    domains: [localhost]\n")})
 	second := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix, extra: pb.acmeYAML(https2, "    domains: [localhost]\n")})
@@ -148,7 +142,7 @@ func TestTLSOnDemandIssuesOnlyWhatAskApproves(t *testing.T) {
 		}
 	}))
 	defer ask.Close()
-	prefix := prefixFor(t)
+	prefix := testutil.UniquePrefix(t)
 	https := freeAddr(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: prefix, extra: pb.acmeYAML(https, fmt.Sprintf(`    domains: [localhost]
     on_demand: true
@@ -181,43 +175,6 @@ func TestTLSOnDemandIssuesOnlyWhatAskApproves(t *testing.T) {
 	}
 }
 
-// writeSelfSigned writes a self-signed certificate for name and its key
-// into dir and returns their paths and the certificate.
-func writeSelfSigned(t *testing.T, dir, name string) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err = x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, cert
-}
-
 // staticYAML is the tls section serving one static certificate.
 func staticYAML(https, certFile, keyFile string) string {
 	return fmt.Sprintf(`tls:
@@ -230,7 +187,7 @@ func staticYAML(https, certFile, keyFile string) string {
 
 func TestTLSStaticCertificateServed(t *testing.T) {
 	o := startOrigin(t)
-	certFile, keyFile, cert := writeSelfSigned(t, t.TempDir(), "static.test")
+	certFile, keyFile, cert := testutil.WriteSelfSigned(t, t.TempDir(), "static.test")
 	https := freeAddr(t)
 	in := startInstance(t, setup{origin: o.URL, extra: staticYAML(https, certFile, keyFile)})
 	roots := x509.NewCertPool()
@@ -244,8 +201,8 @@ func TestTLSStaticCertificateServed(t *testing.T) {
 func TestTLSBadCertificateFilesRefusedAtStart(t *testing.T) {
 	o := startOrigin(t)
 	dir := t.TempDir()
-	certFile, _, _ := writeSelfSigned(t, dir, "a.test")
-	_, otherKey, _ := writeSelfSigned(t, dir, "b.test")
+	certFile, _, _ := testutil.WriteSelfSigned(t, dir, "a.test")
+	_, otherKey, _ := testutil.WriteSelfSigned(t, dir, "b.test")
 	for _, c := range []struct {
 		name, cert, key string
 		want            []string

@@ -142,13 +142,21 @@ func TestStoreOpCountsErrorsButNotMisses(t *testing.T) {
 	expect(t, m, "cachegate_store_errors_total", set, 1)
 }
 
-func TestCollapsedCountsByRoute(t *testing.T) {
-	m := New("test")
-	m.Collapsed("api")
-	m.Collapsed("api")
-	m.Collapsed("static")
-	expect(t, m, "cachegate_collapsed_requests_total", L{"route": "api"}, 2)
-	expect(t, m, "cachegate_collapsed_requests_total", L{"route": "static"}, 1)
+func TestCollapsedCountsByRouteAndWarmByResult(t *testing.T) {
+	for _, tc := range []struct {
+		series, label string
+		count         func(*Metrics, string)
+	}{
+		{"cachegate_collapsed_requests_total", "route", (*Metrics).Collapsed},
+		{"cachegate_warm_requests_total", "result", (*Metrics).Warm},
+	} {
+		m := New("test")
+		tc.count(m, "a")
+		tc.count(m, "a")
+		tc.count(m, "b")
+		expect(t, m, tc.series, L{tc.label: "a"}, 2)
+		expect(t, m, tc.series, L{tc.label: "b"}, 1)
+	}
 }
 
 func TestRefreshCountsByKindAndResultFromZero(t *testing.T) {
@@ -246,15 +254,6 @@ func TestCertExpirySetsUnixSecondsByName(t *testing.T) {
 	expiry := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	m.CertExpiry("example.com", expiry)
 	expect(t, m, "cachegate_certificate_expiry_timestamp_seconds", L{"name": "example.com"}, float64(expiry.Unix()))
-}
-
-func TestWarmCountsByResult(t *testing.T) {
-	m := New("test")
-	m.Warm("ok")
-	m.Warm("ok")
-	m.Warm("error")
-	expect(t, m, "cachegate_warm_requests_total", L{"result": "ok"}, 2)
-	expect(t, m, "cachegate_warm_requests_total", L{"result": "error"}, 1)
 }
 
 func TestHandlerServesBuildInfoRuntimeAndProcess(t *testing.T) {

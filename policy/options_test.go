@@ -1,20 +1,13 @@
 package policy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 func TestParseRefusesInvalidNewOptions(t *testing.T) {
@@ -78,53 +71,19 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 
 func TestParseRefusesAKeyThatDoesNotMatchItsCertificate(t *testing.T) {
 	dir := t.TempDir()
-	cert, _ := writeCertificate(t, dir, "a")
-	_, otherKey := writeCertificate(t, dir, "b")
+	cert, _, _ := testutil.WriteSelfSigned(t, dir, "a.example.com")
+	_, otherKey, _ := testutil.WriteSelfSigned(t, dir, "b.example.com")
 	got := parseErr(t, "origin: http://o\ntls:\n  listen: \":8443\"\n  certificates:\n    - cert_file: "+cert+"\n      key_file: "+otherKey+"\n")
 	wantLines(t, got, "cfg.yaml:5: tls.certificates[0]: cannot load certificate", "private key does not match public key")
 }
 
 func TestParseAcceptsAStaticCertificate(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeCertificate(t, dir, "a")
+	cert, key, _ := testutil.WriteSelfSigned(t, dir, "a.example.com")
 	cfg := mustParse(t, "origin: http://o\ntls:\n  listen: \":8443\"\n  http2: false\n  certificates:\n    - {cert_file: "+cert+", key_file: "+key+"}\n  acme:\n    ca_root: "+cert+"\n")
 	if cfg.TLS.Certificates[0].CertFile != cert || cfg.TLS.HTTP2 == nil || *cfg.TLS.HTTP2 {
 		t.Errorf("tls = %+v, want the certificate kept and http2 false", cfg.TLS)
 	}
-}
-
-// writeCertificate writes a self-signed certificate and its key to dir and
-// returns their paths.
-func writeCertificate(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name + ".example.com"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = filepath.Join(dir, name+".crt")
-	keyFile = filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 func TestParseKeepsExplicitNewOptions(t *testing.T) {

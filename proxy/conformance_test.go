@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // skewClock makes c's clock run ahead of the real one by what the test
@@ -344,11 +346,7 @@ func waitFilling(t *testing.T, c *cache, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); !c.p.collapse.Filling(context.Background(), key.ID()); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no fill of " + path + " is in flight")
-		}
-	}
+	testutil.Eventually(t, 5*time.Second, "a fill of "+path+" is in flight", func() bool { return c.p.collapse.Filling(context.Background(), key.ID()) })
 }
 
 func TestAPostDuringARangeMissInvalidatesThePartItStores(t *testing.T) {
@@ -409,14 +407,10 @@ func TestAGetThatWaitedForARangeMissNeverGetsThePart(t *testing.T) {
 func waitForAWaiter(t *testing.T) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if n := runtime.Stack(buf, true); strings.Contains(string(buf[:n]), "collapse.(*Group).waitLocal") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no request waits for the fill")
-		}
-	}
+	testutil.Eventually(t, 5*time.Second, "a request waits for the fill", func() bool {
+		n := runtime.Stack(buf, true)
+		return strings.Contains(string(buf[:n]), "collapse.(*Group).waitLocal")
+	})
 }
 
 func TestARangeFillThatCannotBeStoredDoesNotMakeItsKeyHitForPass(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 func TestAFillWhoseClientLeavesIsStoredAllTheSame(t *testing.T) {
@@ -41,17 +43,14 @@ func TestAFillWhoseClientLeavesIsStoredAllTheSame(t *testing.T) {
 	io.ReadFull(resp.Body, make([]byte, 1024))
 	conn.Close()
 	close(clientGone)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, body := c.get(t, "/left")
-		if strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
-			if body != half+half || o.hits.Load() != 1 {
-				t.Errorf("hit of %d bytes after %d origin requests, want the whole body after 1", len(body), o.hits.Load())
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fill whose client left was never stored (origin requests %d)", o.hits.Load())
-		}
+	var body string
+	testutil.Eventually(t, 10*time.Second, "the fill whose client left is stored", func() bool {
+		var resp *http.Response
+		resp, body = c.get(t, "/left")
+		return strings.Contains(resp.Header.Get("Cache-Status"), "hit")
+	})
+	if body != half+half || o.hits.Load() != 1 {
+		t.Errorf("hit of %d bytes after %d origin requests, want the whole body after 1", len(body), o.hits.Load())
 	}
 }
 
@@ -68,14 +67,10 @@ func TestCacheStatusOfAStreamedResponseDoesNotClaimStored(t *testing.T) {
 	if body != big || strings.Contains(cs, "stored") || !strings.Contains(cs, "detail=streamed") {
 		t.Errorf("a body larger than the headers wait for: %d bytes, Cache-Status %q; want the body, detail=streamed and no stored (RFC 9211 §2.5: unknown when the headers left)", len(body), cs)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if resp, _ := c.get(t, "/streamed"); strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the streamed response was never stored")
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the streamed response is stored", func() bool {
+		resp, _ := c.get(t, "/streamed")
+		return strings.Contains(resp.Header.Get("Cache-Status"), "hit")
+	})
 }
 
 func TestAFillWhoseOriginStallsEndsAfterTheOriginTimeout(t *testing.T) {
@@ -114,18 +109,21 @@ func TestAFillWhoseOriginStallsEndsAfterTheOriginTimeout(t *testing.T) {
 }
 
 func TestTheWriteTimeoutNeverCutsAClientWhileTheOriginIsQuiet(t *testing.T) {
+	// The spells are twice the write timeout: a deadline that ran while
+	// the origin is quiet would cut the client in each.
+	const quiet = 300 * time.Millisecond
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		for i := range 3 {
 			// Quiet for longer than client_timeouts.write between pieces, and
 			// before the end of the chunked body.
-			time.Sleep(600 * time.Millisecond)
+			time.Sleep(quiet)
 			fmt.Fprintf(w, "piece %d;", i)
 			w.(http.Flusher).Flush()
 		}
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(quiet)
 	})
-	c := newCache(t, o, "client_timeouts:\n  write: 250ms\n")
+	c := newCache(t, o, fmt.Sprintf("client_timeouts:\n  write: %v\n", quiet/2))
 	resp, err := http.Get(c.URL + "/quiet")
 	if err != nil {
 		t.Fatal(err)

@@ -132,11 +132,16 @@ func TestPathsHidingADotSegmentBehindAnEncodedSlashAreRefused(t *testing.T) {
 	}
 }
 
-func TestIgnoredQueryParametersAreNotForwarded(t *testing.T) {
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+// queryOrigin answers every request, cacheable, with the query it received.
+func queryOrigin(t *testing.T) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprintf(w, "query %s", r.URL.RawQuery)
 	})
+}
+
+func TestIgnoredQueryParametersAreNotForwarded(t *testing.T) {
+	o := queryOrigin(t)
 	c := newCache(t, o, `routes:
   - name: search
     match: {path: /search}
@@ -154,10 +159,7 @@ func TestIgnoredQueryParametersAreNotForwarded(t *testing.T) {
 }
 
 func TestForwardIgnoredQueryForwardsTheWholeQuery(t *testing.T) {
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-		fmt.Fprintf(w, "query %s", r.URL.RawQuery)
-	})
+	o := queryOrigin(t)
 	c := newCache(t, o, `routes:
   - name: reflect
     match: {path: /reflect}

@@ -3,15 +3,17 @@ package proxy
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/internal/testutil"
+	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -59,7 +61,7 @@ func newCache(t *testing.T, o *origin, extra string) *cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, Options{Store: store.NewMemory(64 << 20), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p, err := New(cfg, Options{Store: store.NewMemory(64 << 20), Logger: testutil.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +124,8 @@ func TestFreshHitCarriesAgeAndCacheStatus(t *testing.T) {
 	if body != "body 1" || o.hits.Load() != 1 {
 		t.Fatalf("second GET: body %q after %d origin requests, want the stored body after 1", body, o.hits.Load())
 	}
-	if age := resp.Header.Get("Age"); age < "10" {
-		t.Errorf("RFC 9111 §4.2.3 Age = %q, want at least the origin's 10", age)
+	if age, err := strconv.Atoi(resp.Header.Get("Age")); err != nil || age < 10 {
+		t.Errorf("RFC 9111 §4.2.3 Age = %q, want at least the origin's 10", resp.Header.Get("Age"))
 	}
 	if !strings.Contains(resp.Header.Get("Via"), "cachegate") {
 		t.Errorf("RFC 9110 §7.6.3 Via = %q, want cachegate in it", resp.Header.Get("Via"))
@@ -295,6 +297,21 @@ func TestRequestDirectives(t *testing.T) {
 	}
 }
 
+// refetchedAfterAPOST GETs paths (storing them), POSTs to post, GETs paths
+// again and returns how many of those reached the origin.
+func refetchedAfterAPOST(t *testing.T, c *cache, o *origin, post string, paths ...string) int64 {
+	t.Helper()
+	for _, p := range paths {
+		c.get(t, p)
+	}
+	c.do(t, http.MethodPost, post)
+	before := o.hits.Load()
+	for _, p := range paths {
+		c.get(t, p)
+	}
+	return o.hits.Load() - before
+}
+
 func TestUnsafeMethodInvalidates(t *testing.T) {
 	h, _ := counter("max-age=60")
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
@@ -306,15 +323,7 @@ func TestUnsafeMethodInvalidates(t *testing.T) {
 		h(w, r)
 	})
 	c := newCache(t, o, "")
-	for _, p := range []string{"/target", "/other", "/untouched"} {
-		c.get(t, p)
-	}
-	c.do(t, http.MethodPost, "/target")
-	before := o.hits.Load()
-	for _, p := range []string{"/target", "/other", "/untouched"} {
-		c.get(t, p)
-	}
-	if got := o.hits.Load() - before; got != 2 {
+	if got := refetchedAfterAPOST(t, c, o, "/target", "/target", "/other", "/untouched"); got != 2 {
 		t.Errorf("RFC 9111 §4.4: %d origin requests after the POST, want 2 (target and Location)", got)
 	}
 }
@@ -479,18 +488,32 @@ func TestStaleIfUnreachableZeroTurnsItOff(t *testing.T) {
 	}
 }
 
-func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
+// swrOrigin answers its first request stale at once (Age 5 over max-age=1)
+// within a stale-while-revalidate window, and every later one fresh for an
+// hour, after release is closed. Each body names the request that made it
+// (v1, v2...). The later responses stay fresh long enough that no second
+// refresh is due while a test runs: with max-age=1 the origin's Date
+// (whole seconds) can make a response stale, or due for an early refresh,
+// the moment it is stored (RFC 9111 §4.2.3 apparent_age).
+func swrOrigin(t *testing.T, release <-chan struct{}) (*origin, *atomic.Int64) {
 	var n atomic.Int64
-	release := make(chan struct{})
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) > 1 {
-			<-release
+		k := n.Add(1)
+		if k == 1 {
+			w.Header().Set("Age", "5")
+			w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
 		} else {
-			w.Header().Set("Age", "5") // stale at once, within the window
+			<-release
+			w.Header().Set("Cache-Control", "max-age=3600")
 		}
-		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
-		fmt.Fprintf(w, "v%d", n.Load())
+		fmt.Fprintf(w, "v%d", k)
 	})
+	return o, &n
+}
+
+func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
+	release := make(chan struct{})
+	o, n := swrOrigin(t, release)
 	c := newCache(t, o, "")
 	c.get(t, "/swr")
 	for range 5 {
@@ -501,19 +524,37 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 		wantStatus(t, resp, "hit")
 	}
 	close(release)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(t, 5*time.Second, "the background refresh stores v2", func() bool {
 		_, body := c.get(t, "/swr")
-		if body == "v2" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the background refresh never stored v2")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return body == "v2"
+	})
+	c.p.refreshes.Wait()
 	if got := n.Load(); got != 2 {
 		t.Errorf("origin saw %d requests, want 2 (one background refresh for five stale hits)", got)
+	}
+}
+
+func TestARequestThatReadTheStaleEntryBeforeARefreshReplacedItStartsNoSecondRefresh(t *testing.T) {
+	release := make(chan struct{})
+	close(release)
+	o, n := swrOrigin(t, release)
+	c := newCache(t, o, "")
+	c.get(t, "/swr")
+	// A request reads the stale v1...
+	r := httptest.NewRequest(http.MethodGet, c.URL+"/swr", nil)
+	x := c.p.classify(r, scheme(r))
+	stale := c.p.lookup(r, x)
+	if stale == nil {
+		t.Fatal("the stale v1 was not found")
+	}
+	// ...another request's refresh replaces it and ends...
+	c.get(t, "/swr")
+	c.p.refreshes.Wait()
+	// ...and only then does the first request start its refresh.
+	c.p.refresh(r, x, stale, metrics.RefreshBackground)
+	c.p.refreshes.Wait()
+	if got := n.Load(); got != 2 {
+		t.Errorf("origin saw %d requests, want 2 (v2 was stored after this request read v1: nothing left to refresh)", got)
 	}
 }
 
@@ -530,15 +571,7 @@ func TestCacheGroupInvalidation(t *testing.T) {
 		h(w, r)
 	})
 	c := newCache(t, o, "")
-	for _, p := range []string{"/js/a", "/js/b", "/css/c"} {
-		c.get(t, p)
-	}
-	c.do(t, http.MethodPost, "/deploy")
-	before := o.hits.Load()
-	for _, p := range []string{"/js/a", "/js/b", "/css/c"} {
-		c.get(t, p)
-	}
-	if got := o.hits.Load() - before; got != 2 {
+	if got := refetchedAfterAPOST(t, c, o, "/deploy", "/js/a", "/js/b", "/css/c"); got != 2 {
 		t.Errorf("RFC 9875 §3: %d origin requests after invalidating group scripts, want 2 (/js/a and /js/b)", got)
 	}
 }

@@ -39,9 +39,13 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 		defer p.refreshes.Done()
 		defer p.refreshing.Delete(id)
 		defer cancel()
+		result := metrics.RefreshSkipped // another refresh or fill replaced it
+		defer func() { p.metrics.Refresh(kind, result) }()
+		if p.replaced(ctx, id, e) {
+			return
+		}
 		// Collapsed with the other instances: when one of them refreshes
 		// the key, this one waits for it and does nothing more.
-		result := metrics.RefreshSkipped // another instance refreshed it
 		p.collapse.Do(ctx, id, func(settle collapse.Settle) (collapse.Outcome, any) {
 			f := &fill{x: bx, client: req, stale: e, background: true, settle: settle}
 			p.runFill(discard{h: http.Header{}}, req, f)
@@ -55,8 +59,17 @@ func (p *Proxy) refresh(r *http.Request, x *exchange, e *store.Entry, kind strin
 			}
 			return f.outcome(), f.shared
 		}, nil)
-		p.metrics.Refresh(kind, result)
 	}()
+}
+
+// replaced reports whether the store already holds a newer response under
+// id than the stale e this request served. A request that read e just
+// before another refresh stored its replacement reaches refresh only after
+// that refresh left refreshing: without this check it would ask the origin
+// a second time for what was just refreshed.
+func (p *Proxy) replaced(ctx context.Context, id string, e *store.Entry) bool {
+	cur, err := p.store.Get(ctx, id)
+	return err == nil && cur != nil && cur.ResponseTime.After(e.ResponseTime)
 }
 
 // Close stops the background refreshes and waits for them.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
@@ -135,11 +136,7 @@ func (g *gatedFill) startFill(t *testing.T, path string) <-chan *http.Response {
 		r, _ := g.c.get(t, path)
 		resp <- r
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !g.c.p.collapse.Filling(context.Background(), key.ID()); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the fill never started")
-		}
-	}
+	testutil.Eventually(t, 5*time.Second, "the fill starts", func() bool { return g.c.p.collapse.Filling(context.Background(), key.ID()) })
 	return resp
 }
 
@@ -342,11 +339,9 @@ func TestUnsafeRequestDuringAFillOnARouteKeyingHeadersInvalidatesWhatTheFillStor
 	// Nothing was stored: the POST's mark need not outlive anything.
 	wantStatus(t, resp, "fwd=uri-miss; fwd-status=200")
 	// The handler ends the record just after the client has its response.
-	for deadline := time.Now().Add(5 * time.Second); c.p.collapse.FillingURL(context.Background(), key.URLID()); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the fill is still recorded after it ended")
-		}
-	}
+	testutil.Eventually(t, 5*time.Second, "the fill is no longer recorded once it ended", func() bool {
+		return !c.p.collapse.FillingURL(context.Background(), key.URLID())
+	})
 }
 
 func TestUnsafeRequestOnARouteKeyingHeadersMarksTheWholeHorizonWhenTheURLRecordWasEvicted(t *testing.T) {

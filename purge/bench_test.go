@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -46,14 +49,12 @@ func BenchmarkPurgeTagOf100kEntries(b *testing.B) {
 		}
 	})
 	b.Run("redis", func(b *testing.B) {
-		rs, err := store.NewRedis(policy.RedisConfig{Addrs: []string{server.Addr()}, KeyPrefix: "bench"})
+		rs, err := store.NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: testutil.UniquePrefix(b)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer rs.Close()
-		p := NewRedis(rs.Client(), rs.Prefix(), discardLog())
-		defer p.Close()
-		waitHealthy(b, p)
+		p := benchPurger(b, rs.Client(), rs.Prefix())
 		e := stored100k(b, rs, p.FillSeq(ctx))
 		b.ResetTimer()
 		for b.Loop() {
@@ -98,27 +99,37 @@ func BenchmarkHitCheck(b *testing.B) {
 		}
 	})
 	b.Run("redis-lease-valid", func(b *testing.B) {
-		p := NewRedis(redisClient(b), uniquePrefixB(b), discardLog())
-		defer p.Close()
-		waitHealthy(b, p)
-		e := *e
-		e.Seq = p.FillSeq(ctx)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if p.Check(ctx, &e) != Valid {
-				b.Fatal("untouched entry purged")
-			}
-		}
-		b.StopTimer()
+		p := benchPurger(b, testutil.RedisClient(b), testutil.UniquePrefix(b))
+		benchValid(b, p, *e, p.Check)
 		if !p.Trusted() {
 			b.Fatal("the lease lapsed during the benchmark: it measured the reads of the sequence")
 		}
 	})
 }
 
-// uniquePrefixB is uniquePrefix for benchmarks.
-func uniquePrefixB(b *testing.B) string { return fmt.Sprintf("%s-%d", b.Name(), runs.Add(1)) }
+// benchPurger is a purger with production's timing on client under
+// prefix, healthy, closed when b ends.
+func benchPurger(b *testing.B, c redis.UniversalClient, prefix string) *Redis {
+	p := NewRedis(c, prefix, testutil.DiscardLogger())
+	b.Cleanup(func() { p.Close() })
+	waitHealthy(b, p)
+	return p
+}
+
+// benchValid times answer on e stamped with p's sequence, which no purge
+// touched: it must answer Valid. The timer is stopped when it returns.
+func benchValid(b *testing.B, p *Redis, e store.Entry, answer func(context.Context, *store.Entry) Validity) {
+	ctx := context.Background()
+	e.Seq = p.FillSeq(ctx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if answer(ctx, &e) != Valid {
+			b.Fatal("untouched entry purged")
+		}
+	}
+	b.StopTimer()
+}
 
 // BenchmarkFillVerify is what a fill adds to its store write (Verify, run
 // twice by the proxy's save): one HGET of the sequence when no purge came
@@ -128,30 +139,16 @@ func BenchmarkFillVerify(b *testing.B) {
 	ctx := context.Background()
 	e := &store.Entry{Key: "https://www.example.com/p", URL: "www.example.com/p", Route: "r", Host: "www.example.com", Status: 200}
 	b.Run("redis-sequence-unchanged", func(b *testing.B) {
-		p := NewRedis(redisClient(b), uniquePrefixB(b), discardLog())
-		defer p.Close()
-		waitHealthy(b, p)
-		e := *e
-		e.Seq = p.FillSeq(ctx)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if p.Verify(ctx, &e) != Valid {
-				b.Fatal("untouched entry purged")
-			}
-		}
+		p := benchPurger(b, testutil.RedisClient(b), testutil.UniquePrefix(b))
+		benchValid(b, p, *e, p.Verify)
 	})
 	b.Run("redis-after-a-mark-of-another-url", func(b *testing.B) {
 		// The worst case: the mirror is one purge behind at each verify.
 		// The other instance's purger is not subscribed to the benchmark's
 		// marks before it verifies; each iteration has it catch up.
-		prefix := uniquePrefixB(b)
-		marker := NewRedis(redisClient(b), prefix, discardLog())
-		defer marker.Close()
-		p := NewRedis(redisClient(b), prefix, discardLog())
-		defer p.Close()
-		waitHealthy(b, marker)
-		waitHealthy(b, p)
+		prefix := testutil.UniquePrefix(b)
+		marker := benchPurger(b, testutil.RedisClient(b), prefix)
+		p := benchPurger(b, testutil.RedisClient(b), prefix)
 		e := *e
 		e.Seq = p.FillSeq(ctx)
 		b.ReportAllocs()

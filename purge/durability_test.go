@@ -11,36 +11,19 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/store"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
-// ownServer starts a redis-server for one test, for faults that would
-// disturb the package's other tests (memory limits, policies).
-func ownServer(t *testing.T) (*redistest.Server, *redis.Client) {
+// newOwnRedisPurger starts a redis-server of the test's own, for faults
+// that would disturb the package's other tests, and returns it with a
+// client and a purger with testTiming on it, under prefix.
+func newOwnRedisPurger(t *testing.T, prefix string) (*redistest.Server, *redis.Client, *Redis) {
 	t.Helper()
-	s, err := redistest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	// While the server is down a command fails at its first dial, not
-	// after go-redis's five dial attempts per retry.
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
-	t.Cleanup(func() { c.Close() })
-	return s, c
-}
-
-// eventually polls cond every 10ms for up to 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	srv := testutil.OwnRedis(t)
+	c := testutil.NewRedisClient(t, srv.Addr())
+	return srv, c, newTestRedisOn(t, c, prefix, testTiming)
 }
 
 // purgedEntry fills an entry with tag t at p's sequence, purges the tag
@@ -78,10 +61,9 @@ func TestAPurgeSurvivesRedisLosingThePurgeState(t *testing.T) {
 	}
 	for name, lose := range losses {
 		t.Run(name, func(t *testing.T) {
-			c := redisClient(t).(*redis.Client)
-			prefix := uniquePrefix(t)
-			a := NewRedis(c, prefix, discardLog())
-			defer a.Close()
+			c := testutil.RedisClient(t)
+			prefix := testutil.UniquePrefix(t)
+			a := newTestRedisOn(t, c, prefix, testTiming)
 			waitHealthy(t, a)
 			a.FillSeq(ctx)
 			before, err := c.Dump(ctx, a.keys.state).Result()
@@ -99,8 +81,7 @@ func TestAPurgeSurvivesRedisLosingThePurgeState(t *testing.T) {
 				t.Errorf("fill after the loss stamped %d, not above the acknowledged purge %d", seq, acked)
 			}
 			// A later instance, and the one that purged, still honour it.
-			b := NewRedis(redisClient(t), prefix, discardLog())
-			defer b.Close()
+			b := newTestRedis(t, prefix)
 			if v := b.Check(ctx, e); v != Purged {
 				t.Errorf("an instance started after the loss says %v, want purged", v)
 			}
@@ -131,20 +112,19 @@ func TestAPurgeSurvivesRedisLosingThePurgeState(t *testing.T) {
 
 func TestAnInstanceDoesNotAnswerFromItsMirrorBeforeTheMarksAreLoaded(t *testing.T) {
 	ctx := context.Background()
-	prefix := uniquePrefix(t)
-	a := NewRedis(redisClient(t), prefix, discardLog())
-	defer a.Close()
+	prefix := testutil.UniquePrefix(t)
+	a := newTestRedis(t, prefix)
 	waitHealthy(t, a)
 	e := purgedEntry(t, a, "start")
 	for round := range 5 {
-		b := NewRedis(redisClient(t), prefix, discardLog())
+		b := newRedis(testutil.RedisClient(t), prefix, testutil.DiscardLogger(), monotonic(), testTiming)
 		if b.Trusted() {
 			t.Errorf("round %d: a new instance trusts its mirror before loading the marks", round)
 		}
 		if v := b.Check(ctx, e); v != Purged {
 			t.Errorf("round %d: a new instance's first check says %v, want purged", round, v)
 		}
-		eventually(t, "the new instance trusts its loaded mirror", b.Trusted)
+		testutil.Eventually(t, 10*time.Second, "the new instance trusts its loaded mirror", b.Trusted)
 		b.Close()
 	}
 }
@@ -157,14 +137,15 @@ func (c *stoppedClock) advance(d time.Duration) { c.d.Add(int64(d)) }
 
 func TestAPausedInstanceIsNamedLaggingAndReadsTheSequenceBeforeServingAgain(t *testing.T) {
 	ctx := context.Background()
-	prefix := uniquePrefix(t)
+	prefix := testutil.UniquePrefix(t)
 	clock := &stoppedClock{}
-	a := newRedis(redisClient(t), prefix, discardLog(), clock.since)
+	a := newRedis(testutil.RedisClient(t), prefix, testutil.DiscardLogger(), clock.since, testTiming)
 	defer a.Close()
-	b := NewRedis(redisClient(t), prefix, discardLog())
-	defer b.Close()
+	// b's purge waits for a, which does not apply it, the whole bound.
+	short := testTiming
+	short.waitBound = 200 * time.Millisecond
+	b := newTestRedisOn(t, testutil.RedisClient(t), prefix, short)
 	waitHealthy(t, a, b)
-	eventually(t, "a trusts its mirror", a.Trusted)
 	e := &store.Entry{Key: "http://a.example/p", Host: "a.example", URL: "a.example/p", Tags: []string{"p"}, Status: 200, Seq: a.FillSeq(ctx)}
 
 	// a stops applying purges, as a stopped process does.
@@ -177,7 +158,7 @@ func TestAPausedInstanceIsNamedLaggingAndReadsTheSequenceBeforeServingAgain(t *t
 		t.Errorf("purge result %+v does not name the instance that did not apply it (%s)", res, a.ID())
 	}
 	// It resumes after longer than its lease.
-	clock.advance(lease + time.Millisecond)
+	clock.advance(a.t.lease + time.Millisecond)
 	if a.Trusted() {
 		t.Error("a paused instance still trusts its mirror (and L1) after its lease")
 	}
@@ -196,11 +177,8 @@ func TestAPausedInstanceIsNamedLaggingAndReadsTheSequenceBeforeServingAgain(t *t
 
 func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.T) {
 	ctx := context.Background()
-	srv, c := ownServer(t)
-	a := NewRedis(c, "refused", discardLog())
-	defer a.Close()
-	b := NewRedis(redis.NewClient(&redis.Options{Addr: srv.Addr()}), "refused", discardLog())
-	defer b.Close()
+	srv, c, a := newOwnRedisPurger(t, "refused")
+	b := newTestRedisOn(t, testutil.NewRedisClient(t, srv.Addr()), "refused", testTiming)
 	waitHealthy(t, a, b)
 	e := &store.Entry{Key: "http://a.example/post", Host: "a.example", URL: "a.example/post", Status: 200, Seq: a.FillSeq(ctx)}
 	other := &store.Entry{Key: "http://a.example/other", Host: "a.example", URL: "a.example/other", Status: 200, Seq: a.FillSeq(ctx)}
@@ -225,8 +203,8 @@ func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.
 	}
 
 	c.ConfigSet(ctx, "maxmemory", "0")
-	eventually(t, "the invalidation is written once Redis takes it", func() bool { n, _, _ := a.Pending(); return n == 0 })
-	eventually(t, "the other instance honours the invalidation", func() bool { return b.Check(ctx, e) == Purged })
+	testutil.Eventually(t, 10*time.Second, "the invalidation is written once Redis takes it", func() bool { n, _, _ := a.Pending(); return n == 0 })
+	testutil.Eventually(t, 10*time.Second, "the other instance honours the invalidation", func() bool { return b.Check(ctx, e) == Purged })
 	if v := a.Check(ctx, e); v != Purged {
 		t.Errorf("after the write: %v, want purged", v)
 	}
@@ -237,9 +215,7 @@ func TestARefusedInvalidationIsAppliedHereAndWrittenWhenRedisTakesIt(t *testing.
 
 func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 	ctx := context.Background()
-	srv, c := ownServer(t)
-	a := NewRedis(c, "coalesce", discardLog())
-	defer a.Close()
+	srv, c, a := newOwnRedisPurger(t, "coalesce")
 	waitHealthy(t, a)
 	e := &store.Entry{Key: "http://a.example/untouched", Host: "a.example", URL: "a.example/untouched", Status: 200, Seq: a.FillSeq(ctx)}
 	srv.Stop()
@@ -261,7 +237,7 @@ func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the coalesced purge is written", func() bool { n, _, _ := a.Pending(); return n == 0 })
+	testutil.Eventually(t, 10*time.Second, "the coalesced purge is written", func() bool { n, _, _ := a.Pending(); return n == 0 })
 	v, err := c.HGet(ctx, a.keys.state, hardField+"a").Uint64()
 	if err != nil || v <= e.Seq {
 		t.Errorf("the all mark in Redis is %d (%v), want above %d", v, err, e.Seq)
@@ -269,18 +245,17 @@ func TestTooManyRefusedInvalidationsBecomeOnePurgeOfEverything(t *testing.T) {
 }
 
 func TestAnEvictingMaxmemoryPolicyIsReported(t *testing.T) {
-	_, c := ownServer(t)
+	c := testutil.NewRedisClient(t, testutil.OwnRedis(t).Addr())
 	ctx := context.Background()
 	if err := c.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
 		t.Fatal(err)
 	}
-	a := NewRedis(c, "policy", discardLog())
-	defer a.Close()
-	eventually(t, "Degraded names the policy", func() bool { return strings.Contains(a.Degraded(), "allkeys-lru") })
+	a := newTestRedisOn(t, c, "policy", testTiming)
+	testutil.Eventually(t, 10*time.Second, "Degraded names the policy", func() bool { return strings.Contains(a.Degraded(), "allkeys-lru") })
 	c.ConfigSet(ctx, "maxmemory-policy", "volatile-lru")
 	// On the next reconnect the policy is read again.
 	c.ClientKillByFilter(ctx, "TYPE", "pubsub")
-	eventually(t, "Degraded no longer names an evicting policy", func() bool {
+	testutil.Eventually(t, 10*time.Second, "Degraded no longer names an evicting policy", func() bool {
 		return !strings.Contains(a.Degraded(), "maxmemory-policy")
 	})
 }

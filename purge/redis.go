@@ -20,25 +20,44 @@ import (
 	"github.com/cachegate/cachegate/store"
 )
 
-// Bounds of the Redis purger.
-const (
+// timing holds the durations and bounds of the Redis purger. Production
+// uses defaultTiming; tests shorten it (newRedis) instead of waiting for
+// these durations in real time.
+type timing struct {
 	// logLength is about how many purges the log keeps (XADD MAXLEN ~); an
 	// instance further behind reloads the marks whole.
-	logLength = 10000
+	logLength int
 	// heartbeat is how often an instance reads the sequence and reports
 	// the one it applied; an instance silent for liveWindow is no longer
 	// waited for.
-	heartbeat  = 500 * time.Millisecond
-	liveWindow = 3 * time.Second
+	heartbeat  time.Duration
+	liveWindow time.Duration
 	// lease is how long after it last read the sequence (and reported)
 	// an instance trusts its mirror and its L1 without asking Redis. It is
 	// well below liveWindow: an instance that a purge no longer waits for
 	// has let its lease expire (with room for clock skew between the
 	// instances' reports), so it reads the sequence before serving again.
-	lease = 2 * heartbeat
+	lease time.Duration
 	// waitBound is how long a purge call waits for the live instances.
-	waitBound = 2 * time.Second
-)
+	waitBound time.Duration
+	// downFor is how long a failure keeps the per-request calls off Redis
+	// (redisx.RecentFailure).
+	downFor time.Duration
+	// deadAfter is how long an instance may stay silent before its report
+	// is removed from the applied hash.
+	deadAfter time.Duration
+}
+
+// defaultTiming is production's timing.
+var defaultTiming = timing{
+	logLength:  10000,
+	heartbeat:  500 * time.Millisecond,
+	liveWindow: 3 * time.Second,
+	lease:      time.Second, // two heartbeats
+	waitBound:  2 * time.Second,
+	downFor:    time.Second,
+	deadAfter:  time.Minute,
+}
 
 // Redis is the Purger of instances sharing a Redis.
 type Redis struct {
@@ -47,6 +66,7 @@ type Redis struct {
 	id     string
 	log    *slog.Logger
 	marks  *marks
+	t      timing
 	// now is the wall clock (time-based sequences, reports, mark ages);
 	// since is a monotonic clock for the lease.
 	now   func() time.Time
@@ -82,7 +102,7 @@ type redisKeys struct {
 // subscription and heartbeat, stopped by Close. It does not fail when
 // Redis is down: it catches up when Redis answers.
 func NewRedis(client redis.UniversalClient, prefix string, log *slog.Logger) *Redis {
-	return newRedis(client, prefix, log, monotonic())
+	return newRedis(client, prefix, log, monotonic(), defaultTiming)
 }
 
 // monotonic returns a clock of the time elapsed since it was made.
@@ -91,8 +111,8 @@ func monotonic() func() time.Duration {
 	return func() time.Duration { return time.Since(epoch) }
 }
 
-// newRedis is NewRedis with the lease's clock.
-func newRedis(client redis.UniversalClient, prefix string, log *slog.Logger, since func() time.Duration) *Redis {
+// newRedis is NewRedis with the lease's clock and the timing.
+func newRedis(client redis.UniversalClient, prefix string, log *slog.Logger, since func() time.Duration, t timing) *Redis {
 	tag := "{" + prefix + "}"
 	r := &Redis{
 		client: client,
@@ -106,10 +126,12 @@ func newRedis(client redis.UniversalClient, prefix string, log *slog.Logger, sin
 		id:    instanceID(),
 		log:   log,
 		marks: newMarks(),
+		t:     t,
 		now:   time.Now,
 		since: since,
 	}
-	r.sub = redisx.NewSubscription(client, r.keys.channel, heartbeat, redisx.Handler{
+	r.down.Pause = t.downFor
+	r.sub = redisx.NewSubscription(client, r.keys.channel, t.heartbeat, redisx.Handler{
 		Up:      r.subscribed,
 		Message: func(ctx context.Context, _ *redis.Message) { r.syncAndLog(ctx) },
 		Down:    r.unsubscribed,
@@ -151,7 +173,7 @@ func (r *Redis) leaseValid() bool { return int64(r.since()) < r.leaseEnd.Load() 
 // that proved the mirror current was sent (not answered: a pause in
 // between shortens the lease, never lengthens it).
 func (r *Redis) renew(from time.Duration) {
-	end := int64(from + lease)
+	end := int64(from + r.t.lease)
 	for {
 		cur := r.leaseEnd.Load()
 		if cur >= end || r.leaseEnd.CompareAndSwap(cur, end) {
@@ -323,7 +345,7 @@ func (r *Redis) markAt(ctx context.Context, scopes []Scope, soft bool, until tim
 	now := r.now()
 	at := MarkTime(until, now)
 	floor := r.floor()
-	args = append(args, softArg, at.UnixMilli(), (MarkHorizon - now.Sub(at)).Milliseconds(), logLength, floor, r.fresh(floor))
+	args = append(args, softArg, at.UnixMilli(), (MarkHorizon - now.Sub(at)).Milliseconds(), r.t.logLength, floor, r.fresh(floor))
 	for _, s := range scopes {
 		args = append(args, s.String())
 	}
@@ -388,10 +410,10 @@ func (r *Redis) Pending() (waiting int, refused uint64, last error) {
 	return waiting, r.pending.refused.Load(), last
 }
 
-// wait returns when every live instance has applied seq, or after
-// waitBound with the names of those that had not.
+// wait returns when every live instance has applied seq, or after the
+// wait bound with the names of those that had not.
 func (r *Redis) wait(ctx context.Context, seq uint64) ([]string, error) {
-	deadline := r.now().Add(waitBound)
+	deadline := r.now().Add(r.t.waitBound)
 	for {
 		pipe := r.client.Pipeline()
 		statesCmd := pipe.HGetAll(ctx, r.keys.applied)
@@ -404,7 +426,7 @@ func (r *Redis) wait(ctx context.Context, seq uint64) ([]string, error) {
 		now := r.now()
 		for id, state := range statesCmd.Val() {
 			applied, at, ok := parseApplied(state)
-			if !ok || now.Sub(at) > liveWindow {
+			if !ok || now.Sub(at) > r.t.liveWindow {
 				continue
 			}
 			if applied < seq {
@@ -423,7 +445,7 @@ func (r *Redis) wait(ctx context.Context, seq uint64) ([]string, error) {
 }
 
 // justRecreated reports whether the purge state was recreated (Redis lost
-// it) less than liveWindow ago, in Redis's clock. The instances that were
+// it) less than the live window ago, in Redis's clock. The instances that were
 // cut off from Redis meanwhile are not in the applied hash yet (it was
 // lost too) and may still serve from their L1 (store.tiered
 // .l1_when_redis_down): a purge then waits the rest of that window, within
@@ -434,7 +456,7 @@ func (r *Redis) justRecreated(born *redis.StringCmd, clock *redis.TimeCmd) bool 
 	if err != nil || clock.Err() != nil {
 		return false
 	}
-	return clock.Val().Sub(time.Unix(at, 0)) < liveWindow
+	return clock.Val().Sub(time.Unix(at, 0)) < r.t.liveWindow
 }
 
 // parseApplied reads "seq:unixmillis".
@@ -658,8 +680,8 @@ func (r *Redis) syncAndLog(ctx context.Context) {
 // and trims old marks.
 func (r *Redis) beat(ctx context.Context) {
 	defer r.done.Done()
-	t := time.NewTicker(heartbeat)
-	defer t.Stop()
+	tick := time.NewTicker(r.t.heartbeat)
+	defer tick.Stop()
 	for n := 0; ; n++ {
 		if r.sub.Healthy() {
 			if err := r.syncAndReport(ctx); err != nil && ctx.Err() == nil {
@@ -676,17 +698,18 @@ func (r *Redis) beat(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick.C:
 		}
 	}
 }
 
-// deadInstances lists the instances silent for a minute.
+// deadInstances lists the instances silent for longer than deadAfter (a
+// minute).
 func (r *Redis) deadInstances(ctx context.Context) []string {
 	states, _ := r.client.HGetAll(ctx, r.keys.applied).Result()
 	dead := []string{}
 	for id, s := range states {
-		if _, at, ok := parseApplied(s); !ok || r.now().Sub(at) > time.Minute {
+		if _, at, ok := parseApplied(s); !ok || r.now().Sub(at) > r.t.deadAfter {
 			dead = append(dead, id)
 		}
 	}

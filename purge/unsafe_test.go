@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -49,12 +50,10 @@ func TestLocalMarkIsKeptUntilItsEntryLeavesAndNeverShortensAPurge(t *testing.T) 
 
 func TestRedisMarkIsKeptUntilItsEntryLeavesInRedisAndInEveryMirror(t *testing.T) {
 	ctx := context.Background()
-	prefix := uniquePrefix(t)
-	c := redisClient(t)
-	a := NewRedis(c, prefix, discardLog())
-	defer a.Close()
-	b := NewRedis(redisClient(t), prefix, discardLog())
-	defer b.Close()
+	prefix := testutil.UniquePrefix(t)
+	c := testutil.RedisClient(t)
+	a := newTestRedisOn(t, c, prefix, testTiming)
+	b := newTestRedis(t, prefix)
 	waitHealthy(t, a, b)
 	gone := Scope{Kind: URL, Value: "a.example/gone"}
 	hour := Scope{Kind: URL, Value: "a.example/hour"}
@@ -85,8 +84,7 @@ func TestRedisMarkIsKeptUntilItsEntryLeavesInRedisAndInEveryMirror(t *testing.T)
 	}
 	// A mirror that learned the marks from the log, and one that reloaded
 	// them, drop the hour-long mark when trimming an hour from now.
-	late := NewRedis(redisClient(t), prefix, discardLog())
-	defer late.Close()
+	late := newTestRedis(t, prefix)
 	waitHealthy(t, late)
 	b.catchUp(ctx)
 	for name, p := range map[string]*Redis{"mirror": b, "reloaded": late} {

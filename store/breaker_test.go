@@ -3,15 +3,13 @@ package store
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
-	"github.com/cachegate/cachegate/store/redistest"
 )
 
 // flakyStore is a Store whose every call fails with err while err is set,
@@ -64,7 +62,7 @@ func newTestBreaker(s Store, opts BreakerOptions) (*Breaker, *fakeClock, func() 
 		defer mu.Unlock()
 		states = append(states, state)
 	}
-	b := NewBreaker(s, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := NewBreaker(s, opts, testutil.DiscardLogger())
 	clock := &fakeClock{t: time.Now()}
 	b.now = clock.Now
 	return b, clock, func() []string {
@@ -223,11 +221,7 @@ func TestBreakerLetsOneProbeThrough(t *testing.T) {
 
 func TestBreakerOnRedisThatStopsAndRestarts(t *testing.T) {
 	ctx := context.Background()
-	srv, err := redistest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := testutil.OwnRedis(t)
 	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
 	const cooldown = 50 * time.Millisecond
 	b := NewBreaker(r, BreakerOptions{Failures: 3, Cooldown: cooldown}, nil)
@@ -251,15 +245,11 @@ func TestBreakerOnRedisThatStopsAndRestarts(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	// Probe after each cooldown until the client has reconnected.
-	deadline := time.Now().Add(5 * time.Second)
-	for b.State() != StateClosed && time.Now().Before(deadline) {
-		time.Sleep(cooldown)
+	// Probe (once a cooldown has passed) until the client has reconnected.
+	testutil.Eventually(t, 5*time.Second, "the breaker closes after Redis restarted", func() bool {
 		b.Get(ctx, "k")
-	}
-	if b.State() != StateClosed {
-		t.Fatalf("5s after Redis restarted the state is %s, want closed", b.State())
-	}
+		return b.State() == StateClosed
+	})
 	e := sampleEntry(64)
 	if err := b.Set(ctx, "k", e, time.Minute); err != nil {
 		t.Errorf("Set through the closed breaker: %v", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store/redistest"
 )
@@ -50,19 +51,9 @@ func (f *outageFixture) fresh() *Entry {
 	return e
 }
 
-func startRedis(t *testing.T, args ...string) *redistest.Server {
-	t.Helper()
-	srv, err := redistest.NewWithArgs(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestTieredServesL1WhileRedisIsUnreachableUpToTheBoundThenStops(t *testing.T) {
 	ctx := context.Background()
-	f := newOutageFixture(t, startRedis(t), policy.RedisConfig{}, 30*time.Second)
+	f := newOutageFixture(t, testutil.OwnRedis(t), policy.RedisConfig{}, 30*time.Second)
 	e := f.fresh()
 	if err := f.t.Set(ctx, "k", e, time.Hour); err != nil {
 		t.Fatalf("Set with Redis up: %v", err)
@@ -97,7 +88,7 @@ func TestTieredServesL1WhileRedisIsUnreachableUpToTheBoundThenStops(t *testing.T
 
 func TestTieredBoundZeroKeepsL1UnusedWhileRedisIsDown(t *testing.T) {
 	ctx := context.Background()
-	f := newOutageFixture(t, startRedis(t), policy.RedisConfig{}, 0)
+	f := newOutageFixture(t, testutil.OwnRedis(t), policy.RedisConfig{}, 0)
 	if err := f.t.Set(ctx, "k", f.fresh(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +103,7 @@ func TestTieredDoesNotServeL1WhenRedisAnswersWithErrors(t *testing.T) {
 	// Redis answers (WRONGPASS): another instance with the right password
 	// can still purge, so L1 is not trusted.
 	ctx := context.Background()
-	f := newOutageFixture(t, startRedis(t, "--requirepass", "secret"), policy.RedisConfig{Password: "wrong"}, time.Hour)
+	f := newOutageFixture(t, testutil.OwnRedis(t, "--requirepass", "secret"), policy.RedisConfig{Password: "wrong"}, time.Hour)
 	f.t.Set(ctx, "k", f.fresh(), time.Hour) // fails on L2, written to L1
 	f.t.Get(ctx, "k")
 	if f.b.State() != StateOpen {
@@ -162,7 +153,7 @@ func TestBreakerUnreachableCountsOnlyFailuresWithoutAnAnswer(t *testing.T) {
 }
 
 func TestBreakerLogsRefusedCredentialsNamingTheOptions(t *testing.T) {
-	srv := startRedis(t, "--requirepass", "secret")
+	srv := testutil.OwnRedis(t, "--requirepass", "secret")
 	var buf bytes.Buffer
 	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}, Password: "wrong"})
 	b := NewBreaker(r, BreakerOptions{Failures: 1}, slog.New(slog.NewTextHandler(&buf, nil)))
@@ -173,7 +164,7 @@ func TestBreakerLogsRefusedCredentialsNamingTheOptions(t *testing.T) {
 }
 
 func TestCheckNamesTheOptionRedisRefused(t *testing.T) {
-	srv := startRedis(t, "--requirepass", "secret", "--databases", "4")
+	srv := testutil.OwnRedis(t, "--requirepass", "secret", "--databases", "4")
 	admin := NewBreaker(newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}, Password: "secret"}), BreakerOptions{}, nil)
 	if err := admin.s.(*Redis).Client().Do(context.Background(), "ACL", "SETUSER", "limited", "on", ">pw", "~other:*", "+@all").Err(); err != nil {
 		t.Fatal(err)
@@ -215,7 +206,7 @@ func TestCheckNamesTheOptionRedisRefused(t *testing.T) {
 }
 
 func TestCheckOfAnUnreachableRedisIsNoConfigError(t *testing.T) {
-	srv := startRedis(t)
+	srv := testutil.OwnRedis(t)
 	srv.Stop()
 	cfg := policy.RedisConfig{Addrs: []string{srv.Addr()}}
 	r, err := NewRedis(cfg)

@@ -11,34 +11,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store/redistest"
-	"github.com/redis/go-redis/v9"
 )
 
-// testRedis is the redis-server the tests of this package share.
-var testRedis *redistest.Server
+func TestMain(m *testing.M) { testutil.MainWithRedis(m) }
 
-func TestMain(m *testing.M) {
-	s, err := redistest.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testRedis = s
-	code := m.Run()
-	s.Close()
-	os.Exit(code)
-}
-
-// newTestRedis returns a Redis store on addrs whose keys are prefixed by
-// the test's name, closed when the test ends.
+// newTestRedis returns a Redis store on addrs (default: the package's
+// redis-server) whose keys have a prefix of the test's own, closed when the
+// test ends.
 func newTestRedis(t *testing.T, cfg policy.RedisConfig) *Redis {
 	t.Helper()
 	if cfg.Addrs == nil {
-		cfg.Addrs = []string{testRedis.Addr()}
+		cfg.Addrs = []string{testutil.Redis().Addr()}
 	}
-	cfg.KeyPrefix = "test:" + t.Name()
+	cfg.KeyPrefix = "test:" + testutil.UniquePrefix(t)
 	r, err := NewRedis(cfg)
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
@@ -68,7 +58,7 @@ func TestRedisRoundTrip(t *testing.T) {
 }
 
 func TestRedisKeyFor(t *testing.T) {
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "cg"})
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "cg"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +138,7 @@ func TestRedisDeleteSeveralKeys(t *testing.T) {
 
 func TestRedisKeepsWorkingAfterRedisRestarts(t *testing.T) {
 	ctx := context.Background()
-	srv, err := redistest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := testutil.OwnRedis(t)
 	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
 	e := sampleEntry(64)
 	if err := r.Set(ctx, "k", e, time.Minute); err != nil {
@@ -177,13 +163,9 @@ func TestRedisKeepsWorkingAfterRedisRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The pool may wait out a dial backoff before it reconnects.
-	deadline := time.Now().Add(5 * time.Second)
-	for err = r.Set(ctx, "k", e, time.Minute); err != nil && time.Now().Before(deadline); err = r.Set(ctx, "k", e, time.Minute) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("Set after Redis restarted: %v", err)
-	}
+	testutil.Eventually(t, 5*time.Second, "a Set succeeds after Redis restarted", func() bool {
+		return r.Set(ctx, "k", e, time.Minute) == nil
+	})
 	got, err := r.Get(ctx, "k")
 	if err != nil {
 		t.Fatalf("Get after Redis restarted: %v", err)
@@ -194,6 +176,9 @@ func TestRedisKeepsWorkingAfterRedisRestarts(t *testing.T) {
 }
 
 func TestRedisCluster(t *testing.T) {
+	// Its own cluster takes seconds to form: waited for beside the other
+	// slow setups.
+	t.Parallel()
 	c, err := redistest.StartCluster(3)
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +283,7 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 
 func BenchmarkRedisGet(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench"})
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -349,6 +334,9 @@ func TestConcurrentGetsArePipelinedAndEachGetsItsOwnAnswer(t *testing.T) {
 }
 
 func TestRedisStoreThroughSentinelFollowsAFailover(t *testing.T) {
+	// Its own servers and failover take a second or two: waited for beside
+	// the other slow setups.
+	t.Parallel()
 	s, err := redistest.StartSentinel()
 	if err != nil {
 		t.Fatal(err)
@@ -367,17 +355,11 @@ func TestRedisStoreThroughSentinelFollowsAFailover(t *testing.T) {
 	}
 	// The old master turns into a replica; the client must follow the
 	// Sentinel to the new one.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := r.Set(ctx, "after", &Entry{Status: 200, Key: "after"}, time.Minute)
-		if err == nil {
-			if e, err := r.Get(ctx, "after"); err == nil && e.Key == "after" {
-				break
-			}
+	testutil.Eventually(t, 15*time.Second, "writes reach the new master "+s.Replica.Addr(), func() bool {
+		if err := r.Set(ctx, "after", &Entry{Status: 200, Key: "after"}, time.Minute); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("writes never reached the new master %s: %v", s.Replica.Addr(), err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		e, err := r.Get(ctx, "after")
+		return err == nil && e.Key == "after"
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store/redistest"
 )
@@ -26,11 +27,7 @@ type tieredFixture struct {
 
 func newTieredFixture(t *testing.T, l1Bytes int64) *tieredFixture {
 	t.Helper()
-	srv, err := redistest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := testutil.OwnRedis(t)
 	f := &tieredFixture{srv: srv, clock: &fakeClock{t: time.Now()}}
 	f.l2 = newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
 	f.l1 = NewMemory(l1Bytes)
@@ -277,7 +274,7 @@ func TestAdmissionRecordDoesNotAllocate(t *testing.T) {
 
 func BenchmarkTieredGetL1Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered"})
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench-tiered"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -309,7 +306,7 @@ func BenchmarkTieredGetL1Parallel(b *testing.B) {
 
 func BenchmarkTieredGetL2Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered-l2"})
+	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench-tiered-l2"})
 	if err != nil {
 		b.Fatal(err)
 	}

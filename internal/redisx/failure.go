@@ -15,9 +15,13 @@ import (
 const FailurePause = time.Second
 
 // RecentFailure remembers when a call to Redis last failed. The zero value
-// remembers none. Times are passed in, so that callers keep their own
-// (injectable) clock.
-type RecentFailure struct{ at atomic.Int64 }
+// remembers none and pauses FailurePause. Times are passed in, so that
+// callers keep their own (injectable) clock.
+type RecentFailure struct {
+	// Pause replaces FailurePause when set (tests shorten it).
+	Pause time.Duration
+	at    atomic.Int64
+}
 
 // Note records err at now when it says that Redis failed. A miss
 // (redis.Nil) is an answer, and a caller's own cancellation says nothing
@@ -30,8 +34,12 @@ func (f *RecentFailure) Note(err error, now time.Time) {
 	f.at.Store(now.UnixNano())
 }
 
-// Recent reports whether Redis failed less than FailurePause before now.
+// Recent reports whether Redis failed less than the pause before now.
 func (f *RecentFailure) Recent(now time.Time) bool {
+	pause := f.Pause
+	if pause == 0 {
+		pause = FailurePause
+	}
 	at := f.at.Load()
-	return at != 0 && now.UnixNano()-at < int64(FailurePause)
+	return at != 0 && now.UnixNano()-at < int64(pause)
 }
