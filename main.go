@@ -33,6 +33,7 @@ import (
 
 	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/demo"
 	"github.com/cachegate/cachegate/internal/lograte"
 	"github.com/cachegate/cachegate/metrics"
@@ -71,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "cachegate", buildVersion())
 		return 0
 	case "validate":
-		if _, err := policy.Load(*configPath); err != nil {
+		if _, err := config.Load(*configPath); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -80,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return runDemo(*demoListen, *demoOrigin, stderr)
 	case "serve":
-		cfg, err := policy.Load(*configPath)
+		cfg, err := config.Load(*configPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -117,7 +118,7 @@ func runDemo(listen, originListen string, stderr io.Writer) int {
 		return 1
 	}
 	go http.Serve(ln, demo.New())
-	cfg, err := policy.Parse("demo.yaml", []byte(fmt.Sprintf(demoConfig, listen, ln.Addr())))
+	cfg, err := config.Parse("demo.yaml", []byte(fmt.Sprintf(demoConfig, listen, ln.Addr())))
 	if err != nil {
 		fmt.Fprintln(stderr, "cachegate demo:", err)
 		return 1
@@ -147,7 +148,7 @@ routes:
 
 // serve runs the proxy and admin listeners until SIGINT or SIGTERM;
 // SIGHUP reloads the config file.
-func serve(cfg *policy.Config, stderr io.Writer) int {
+func serve(cfg *config.Config, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	// go-redis logs every failed dial; while Redis is down that is one line
 	// per request. Errors that matter are logged with context by cachegate.
@@ -172,12 +173,17 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	if be.memory != nil {
 		m.StoredFunc(func() (int64, int64) { return int64(be.memory.Len()), be.memory.Bytes() })
 	}
-	var current atomic.Pointer[policy.Config]
-	current.Store(cfg)
+	rules, err := policy.Compile(cfg)
+	if err != nil {
+		log.Error("config", "err", err)
+		return 1
+	}
+	var current atomic.Pointer[policy.Rules]
+	current.Store(rules)
 	api := &purge.API{Purger: purger, Config: current.Load, Log: log, OnPurge: m.Purge}
 	group := openCollapse(be.redis, cfg.Cache.Collapse, log)
 	defer group.Close()
-	p, err := proxy.New(cfg, proxy.Options{
+	p, err := proxy.New(rules, proxy.Options{
 		Store: metrics.InstrumentStore(st, cfg.Store.Backend, m), Purger: purger, Collapse: group,
 		Metrics: m, Logger: log, PURGE: api.ServePURGE,
 	})
@@ -277,10 +283,14 @@ var reloadMu sync.Mutex
 // config is refused and logged, and the old one stays. Listeners and the
 // store are not rebuilt: a change of their addresses takes effect at the
 // next start, and the log says so.
-func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Config], log *slog.Logger, m *metrics.Metrics) error {
+func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Rules], log *slog.Logger, m *metrics.Metrics) error {
 	reloadMu.Lock()
 	defer reloadMu.Unlock()
-	next, err := policy.Load(path)
+	var next *policy.Rules
+	cfg, err := config.Load(path)
+	if err == nil {
+		next, err = policy.Compile(cfg)
+	}
 	if err == nil {
 		err = p.Reload(next)
 	}
@@ -300,7 +310,7 @@ func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Co
 
 // newServer is an http.Server for h under the client_limits of cfg (the
 // body limits are applied by the proxy, see proxy.admit).
-func newServer(h http.Handler, log *slog.Logger, limits policy.ClientLimits) *http.Server {
+func newServer(h http.Handler, log *slog.Logger, limits config.ClientLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: limits.ReadHeaderTimeout.D(),
@@ -314,7 +324,7 @@ func newServer(h http.Handler, log *slog.Logger, limits policy.ClientLimits) *ht
 // the HTTPS server of the proxy handler h. Certificates are kept in Redis
 // when the store is, so that the instances share them; the plain and HTTPS
 // listeners answer the ACME challenges.
-func openHTTPS(cfg *policy.Config, rs *store.Redis, plain net.Listener, h http.Handler, log *slog.Logger) (*certs.Manager, *http.Server, net.Listener, error) {
+func openHTTPS(cfg *config.Config, rs *store.Redis, plain net.Listener, h http.Handler, log *slog.Logger) (*certs.Manager, *http.Server, net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.TLS.Listen)
 	if err != nil {
 		return nil, nil, nil, err
@@ -356,7 +366,7 @@ type backend struct {
 // circuit breaker; or tiered, a memory L1 over that, trusted while the
 // purge marks are current (trusted is called only once the purger
 // exists).
-func openStore(cfg *policy.Config, log *slog.Logger, m *metrics.Metrics, trusted func() bool) (backend, error) {
+func openStore(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, trusted func() bool) (backend, error) {
 	var b backend
 	if cfg.Store.Backend == "memory" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
@@ -392,7 +402,7 @@ const redisStartCheck = 3 * time.Second
 // password, an ACL that denies, no such database): waiting would not help.
 // A Redis that does not answer is only logged: the instance serves from the
 // origin and uses Redis when it comes.
-func checkRedis(rs *store.Redis, rc policy.RedisConfig, log *slog.Logger) error {
+func checkRedis(rs *store.Redis, rc config.RedisConfig, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartCheck)
 	defer cancel()
 	err := rs.Check(ctx, rc)
@@ -424,7 +434,7 @@ func openPurger(rs *store.Redis, log *slog.Logger) purge.Purger {
 
 // openCollapse returns the collapsing group: across the instances sharing
 // the Redis store, or in process.
-func openCollapse(rs *store.Redis, cc policy.CollapseConfig, log *slog.Logger) *collapse.Group {
+func openCollapse(rs *store.Redis, cc config.CollapseConfig, log *slog.Logger) *collapse.Group {
 	opts := collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}
 	if rs != nil {
 		return collapse.New(rs.Client(), rs.Prefix(), opts, log)
@@ -437,7 +447,7 @@ type admin struct {
 	backend backend
 	purger  purge.Purger
 	api     *purge.API
-	config  func() *policy.Config
+	config  func() *policy.Rules
 	reload  func() error
 	inspect http.HandlerFunc
 	metrics http.Handler
@@ -513,7 +523,7 @@ func degraded(ctx context.Context, be backend, purger purge.Purger) string {
 }
 
 // newLogger builds the slog logger the config asks for.
-func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
+func newLogger(lc config.LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(lc.Level)); err != nil {
 		level = slog.LevelInfo

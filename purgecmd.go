@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/purge"
 )
 
@@ -41,7 +41,7 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *admin == "" || *token == "" {
-		cfg, err := policy.Load(*configPath)
+		cfg, err := config.Load(*configPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "cachegate purge: give -admin and -token, or a config: %v\n", err)
 			return 2

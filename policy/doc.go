@@ -1,7 +1,7 @@
-// Package policy holds cachegate's pure decisions, free of I/O: the
-// configuration schema and its loader (Load, Parse), which report every
-// problem with file, line and option; route matching (Config.Route); the
-// normalized cache key (Route.Key); and the RFC 9111 rules that say what
-// may be stored and reused. Everything here is safe for concurrent use
-// once a Config has been parsed.
+// Package policy holds cachegate's HTTP caching decisions, free of I/O:
+// route matching (Rules.Route) over a configuration compiled by Compile;
+// the normalized cache key (Route.Key); and the RFC 9111 rules that say
+// what may be stored and reused. The configuration itself (its schema,
+// loading and validation) is package config. Everything here is safe for
+// concurrent use once Rules have been compiled.
 package policy

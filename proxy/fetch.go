@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
@@ -25,7 +26,7 @@ import (
 // with the configured timeouts. It never adds or removes a
 // Content-Encoding by itself (DisableCompression), so stored bodies stay
 // exactly as the origin sent them.
-func NewTransport(t policy.OriginTimeouts) *http.Transport {
+func NewTransport(t config.OriginTimeouts) *http.Transport {
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: (&net.Dialer{
@@ -666,7 +667,7 @@ const purgedDuringFill = "purged-during-fill"
 // fill slower than that streams its response and does not store it
 // (save), so that a mark made while it was in flight need be kept only
 // this long (plus markSlack), not as long as its entry could live.
-func fillStoreBound(t policy.OriginTimeouts) time.Duration {
+func fillStoreBound(t config.OriginTimeouts) time.Duration {
 	return t.Connect.D() + 2*t.ResponseHeader.D()
 }
 
@@ -965,7 +966,7 @@ type urlInvalidation struct {
 // where the marker may keep only the shorter expiry; a copy another
 // instance read into its L1 between a fill's store write and its deletion
 // (save, unsave).
-func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
+func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
 	key := rt.Key(get, scheme(client))

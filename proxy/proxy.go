@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
@@ -65,7 +66,7 @@ type Proxy struct {
 // state is what one config yields; it is swapped whole on reload so that a
 // request in flight keeps the config it started with.
 type state struct {
-	cfg    *policy.Config
+	cfg    *policy.Rules
 	origin *url.URL
 	// internal are the response fields stripped before responses leave.
 	internal []string
@@ -74,7 +75,7 @@ type state struct {
 }
 
 // New returns a Proxy serving cfg.
-func New(cfg *policy.Config, opts Options) (*Proxy, error) {
+func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 	if opts.Store == nil {
 		return nil, errors.New("proxy: no store")
 	}
@@ -108,7 +109,7 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 }
 
 // Reload makes cfg the config of every request that starts after it.
-func (p *Proxy) Reload(cfg *policy.Config) error {
+func (p *Proxy) Reload(cfg *policy.Rules) error {
 	origin, err := url.Parse(cfg.Origin)
 	if err != nil {
 		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
@@ -373,7 +374,7 @@ func (p *Proxy) classify(r *http.Request) *exchange {
 	x.cacheable = true
 	x.route.AllowRequestFields(r.Header)
 	x.rd = policy.ParseRequestDirectives(r.Header)
-	if x.route.RequestDirectives != policy.RequestDirectivesHonour {
+	if x.route.RequestDirectives != config.RequestDirectivesHonour {
 		x.rd, x.ignoredDirectives = x.rd.WithoutRevalidation()
 	}
 	x.key = x.route.KeyOf(x.target, r.Header)

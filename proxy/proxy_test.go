@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -55,11 +56,15 @@ type cache struct {
 
 func newCache(t *testing.T, o *origin, extra string) *cache {
 	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, Options{Store: store.NewMemory(64 << 20), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	rules, err := policy.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(rules, Options{Store: store.NewMemory(64 << 20), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ type API struct {
 	// Purger records the purges.
 	Purger Purger
 	// Config returns the config in force (it changes on reload).
-	Config func() *policy.Config
+	Config func() *policy.Rules
 	// Log receives one line per purge.
 	Log *slog.Logger
 	// OnPurge, when set, is told of each purge by kind (for metrics).
@@ -138,7 +138,7 @@ func (a *API) ServePURGE(w http.ResponseWriter, r *http.Request) {
 
 // Scopes turns a purge request into scopes, normalizing URLs, prefixes and
 // hosts the way keys are normalized. The error says what is wrong.
-func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, error) {
+func Scopes(cfg *policy.Rules, req Request) ([]Scope, map[string][]string, error) {
 	var scopes []Scope
 	purged := map[string][]string{}
 	add := func(kind string, s Scope) {
@@ -193,7 +193,7 @@ func Scopes(cfg *policy.Config, req Request) ([]Scope, map[string][]string, erro
 // prefixScopes normalizes a prefix as a key's path is normalized: a path
 // ("/blog/") covers every host, an absolute URL one host
 // (policy.Key.PrefixScopes).
-func prefixScopes(cfg *policy.Config, p string) ([]string, error) {
+func prefixScopes(cfg *policy.Rules, p string) ([]string, error) {
 	raw := p
 	if strings.HasPrefix(p, "/") {
 		raw = "http://prefix.invalid" + p
@@ -221,7 +221,7 @@ func normalizeHost(h string) (string, error) {
 	return policy.HostName(host), nil
 }
 
-func routeExists(cfg *policy.Config, name string) bool {
+func routeExists(cfg *policy.Rules, name string) bool {
 	if name == cfg.DefaultRoute.Name {
 		return true
 	}
@@ -248,7 +248,7 @@ func checkTag(t string) error {
 
 // RequireToken wraps h so that it answers only requests that carry the
 // admin token of the config in force.
-func RequireToken(config func() *policy.Config, h http.HandlerFunc) http.HandlerFunc {
+func RequireToken(config func() *policy.Rules, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := config().Admin.Token
 		if !authorized(r, token) {

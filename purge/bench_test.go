@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -46,7 +46,7 @@ func BenchmarkPurgeTagOf100kEntries(b *testing.B) {
 		}
 	})
 	b.Run("redis", func(b *testing.B) {
-		rs, err := store.NewRedis(policy.RedisConfig{Addrs: []string{server.Addr()}, KeyPrefix: "bench"})
+		rs, err := store.NewRedis(config.RedisConfig{Addrs: []string{server.Addr()}, KeyPrefix: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
 
-func testConfig(t *testing.T) *policy.Config {
+func testConfig(t *testing.T) *policy.Rules {
 	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(`
+	parsed, err := config.Parse("test.yaml", []byte(`
 origin: http://127.0.0.1:9
 admin: {token: secret}
 routes:
@@ -23,11 +24,15 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := policy.Compile(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return cfg
 }
 
 // entryFor is an entry as the proxy stores it for rawURL, filled at seq.
-func entryFor(t *testing.T, cfg *policy.Config, rawURL string, seq uint64, tags ...string) *store.Entry {
+func entryFor(t *testing.T, cfg *policy.Rules, rawURL string, seq uint64, tags ...string) *store.Entry {
 	t.Helper()
 	key, rt, err := cfg.KeyForURL(rawURL)
 	if err != nil {
@@ -127,7 +132,7 @@ func TestSoftPurgeMakesEntriesStale(t *testing.T) {
 
 func TestPurgeAPIRefusesBadRequests(t *testing.T) {
 	cfg := testConfig(t)
-	api := &API{Purger: NewLocal(), Config: func() *policy.Config { return cfg }, Log: discardLog()}
+	api := &API{Purger: NewLocal(), Config: func() *policy.Rules { return cfg }, Log: discardLog()}
 	rows := []struct {
 		name, token, body string
 		status            int

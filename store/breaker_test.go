@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -210,7 +210,7 @@ func TestBreakerOnRedisThatStopsAndRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}})
 	const cooldown = 50 * time.Millisecond
 	b := NewBreaker(r, BreakerOptions{Failures: 3, Cooldown: cooldown}, nil)
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -38,7 +38,7 @@ type Redis struct {
 // proxy starts, and operations then fail until it is up. Zero timeouts
 // default to 500ms (dial) and 200ms (read, write), an empty key prefix to
 // "cachegate".
-func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
+func NewRedis(cfg config.RedisConfig) (*Redis, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("store: redis: no address in addrs")
 	}
@@ -53,7 +53,7 @@ func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
 	}
 	for _, t := range []struct {
 		name string
-		d    policy.Duration
+		d    config.Duration
 	}{{"dial_timeout", cfg.DialTimeout}, {"read_timeout", cfg.ReadTimeout}, {"write_timeout", cfg.WriteTimeout}} {
 		if t.d < 0 {
 			return nil, fmt.Errorf("store: redis: %s %v is negative", t.name, time.Duration(t.d))
@@ -123,7 +123,7 @@ func newUniversalClient(o *redis.UniversalOptions) redis.UniversalClient {
 	}
 }
 
-func orDefault(d policy.Duration, def time.Duration) time.Duration {
+func orDefault(d config.Duration, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
 	}
@@ -132,7 +132,7 @@ func orDefault(d policy.Duration, def time.Duration) time.Duration {
 
 // tlsConfig builds the client TLS configuration; a CA file replaces the
 // system roots.
-func tlsConfig(c policy.RedisTLSConfig) (*tls.Config, error) {
+func tlsConfig(c config.RedisTLSConfig) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         c.ServerName,
@@ -268,7 +268,7 @@ func (e *RedisConfigError) Unwrap() error { return e.Err }
 // SELECT, and the ACL's command and key rules, answer to. It returns a
 // *RedisConfigError when Redis refused the configuration, another error
 // when it did not answer, and nil when it serves.
-func (r *Redis) Check(ctx context.Context, cfg policy.RedisConfig) error {
+func (r *Redis) Check(ctx context.Context, cfg config.RedisConfig) error {
 	err := r.c.Ping(ctx).Err()
 	if err == nil {
 		err = r.c.Get(ctx, r.KeyFor("start-check")).Err()
@@ -288,7 +288,7 @@ func (r *Redis) Check(ctx context.Context, cfg policy.RedisConfig) error {
 // ConfigProblem returns the *RedisConfigError that err is, naming the
 // option to fix, or nil when err is not Redis refusing the configuration
 // (a timeout, a refused connection, OOM, LOADING...).
-func ConfigProblem(err error, cfg policy.RedisConfig) *RedisConfigError {
+func ConfigProblem(err error, cfg config.RedisConfig) *RedisConfigError {
 	var re redis.Error
 	if err == nil || !errors.As(err, &re) {
 		return nil

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 
 // newTestRedis returns a Redis store on addrs whose keys are prefixed by
 // the test's name, closed when the test ends.
-func newTestRedis(t *testing.T, cfg policy.RedisConfig) *Redis {
+func newTestRedis(t *testing.T, cfg config.RedisConfig) *Redis {
 	t.Helper()
 	if cfg.Addrs == nil {
 		cfg.Addrs = []string{testRedis.Addr()}
@@ -49,7 +49,7 @@ func newTestRedis(t *testing.T, cfg policy.RedisConfig) *Redis {
 
 func TestRedisRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	for name, e := range map[string]*Entry{
 		"response": sampleEntry(16 << 10),
 		"marker":   {Vary: []string{"Accept-Encoding"}, Seq: 3},
@@ -68,7 +68,7 @@ func TestRedisRoundTrip(t *testing.T) {
 }
 
 func TestRedisKeyFor(t *testing.T) {
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "cg"})
+	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "cg"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestRedisKeyFor(t *testing.T) {
 }
 
 func TestRedisGetMissIsErrNotFound(t *testing.T) {
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	if _, err := r.Get(context.Background(), "absent"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of an absent key: err %v, want ErrNotFound", err)
 	}
@@ -90,7 +90,7 @@ func TestRedisGetMissIsErrNotFound(t *testing.T) {
 
 func TestRedisGetOfGarbageIsAnError(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	if err := r.Client().Set(ctx, r.KeyFor("garbage"), "not an entry", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestRedisGetOfGarbageIsAnError(t *testing.T) {
 
 func TestRedisSetsTTL(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	const ttl = 10 * time.Second
 	if err := r.Set(ctx, "k", sampleEntry(64), ttl); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestRedisSetsTTL(t *testing.T) {
 
 func TestRedisDeleteSeveralKeys(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	for _, id := range []string{"a", "b", "c"} {
 		if err := r.Set(ctx, id, sampleEntry(64), time.Minute); err != nil {
 			t.Fatal(err)
@@ -153,7 +153,7 @@ func TestRedisKeepsWorkingAfterRedisRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}})
 	e := sampleEntry(64)
 	if err := r.Set(ctx, "k", e, time.Minute); err != nil {
 		t.Fatal(err)
@@ -201,10 +201,10 @@ func TestRedisCluster(t *testing.T) {
 	defer c.Close()
 	for _, tt := range []struct {
 		name string
-		cfg  policy.RedisConfig
+		cfg  config.RedisConfig
 	}{
-		{"all seeds", policy.RedisConfig{Addrs: c.Addrs()}},
-		{"one seed, cluster true", policy.RedisConfig{Addrs: c.Addrs()[:1], Cluster: true}},
+		{"all seeds", config.RedisConfig{Addrs: c.Addrs()}},
+		{"one seed, cluster true", config.RedisConfig{Addrs: c.Addrs()[:1], Cluster: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -256,7 +256,7 @@ func TestNewRedisWithUnreachableAddressFailsFast(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{addr}})
+	r, err := NewRedis(config.RedisConfig{Addrs: []string{addr}})
 	if err != nil {
 		t.Fatalf("NewRedis with nothing listening on %s: %v, want no error", addr, err)
 	}
@@ -280,14 +280,14 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := []string{"127.0.0.1:6379"}
-	for name, cfg := range map[string]policy.RedisConfig{
+	for name, cfg := range map[string]config.RedisConfig{
 		"no address":          {},
 		"db in cluster":       {Addrs: addrs, Cluster: true, DB: 2},
 		"negative db":         {Addrs: addrs, DB: -1},
-		"negative timeout":    {Addrs: addrs, ReadTimeout: policy.Duration(-time.Second)},
+		"negative timeout":    {Addrs: addrs, ReadTimeout: config.Duration(-time.Second)},
 		"negative pool size":  {Addrs: addrs, PoolSize: -1},
-		"missing CA file":     {Addrs: addrs, TLS: policy.RedisTLSConfig{Enabled: true, CAFile: missingCA}},
-		"CA file without PEM": {Addrs: addrs, TLS: policy.RedisTLSConfig{Enabled: true, CAFile: notPEM}},
+		"missing CA file":     {Addrs: addrs, TLS: config.RedisTLSConfig{Enabled: true, CAFile: missingCA}},
+		"CA file without PEM": {Addrs: addrs, TLS: config.RedisTLSConfig{Enabled: true, CAFile: notPEM}},
 	} {
 		if r, err := NewRedis(cfg); err == nil {
 			r.Close()
@@ -298,7 +298,7 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 
 func BenchmarkRedisGet(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench"})
+	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func BenchmarkRedisGet(b *testing.B) {
 }
 
 func TestConcurrentGetsArePipelinedAndEachGetsItsOwnAnswer(t *testing.T) {
-	r := newTestRedis(t, policy.RedisConfig{KeyPrefix: t.Name()})
+	r := newTestRedis(t, config.RedisConfig{KeyPrefix: t.Name()})
 	ctx := context.Background()
 	for i := range 100 {
 		if err := r.Set(ctx, fmt.Sprintf("k%d", i), &Entry{Status: 200, Key: fmt.Sprintf("v%d", i)}, time.Minute); err != nil {
@@ -354,7 +354,7 @@ func TestRedisStoreThroughSentinelFollowsAFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{s.Addr()}, MasterName: redistest.MasterName})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{s.Addr()}, MasterName: redistest.MasterName})
 	ctx := context.Background()
 	if err := r.Set(ctx, "before", &Entry{Status: 200, Key: "before"}, time.Minute); err != nil {
 		t.Fatalf("set through Sentinel: %v", err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -32,7 +32,7 @@ func newTieredFixture(t *testing.T, l1Bytes int64) *tieredFixture {
 	}
 	t.Cleanup(srv.Close)
 	f := &tieredFixture{srv: srv, clock: &fakeClock{t: time.Now()}}
-	f.l2 = newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	f.l2 = newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}})
 	f.l1 = NewMemory(l1Bytes)
 	f.l1.now = f.clock.Now
 	f.trusted.Store(true)
@@ -277,7 +277,7 @@ func TestAdmissionRecordDoesNotAllocate(t *testing.T) {
 
 func BenchmarkTieredGetL1Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered"})
+	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func BenchmarkTieredGetL1Parallel(b *testing.B) {
 
 func BenchmarkTieredGetL2Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered-l2"})
+	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered-l2"})
 	if err != nil {
 		b.Fatal(err)
 	}

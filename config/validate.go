@@ -1,8 +1,9 @@
-package policy
+package config
 
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"net/mail"
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/glob"
+	"github.com/cachegate/cachegate/internal/httpfield"
 )
 
 // Defaults filled in by Parse for options left unset (see config.go).
@@ -149,22 +153,21 @@ func (p *parser) validate(cfg *Config) {
 	p.clientLimits(&cfg.ClientLimits)
 }
 
-// trustedProxies checks trusted_proxies and parses it into cfg.trusted.
+// trustedProxies checks trusted_proxies.
 func (p *parser) trustedProxies(cfg *Config) {
 	for i, s := range cfg.TrustedProxies {
 		p.check("trusted_proxies["+strconv.Itoa(i)+"]", func() string {
-			prefix, err := parseTrustedProxy(s)
-			if err != nil {
+			if _, err := ParseTrustedProxy(s); err != nil {
 				return "must be a CIDR (\"10.0.0.0/8\", \"2001:db8::/32\") or an IP address, got " + strconv.Quote(s)
 			}
-			cfg.trusted = append(cfg.trusted, prefix)
 			return ""
 		})
 	}
 }
 
-// parseTrustedProxy reads a CIDR, or an address as a one-address prefix.
-func parseTrustedProxy(s string) (netip.Prefix, error) {
+// ParseTrustedProxy reads an entry of trusted_proxies: a CIDR, or an
+// address as a one-address prefix.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		prefix, err := netip.ParsePrefix(s)
 		return prefix.Masked(), err
@@ -393,14 +396,7 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 			return ""
 		})
 		p.check(path+".match.host", func() string { return checkHost(rt.Match.Host) })
-		p.check(path+".match.path", func() string {
-			m, err := compileMatch(rt.Match)
-			if err != nil {
-				return err.Error()
-			}
-			rt.match = m
-			return ""
-		})
+		p.check(path+".match.path", func() string { return checkPath(rt.Match.Path) })
 		for i, m := range rt.Match.Methods {
 			p.check(path+".match.methods["+strconv.Itoa(i)+"]", func() string {
 				switch {
@@ -462,12 +458,28 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 	p.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
 	for i, name := range rt.Request.AllowFields {
 		p.check(path+".request.allow_fields["+strconv.Itoa(i)+"]", func() string {
-			if IsForwardingField(http.CanonicalHeaderKey(name)) {
+			if httpfield.IsForwarding(http.CanonicalHeaderKey(name)) {
 				return strconv.Quote(name) + " is a forwarding field: cachegate sets it (see trusted_proxies), a client never does"
 			}
 			return ""
 		})
 	}
+}
+
+// checkPath accepts "" (any path), a path prefix or a path glob
+// (internal/glob), which must start with "/".
+func checkPath(path string) string {
+	switch {
+	case path == "":
+		return ""
+	case path[0] != '/':
+		return fmt.Sprintf("must start with \"/\", got %q", path)
+	case glob.IsPattern(path):
+		if _, err := glob.Regexp(path); err != nil {
+			return fmt.Sprintf("invalid pattern %q: %v", path, err)
+		}
+	}
+	return ""
 }
 
 func oneOf(v string, allowed ...string) string {
@@ -670,7 +682,6 @@ func (p *parser) routeDefaults(rt *Route, path string, cache *CacheConfig) {
 	}
 	canonical(rt.Request.DropFields)
 	canonical(rt.Request.AllowFields)
-	rt.targets = cache.TargetedFields
 }
 
 // canonical puts header field names in canonical form.

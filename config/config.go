@@ -1,7 +1,6 @@
-package policy
+package config
 
 import (
-	"net/netip"
 	"text/template"
 	"time"
 )
@@ -44,9 +43,6 @@ type Config struct {
 	// Forwarded for= and X-Forwarded-Proto are kept. Default []: every
 	// client's forwarding fields are replaced by cachegate's own.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-
-	// trusted is TrustedProxies parsed by Parse.
-	trusted []netip.Prefix
 
 	// ClientLimits bound what a client may send and how slowly.
 	ClientLimits ClientLimits `yaml:"client_limits"`
@@ -371,12 +367,6 @@ type Route struct {
 	// collapsed into one conditional request; no-store is not stored).
 	// Default "ignore".
 	RequestDirectives string `yaml:"request_directives"`
-
-	// match is Match compiled by Parse, so that matching allocates nothing.
-	match matcher
-	// targets is cache.targeted_fields, copied by Parse; nil (a Route not
-	// made by Parse) means DefaultTargets.
-	targets []string
 }
 
 // Match selects requests. Empty fields match anything.
@@ -428,6 +418,31 @@ type Duration time.Duration
 // ByteSize is a number of bytes written as 1024, "64KiB", "8MiB", "1GiB"
 // (or KB, MB, GB as powers of 1000) in YAML.
 type ByteSize int64
+
+// Route modes.
+const (
+	// ModeRespect: the origin's Cache-Control and Expires decide freshness.
+	ModeRespect = "respect"
+	// ModeOverride: the route's TTL decides freshness.
+	ModeOverride = "override"
+)
+
+// Route set_cookie values: what happens to a response with Set-Cookie.
+const (
+	// SetCookiePass: the response is not stored.
+	SetCookiePass = "pass"
+	// SetCookieStrip: the response is stored without its Set-Cookie; the
+	// client whose request filled the entry still gets the cookie.
+	SetCookieStrip = "strip"
+	// SetCookieStore: the response is stored with its Set-Cookie, which
+	// every client served from the entry then gets. Dangerous: only for
+	// cookies that are the same for everyone.
+	SetCookieStore = "store"
+)
+
+// DefaultTargets are the targeted cache-control fields cachegate obeys, most
+// specific first (RFC 9213 §2.2): its own field, then CDN-Cache-Control.
+var DefaultTargets = []string{"Cachegate-Cache-Control", "CDN-Cache-Control"}
 
 // The values of Route.RequestDirectives.
 const (

@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"bytes"
@@ -273,7 +273,7 @@ func (p *parser) value(n *yaml.Node, v reflect.Value, path string) {
 		p.value(n, e.Elem(), path)
 		v.Set(e)
 	default:
-		panic("policy: no decoder for " + v.Type().String())
+		panic("config: no decoder for " + v.Type().String())
 	}
 }
 

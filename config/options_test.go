@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"crypto/ecdsa"
@@ -8,7 +8,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -166,43 +165,8 @@ tls:
 	if dr.SetCookie != SetCookieStore || dr.EarlyRefreshBeta != 0 || dr.TTLJitter != 0.1 {
 		t.Errorf("default_route = %q, beta %v, jitter %v, want store, 0 from cache.early_refresh_beta, 0.1", dr.SetCookie, dr.EarlyRefreshBeta, dr.TTLJitter)
 	}
-	if len(a.targetFields()) != 0 || len(dr.targetFields()) != 0 {
-		t.Errorf("targetFields = %q, %q, want none after targeted_fields: []", a.targetFields(), dr.targetFields())
-	}
 	if cfg.Warm.Concurrency != 64 || cfg.Warm.Interval.D() != time.Hour {
 		t.Errorf("warm = %+v", cfg.Warm)
-	}
-}
-
-func TestRouteSetCookieModes(t *testing.T) {
-	for _, tc := range []struct {
-		mode   string
-		stores bool
-		omit   []string
-	}{
-		{SetCookiePass, false, nil},
-		{SetCookieStrip, true, []string{"Set-Cookie"}},
-		{SetCookieStore, true, nil},
-	} {
-		rt := &Route{SetCookie: tc.mode}
-		if rt.storesSetCookie() != tc.stores || !reflect.DeepEqual(rt.omittedSetCookie(), tc.omit) {
-			t.Errorf("set_cookie %s: stores %v, omits %q; want %v, %q", tc.mode, rt.storesSetCookie(), rt.omittedSetCookie(), tc.stores, tc.omit)
-		}
-	}
-}
-
-func TestStripStoresAResponseWithoutItsSetCookie(t *testing.T) {
-	cfg := mustParse(t, "origin: http://o\ndefault_route:\n  set_cookie: strip\n")
-	req, _ := http.NewRequest(http.MethodGet, "http://o/", nil)
-	now := time.Now()
-	for _, h := range []http.Header{
-		{"Cache-Control": {"max-age=60"}, "Set-Cookie": {"s=1"}},
-		{"Cdn-Cache-Control": {"max-age=60"}, "Set-Cookie": {"s=1"}},
-	} {
-		dec := DecideStore(&cfg.DefaultRoute, req, http.StatusOK, h, now, now)
-		if !dec.Store || !strings.Contains(strings.Join(dec.OmitHeaders, ","), "Set-Cookie") {
-			t.Errorf("response %v: store %v, omit %q; want stored without Set-Cookie", h, dec.Store, dec.OmitHeaders)
-		}
 	}
 }
 
