@@ -47,13 +47,15 @@ func (o Outcome) String() string { return outcomeNames[o] }
 
 // Options bound the waiting.
 type Options struct {
-	// Wait is the longest a request waits for another's fill. Default 10s.
+	// Wait is the longest a request waits for another's fill
+	// (cache.collapse.wait, whose default is config's). Required.
 	Wait time.Duration
 	// HitForPass is how long an uncacheable key is fetched without
-	// collapsing. Default 10s.
+	// collapsing (cache.collapse.hit_for_pass). Required.
 	HitForPass time.Duration
 	// Lease is how long a Redis lease lasts when its holder does not
-	// release it (it died). Default Wait.
+	// release it (it died). Default Wait, following it when SetBounds
+	// changes Wait.
 	Lease time.Duration
 	// HitForPassKeys bounds how many keys are remembered as hit-for-pass
 	// in this process; past it the oldest are forgotten first (they then
@@ -64,11 +66,16 @@ type Options struct {
 
 // Group collapses fills. A nil Redis client collapses in process only.
 type Group struct {
-	opts   Options
-	client redis.UniversalClient
-	lease  string // key prefix of leases, sharing one slot per key
-	chann  string
-	log    *slog.Logger
+	opts Options
+	// wait, hitForPass and leaseTTL are Options' bounds as SetBounds
+	// last set them (time.Duration); leaseIsWait says that Options.Lease
+	// was unset, so that the lease follows wait.
+	wait, hitForPass, leaseTTL atomic.Int64
+	leaseIsWait                bool
+	client                     redis.UniversalClient
+	lease                      string // key prefix of leases, sharing one slot per key
+	chann                      string
+	log                        *slog.Logger
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -100,15 +107,6 @@ type flight struct {
 // New returns a Group; with a Redis client it collapses across the
 // instances sharing prefix, and Close stops its subscription.
 func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Logger) *Group {
-	if opts.Wait <= 0 {
-		opts.Wait = 10 * time.Second
-	}
-	if opts.HitForPass <= 0 {
-		opts.HitForPass = 10 * time.Second
-	}
-	if opts.Lease <= 0 {
-		opts.Lease = opts.Wait
-	}
 	if opts.HitForPassKeys <= 0 {
 		opts.HitForPassKeys = 10000
 	}
@@ -124,6 +122,9 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 		now:     time.Now,
 	}
 	g.urlFills, g.urlFillsPrefix = map[string]int{}, prefix+":filling:"
+	g.leaseIsWait = opts.Lease <= 0
+	g.leaseTTL.Store(int64(opts.Lease))
+	g.SetBounds(opts.Wait, opts.HitForPass)
 	if client != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.cancel = cancel
@@ -132,6 +133,22 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 	}
 	return g
 }
+
+// SetBounds changes Wait and HitForPass (and the lease, when it follows
+// Wait) for the waits and hit-for-pass marks that start after it: a
+// reload of cache.collapse takes effect at once, without a new Group.
+func (g *Group) SetBounds(wait, hitForPass time.Duration) {
+	g.wait.Store(int64(wait))
+	g.hitForPass.Store(int64(hitForPass))
+	if g.leaseIsWait {
+		g.leaseTTL.Store(int64(wait))
+	}
+}
+
+// waitBound, hitForPassBound and leaseBound are the current bounds.
+func (g *Group) waitBound() time.Duration       { return time.Duration(g.wait.Load()) }
+func (g *Group) hitForPassBound() time.Duration { return time.Duration(g.hitForPass.Load()) }
+func (g *Group) leaseBound() time.Duration      { return time.Duration(g.leaseTTL.Load()) }
 
 // Close stops the subscription.
 func (g *Group) Close() {
@@ -186,7 +203,7 @@ func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, 
 			delete(g.flights, key)
 			if out == Uncacheable {
 				now := g.now()
-				g.pass.add(key, now, now.Add(g.opts.HitForPass))
+				g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			}
 			g.mu.Unlock()
 			close(f.done)
@@ -240,7 +257,7 @@ func (g *Group) PassKeys() int {
 }
 
 func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
-	t := time.NewTimer(g.opts.Wait)
+	t := time.NewTimer(g.waitBound())
 	defer t.Stop()
 	select {
 	case <-f.done:
@@ -268,7 +285,7 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 	var ok bool
 	err := errRedisDown
 	if !g.failedRecently() {
-		ok, err = g.client.SetNX(ctx, leaseKey, token, g.opts.Lease).Result()
+		ok, err = g.client.SetNX(ctx, leaseKey, token, g.leaseBound()).Result()
 	}
 	if err != nil {
 		// Redis is unreachable: collapse in process only, and do not ask it
@@ -324,7 +341,7 @@ func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Ou
 		marker = "1"
 	}
 	err := releaseScript.Run(ctx, g.client, []string{leaseKey},
-		token, out.String(), g.opts.HitForPass.Milliseconds(), g.chann, key, marker).Err()
+		token, out.String(), g.hitForPassBound().Milliseconds(), g.chann, key, marker).Err()
 	if err != nil {
 		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
 	}
@@ -333,7 +350,7 @@ func (g *Group) release(ctx context.Context, key, leaseKey, token string, out Ou
 // waitRemote waits for the lease holder's announcement, polling the lease
 // in case a message is lost, at most the Wait bound.
 func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
-	deadline := time.NewTimer(g.opts.Wait)
+	deadline := time.NewTimer(g.waitBound())
 	defer deadline.Stop()
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
@@ -347,7 +364,7 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 		case v == "pass":
 			g.mu.Lock()
 			now := g.now()
-			g.pass.add(key, now, now.Add(g.opts.HitForPass))
+			g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			g.mu.Unlock()
 			return Uncacheable
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -36,6 +37,19 @@ var runs atomic.Int64
 func uniquePrefix(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), runs.Add(1)) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// withDefaults is opts with the bounds it leaves zero at cache.collapse's
+// defaults (config.Default), as main passes them.
+func withDefaults(opts Options) Options {
+	cc := config.Default().Cache.Collapse
+	if opts.Wait == 0 {
+		opts.Wait = cc.Wait.D()
+	}
+	if opts.HitForPass == 0 {
+		opts.HitForPass = cc.HitForPass.D()
+	}
+	return opts
+}
 
 func client(t *testing.T) redis.UniversalClient {
 	c := redis.NewClient(&redis.Options{Addr: server.Addr()})
@@ -70,7 +84,7 @@ func slowFill(out Outcome) func() Outcome {
 }
 
 func TestOneFillPerKeyInProcess(t *testing.T) {
-	g := New(nil, "", Options{}, quiet())
+	g := New(nil, "", withDefaults(Options{}), quiet())
 	fills, shared := burst([]*Group{g}, "k", 50, slowFill(Stored))
 	if fills != 1 || shared != 49 {
 		t.Errorf("fills %d shared %d, want 1 and 49", fills, shared)
@@ -79,8 +93,8 @@ func TestOneFillPerKeyInProcess(t *testing.T) {
 
 func TestOneFillPerKeyAcrossInstances(t *testing.T) {
 	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{}, quiet())
-	b := New(client(t), prefix, Options{}, quiet())
+	a := New(client(t), prefix, withDefaults(Options{}), quiet())
+	b := New(client(t), prefix, withDefaults(Options{}), quiet())
 	defer a.Close()
 	defer b.Close()
 	time.Sleep(50 * time.Millisecond) // subscriptions up
@@ -92,8 +106,8 @@ func TestOneFillPerKeyAcrossInstances(t *testing.T) {
 
 func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
-	b := New(client(t), prefix, Options{HitForPass: time.Minute}, quiet())
+	a := New(client(t), prefix, withDefaults(Options{HitForPass: time.Minute}), quiet())
+	b := New(client(t), prefix, withDefaults(Options{HitForPass: time.Minute}), quiet())
 	defer a.Close()
 	defer b.Close()
 	// A popular key: another request of a waits for the fill.
@@ -115,7 +129,7 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 }
 
 func TestFlightEndsWhenTheFillPanics(t *testing.T) {
-	g := New(nil, "", Options{Wait: time.Minute}, quiet())
+	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), quiet())
 	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
@@ -134,7 +148,7 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	c := client(t)
 	prefix := uniquePrefix(t)
-	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
+	g := New(c, prefix, withDefaults(Options{Wait: time.Minute}), quiet())
 	defer g.Close()
 	// A holder that died: its lease stays until it expires.
 	c.Set(context.Background(), prefix+":lease:{k}", "dead-token", 300*time.Millisecond)
@@ -151,8 +165,8 @@ func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 
 func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{}, quiet())
-	b := New(client(t), prefix, Options{}, quiet())
+	a := New(client(t), prefix, withDefaults(Options{}), quiet())
+	b := New(client(t), prefix, withDefaults(Options{}), quiet())
 	defer a.Close()
 	defer b.Close()
 	time.Sleep(50 * time.Millisecond)
@@ -182,7 +196,7 @@ func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 }
 
 func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
-	g := New(nil, "", Options{Wait: time.Minute}, quiet())
+	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), quiet())
 	started, settle, finish := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	returned := make(chan Outcome, 1)
 	go func() {
@@ -226,7 +240,7 @@ func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
 func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
 	c := client(t)
 	prefix := uniquePrefix(t)
-	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
+	g := New(c, prefix, withDefaults(Options{Wait: time.Minute}), quiet())
 	defer g.Close()
 	leaseKey := prefix + ":lease:{k}"
 	g.Do(context.Background(), "k", func(settle Settle) (Outcome, any) {

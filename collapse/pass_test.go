@@ -8,7 +8,7 @@ import (
 )
 
 func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
-	g := New(nil, "", Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}, quiet())
+	g := New(nil, "", withDefaults(Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}), quiet())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }
@@ -56,7 +56,7 @@ func waitForWaiter(t *testing.T, g *Group, key string) {
 func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
 	prefix := uniquePrefix(t)
 	c := client(t)
-	g := New(c, prefix, Options{HitForPass: time.Minute}, quiet())
+	g := New(c, prefix, withDefaults(Options{HitForPass: time.Minute}), quiet())
 	defer g.Close()
 	for i := range 100 {
 		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func(Settle) (Outcome, any) { return Uncacheable, nil }, nil)

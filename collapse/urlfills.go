@@ -39,7 +39,7 @@ func (g *Group) BeginURL(ctx context.Context, url string) (end func()) {
 	key, token := g.urlFillKey(url), newToken()
 	pipe := g.client.Pipeline()
 	pipe.HSet(ctx, key, token, 1)
-	pipe.PExpire(ctx, key, max(urlFillRecord, g.opts.Lease))
+	pipe.PExpire(ctx, key, max(urlFillRecord, g.leaseBound()))
 	if _, err := pipe.Exec(ctx); err != nil {
 		g.failedAt.Store(g.now().UnixNano())
 		g.log.Warn("collapse: recording a fill of a URL", "url", url, "err", err)

@@ -5,11 +5,21 @@ import (
 	"time"
 )
 
-// Config is the whole configuration file. Defaults are filled in by Load;
-// config.example.yaml documents every option with its default.
+// Config is the whole configuration file. Default returns every option's
+// default, which Parse starts from; config.example.yaml documents every
+// option with its default.
+//
+// An option tagged reload:"restart" (with everything below it) is read
+// once, when the process starts: a reload that changes it keeps the old
+// value and says so (RestartNeeded). Every other option takes effect at a
+// reload.
+//
+// An option written as an empty string ("" or ${VAR} of an empty
+// variable) takes its default, unless it is tagged empty:"keep"
+// (admin.listen, where "" turns the admin listener off).
 type Config struct {
 	// Listen is the proxy's HTTP address. Default ":8080".
-	Listen string `yaml:"listen"`
+	Listen string `yaml:"listen" reload:"restart"`
 	// Origin is the backend's base URL, e.g. "http://127.0.0.1:9000". Required.
 	Origin string `yaml:"origin"`
 	// Admin is the admin listener (purge, metrics, health).
@@ -17,7 +27,7 @@ type Config struct {
 	// Log configures log/slog.
 	Log LogConfig `yaml:"log"`
 	// Store says where entries live.
-	Store StoreConfig `yaml:"store"`
+	Store StoreConfig `yaml:"store" reload:"restart"`
 	// Cache holds cache-wide limits and names.
 	Cache CacheConfig `yaml:"cache"`
 	// Routes are tried in order; the first that matches a request applies.
@@ -37,7 +47,7 @@ type Config struct {
 	// Warm lists what is fetched into the cache at start (and periodically).
 	Warm Warm `yaml:"warm"`
 	// TLS configures the HTTPS listener.
-	TLS TLSConfig `yaml:"tls"`
+	TLS TLSConfig `yaml:"tls" reload:"restart"`
 	// TrustedProxies are the CIDRs (or single addresses) of the proxies in
 	// front of cachegate (a CDN, a load balancer) whose X-Forwarded-For,
 	// Forwarded for= and X-Forwarded-Proto are kept. Default []: every
@@ -54,7 +64,7 @@ type Config struct {
 // AdminConfig is the admin listener.
 type AdminConfig struct {
 	// Listen is the admin address. Default "127.0.0.1:9091"; "" disables it.
-	Listen string `yaml:"listen"`
+	Listen string `yaml:"listen" reload:"restart" empty:"keep"`
 	// Token is the bearer token the admin API requires. Default "" (the
 	// admin API then refuses every purge).
 	Token string `yaml:"token"`
@@ -115,10 +125,9 @@ type RedisConfig struct {
 	KeyPrefix string `yaml:"key_prefix"`
 	// TLS enables TLS to Redis.
 	TLS RedisTLSConfig `yaml:"tls"`
-	// DialTimeout bounds a connect. Default (when unset or 0) 500ms.
+	// DialTimeout bounds a connect. Default 500ms.
 	DialTimeout Duration `yaml:"dial_timeout"`
-	// ReadTimeout and WriteTimeout bound one command. Default (when unset
-	// or 0) 200ms each.
+	// ReadTimeout and WriteTimeout bound one command. Default 200ms each.
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// PoolSize is the connections per node. Default 0: go-redis's own
@@ -456,7 +465,7 @@ const (
 // (cachegate_client_errors_total).
 type ClientLimits struct {
 	// ReadHeaderTimeout bounds reading a request's header. Default 10s.
-	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout" reload:"restart"`
 	// BodyIdleTimeout is how long a request body may send nothing before
 	// the request is answered 408. Default 30s.
 	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
@@ -467,7 +476,7 @@ type ClientLimits struct {
 	BodyMinRate ByteSize `yaml:"body_min_rate"`
 	// MaxHeaderBytes bounds a request's header (request line and fields).
 	// Default 64KiB.
-	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" reload:"restart"`
 	// MaxBodyBytes bounds a request's body. Default 64MiB.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
 }

@@ -21,53 +21,6 @@ import (
 	"github.com/cachegate/cachegate/internal/httpfield"
 )
 
-// Defaults filled in by Parse for options left unset (see config.go).
-const (
-	defaultListen         = ":8080"
-	defaultAdminListen    = "127.0.0.1:9091"
-	defaultLogLevel       = "info"
-	defaultLogFormat      = "text"
-	defaultBackend        = "memory"
-	defaultMemoryMaxBytes = 256 << 20
-	defaultRedisAddr      = "127.0.0.1:6379"
-	defaultKeyPrefix      = "cachegate"
-	defaultDialTimeout    = Duration(500 * time.Millisecond)
-	defaultIOTimeout      = Duration(200 * time.Millisecond)
-	defaultMaxObjectBytes = 8 << 20
-	defaultCacheName      = "cachegate"
-	defaultRouteName      = "default"
-	defaultSurrogateKey   = "Surrogate-Key"
-	defaultCacheTag       = "Cache-Tag"
-	defaultCollapseWait   = Duration(10 * time.Second)
-	defaultHitForPass     = Duration(10 * time.Second)
-	defaultBeta           = 1.0
-	defaultTTLJitter      = 0.1
-	// defaultStaleIfUnreachable: long enough to ride out an origin restart
-	// or a deploy, short enough that nobody reads a page for long without
-	// the origin having confirmed it.
-	defaultStaleIfUnreachable = Duration(5 * time.Minute)
-	defaultConnect            = Duration(5 * time.Second)
-	defaultRespHeader         = Duration(60 * time.Second)
-	defaultIdle               = Duration(90 * time.Second)
-	defaultShutdown           = Duration(30 * time.Second)
-	defaultClientWrite        = Duration(30 * time.Second)
-	defaultSignature          = "X-Signature"
-	defaultTolerance          = Duration(5 * time.Minute)
-	defaultWarmWorkers        = 4
-	defaultACMECA             = "https://acme-v02.api.letsencrypt.org/directory"
-	defaultHeaderTimeout      = Duration(10 * time.Second)
-	defaultBodyIdle           = Duration(30 * time.Second)
-	defaultBodyMinRate        = 500
-	defaultMaxHeaderBytes     = 64 << 10
-	defaultMaxBodyBytes       = 64 << 20
-)
-
-// defaultL1WhenRedisDown is long enough to ride out a Redis restart or a
-// failover (seconds), and short enough that an instance cut off from a
-// Redis the others still reach serves what they purge for half a minute at
-// most.
-const defaultL1WhenRedisDown = Duration(30 * time.Second)
-
 // Limits of numeric options.
 const (
 	maxBeta      = 10
@@ -81,88 +34,92 @@ const (
 // webhookName is the syntax of a webhook's name, which appears in its URL.
 var webhookName = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
-// DefaultIgnoreQuery returns the query parameters dropped from cache keys
-// when a route does not set key.ignore_query.
-func DefaultIgnoreQuery() []string { return []string{"utm_*", "gclid", "fbclid"} }
-
 // knownMethods are the request methods a route may match.
 var knownMethods = []string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 	http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect, "PURGE",
 }
 
-// validate records a problem for every option whose value is not allowed.
-// Options that already failed to decode are not checked again.
-func (p *parser) validate(cfg *Config) {
-	p.check("origin", func() string {
-		if cfg.Origin == "" {
-			return "required: the backend's base URL, e.g. http://127.0.0.1:9000"
-		}
-		u, err := url.Parse(cfg.Origin)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return "must be an absolute http or https URL, got " + strconv.Quote(cfg.Origin)
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return "must not have a query or fragment, got " + strconv.Quote(cfg.Origin)
-		}
-		return ""
-	})
-	p.check("listen", func() string { return checkListen(cfg.Listen) })
-	p.check("admin.listen", func() string { return checkListen(cfg.Admin.Listen) })
-	p.check("log.level", func() string { return oneOf(cfg.Log.Level, "debug", "info", "warn", "error") })
-	p.check("log.format", func() string { return oneOf(cfg.Log.Format, "text", "json") })
-	p.check("store.backend", func() string { return oneOf(cfg.Store.Backend, "memory", "redis", "tiered") })
-	p.check("store.memory.max_bytes", func() string { return positive(p.set["store.memory.max_bytes"], int64(cfg.Store.Memory.MaxBytes)) })
-	p.check("cache.max_object_bytes", func() string { return positive(p.set["cache.max_object_bytes"], int64(cfg.Cache.MaxObjectBytes)) })
-	rc := &cfg.Store.Redis
-	for i, addr := range rc.Addrs {
-		p.check("store.redis.addrs["+strconv.Itoa(i)+"]", func() string { return checkAddr(addr) })
-	}
-	p.check("store.redis.db", func() string { return notNegative(rc.DB) })
-	p.check("store.redis.pool_size", func() string { return notNegative(rc.PoolSize) })
-	p.check("store.redis.master_name", func() string {
-		if rc.MasterName != "" && rc.Cluster {
-			return "Sentinel (master_name) and cluster cannot both be set"
-		}
-		return ""
-	})
-	p.fieldNames("cache.targeted_fields", cfg.Cache.TargetedFields)
-	p.fieldNames("cache.strip_response_fields", cfg.Cache.StripResponseFields)
-	p.check("cache.tag_headers.surrogate_key", func() string { return checkFieldName(cfg.Cache.TagHeaders.SurrogateKey) })
-	p.check("cache.tag_headers.cache_tag", func() string { return checkFieldName(cfg.Cache.TagHeaders.CacheTag) })
-	p.duration("cache.collapse.wait", cfg.Cache.Collapse.Wait)
-	p.duration("cache.collapse.hit_for_pass", cfg.Cache.Collapse.HitForPass)
-	p.check("cache.early_refresh_beta", func() string { return between(cfg.Cache.EarlyRefreshBeta, 0, maxBeta) })
-	p.duration("origin_timeouts.connect", cfg.OriginTimeouts.Connect)
-	p.duration("origin_timeouts.response_header", cfg.OriginTimeouts.ResponseHeader)
-	p.duration("origin_timeouts.idle", cfg.OriginTimeouts.Idle)
-	p.duration("shutdown_timeout", cfg.ShutdownTimeout)
-	p.duration("client_timeouts.write", cfg.ClientTimeouts.Write)
-	names := map[string]string{}
-	for i := range cfg.Routes {
-		p.route(&cfg.Routes[i], "routes["+strconv.Itoa(i)+"]", names)
-	}
-	p.route(&cfg.DefaultRoute, "default_route", nil)
-	hooks := map[string]string{}
-	for i := range cfg.Webhooks {
-		p.webhook(&cfg.Webhooks[i], "webhooks["+strconv.Itoa(i)+"]", hooks)
-	}
-	p.warm(&cfg.Warm)
-	p.https(&cfg.TLS)
-	p.trustedProxies(cfg)
-	p.clientLimits(&cfg.ClientLimits)
+// checker collects the problems of a configuration; x says where each
+// option was written.
+type checker struct {
+	x        *index
+	problems []Problem
 }
 
-// trustedProxies checks trusted_proxies.
-func (p *parser) trustedProxies(cfg *Config) {
-	for i, s := range cfg.TrustedProxies {
-		p.check("trusted_proxies["+strconv.Itoa(i)+"]", func() string {
+// check records the problem f reports for option, unless option or one
+// of its parents already has one (it failed to decode, say).
+func (c *checker) check(option string, f func() string) {
+	if c.x.badAt(option) {
+		return
+	}
+	if msg := f(); msg != "" {
+		c.problems = append(c.problems, Problem{Line: c.x.lineOf(option), Option: option, Message: msg})
+		c.x.bad[option] = true
+	}
+}
+
+// positive checks that a duration or size option is greater than 0.
+func (c *checker) positive(option string, n int64) {
+	c.check(option, func() string { return positive(n) })
+}
+
+// Validate reports every problem of c, a Config built in code (Parse
+// validates what it reads, with lines): a *ConfigError, or nil. It also
+// parses the webhook templates, which Webhook.Render needs.
+func (c *Config) Validate() error {
+	if problems := c.validate(newIndex()); len(problems) > 0 {
+		return &ConfigError{File: c.File, Problems: problems}
+	}
+	return nil
+}
+
+// validate returns a problem for every option whose value is not allowed;
+// x says where options were written.
+func (c *Config) validate(x *index) []Problem {
+	ch := &checker{x: x}
+	ch.check("origin", func() string {
+		if c.Origin == "" {
+			return "required: the backend's base URL, e.g. http://127.0.0.1:9000"
+		}
+		u, err := url.Parse(c.Origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "must be an absolute http or https URL, got " + strconv.Quote(c.Origin)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return "must not have a query or fragment, got " + strconv.Quote(c.Origin)
+		}
+		return ""
+	})
+	ch.check("listen", func() string { return checkListen(c.Listen) })
+	ch.check("admin.listen", func() string { return checkListen(c.Admin.Listen) })
+	c.Log.validate(ch, "log")
+	c.Store.validate(ch, "store")
+	c.Cache.validate(ch, "cache")
+	c.OriginTimeouts.validate(ch, "origin_timeouts")
+	ch.positive("shutdown_timeout", int64(c.ShutdownTimeout))
+	ch.positive("client_timeouts.write", int64(c.ClientTimeouts.Write))
+	names := map[string]string{}
+	for i := range c.Routes {
+		c.Routes[i].validate(ch, "routes["+strconv.Itoa(i)+"]", names)
+	}
+	c.DefaultRoute.validate(ch, "default_route", nil)
+	hooks := map[string]string{}
+	for i := range c.Webhooks {
+		c.Webhooks[i].validate(ch, "webhooks["+strconv.Itoa(i)+"]", hooks)
+	}
+	c.Warm.validate(ch, "warm")
+	c.TLS.validate(ch, "tls")
+	for i, s := range c.TrustedProxies {
+		ch.check("trusted_proxies["+strconv.Itoa(i)+"]", func() string {
 			if _, err := ParseTrustedProxy(s); err != nil {
 				return "must be a CIDR (\"10.0.0.0/8\", \"2001:db8::/32\") or an IP address, got " + strconv.Quote(s)
 			}
 			return ""
 		})
 	}
+	c.ClientLimits.validate(ch, "client_limits")
+	return ch.problems
 }
 
 // ParseTrustedProxy reads an entry of trusted_proxies: a CIDR, or an
@@ -179,26 +136,77 @@ func ParseTrustedProxy(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()), nil
 }
 
-// clientLimits checks the client_limits section.
-func (p *parser) clientLimits(l *ClientLimits) {
-	p.duration("client_limits.read_header_timeout", l.ReadHeaderTimeout)
-	p.duration("client_limits.body_idle_timeout", l.BodyIdleTimeout)
-	for _, o := range []struct {
-		option string
-		n      ByteSize
-	}{
-		{"client_limits.body_min_rate", l.BodyMinRate},
-		{"client_limits.max_header_bytes", l.MaxHeaderBytes},
-		{"client_limits.max_body_bytes", l.MaxBodyBytes},
-	} {
-		p.check(o.option, func() string { return positive(p.set[o.option], int64(o.n)) })
+func (l *LogConfig) validate(ch *checker, path string) {
+	ch.check(path+".level", func() string { return oneOf(l.Level, "debug", "info", "warn", "error") })
+	ch.check(path+".format", func() string { return oneOf(l.Format, "text", "json") })
+}
+
+func (s *StoreConfig) validate(ch *checker, path string) {
+	ch.check(path+".backend", func() string { return oneOf(s.Backend, "memory", "redis", "tiered") })
+	ch.positive(path+".memory.max_bytes", int64(s.Memory.MaxBytes))
+	s.Redis.validate(ch, path+".redis")
+}
+
+func (rc *RedisConfig) validate(ch *checker, path string) {
+	ch.check(path+".addrs", func() string {
+		if len(rc.Addrs) == 0 {
+			return "required: at least one host:port, e.g. \"127.0.0.1:6379\""
+		}
+		return ""
+	})
+	for i, addr := range rc.Addrs {
+		ch.check(path+".addrs["+strconv.Itoa(i)+"]", func() string { return checkAddr(addr) })
 	}
+	ch.check(path+".db", func() string {
+		if rc.DB < 0 {
+			return notNegative(rc.DB)
+		}
+		if rc.DB != 0 && (rc.Cluster || (rc.MasterName == "" && len(rc.Addrs) > 1)) {
+			return "Redis Cluster has only db 0, got " + strconv.Itoa(rc.DB)
+		}
+		return ""
+	})
+	ch.check(path+".pool_size", func() string { return notNegative(rc.PoolSize) })
+	ch.check(path+".master_name", func() string {
+		if rc.MasterName != "" && rc.Cluster {
+			return "Sentinel (master_name) and cluster cannot both be set"
+		}
+		return ""
+	})
+	ch.positive(path+".dial_timeout", int64(rc.DialTimeout))
+	ch.positive(path+".read_timeout", int64(rc.ReadTimeout))
+	ch.positive(path+".write_timeout", int64(rc.WriteTimeout))
+}
+
+func (c *CacheConfig) validate(ch *checker, path string) {
+	ch.positive(path+".max_object_bytes", int64(c.MaxObjectBytes))
+	ch.fieldNames(path+".targeted_fields", c.TargetedFields)
+	ch.fieldNames(path+".strip_response_fields", c.StripResponseFields)
+	ch.check(path+".tag_headers.surrogate_key", func() string { return checkFieldName(c.TagHeaders.SurrogateKey) })
+	ch.check(path+".tag_headers.cache_tag", func() string { return checkFieldName(c.TagHeaders.CacheTag) })
+	ch.positive(path+".collapse.wait", int64(c.Collapse.Wait))
+	ch.positive(path+".collapse.hit_for_pass", int64(c.Collapse.HitForPass))
+	ch.check(path+".early_refresh_beta", func() string { return between(c.EarlyRefreshBeta, 0, maxBeta) })
+}
+
+func (t *OriginTimeouts) validate(ch *checker, path string) {
+	ch.positive(path+".connect", int64(t.Connect))
+	ch.positive(path+".response_header", int64(t.ResponseHeader))
+	ch.positive(path+".idle", int64(t.Idle))
+}
+
+func (l *ClientLimits) validate(ch *checker, path string) {
+	ch.positive(path+".read_header_timeout", int64(l.ReadHeaderTimeout))
+	ch.positive(path+".body_idle_timeout", int64(l.BodyIdleTimeout))
+	ch.positive(path+".body_min_rate", int64(l.BodyMinRate))
+	ch.positive(path+".max_header_bytes", int64(l.MaxHeaderBytes))
+	ch.positive(path+".max_body_bytes", int64(l.MaxBodyBytes))
 }
 
 // fieldNames checks a list of header field names.
-func (p *parser) fieldNames(option string, names []string) {
+func (c *checker) fieldNames(option string, names []string) {
 	for i, name := range names {
-		p.check(option+"["+strconv.Itoa(i)+"]", func() string {
+		c.check(option+"["+strconv.Itoa(i)+"]", func() string {
 			if name == "" {
 				return "must be a header field name, got \"\""
 			}
@@ -207,15 +215,10 @@ func (p *parser) fieldNames(option string, names []string) {
 	}
 }
 
-// duration checks that a duration option, when written, is positive.
-func (p *parser) duration(option string, d Duration) {
-	p.check(option, func() string { return positive(p.set[option], int64(d)) })
-}
-
-// webhook checks one webhook; names maps the names seen so far to their
+// validate checks one webhook; names maps the names seen so far to their
 // option paths. It parses the templates into w.
-func (p *parser) webhook(w *Webhook, path string, names map[string]string) {
-	p.check(path+".name", func() string {
+func (w *Webhook) validate(ch *checker, path string, names map[string]string) {
+	ch.check(path+".name", func() string {
 		switch first, dup := names[w.Name]; {
 		case w.Name == "":
 			return "required: a webhook needs a name (used in its URL, logs and metrics)"
@@ -227,32 +230,32 @@ func (p *parser) webhook(w *Webhook, path string, names map[string]string) {
 		names[w.Name] = path
 		return ""
 	})
-	p.check(path+".secret", func() string {
+	ch.check(path+".secret", func() string {
 		if w.Secret == "" {
 			return "required: the key payloads are signed with (write ${NAME} to read it from the environment)"
 		}
 		return ""
 	})
-	p.check(path+".signature_header", func() string { return checkFieldName(w.SignatureHeader) })
-	p.check(path+".timestamp_header", func() string { return checkFieldName(w.TimestampHeader) })
-	p.duration(path+".tolerance", w.Tolerance)
-	p.check(path, func() string {
+	ch.check(path+".signature_header", func() string { return checkFieldName(w.SignatureHeader) })
+	ch.check(path+".timestamp_header", func() string { return checkFieldName(w.TimestampHeader) })
+	ch.positive(path+".tolerance", int64(w.Tolerance))
+	ch.check(path, func() string {
 		if len(w.Tags) == 0 && len(w.URLs) == 0 && len(w.Prefixes) == 0 {
 			return "webhook purges nothing (set tags, urls or prefixes)"
 		}
 		return ""
 	})
-	w.tagTemplates = p.templates(path+".tags", w.Tags)
-	w.urlTemplates = p.templates(path+".urls", w.URLs)
-	w.prefixTemplates = p.templates(path+".prefixes", w.Prefixes)
+	w.tagTemplates = ch.templates(path+".tags", w.Tags)
+	w.urlTemplates = ch.templates(path+".urls", w.URLs)
+	w.prefixTemplates = ch.templates(path+".prefixes", w.Prefixes)
 }
 
 // templates parses the webhook templates of option.
-func (p *parser) templates(option string, texts []string) []*template.Template {
+func (c *checker) templates(option string, texts []string) []*template.Template {
 	var parsed []*template.Template
 	for i, text := range texts {
 		name := option + "[" + strconv.Itoa(i) + "]"
-		p.check(name, func() string {
+		c.check(name, func() string {
 			t, err := parseTemplate(name, text)
 			if err != nil {
 				return "invalid template: " + strings.TrimPrefix(err.Error(), "template: ")
@@ -264,26 +267,25 @@ func (p *parser) templates(option string, texts []string) []*template.Template {
 	return parsed
 }
 
-// warm checks the warm options.
-func (p *parser) warm(w *Warm) {
+func (w *Warm) validate(ch *checker, path string) {
 	for i, u := range w.URLs {
-		p.check("warm.urls["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
+		ch.check(path+".urls["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
 	}
 	for i, u := range w.Sitemaps {
-		p.check("warm.sitemaps["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
+		ch.check(path+".sitemaps["+strconv.Itoa(i)+"]", func() string { return checkURL(u, "http", "https") })
 	}
-	p.check("warm.concurrency", func() string {
-		if p.set["warm.concurrency"] && (w.Concurrency < 1 || w.Concurrency > maxWarmWorkers) {
+	ch.check(path+".concurrency", func() string {
+		if w.Concurrency < 1 || w.Concurrency > maxWarmWorkers {
 			return "must be 1 to " + strconv.Itoa(maxWarmWorkers) + ", got " + strconv.Itoa(w.Concurrency)
 		}
 		return ""
 	})
 }
 
-// https checks the TLS options; certificate files are loaded, so that a bad
-// path or key is refused at start.
-func (p *parser) https(t *TLSConfig) {
-	p.check("tls.listen", func() string {
+// validate checks the TLS options; certificate files are loaded, so that a
+// bad path or key is refused at start.
+func (t *TLSConfig) validate(ch *checker, path string) {
+	ch.check(path+".listen", func() string {
 		if msg := checkListen(t.Listen); msg != "" {
 			return msg
 		}
@@ -292,20 +294,20 @@ func (p *parser) https(t *TLSConfig) {
 		}
 		return ""
 	})
-	p.check("tls.redirect_http", func() string {
+	ch.check(path+".redirect_http", func() string {
 		if t.RedirectHTTP && t.Listen == "" {
 			return "redirecting to HTTPS needs tls.listen"
 		}
 		return ""
 	})
 	for i, c := range t.Certificates {
-		path := "tls.certificates[" + strconv.Itoa(i) + "]"
-		p.check(path+".cert_file", func() string { return required(c.CertFile, "the PEM certificate chain") })
-		p.check(path+".key_file", func() string { return required(c.KeyFile, "the PEM private key") })
-		if c.CertFile == "" || c.KeyFile == "" || p.bad[path+".cert_file"] || p.bad[path+".key_file"] {
+		cpath := path + ".certificates[" + strconv.Itoa(i) + "]"
+		ch.check(cpath+".cert_file", func() string { return required(c.CertFile, "the PEM certificate chain") })
+		ch.check(cpath+".key_file", func() string { return required(c.KeyFile, "the PEM private key") })
+		if c.CertFile == "" || c.KeyFile == "" || ch.x.bad[cpath+".cert_file"] || ch.x.bad[cpath+".key_file"] {
 			continue
 		}
-		p.check(path, func() string {
+		ch.check(cpath, func() string {
 			if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
 				return "cannot load certificate " + strconv.Quote(c.CertFile) + " with key " + strconv.Quote(c.KeyFile) + ": " + err.Error()
 			}
@@ -313,7 +315,7 @@ func (p *parser) https(t *TLSConfig) {
 		})
 	}
 	a := &t.ACME
-	p.check("tls.acme.email", func() string {
+	ch.check(path+".acme.email", func() string {
 		if a.Email == "" {
 			return ""
 		}
@@ -322,13 +324,13 @@ func (p *parser) https(t *TLSConfig) {
 		}
 		return ""
 	})
-	p.check("tls.acme.ca", func() string {
+	ch.check(path+".acme.ca", func() string {
 		if a.CA == "" {
 			return ""
 		}
 		return checkURL(a.CA, "https")
 	})
-	p.check("tls.acme.ca_root", func() string {
+	ch.check(path+".acme.ca_root", func() string {
 		if a.CARoot == "" {
 			return ""
 		}
@@ -342,14 +344,14 @@ func (p *parser) https(t *TLSConfig) {
 		return ""
 	})
 	for i, d := range a.Domains {
-		p.check("tls.acme.domains["+strconv.Itoa(i)+"]", func() string {
+		ch.check(path+".acme.domains["+strconv.Itoa(i)+"]", func() string {
 			if d == "" || net.ParseIP(strings.Trim(d, "[]")) != nil {
 				return "must be a host name, optionally led by \"*.\", got " + strconv.Quote(d)
 			}
 			return checkHost(d)
 		})
 	}
-	p.check("tls.acme.ask", func() string {
+	ch.check(path+".acme.ask", func() string {
 		if a.Ask == "" {
 			if a.OnDemand {
 				return "required with on_demand: the URL that approves each name, or anyone could make the proxy request certificates"
@@ -360,23 +362,12 @@ func (p *parser) https(t *TLSConfig) {
 	})
 }
 
-// check records the problem f reports for option, unless option already
-// has one.
-func (p *parser) check(option string, f func() string) {
-	if p.bad[option] {
-		return
-	}
-	if msg := f(); msg != "" {
-		p.add(p.lineOf(option), option, "%s", msg)
-	}
-}
-
-// route checks one route; names maps the names seen so far to their
+// validate checks one route; names maps the names seen so far to their
 // option paths. names is nil for default_route, which has neither a name
 // nor a match of its own.
-func (p *parser) route(rt *Route, path string, names map[string]string) {
+func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 	if names != nil {
-		p.check(path+".name", func() string {
+		ch.check(path+".name", func() string {
 			switch first, dup := names[rt.Name]; {
 			case rt.Name == "":
 				return "required: a route needs a name (used in metrics, logs and purges)"
@@ -388,17 +379,17 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 			names[rt.Name] = path
 			return ""
 		})
-		p.check(path+".match", func() string {
+		ch.check(path+".match", func() string {
 			m := rt.Match
 			if m.Host == "" && m.Path == "" && len(m.Methods) == 0 {
 				return "route has no match (set host, path or methods)"
 			}
 			return ""
 		})
-		p.check(path+".match.host", func() string { return checkHost(rt.Match.Host) })
-		p.check(path+".match.path", func() string { return checkPath(rt.Match.Path) })
+		ch.check(path+".match.host", func() string { return checkHost(rt.Match.Host) })
+		ch.check(path+".match.path", func() string { return checkPath(rt.Match.Path) })
 		for i, m := range rt.Match.Methods {
-			p.check(path+".match.methods["+strconv.Itoa(i)+"]", func() string {
+			ch.check(path+".match.methods["+strconv.Itoa(i)+"]", func() string {
 				switch {
 				case slices.Contains(knownMethods, m):
 					return ""
@@ -409,21 +400,21 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 			})
 		}
 	}
-	p.check(path+".mode", func() string { return oneOf(rt.Mode, ModeRespect, ModeOverride) })
-	p.check(path+".set_cookie", func() string { return oneOf(rt.SetCookie, SetCookiePass, SetCookieStrip, SetCookieStore) })
-	p.check(path+".request_directives", func() string {
+	ch.check(path+".mode", func() string { return oneOf(rt.Mode, ModeRespect, ModeOverride) })
+	ch.check(path+".set_cookie", func() string { return oneOf(rt.SetCookie, SetCookiePass, SetCookieStrip, SetCookieStore) })
+	ch.check(path+".request_directives", func() string {
 		return oneOf(rt.RequestDirectives, RequestDirectivesIgnore, RequestDirectivesHonour)
 	})
-	p.check(path+".early_refresh_beta", func() string { return between(rt.EarlyRefreshBeta, 0, maxBeta) })
-	p.check(path+".ttl_jitter", func() string { return between(rt.TTLJitter, 0, maxTTLJitter) })
-	p.check(path+".stale_if_unreachable", func() string {
+	ch.check(path+".early_refresh_beta", func() string { return between(rt.EarlyRefreshBeta, 0, maxBeta) })
+	ch.check(path+".ttl_jitter", func() string { return between(rt.TTLJitter, 0, maxTTLJitter) })
+	ch.check(path+".stale_if_unreachable", func() string {
 		if rt.StaleIfUnreachable < 0 || rt.StaleIfUnreachable > maxStaleIfUnreachable {
 			return "between 0 (off) and 1d, got " + time.Duration(rt.StaleIfUnreachable).String()
 		}
 		return ""
 	})
 	for i, tag := range rt.Tags {
-		p.check(path+".tags["+strconv.Itoa(i)+"]", func() string {
+		ch.check(path+".tags["+strconv.Itoa(i)+"]", func() string {
 			if tag == "" || strings.ContainsAny(tag, " \t\r\n,") {
 				return "a tag is one word without spaces or commas, got " + strconv.Quote(tag)
 			}
@@ -431,7 +422,7 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 		})
 	}
 	for i, q := range rt.KeyOptions.IgnoreQuery {
-		p.check(path+".key.ignore_query["+strconv.Itoa(i)+"]", func() string {
+		ch.check(path+".key.ignore_query["+strconv.Itoa(i)+"]", func() string {
 			if q == "" || strings.Contains(strings.TrimSuffix(q, "*"), "*") {
 				return "a parameter name, with an optional trailing * for a prefix, got " + strconv.Quote(q)
 			}
@@ -439,7 +430,7 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 		})
 	}
 	for i, h := range rt.KeyOptions.Headers {
-		p.check(path+".key.headers["+strconv.Itoa(i)+"]", func() string {
+		ch.check(path+".key.headers["+strconv.Itoa(i)+"]", func() string {
 			if !isToken(h) {
 				return "invalid header name " + strconv.Quote(h)
 			}
@@ -447,17 +438,17 @@ func (p *parser) route(rt *Route, path string, names map[string]string) {
 		})
 	}
 	for i, c := range rt.KeyOptions.Cookies {
-		p.check(path+".key.cookies["+strconv.Itoa(i)+"]", func() string {
+		ch.check(path+".key.cookies["+strconv.Itoa(i)+"]", func() string {
 			if !isToken(c) {
 				return "invalid cookie name " + strconv.Quote(c)
 			}
 			return ""
 		})
 	}
-	p.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
-	p.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
+	ch.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
+	ch.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
 	for i, name := range rt.Request.AllowFields {
-		p.check(path+".request.allow_fields["+strconv.Itoa(i)+"]", func() string {
+		ch.check(path+".request.allow_fields["+strconv.Itoa(i)+"]", func() string {
 			if httpfield.IsForwarding(http.CanonicalHeaderKey(name)) {
 				return strconv.Quote(name) + " is a forwarding field: cachegate sets it (see trusted_proxies), a client never does"
 			}
@@ -489,8 +480,8 @@ func oneOf(v string, allowed ...string) string {
 	return "must be " + strings.Join(allowed[:len(allowed)-1], ", ") + " or " + allowed[len(allowed)-1] + ", got " + strconv.Quote(v)
 }
 
-func positive(set bool, n int64) string {
-	if set && n <= 0 {
+func positive(n int64) string {
+	if n <= 0 {
 		return "must be greater than 0"
 	}
 	return ""
@@ -594,94 +585,34 @@ func isToken(s string) bool {
 	return true
 }
 
-// applyDefaults fills every option left unset with its default.
-func (p *parser) applyDefaults(cfg *Config) {
-	setDefault(&cfg.Listen, defaultListen)
-	if !p.set["admin.listen"] {
-		cfg.Admin.Listen = defaultAdminListen
+// complete fills in what depends on other options once the file is
+// decoded, and puts header names in canonical form; x says which options
+// were written.
+func (c *Config) complete(x *index) {
+	c.DefaultRoute.Name = defaultRouteName
+	c.DefaultRoute.Match = Match{}
+	if x.set["cache.targeted_fields"] {
+		canonical(c.Cache.TargetedFields) // the default's are as RFC 9213 writes them
 	}
-	setDefault(&cfg.Log.Level, defaultLogLevel)
-	setDefault(&cfg.Log.Format, defaultLogFormat)
-	setDefault(&cfg.Store.Backend, defaultBackend)
-	setDefault(&cfg.Store.Memory.MaxBytes, defaultMemoryMaxBytes)
-	rc := &cfg.Store.Redis
-	if len(rc.Addrs) == 0 {
-		rc.Addrs = []string{defaultRedisAddr}
+	canonical(c.Cache.StripResponseFields)
+	th := &c.Cache.TagHeaders
+	th.SurrogateKey = http.CanonicalHeaderKey(th.SurrogateKey)
+	th.CacheTag = http.CanonicalHeaderKey(th.CacheTag)
+	for i := range c.Routes {
+		c.Routes[i].complete(x, "routes["+strconv.Itoa(i)+"]", &c.Cache)
 	}
-	setDefault(&rc.KeyPrefix, defaultKeyPrefix)
-	setDefault(&rc.DialTimeout, defaultDialTimeout)
-	setDefault(&rc.ReadTimeout, defaultIOTimeout)
-	setDefault(&rc.WriteTimeout, defaultIOTimeout)
-	if !p.set["store.tiered.l1_when_redis_down"] {
-		cfg.Store.Tiered.L1WhenRedisDown = defaultL1WhenRedisDown
-	}
-	setDefault(&cfg.Cache.MaxObjectBytes, defaultMaxObjectBytes)
-	setDefault(&cfg.Cache.Name, defaultCacheName)
-	c := &cfg.Cache
-	canonical(c.TargetedFields)
-	if c.TargetedFields == nil {
-		c.TargetedFields = slices.Clone(DefaultTargets)
-	}
-	canonical(c.StripResponseFields)
-	setDefault(&c.TagHeaders.SurrogateKey, defaultSurrogateKey)
-	setDefault(&c.TagHeaders.CacheTag, defaultCacheTag)
-	c.TagHeaders.SurrogateKey = http.CanonicalHeaderKey(c.TagHeaders.SurrogateKey)
-	c.TagHeaders.CacheTag = http.CanonicalHeaderKey(c.TagHeaders.CacheTag)
-	setDefault(&c.Collapse.Wait, defaultCollapseWait)
-	setDefault(&c.Collapse.HitForPass, defaultHitForPass)
-	if !p.set["cache.early_refresh_beta"] {
-		c.EarlyRefreshBeta = defaultBeta
-	}
-	for i := range cfg.Routes {
-		p.routeDefaults(&cfg.Routes[i], "routes["+strconv.Itoa(i)+"]", c)
-	}
-	cfg.DefaultRoute.Name = defaultRouteName
-	cfg.DefaultRoute.Match = Match{}
-	p.routeDefaults(&cfg.DefaultRoute, "default_route", c)
-	setDefault(&cfg.OriginTimeouts.Connect, defaultConnect)
-	setDefault(&cfg.OriginTimeouts.ResponseHeader, defaultRespHeader)
-	setDefault(&cfg.OriginTimeouts.Idle, defaultIdle)
-	setDefault(&cfg.ShutdownTimeout, defaultShutdown)
-	setDefault(&cfg.ClientTimeouts.Write, defaultClientWrite)
-	for i := range cfg.Webhooks {
-		w := &cfg.Webhooks[i]
-		setDefault(&w.SignatureHeader, defaultSignature)
-		setDefault(&w.Tolerance, defaultTolerance)
-	}
-	setDefault(&cfg.Warm.Concurrency, defaultWarmWorkers)
-	setDefault(&cfg.TLS.ACME.CA, defaultACMECA)
-	if cfg.TLS.HTTP2 == nil {
-		http2 := true
-		cfg.TLS.HTTP2 = &http2
-	}
-	l := &cfg.ClientLimits
-	setDefault(&l.ReadHeaderTimeout, defaultHeaderTimeout)
-	setDefault(&l.BodyIdleTimeout, defaultBodyIdle)
-	setDefault(&l.BodyMinRate, defaultBodyMinRate)
-	setDefault(&l.MaxHeaderBytes, defaultMaxHeaderBytes)
-	setDefault(&l.MaxBodyBytes, defaultMaxBodyBytes)
+	c.DefaultRoute.complete(x, "default_route", &c.Cache)
 }
 
-// routeDefaults fills the unset options of the route at path; cache is the
-// cache section, already defaulted.
-func (p *parser) routeDefaults(rt *Route, path string, cache *CacheConfig) {
-	setDefault(&rt.Mode, ModeRespect)
-	setDefault(&rt.SetCookie, SetCookiePass)
-	setDefault(&rt.RequestDirectives, RequestDirectivesIgnore)
-	if !p.set[path+".early_refresh_beta"] {
+// complete fills in the options of the route at path that default to
+// others: early_refresh_beta to cache.early_refresh_beta.
+func (rt *Route) complete(x *index, path string, cache *CacheConfig) {
+	if !x.set[path+".early_refresh_beta"] {
 		rt.EarlyRefreshBeta = cache.EarlyRefreshBeta
-	}
-	if !p.set[path+".ttl_jitter"] {
-		rt.TTLJitter = defaultTTLJitter
-	}
-	if !p.set[path+".stale_if_unreachable"] {
-		rt.StaleIfUnreachable = defaultStaleIfUnreachable
-	}
-	if rt.KeyOptions.IgnoreQuery == nil {
-		rt.KeyOptions.IgnoreQuery = DefaultIgnoreQuery()
 	}
 	canonical(rt.Request.DropFields)
 	canonical(rt.Request.AllowFields)
+	canonical(rt.KeyOptions.Headers)
 }
 
 // canonical puts header field names in canonical form.
@@ -689,17 +620,4 @@ func canonical(names []string) {
 	for i, name := range names {
 		names[i] = http.CanonicalHeaderKey(name)
 	}
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
-
-// compileKey puts the key's header names in canonical form, the form they
-// take in cache keys.
-func compileKey(k *KeyOptions) {
-	canonical(k.Headers)
 }

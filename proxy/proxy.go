@@ -29,7 +29,8 @@ type Options struct {
 	// Logger receives errors and, at debug, one line per request. Default
 	// slog.Default().
 	Logger *slog.Logger
-	// Transport reaches the origin. Default: NewTransport().
+	// Transport reaches the origin. Default: NewTransport of the config's
+	// origin_timeouts, replaced by Reload when they change.
 	Transport http.RoundTripper
 	// Purger says which stored entries purges invalidated. Default: an
 	// in-process purge.Local.
@@ -53,7 +54,10 @@ type Proxy struct {
 	log      *slog.Logger
 	origin   *httputil.ReverseProxy
 	state    atomic.Pointer[state]
-	now      func() time.Time
+	// transport is the transport of the current origin_timeouts, which
+	// origin uses; nil when Options.Transport was given.
+	transport atomic.Pointer[http.Transport]
+	now       func() time.Time
 
 	// background owns the refreshes that outlive their request.
 	background context.Context
@@ -88,15 +92,19 @@ func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 	}
 	p.collapse = opts.Collapse
 	if p.collapse == nil {
-		p.collapse = collapse.New(nil, "", collapse.Options{}, p.log)
+		cc := cfg.Cache.Collapse
+		p.collapse = collapse.New(nil, "", collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}, p.log)
 	}
 	p.background, p.stop = context.WithCancel(context.Background())
-	if err := p.Reload(cfg); err != nil {
-		return nil, err
-	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = NewTransport(cfg.OriginTimeouts)
+		p.transport.Store(NewTransport(cfg.OriginTimeouts))
+		transport = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			return p.transport.Load().RoundTrip(r)
+		})
+	}
+	if err := p.Reload(cfg); err != nil {
+		return nil, err
 	}
 	p.origin = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -108,15 +116,30 @@ func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 	return p, nil
 }
 
-// Reload makes cfg the config of every request that starts after it.
+// Reload makes cfg the config of every request that starts after it,
+// origin_timeouts and cache.collapse included: fills that start after it
+// use a transport with the new timeouts (the old one's idle connections
+// are closed; requests on it finish) and the collapsing group's new
+// bounds.
 func (p *Proxy) Reload(cfg *policy.Rules) error {
 	origin, err := url.Parse(cfg.Origin)
 	if err != nil {
 		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
 	}
-	p.state.Store(&state{cfg: cfg, origin: origin, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
+	prev := p.state.Swap(&state{cfg: cfg, origin: origin, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
+	if prev != nil && prev.cfg.OriginTimeouts != cfg.OriginTimeouts && p.transport.Load() != nil {
+		old := p.transport.Swap(NewTransport(cfg.OriginTimeouts))
+		old.CloseIdleConnections()
+	}
+	cc := cfg.Cache.Collapse
+	p.collapse.SetBounds(cc.Wait.D(), cc.HitForPass.D())
 	return nil
 }
+
+// roundTripperFunc is a function as an http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // exchange carries one client request through the lifecycle.
 type exchange struct {

@@ -46,7 +46,9 @@ func BenchmarkPurgeTagOf100kEntries(b *testing.B) {
 		}
 	})
 	b.Run("redis", func(b *testing.B) {
-		rs, err := store.NewRedis(config.RedisConfig{Addrs: []string{server.Addr()}, KeyPrefix: "bench"})
+		rc := config.Default().Store.Redis
+		rc.Addrs, rc.KeyPrefix = []string{server.Addr()}, "bench"
+		rs, err := store.NewRedis(rc)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -194,7 +194,7 @@ func TestCheckNamesTheOptionRedisRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Addrs = []string{srv.Addr()}
 			tc.cfg.KeyPrefix = "cachegate"
-			r, err := NewRedis(tc.cfg)
+			r, err := NewRedis(withDefaults(tc.cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +218,7 @@ func TestCheckOfAnUnreachableRedisIsNoConfigError(t *testing.T) {
 	srv := startRedis(t)
 	srv.Stop()
 	cfg := config.RedisConfig{Addrs: []string{srv.Addr()}}
-	r, err := NewRedis(cfg)
+	r, err := NewRedis(withDefaults(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

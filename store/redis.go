@@ -14,14 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Timeouts used when the configuration leaves them zero.
-const (
-	defaultDialTimeout  = 500 * time.Millisecond
-	defaultReadTimeout  = 200 * time.Millisecond
-	defaultWriteTimeout = 200 * time.Millisecond
-	defaultKeyPrefix    = "cachegate"
-)
-
 // Redis is a Store on Redis (one node, Sentinel or Cluster): each entry is
 // encoded by Encode under one key that expires with the entry's ttl.
 // Commands are bounded by short timeouts and retried at most once, so an
@@ -33,32 +25,11 @@ type Redis struct {
 	gets   *batcher
 }
 
-// NewRedis returns a Redis store for cfg. It checks the configuration (and
-// loads the TLS CA file) but does not connect: Redis may be down when the
-// proxy starts, and operations then fail until it is up. Zero timeouts
-// default to 500ms (dial) and 200ms (read, write), an empty key prefix to
-// "cachegate".
+// NewRedis returns a Redis store for cfg, a configuration config.Parse
+// accepted (its defaults and checks are config's: see config.Default). It
+// loads the TLS CA file but does not connect: Redis may be down when the
+// proxy starts, and operations then fail until it is up.
 func NewRedis(cfg config.RedisConfig) (*Redis, error) {
-	if len(cfg.Addrs) == 0 {
-		return nil, errors.New("store: redis: no address in addrs")
-	}
-	if cfg.DB < 0 {
-		return nil, fmt.Errorf("store: redis: db %d is negative", cfg.DB)
-	}
-	if cfg.DB != 0 && (cfg.Cluster || (cfg.MasterName == "" && len(cfg.Addrs) > 1)) {
-		return nil, fmt.Errorf("store: redis: db %d: Redis Cluster has only db 0", cfg.DB)
-	}
-	if cfg.PoolSize < 0 {
-		return nil, fmt.Errorf("store: redis: pool_size %d is negative", cfg.PoolSize)
-	}
-	for _, t := range []struct {
-		name string
-		d    config.Duration
-	}{{"dial_timeout", cfg.DialTimeout}, {"read_timeout", cfg.ReadTimeout}, {"write_timeout", cfg.WriteTimeout}} {
-		if t.d < 0 {
-			return nil, fmt.Errorf("store: redis: %s %v is negative", t.name, time.Duration(t.d))
-		}
-	}
 	opts := &redis.UniversalOptions{
 		Addrs:                 cfg.Addrs,
 		Username:              cfg.Username,
@@ -66,9 +37,9 @@ func NewRedis(cfg config.RedisConfig) (*Redis, error) {
 		DB:                    cfg.DB,
 		MasterName:            cfg.MasterName,
 		IsClusterMode:         cfg.Cluster,
-		DialTimeout:           orDefault(cfg.DialTimeout, defaultDialTimeout),
-		ReadTimeout:           orDefault(cfg.ReadTimeout, defaultReadTimeout),
-		WriteTimeout:          orDefault(cfg.WriteTimeout, defaultWriteTimeout),
+		DialTimeout:           cfg.DialTimeout.D(),
+		ReadTimeout:           cfg.ReadTimeout.D(),
+		WriteTimeout:          cfg.WriteTimeout.D(),
 		ContextTimeoutEnabled: true,
 		PoolSize:              cfg.PoolSize,
 		MaxRetries:            1,
@@ -81,9 +52,6 @@ func NewRedis(cfg config.RedisConfig) (*Redis, error) {
 		opts.TLSConfig = tc
 	}
 	prefix := cfg.KeyPrefix
-	if prefix == "" {
-		prefix = defaultKeyPrefix
-	}
 	c := newUniversalClient(opts)
 	// A pipeline of a batch gets one read timeout per round trip, like a
 	// single command, plus the write.
@@ -121,13 +89,6 @@ func newUniversalClient(o *redis.UniversalOptions) redis.UniversalClient {
 		so.DialerRetries, so.DialerRetryTimeout = dialerRetries, dialerRetryWait
 		return redis.NewClient(so)
 	}
-}
-
-func orDefault(d config.Duration, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return time.Duration(d)
 }
 
 // tlsConfig builds the client TLS configuration; a CA file replaces the

@@ -39,12 +39,26 @@ func newTestRedis(t *testing.T, cfg config.RedisConfig) *Redis {
 		cfg.Addrs = []string{testRedis.Addr()}
 	}
 	cfg.KeyPrefix = "test:" + t.Name()
-	r, err := NewRedis(cfg)
+	r, err := NewRedis(withDefaults(cfg))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// withDefaults is cfg with the timeouts it leaves zero at their defaults
+// (config.Default), as config.Parse gives them to NewRedis.
+func withDefaults(cfg config.RedisConfig) config.RedisConfig {
+	def := config.Default().Store.Redis
+	for _, d := range []struct{ v, def *config.Duration }{
+		{&cfg.DialTimeout, &def.DialTimeout}, {&cfg.ReadTimeout, &def.ReadTimeout}, {&cfg.WriteTimeout, &def.WriteTimeout},
+	} {
+		if *d.v == 0 {
+			*d.v = *d.def
+		}
+	}
+	return cfg
 }
 
 func TestRedisRoundTrip(t *testing.T) {
@@ -68,7 +82,7 @@ func TestRedisRoundTrip(t *testing.T) {
 }
 
 func TestRedisKeyFor(t *testing.T) {
-	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "cg"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "cg"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +270,7 @@ func TestNewRedisWithUnreachableAddressFailsFast(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	r, err := NewRedis(config.RedisConfig{Addrs: []string{addr}})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{addr}}))
 	if err != nil {
 		t.Fatalf("NewRedis with nothing listening on %s: %v, want no error", addr, err)
 	}
@@ -279,13 +293,9 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The other options are checked by config (TestParseRefusesRedisOptionsTheStoreCannotUse).
 	addrs := []string{"127.0.0.1:6379"}
 	for name, cfg := range map[string]config.RedisConfig{
-		"no address":          {},
-		"db in cluster":       {Addrs: addrs, Cluster: true, DB: 2},
-		"negative db":         {Addrs: addrs, DB: -1},
-		"negative timeout":    {Addrs: addrs, ReadTimeout: config.Duration(-time.Second)},
-		"negative pool size":  {Addrs: addrs, PoolSize: -1},
 		"missing CA file":     {Addrs: addrs, TLS: config.RedisTLSConfig{Enabled: true, CAFile: missingCA}},
 		"CA file without PEM": {Addrs: addrs, TLS: config.RedisTLSConfig{Enabled: true, CAFile: notPEM}},
 	} {
@@ -298,7 +308,7 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 
 func BenchmarkRedisGet(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench"}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -277,7 +277,7 @@ func TestAdmissionRecordDoesNotAllocate(t *testing.T) {
 
 func BenchmarkTieredGetL1Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered"}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func BenchmarkTieredGetL1Parallel(b *testing.B) {
 
 func BenchmarkTieredGetL2Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered-l2"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testRedis.Addr()}, KeyPrefix: "bench-tiered-l2"}))
 	if err != nil {
 		b.Fatal(err)
 	}
