@@ -22,9 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -35,7 +33,6 @@ import (
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/demo"
-	"github.com/cachegate/cachegate/internal/lograte"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
@@ -149,7 +146,7 @@ routes:
 // serve runs the proxy and admin listeners until SIGINT or SIGTERM;
 // SIGHUP reloads the config file.
 func serve(cfg *config.Config, stderr io.Writer) int {
-	log := newLogger(cfg.Log, stderr)
+	log, logs := newLogger(cfg.Log, stderr)
 	// go-redis logs every failed dial; while Redis is down that is one line
 	// per request. Errors that matter are logged with context by cachegate.
 	redis.SetLogger(redisLogger{log})
@@ -223,7 +220,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		}
 		servers = append(servers, newServer(adminMux(admin{
 			backend: be, purger: purger, api: api, config: current.Load,
-			reload:  func() error { return reloadConfig(cfg.File, p, &current, log, m) },
+			reload:  func() ([]string, error) { return reloadConfig(cfg.File, cfg, p, &current, logs, log, m) },
 			metrics: certMetrics(mgr, m),
 			inspect: p.ServeInspect,
 			certs:   mgr,
@@ -259,11 +256,11 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 			return 1
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				reloadConfig(cfg.File, p, &current, log, m)
+				reloadConfig(cfg.File, cfg, p, &current, logs, log, m)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
+			ctx, cancel := context.WithTimeout(context.Background(), current.Load().ShutdownTimeout.D())
 			defer cancel()
 			for _, srv := range servers {
 				if err := srv.Shutdown(ctx); err != nil {
@@ -273,39 +270,6 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 			return 0
 		}
 	}
-}
-
-// reloadMu serializes reloads (SIGHUP and POST /reload).
-var reloadMu sync.Mutex
-
-// reloadConfig reads the config file again and, if it is valid, swaps it
-// in atomically: requests in flight finish on the old one. An invalid
-// config is refused and logged, and the old one stays. Listeners and the
-// store are not rebuilt: a change of their addresses takes effect at the
-// next start, and the log says so.
-func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Rules], log *slog.Logger, m *metrics.Metrics) error {
-	reloadMu.Lock()
-	defer reloadMu.Unlock()
-	var next *policy.Rules
-	cfg, err := config.Load(path)
-	if err == nil {
-		next, err = policy.Compile(cfg)
-	}
-	if err == nil {
-		err = p.Reload(next)
-	}
-	m.Reload(err == nil)
-	if err != nil {
-		log.Error("reload refused; the old config stays", "err", err)
-		return err
-	}
-	old := current.Swap(next)
-	if old.Listen != next.Listen || old.Admin.Listen != next.Admin.Listen || old.TLS.Listen != next.TLS.Listen ||
-		old.Store.Backend != next.Store.Backend || !slices.Equal(old.Store.Redis.Addrs, next.Store.Redis.Addrs) {
-		log.Warn("listeners and the store are kept on reload; their new settings take effect at the next start")
-	}
-	log.Info("config reloaded", "file", path)
-	return nil
 }
 
 // newServer is an http.Server for h under the client_limits of cfg (the
@@ -448,7 +412,7 @@ type admin struct {
 	purger  purge.Purger
 	api     *purge.API
 	config  func() *policy.Rules
-	reload  func() error
+	reload  func() (restartNeeded []string, err error)
 	inspect http.HandlerFunc
 	metrics http.Handler
 	certs   *certs.Manager // nil without tls.listen
@@ -461,8 +425,13 @@ func adminMux(a admin) http.Handler {
 	mux.HandleFunc("POST /purge", a.api.ServePurge)
 	mux.HandleFunc("POST /webhooks/{name}", a.api.ServeWebhook)
 	mux.HandleFunc("POST /reload", purge.RequireToken(a.config, func(w http.ResponseWriter, r *http.Request) {
-		if err := a.reload(); err != nil {
+		restart, err := a.reload()
+		if err != nil {
 			http.Error(w, "reload refused; the old config stays:\n"+err.Error()+"\n", http.StatusUnprocessableEntity)
+			return
+		}
+		if len(restart) > 0 {
+			io.WriteString(w, "reloaded; these options take effect at the next start: "+strings.Join(restart, ", ")+"\n")
 			return
 		}
 		io.WriteString(w, "reloaded\n")
@@ -520,19 +489,4 @@ func degraded(ctx context.Context, be backend, purger purge.Purger) string {
 		return rp.Degraded()
 	}
 	return ""
-}
-
-// newLogger builds the slog logger the config asks for.
-func newLogger(lc config.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(lc.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	// Warnings and errors of one kind are written once per interval with
-	// a count: a Redis outage must not flood the log.
-	if lc.Format == "json" {
-		return slog.New(lograte.New(slog.NewJSONHandler(w, opts), lograte.DefaultInterval))
-	}
-	return slog.New(lograte.New(slog.NewTextHandler(w, opts), lograte.DefaultInterval))
 }

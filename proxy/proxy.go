@@ -57,7 +57,9 @@ type Proxy struct {
 	// transport is the transport of the current origin_timeouts, which
 	// origin uses; nil when Options.Transport was given.
 	transport atomic.Pointer[http.Transport]
-	now       func() time.Time
+	// reload is closed, and replaced, by every Reload (reloaded).
+	reload atomic.Pointer[chan struct{}]
+	now    func() time.Time
 
 	// background owns the refreshes that outlive their request.
 	background context.Context
@@ -133,8 +135,15 @@ func (p *Proxy) Reload(cfg *policy.Rules) error {
 	}
 	cc := cfg.Cache.Collapse
 	p.collapse.SetBounds(cc.Wait.D(), cc.HitForPass.D())
+	next := make(chan struct{})
+	if prev := p.reload.Swap(&next); prev != nil {
+		close(*prev)
+	}
 	return nil
 }
+
+// reloaded returns a channel closed at the next Reload.
+func (p *Proxy) reloaded() <-chan struct{} { return *p.reload.Load() }
 
 // roundTripperFunc is a function as an http.RoundTripper.
 type roundTripperFunc func(*http.Request) (*http.Response, error)

@@ -619,7 +619,7 @@ func TestWarmFetchesURLsAndSitemapsThroughTheCache(t *testing.T) {
 `)
 	var results []string
 	var mu sync.Mutex
-	c.p.Warm(t.Context(), func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() })
+	c.p.WarmOnce(t.Context(), func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() })
 	if len(results) != 3 {
 		t.Fatalf("warm results %v, want 3 fetches (home and the sitemap's two URLs)", results)
 	}
