@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
@@ -36,9 +36,9 @@ type backend struct {
 // each other: Redis and its breaker, then the purge marks, then the store
 // (the tiered store's L1 is trusted while the marks are current), then
 // the collapsing group.
-func openBackend(cfg *policy.Config, log *slog.Logger, m *metrics.Metrics) (*backend, error) {
+func openBackend(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*backend, error) {
 	b := &backend{}
-	collapseOpts := collapse.Options{Wait: cfg.Cache.Collapse.Wait.D(), HitForPass: cfg.Cache.Collapse.HitForPass.D()}
+	collapseOpts := collapseOptions(cfg.Cache.Collapse)
 	if cfg.Store.Backend == "memory" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
 		b.store, b.purger = b.memory, purge.NewLocal()
@@ -90,7 +90,7 @@ const redisStartCheck = 3 * time.Second
 // password, an ACL that denies, no such database): waiting would not help.
 // A Redis that does not answer is only logged: the instance serves from the
 // origin and uses Redis when it comes.
-func checkRedis(rs *store.Redis, rc policy.RedisConfig, log *slog.Logger) error {
+func checkRedis(rs *store.Redis, rc config.RedisConfig, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartCheck)
 	defer cancel()
 	err := rs.Check(ctx, rc)
@@ -102,4 +102,9 @@ func checkRedis(rs *store.Redis, rc policy.RedisConfig, log *slog.Logger) error 
 		log.Warn("Redis does not answer at start; requests go to the origin until it does", "err", err)
 	}
 	return nil
+}
+
+// collapseOptions are the collapsing group's options of cache.collapse.
+func collapseOptions(cc config.CollapseConfig) collapse.Options {
+	return collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}
 }

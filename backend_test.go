@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 	"github.com/cachegate/cachegate/store/redistest"
@@ -21,7 +21,7 @@ func TestOpenBackendGivesTheTieredStoreThePurgeMarksItOpenedFirst(t *testing.T) 
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	cfg, err := policy.Parse("test.yaml", []byte(fmt.Sprintf(
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(
 		"origin: http://127.0.0.1:9\nstore:\n  backend: tiered\n  redis: {addrs: [%q], key_prefix: backendtest}\n", srv.Addr())))
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/demo"
-	"github.com/cachegate/cachegate/policy"
 )
 
 // runDemo serves the demo origin and a proxy before it on the memory store.
@@ -18,7 +18,7 @@ func runDemo(listen, originListen string, stderr io.Writer) int {
 		return 1
 	}
 	go http.Serve(ln, demo.New())
-	cfg, err := policy.Parse("demo.yaml", []byte(fmt.Sprintf(demoConfig, listen, ln.Addr())))
+	cfg, err := config.Parse("demo.yaml", []byte(fmt.Sprintf(demoConfig, listen, ln.Addr())))
 	if err != nil {
 		fmt.Fprintln(stderr, "cachegate demo:", err)
 		return 1

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/certs"
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -21,7 +21,7 @@ import (
 // signal ends them.
 type listeners struct {
 	log     *slog.Logger
-	limits  policy.ClientLimits
+	limits  config.ClientLimits
 	servers []*http.Server
 	lns     []net.Listener
 }
@@ -39,7 +39,7 @@ func (ls *listeners) listen(addr string, h http.Handler) (*http.Server, net.List
 
 // newServer is an http.Server for h under the client_limits of cfg (the
 // body limits are applied by the proxy, see proxy.admit).
-func newServer(h http.Handler, log *slog.Logger, limits policy.ClientLimits) *http.Server {
+func newServer(h http.Handler, log *slog.Logger, limits config.ClientLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: limits.ReadHeaderTimeout.D(),
@@ -54,7 +54,7 @@ func newServer(h http.Handler, log *slog.Logger, limits policy.ClientLimits) *ht
 // kept in Redis when the store is (rs), so that the instances share them;
 // the plain server (on plainLn) and the HTTPS one answer the ACME
 // challenges.
-func (ls *listeners) listenHTTPS(cfg *policy.Config, rs *store.Redis, plain *http.Server, plainLn net.Listener, h http.Handler) (*certs.Manager, error) {
+func (ls *listeners) listenHTTPS(cfg *config.Config, rs *store.Redis, plain *http.Server, plainLn net.Listener, h http.Handler) (*certs.Manager, error) {
 	ln, err := net.Listen("tcp", cfg.TLS.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.TLS.Listen, err)
@@ -87,7 +87,7 @@ func (ls *listeners) listenHTTPS(cfg *policy.Config, rs *store.Redis, plain *htt
 // serve serves every listener until SIGINT or SIGTERM, which shut the
 // servers down (requests in flight finish within shutdownTimeout), or
 // until one fails; SIGHUP calls reload. It returns the exit code.
-func (ls *listeners) serve(reload func(), shutdownTimeout time.Duration) int {
+func (ls *listeners) serve(reload func(), shutdownTimeout func() time.Duration) int {
 	errc := make(chan error, len(ls.servers))
 	for i, srv := range ls.servers {
 		go func() {
@@ -113,7 +113,7 @@ func (ls *listeners) serve(reload func(), shutdownTimeout time.Duration) int {
 				continue
 			}
 			ls.log.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout())
 			defer cancel()
 			for _, srv := range ls.servers {
 				if err := srv.Shutdown(ctx); err != nil {

@@ -14,16 +14,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
-	"slices"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachegate/cachegate/admin"
 	"github.com/cachegate/cachegate/certs"
-	"github.com/cachegate/cachegate/internal/lograte"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
@@ -59,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "cachegate", buildVersion())
 		return 0
 	case "validate":
-		if _, err := policy.Load(*configPath); err != nil {
+		if _, err := config.Load(*configPath); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -68,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return runDemo(*demoListen, *demoOrigin, stderr)
 	case "serve":
-		cfg, err := policy.Load(*configPath)
+		cfg, err := config.Load(*configPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -99,8 +97,8 @@ func buildVersion() string {
 
 // serve runs the proxy and admin listeners until SIGINT or SIGTERM;
 // SIGHUP reloads the config file.
-func serve(cfg *policy.Config, stderr io.Writer) int {
-	log := newLogger(cfg.Log, stderr)
+func serve(cfg *config.Config, stderr io.Writer) int {
+	log, logs := newLogger(cfg.Log, stderr)
 	store.LogRedisAtDebug(log)
 	m := metrics.New(buildVersion())
 	be, err := openBackend(cfg, log, m)
@@ -109,10 +107,15 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 		return 1
 	}
 	defer be.Close()
-	var current atomic.Pointer[policy.Config]
-	current.Store(cfg)
+	rules, err := policy.Compile(cfg)
+	if err != nil {
+		log.Error("config", "err", err)
+		return 1
+	}
+	var current atomic.Pointer[policy.Rules]
+	current.Store(rules)
 	purges := &admin.Purges{Purger: be.purger, Config: current.Load, Log: log, OnPurge: m.Purge}
-	p, err := proxy.New(cfg, proxy.Options{
+	p, err := proxy.New(rules, proxy.Options{
 		Store: metrics.InstrumentStore(be.store, cfg.Store.Backend, m), Purger: be.purger, Collapse: be.collapse,
 		Metrics: m, Logger: log, PURGE: purges.ServePURGE,
 	})
@@ -121,7 +124,7 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 		return 1
 	}
 	defer p.Close()
-	reload := func() ([]string, error) { return nil, reloadConfig(cfg.File, p, &current, log, m) }
+	reload := func() ([]string, error) { return reloadConfig(cfg.File, cfg, p, &current, logs, log, m) }
 	ls := &listeners{log: log, limits: cfg.ClientLimits}
 	plain, proxyLn, err := ls.listen(cfg.Listen, p)
 	if err != nil {
@@ -153,49 +156,5 @@ func serve(cfg *policy.Config, stderr io.Writer) int {
 	warmCtx, stopWarm := context.WithCancel(context.Background())
 	defer stopWarm()
 	go p.Warm(warmCtx, m.Warm)
-	return ls.serve(func() { reload() }, cfg.ShutdownTimeout.D())
-}
-
-// reloadMu serializes reloads (SIGHUP and POST /reload).
-var reloadMu sync.Mutex
-
-// reloadConfig reads the config file again and, if it is valid, swaps it
-// in atomically: requests in flight finish on the old one. An invalid
-// config is refused and logged, and the old one stays. Listeners and the
-// store are not rebuilt: a change of their addresses takes effect at the
-// next start, and the log says so.
-func reloadConfig(path string, p *proxy.Proxy, current *atomic.Pointer[policy.Config], log *slog.Logger, m *metrics.Metrics) error {
-	reloadMu.Lock()
-	defer reloadMu.Unlock()
-	next, err := policy.Load(path)
-	if err == nil {
-		err = p.Reload(next)
-	}
-	m.Reload(err == nil)
-	if err != nil {
-		log.Error("reload refused; the old config stays", "err", err)
-		return err
-	}
-	old := current.Swap(next)
-	if old.Listen != next.Listen || old.Admin.Listen != next.Admin.Listen || old.TLS.Listen != next.TLS.Listen ||
-		old.Store.Backend != next.Store.Backend || !slices.Equal(old.Store.Redis.Addrs, next.Store.Redis.Addrs) {
-		log.Warn("listeners and the store are kept on reload; their new settings take effect at the next start")
-	}
-	log.Info("config reloaded", "file", path)
-	return nil
-}
-
-// newLogger builds the slog logger the config asks for.
-func newLogger(lc policy.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(lc.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	// Warnings and errors of one kind are written once per interval with
-	// a count: a Redis outage must not flood the log.
-	if lc.Format == "json" {
-		return slog.New(lograte.New(slog.NewJSONHandler(w, opts), lograte.DefaultInterval))
-	}
-	return slog.New(lograte.New(slog.NewTextHandler(w, opts), lograte.DefaultInterval))
+	return ls.serve(func() { reload() }, func() time.Duration { return current.Load().ShutdownTimeout.D() })
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/admin"
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 )
 
 // list is a flag that may be repeated.
@@ -41,7 +41,7 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *admin == "" || *token == "" {
-		cfg, err := policy.Load(*configPath)
+		cfg, err := config.Load(*configPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "cachegate purge: give -admin and -token, or a config: %v\n", err)
 			return 2

@@ -16,7 +16,7 @@ import (
 // required; an endpoint whose part is nil is not served.
 type Options struct {
 	// Config returns the config in force (admin.token, routes, webhooks).
-	Config func() *policy.Config
+	Config func() *policy.Rules
 	// Purges serves POST /purge and the webhooks (and, in the proxy,
 	// the PURGE method).
 	Purges *Purges

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
 	"github.com/cachegate/cachegate/purge"
@@ -31,19 +32,23 @@ func newStack(t *testing.T, origin http.HandlerFunc, extra string, reload func()
 	t.Helper()
 	o := httptest.NewServer(origin)
 	t.Cleanup(o.Close)
-	cfg, err := policy.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\nadmin: {token: secret}\n%s", o.URL, extra)))
+	parsed, err := config.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\nadmin: {token: secret}\n%s", o.URL, extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := func() *policy.Config { return cfg }
+	cfg, err := policy.Compile(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := func() *policy.Rules { return cfg }
 	purger := purge.NewLocal()
-	purges := &Purges{Purger: purger, Config: config, Log: discardLog()}
+	purges := &Purges{Purger: purger, Config: rules, Log: discardLog()}
 	p, err := proxy.New(cfg, proxy.Options{Store: store.NewMemory(64 << 20), Purger: purger, PURGE: purges.ServePURGE, Logger: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps := httptest.NewServer(p)
-	as := httptest.NewServer(New(Options{Config: config, Purges: purges, Reload: reload, Entries: p}))
+	as := httptest.NewServer(New(Options{Config: rules, Purges: purges, Reload: reload, Entries: p}))
 	t.Cleanup(func() { ps.Close(); as.Close(); p.Close() })
 	return &stack{proxy: ps, admin: as, origin: o}
 }

@@ -11,7 +11,7 @@ import (
 
 // requireToken wraps h so that it answers only requests that carry the
 // admin token of the config in force.
-func requireToken(config func() *policy.Config, h http.HandlerFunc) http.HandlerFunc {
+func requireToken(config func() *policy.Rules, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := config().Admin.Token
 		if !authorized(r, token) {

@@ -10,7 +10,7 @@ import (
 
 func TestBearerSchemeIsCaseInsensitiveAndOnlyTheExactTokenPasses(t *testing.T) {
 	cfg := testConfig(t) // admin.token: secret
-	h := requireToken(func() *policy.Config { return cfg }, func(w http.ResponseWriter, r *http.Request) {
+	h := requireToken(func() *policy.Rules { return cfg }, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	rows := []struct {

@@ -55,7 +55,7 @@ type Purges struct {
 	// Purger records the purges.
 	Purger purge.Purger
 	// Config returns the config in force (it changes on reload).
-	Config func() *policy.Config
+	Config func() *policy.Rules
 	// Log receives one line per purge.
 	Log *slog.Logger
 	// OnPurge, when set, is told of each purge by kind (for metrics).
@@ -143,7 +143,7 @@ func (p *Purges) purge(w http.ResponseWriter, r *http.Request, scopes []purge.Sc
 // and hosts the way keys are normalized (policy builds the typed key and
 // the prefix scopes; nothing here parses them back). The error says what
 // is wrong; purged lists the scope values by request field.
-func scopesOf(cfg *policy.Config, req PurgeRequest) (scopes []purge.Scope, purged map[string][]string, err error) {
+func scopesOf(cfg *policy.Rules, req PurgeRequest) (scopes []purge.Scope, purged map[string][]string, err error) {
 	purged = map[string][]string{}
 	add := func(field string, s purge.Scope) {
 		scopes = append(scopes, s)
@@ -207,7 +207,7 @@ func normalizeHost(h string) (string, error) {
 	return policy.HostName(host), nil
 }
 
-func routeExists(cfg *policy.Config, name string) bool {
+func routeExists(cfg *policy.Rules, name string) bool {
 	if name == cfg.DefaultRoute.Name {
 		return true
 	}

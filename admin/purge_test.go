@@ -2,23 +2,24 @@ package admin
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/cachegate/cachegate/config"
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
 
-func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discardLog() *slog.Logger { return testutil.DiscardLogger() }
 
-func testConfig(t *testing.T) *policy.Config {
+func testConfig(t *testing.T) *policy.Rules {
 	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(`
+	parsed, err := config.Parse("test.yaml", []byte(`
 origin: http://127.0.0.1:9
 admin: {token: secret}
 routes:
@@ -28,11 +29,15 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := policy.Compile(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return cfg
 }
 
 // entryFor is an entry as the proxy stores it for rawURL, filled at seq.
-func entryFor(t *testing.T, cfg *policy.Config, rawURL string, seq uint64, tags ...string) *store.Entry {
+func entryFor(t *testing.T, cfg *policy.Rules, rawURL string, seq uint64, tags ...string) *store.Entry {
 	t.Helper()
 	key, rt, err := cfg.KeyForURL(rawURL)
 	if err != nil {
@@ -117,7 +122,7 @@ func TestPurgeScopesTouchOnlyTheirEntries(t *testing.T) {
 
 func TestPurgeAPIRefusesBadRequests(t *testing.T) {
 	cfg := testConfig(t)
-	api := &Purges{Purger: purge.NewLocal(), Config: func() *policy.Config { return cfg }, Log: discardLog()}
+	api := &Purges{Purger: purge.NewLocal(), Config: func() *policy.Rules { return cfg }, Log: discardLog()}
 	rows := []struct {
 		name, token, body string
 		status            int

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 )
 
@@ -63,7 +64,7 @@ func (p *Purges) ServeWebhook(w http.ResponseWriter, r *http.Request) {
 	p.purge(w, r, scopes, purged, hook.Soft)
 }
 
-func findWebhook(cfg *policy.Config, name string) *policy.Webhook {
+func findWebhook(cfg *policy.Rules, name string) *config.Webhook {
 	for i := range cfg.Webhooks {
 		if cfg.Webhooks[i].Name == name {
 			return &cfg.Webhooks[i]
@@ -74,7 +75,7 @@ func findWebhook(cfg *policy.Config, name string) *policy.Webhook {
 
 // verify checks the signature (in constant time) and the timestamp; it
 // returns why the request is refused, or "".
-func verify(hook *policy.Webhook, h http.Header, body []byte, now time.Time) string {
+func verify(hook *config.Webhook, h http.Header, body []byte, now time.Time) string {
 	sig := strings.TrimPrefix(strings.TrimSpace(h.Get(hook.SignatureHeader)), "sha256=")
 	if sig == "" {
 		return "no signature in " + hook.SignatureHeader

@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 )
 
-func webhookAPI(t *testing.T) (*Purges, *purge.Local, *policy.Config) {
+func webhookAPI(t *testing.T) (*Purges, *purge.Local, *policy.Rules) {
 	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(`
+	parsed, err := config.Parse("test.yaml", []byte(`
 origin: http://127.0.0.1:9
 webhooks:
   - name: cms
@@ -31,9 +32,13 @@ webhooks:
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg, err := policy.Compile(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l := purge.NewLocal()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	return &Purges{Purger: l, Config: func() *policy.Config { return cfg }, Log: discardLog(), Now: func() time.Time { return now }}, l, cfg
+	return &Purges{Purger: l, Config: func() *policy.Rules { return cfg }, Log: discardLog(), Now: func() time.Time { return now }}, l, cfg
 }
 
 func sign(secret, ts, body string) string {

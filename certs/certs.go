@@ -16,11 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/cachegate/cachegate/policy"
 )
 
 // defaultStorageDir is where certificates are kept on disk when there is
@@ -56,7 +55,7 @@ type Options struct {
 // from files, chosen by SNI with the first as the default, and ACME ones
 // obtained and renewed by certmagic.
 type Manager struct {
-	cfg    policy.TLSConfig
+	cfg    config.TLSConfig
 	log    *slog.Logger
 	static []tls.Certificate // Leaf set
 
@@ -79,7 +78,7 @@ type Manager struct {
 // New loads the static certificates of cfg and, when cfg asks for ACME,
 // prepares certmagic with its storage (Redis when opts.Redis is set);
 // nothing is obtained before Start.
-func New(cfg policy.TLSConfig, opts Options) (*Manager, error) {
+func New(cfg config.TLSConfig, opts Options) (*Manager, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}

@@ -21,11 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/cachegate/cachegate/policy"
 )
 
 // writeSelfSigned writes a self-signed certificate for names and its key
@@ -61,7 +60,7 @@ func TestStaticCertificatesAreChosenBySNIWithTheFirstAsDefault(t *testing.T) {
 	dir := t.TempDir()
 	c1, k1 := writeSelfSigned(t, dir, "a.test")
 	c2, k2 := writeSelfSigned(t, dir, "b.test", "*.b.test")
-	m, err := New(policy.TLSConfig{Certificates: []policy.CertificateFiles{{CertFile: c1, KeyFile: k1}, {CertFile: c2, KeyFile: k2}}}, Options{})
+	m, err := New(config.TLSConfig{Certificates: []config.CertificateFiles{{CertFile: c1, KeyFile: k1}, {CertFile: c2, KeyFile: k2}}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +80,7 @@ func TestStaticCertificatesAreChosenBySNIWithTheFirstAsDefault(t *testing.T) {
 }
 
 func TestNewNamesTheCertificateFileItCannotLoad(t *testing.T) {
-	_, err := New(policy.TLSConfig{Certificates: []policy.CertificateFiles{{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}}}, Options{})
+	_, err := New(config.TLSConfig{Certificates: []config.CertificateFiles{{CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent.crt") {
 		t.Errorf("New with a missing certificate file: %v, want an error naming it", err)
 	}
@@ -91,9 +90,9 @@ func TestNextProtosFollowHTTP2(t *testing.T) {
 	off := false
 	dir := t.TempDir()
 	c, k := writeSelfSigned(t, dir, "a.test")
-	files := []policy.CertificateFiles{{CertFile: c, KeyFile: k}}
-	on, _ := New(policy.TLSConfig{Certificates: files}, Options{})
-	noH2, _ := New(policy.TLSConfig{Certificates: files, HTTP2: &off}, Options{})
+	files := []config.CertificateFiles{{CertFile: c, KeyFile: k}}
+	on, _ := New(config.TLSConfig{Certificates: files}, Options{})
+	noH2, _ := New(config.TLSConfig{Certificates: files, HTTP2: &off}, Options{})
 	if got := strings.Join(on.TLSConfig().NextProtos, ","); got != "h2,http/1.1" {
 		t.Errorf("NextProtos = %s, want h2,http/1.1", got)
 	}
@@ -108,10 +107,10 @@ func TestNextProtosFollowHTTP2(t *testing.T) {
 func TestHTTPHandlerAnswersChallengesBeforeRedirecting(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
 	defer c.Close()
-	m, err := New(policy.TLSConfig{
+	m, err := New(config.TLSConfig{
 		Listen:       ":8443",
 		RedirectHTTP: true,
-		ACME:         policy.ACMEConfig{CA: "https://127.0.0.1:1/dir", Domains: []string{"example.test"}},
+		ACME:         config.ACMEConfig{CA: "https://127.0.0.1:1/dir", Domains: []string{"example.test"}},
 	}, Options{Redis: c, Prefix: t.Name(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -47,13 +47,15 @@ func (o Outcome) String() string { return outcomeNames[o] }
 
 // Options bound the waiting.
 type Options struct {
-	// Wait is the longest a request waits for another's fill. Default 10s.
+	// Wait is the longest a request waits for another's fill
+	// (cache.collapse.wait, whose default is config's). Required.
 	Wait time.Duration
 	// HitForPass is how long an uncacheable key is fetched without
-	// collapsing. Default 10s.
+	// collapsing (cache.collapse.hit_for_pass). Required.
 	HitForPass time.Duration
 	// Lease is how long a Redis lease lasts when its holder does not
-	// release it (it died). Default Wait.
+	// release it (it died). Default Wait, following it when SetBounds
+	// changes Wait.
 	Lease time.Duration
 	// HitForPassKeys bounds how many keys are remembered as hit-for-pass
 	// in this process; past it the oldest are forgotten first (they then
@@ -64,11 +66,16 @@ type Options struct {
 
 // Group collapses fills. A nil Redis client collapses in process only.
 type Group struct {
-	opts   Options
-	client redis.UniversalClient
-	lease  string // key prefix of leases, sharing one slot per key
-	chann  string
-	log    *slog.Logger
+	opts Options
+	// wait, hitForPass and leaseTTL are Options' bounds as SetBounds
+	// last set them (time.Duration); leaseIsWait says that Options.Lease
+	// was unset, so that the lease follows wait.
+	wait, hitForPass, leaseTTL atomic.Int64
+	leaseIsWait                bool
+	client                     redis.UniversalClient
+	lease                      string // key prefix of leases, sharing one slot per key
+	chann                      string
+	log                        *slog.Logger
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -103,15 +110,6 @@ type flight struct {
 // New returns a Group; with a Redis client it collapses across the
 // instances sharing prefix, and Close stops its subscription.
 func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Logger) *Group {
-	if opts.Wait <= 0 {
-		opts.Wait = 10 * time.Second
-	}
-	if opts.HitForPass <= 0 {
-		opts.HitForPass = 10 * time.Second
-	}
-	if opts.Lease <= 0 {
-		opts.Lease = opts.Wait
-	}
 	if opts.HitForPassKeys <= 0 {
 		opts.HitForPassKeys = 10000
 	}
@@ -127,6 +125,9 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 		now:     time.Now,
 	}
 	g.urlFills, g.urlFillsPrefix = map[string]int{}, prefix+":filling:"
+	g.leaseIsWait = opts.Lease <= 0
+	g.leaseTTL.Store(int64(opts.Lease))
+	g.SetBounds(opts.Wait, opts.HitForPass)
 	if client != nil {
 		// A quiet channel's connection is pinged every second. Waiters
 		// poll the lease too, so a lost announcement costs a poll, not a
@@ -136,6 +137,22 @@ func New(client redis.UniversalClient, prefix string, opts Options, log *slog.Lo
 	}
 	return g
 }
+
+// SetBounds changes Wait and HitForPass (and the lease, when it follows
+// Wait) for the waits and hit-for-pass marks that start after it: a
+// reload of cache.collapse takes effect at once, without a new Group.
+func (g *Group) SetBounds(wait, hitForPass time.Duration) {
+	g.wait.Store(int64(wait))
+	g.hitForPass.Store(int64(hitForPass))
+	if g.leaseIsWait {
+		g.leaseTTL.Store(int64(wait))
+	}
+}
+
+// waitBound, hitForPassBound and leaseBound are the current bounds.
+func (g *Group) waitBound() time.Duration       { return time.Duration(g.wait.Load()) }
+func (g *Group) hitForPassBound() time.Duration { return time.Duration(g.hitForPass.Load()) }
+func (g *Group) leaseBound() time.Duration      { return time.Duration(g.leaseTTL.Load()) }
 
 // Close stops the subscription.
 func (g *Group) Close() {
@@ -189,7 +206,7 @@ func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, 
 			delete(g.flights, key)
 			if out == Uncacheable {
 				now := g.now()
-				g.pass.add(key, now, now.Add(g.opts.HitForPass))
+				g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			}
 			g.mu.Unlock()
 			close(f.done)
@@ -238,7 +255,7 @@ func (g *Group) PassKeys() int {
 }
 
 func (g *Group) waitLocal(ctx context.Context, f *flight) (Outcome, any) {
-	t := time.NewTimer(g.opts.Wait)
+	t := time.NewTimer(g.waitBound())
 	defer t.Stop()
 	select {
 	case <-f.done:
@@ -265,7 +282,7 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 	var lease *redisx.Lease
 	err := errRedisDown
 	if !g.down.Recent(g.now()) {
-		lease, err = redisx.TryLease(ctx, g.client, leaseKey, g.opts.Lease)
+		lease, err = redisx.TryLease(ctx, g.client, leaseKey, g.leaseBound())
 		g.down.Note(err, g.now())
 	}
 	if err != nil {
@@ -306,7 +323,7 @@ const passMarker = "pass"
 func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, out Outcome, wanted bool) {
 	var err error
 	if out == Uncacheable && wanted {
-		_, err = lease.ReleaseAs(ctx, passMarker, g.opts.HitForPass)
+		_, err = lease.ReleaseAs(ctx, passMarker, g.hitForPassBound())
 	} else {
 		_, err = lease.Release(ctx)
 	}
@@ -323,7 +340,7 @@ func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, ou
 func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
 	g.waitingRemote.Add(1)
 	defer g.waitingRemote.Add(-1)
-	deadline := time.NewTimer(g.opts.Wait)
+	deadline := time.NewTimer(g.waitBound())
 	defer deadline.Stop()
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
@@ -337,7 +354,7 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 		case v == passMarker:
 			g.mu.Lock()
 			now := g.now()
-			g.pass.add(key, now, now.Add(g.opts.HitForPass))
+			g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			g.mu.Unlock()
 			return Uncacheable
 		}

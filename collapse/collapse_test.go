@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/redisx"
 	"github.com/cachegate/cachegate/store/redistest"
 )
@@ -38,6 +39,19 @@ func uniquePrefix(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), r
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// withDefaults is opts with the bounds it leaves zero at cache.collapse's
+// defaults (config.Default), as main passes them.
+func withDefaults(opts Options) Options {
+	cc := config.Default().Cache.Collapse
+	if opts.Wait == 0 {
+		opts.Wait = cc.Wait.D()
+	}
+	if opts.HitForPass == 0 {
+		opts.HitForPass = cc.HitForPass.D()
+	}
+	return opts
+}
+
 func client(t *testing.T) redis.UniversalClient {
 	c := redis.NewClient(&redis.Options{Addr: server.Addr()})
 	t.Cleanup(func() { c.Close() })
@@ -48,7 +62,7 @@ func client(t *testing.T) redis.UniversalClient {
 // instances would, once both hear the fill announcements.
 func instances(t *testing.T, opts Options) (a, b *Group) {
 	prefix := uniquePrefix(t)
-	a, b = New(client(t), prefix, opts, quiet()), New(client(t), prefix, opts, quiet())
+	a, b = New(client(t), prefix, withDefaults(opts), quiet()), New(client(t), prefix, withDefaults(opts), quiet())
 	t.Cleanup(a.Close)
 	t.Cleanup(b.Close)
 	eventually(t, "both subscriptions are up", func() bool { return a.sub.Healthy() && b.sub.Healthy() })
@@ -117,7 +131,7 @@ func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shar
 }
 
 func TestOneFillPerKeyInProcess(t *testing.T) {
-	g := New(nil, "", Options{}, quiet())
+	g := New(nil, "", withDefaults(Options{}), quiet())
 	fills, shared := burst([]*Group{g}, "k", 50, fillAfterWaiters(t, "k", 50, Stored, g))
 	if fills != 1 || shared != 49 {
 		t.Errorf("fills %d shared %d, want 1 and 49", fills, shared)
@@ -153,7 +167,7 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 }
 
 func TestFlightEndsWhenTheFillPanics(t *testing.T) {
-	g := New(nil, "", Options{Wait: time.Minute}, quiet())
+	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), quiet())
 	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
@@ -176,7 +190,7 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	c := client(t)
 	prefix := uniquePrefix(t)
-	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
+	g := New(c, prefix, withDefaults(Options{Wait: time.Minute}), quiet())
 	defer g.Close()
 	// A holder that died: its lease stays until it expires, which it does
 	// while a request waits for it.
@@ -225,7 +239,7 @@ func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 }
 
 func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
-	g := New(nil, "", Options{Wait: time.Minute}, quiet())
+	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), quiet())
 	started, settle, finish := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	returned := make(chan Outcome, 1)
 	go func() {
@@ -267,7 +281,7 @@ func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
 func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
 	c := client(t)
 	prefix := uniquePrefix(t)
-	g := New(c, prefix, Options{Wait: time.Minute}, quiet())
+	g := New(c, prefix, withDefaults(Options{Wait: time.Minute}), quiet())
 	defer g.Close()
 	leaseKey := prefix + ":lease:{k}"
 	g.Do(context.Background(), "k", func(settle Settle) (Outcome, any) {
@@ -303,7 +317,7 @@ func TestAfterARedisFailureFillsRunInProcessWithoutAskingRedisForAMoment(t *test
 	defer c.Close()
 	calls := &countingHook{}
 	c.AddHook(calls)
-	g := New(c, uniquePrefix(t), Options{}, quiet())
+	g := New(c, uniquePrefix(t), withDefaults(Options{}), quiet())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
-	g := New(nil, "", Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}, quiet())
+	g := New(nil, "", withDefaults(Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}), quiet())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }
@@ -36,7 +36,7 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
 	prefix := uniquePrefix(t)
 	c := client(t)
-	g := New(c, prefix, Options{HitForPass: time.Minute}, quiet())
+	g := New(c, prefix, withDefaults(Options{HitForPass: time.Minute}), quiet())
 	defer g.Close()
 	for i := range 100 {
 		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func(Settle) (Outcome, any) { return Uncacheable, nil }, nil)
@@ -44,5 +44,22 @@ func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
 	keys, err := c.Keys(context.Background(), prefix+":lease:*").Result()
 	if err != nil || len(keys) != 0 {
 		t.Errorf("100 uncacheable keys requested once left %d keys in Redis (%v), want none: nobody else wanted them", len(keys), err)
+	}
+}
+
+func TestSetBoundsChangesTheHitForPassOfKeysMarkedAfterIt(t *testing.T) {
+	g := New(nil, "", withDefaults(Options{HitForPass: time.Hour}), quiet())
+	defer g.Close()
+	now := time.Unix(1_000_000, 0)
+	g.now = func() time.Time { return now }
+	uncacheable := func(Settle) (Outcome, any) { return Uncacheable, nil }
+	stored := func(Settle) (Outcome, any) { return Stored, nil }
+	ctx := context.Background()
+	g.SetBounds(time.Second, time.Minute) // as a reload of cache.collapse does
+	g.Do(ctx, "k", uncacheable, nil)
+	now = now.Add(2 * time.Minute)
+	// Past the reloaded minute (within the first hour) the key fills again.
+	if out, _, shared := g.Do(ctx, "k", stored, nil); out != Stored || shared {
+		t.Errorf("two minutes after the key was marked: %v shared=%v, want its own fill (hit_for_pass 1m, not 1h)", out, shared)
 	}
 }

@@ -38,7 +38,7 @@ func (g *Group) BeginURL(ctx context.Context, url string) (end func()) {
 	if g.client == nil || g.down.Recent(g.now()) {
 		return local
 	}
-	lease, err := redisx.TakeShared(ctx, g.client, g.urlFillKey(url), max(urlFillRecord, g.opts.Lease))
+	lease, err := redisx.TakeShared(ctx, g.client, g.urlFillKey(url), max(urlFillRecord, g.leaseBound()))
 	if err != nil {
 		g.down.Note(err, g.now())
 		g.log.Warn("collapse: recording a fill of a URL", "url", url, "err", err)

@@ -8,9 +8,9 @@ import (
 func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *testing.T) {
 	ctx := context.Background()
 	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{}, quiet())
+	a := New(client(t), prefix, withDefaults(Options{}), quiet())
 	defer a.Close()
-	b := New(client(t), prefix, Options{}, quiet())
+	b := New(client(t), prefix, withDefaults(Options{}), quiet())
 	defer b.Close()
 	endFirst := a.BeginURL(ctx, "u")
 	endSecond := a.BeginURL(ctx, "u")
@@ -37,7 +37,7 @@ func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *t
 }
 
 func TestAFillOfAURLIsSeenInProcessWithoutRedis(t *testing.T) {
-	g := New(nil, "", Options{}, quiet())
+	g := New(nil, "", withDefaults(Options{}), quiet())
 	end := g.BeginURL(context.Background(), "u")
 	if !g.FillingURL(context.Background(), "u") {
 		t.Error("the fill of the URL in flight is not seen")

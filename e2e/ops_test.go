@@ -84,6 +84,23 @@ func TestSIGHUPReloadsAndABrokenConfigKeepsTheOld(t *testing.T) {
 	}
 }
 
+func TestAReloadThatChangesAnOptionReadAtStartNamesItInTheAnswerAndTheLog(t *testing.T) {
+	o := startOrigin(t)
+	s := setup{origin: o.URL, extra: "cache: {name: before}\n"}
+	in := startInstance(t, s)
+	s.extra = "cache: {name: after}\nclient_limits: {max_header_bytes: 1MiB}\n"
+	in.rewriteConfig(s)
+	resp, body := in.admin(http.MethodPost, "/reload")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "next start: client_limits.max_header_bytes") {
+		t.Errorf("POST /reload changing client_limits.max_header_bytes: %d %q, want 200 naming it as needing a restart", resp.StatusCode, body)
+	}
+	in.waitLog("client_limits.max_header_bytes")
+	resp, _ = in.get("/time")
+	if cs := resp.Header.Get("Cache-Status"); !strings.HasPrefix(cs, "after;") {
+		t.Errorf("Cache-Status after the reload = %q, want the reloaded cache.name: the other options apply", cs)
+	}
+}
+
 func TestSIGTERMFinishesInFlightRequestsAndRefusesNewOnes(t *testing.T) {
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})

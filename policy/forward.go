@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/cachegate/cachegate/internal/httpfield"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -72,40 +73,6 @@ func headerHasToken(values []string, token string) bool {
 	return false
 }
 
-// forwardingPrefixes and forwardingFields are the forwarding family: fields
-// by which a proxy tells an origin who the client is, which host, scheme,
-// port, path or method it asked for. Frameworks (Rails, Django, Spring,
-// Symfony, Laravel, ASP.NET, IIS URL Rewrite) build absolute URLs,
-// redirects and asset links from them, or route by them; none is part of
-// the cache key, so a client may never set one.
-var (
-	forwardingPrefixes = []string{"X-Forwarded", "X-Original"}
-	forwardingFields   = map[string]bool{
-		"Forwarded": true, "X-Host": true, "X-Rewrite-Url": true,
-		"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
-		"Front-End-Https": true, "X-Url-Scheme": true, "X-Scheme": true,
-		"X-Real-Ip": true, "True-Client-Ip": true, "X-Client-Ip": true, "Client-Ip": true,
-		"X-Cluster-Client-Ip": true, "Cf-Connecting-Ip": true, "Fastly-Client-Ip": true,
-		"X-Proxyuser-Ip": true, "X-Remote-Ip": true, "X-Remote-Addr": true,
-		"X-Arr-Ssl": true, "X-Proxy-Url": true, "X-Override-Url": true,
-		"X-Http-Host-Override": true, "Cf-Visitor": true, "X-Envoy-External-Address": true,
-	}
-)
-
-// IsForwardingField reports whether the canonical field name belongs to
-// the forwarding family.
-func IsForwardingField(name string) bool {
-	if forwardingFields[name] {
-		return true
-	}
-	for _, p := range forwardingPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // SetForwarding replaces the forwarding family in the header of r,
 // received from peer over scheme, by cachegate's own fields:
 // X-Forwarded-For (the peer), X-Forwarded-Host (r's host, normalized) and
@@ -114,7 +81,7 @@ func IsForwardingField(name string) bool {
 // Forwarded) is kept with peer appended, and its X-Forwarded-Proto, when
 // http or https, is kept as the request's scheme. It returns the scheme
 // the request is keyed and forwarded with.
-func (c *Config) SetForwarding(r *http.Request, peer netip.Addr, scheme string) string {
+func (c *Rules) SetForwarding(r *http.Request, peer netip.Addr, scheme string) string {
 	h := r.Header
 	trusted := c.trusts(peer)
 	var chain, forwarded []string
@@ -127,7 +94,7 @@ func (c *Config) SetForwarding(r *http.Request, peer netip.Addr, scheme string) 
 		}
 	}
 	for name := range h {
-		if IsForwardingField(name) {
+		if httpfield.IsForwarding(name) {
 			delete(h, name)
 		}
 	}
@@ -160,7 +127,7 @@ func (c *Config) SetForwarding(r *http.Request, peer netip.Addr, scheme string) 
 }
 
 // trusts reports whether peer is one of trusted_proxies.
-func (c *Config) trusts(peer netip.Addr) bool {
+func (c *Rules) trusts(peer netip.Addr) bool {
 	peer = peer.Unmap()
 	for _, p := range c.trusted {
 		if p.Contains(peer) {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"strings"
 	"testing"
 )
 
@@ -109,24 +107,6 @@ func TestSetForwardingTrustsOnlyConfiguredProxies(t *testing.T) {
 	}
 }
 
-func TestParseRefusesBadForwardingOptions(t *testing.T) {
-	got := parseErr(t, `origin: http://o
-trusted_proxies: [10.0.0.0/8, not-an-ip, 10.0.0.0/33]
-routes:
-  - name: r
-    match: {path: /r}
-    request:
-      drop_fields: ["bad name"]
-      allow_fields: [X-Ok, X-Forwarded-Host]
-`)
-	wantLines(t, got,
-		`cfg.yaml:2: trusted_proxies[1]: must be a CIDR`,
-		`cfg.yaml:2: trusted_proxies[2]: must be a CIDR`,
-		`cfg.yaml:7: routes[0].request.drop_fields[0]: invalid header name "bad name"`,
-		`cfg.yaml:8: routes[0].request.allow_fields[1]: "X-Forwarded-Host" is a forwarding field`,
-	)
-}
-
 func TestContentTypeFitsTheMatchedExtension(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, contentType string
@@ -153,24 +133,6 @@ func TestContentTypeFitsTheMatchedExtension(t *testing.T) {
 	for _, p := range []string{"/static/", "/a.css", "/static/**", "/x/*.unknownext"} {
 		if ext := matchedExtension(p); ext != "" {
 			t.Errorf("matchedExtension(%q) = %q, want none: the route does not match by a known extension", p, ext)
-		}
-	}
-}
-
-func TestREADMEListsEveryForwardingField(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.ToLower(string(readme))
-	for name := range forwardingFields {
-		if !strings.Contains(text, "`"+strings.ToLower(name)+"`") {
-			t.Errorf("README's Decisions do not list the forwarding field %s that cachegate drops", name)
-		}
-	}
-	for _, prefix := range forwardingPrefixes {
-		if !strings.Contains(text, "`"+strings.ToLower(prefix)+"`") {
-			t.Errorf("README's Decisions do not name the prefix %s", prefix)
 		}
 	}
 }

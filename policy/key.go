@@ -13,7 +13,7 @@ import (
 
 // Key is a request's normalized cache key: the normalized target (scheme,
 // host, path, query) and the keyed request fields. It is built by
-// Route.Key and Config.KeyForURL; no package parses its readable form.
+// Route.Key and Rules.KeyForURL; no package parses its readable form.
 type Key struct {
 	// Scheme is "http" or "https".
 	Scheme string
@@ -259,7 +259,7 @@ func (rt *Route) ForwardedQuery(t Target, k Key) string {
 // KeyForURL returns the key of a GET of the absolute URL rawURL without
 // headers or cookies, and the route such a GET matches; the purge API uses
 // it to find the entry of a URL.
-func (c *Config) KeyForURL(rawURL string) (Key, *Route, error) {
+func (c *Rules) KeyForURL(rawURL string) (Key, *Route, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return Key{}, nil, fmt.Errorf("key for URL: %w", err)
@@ -269,7 +269,7 @@ func (c *Config) KeyForURL(rawURL string) (Key, *Route, error) {
 
 // KeyOfGET is KeyForURL of a URL already parsed (the target of a PURGE
 // request, for one): no string is written to be parsed again.
-func (c *Config) KeyOfGET(u *url.URL) (Key, *Route, error) {
+func (c *Rules) KeyOfGET(u *url.URL) (Key, *Route, error) {
 	scheme := strings.ToLower(u.Scheme)
 	if (scheme != "http" && scheme != "https") || u.Host == "" {
 		return Key{}, nil, fmt.Errorf("key for URL %q: need an absolute http or https URL", u.Redacted())

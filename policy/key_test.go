@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cachegate/cachegate/config"
 )
 
 const keyConfig = `origin: http://o
@@ -126,12 +128,9 @@ func TestKeyForURL(t *testing.T) {
 }
 
 func BenchmarkRouteKey(b *testing.B) {
-	cfg, err := Parse("bench.yaml", []byte(keyConfig+`  - name: static
+	cfg := mustParse(b, keyConfig+`  - name: static
     match: {path: "/static/**.js"}
-`))
-	if err != nil {
-		b.Fatal(err)
-	}
+`)
 	r := httptest.NewRequest("GET", "/static/app/v2/main.js?v=42&utm_source=news&b=1", nil)
 	r.Host = "www.example.com"
 	r.Header.Set("Accept-Language", "de")
@@ -147,7 +146,7 @@ func FuzzKey(f *testing.F) {
 	for _, s := range []string{"/a/./b/../c?b=2&a=1", "/%2e%2E/%7e?utm_x=1&&a", "/a%zz/..%2f..?%", "//..//./?x=%2525", "", "*"} {
 		f.Add(s, "HOST:80")
 	}
-	rt := &Route{KeyOptions: KeyOptions{IgnoreQuery: DefaultIgnoreQuery(), Headers: []string{"accept"}, Cookies: []string{"c"}}}
+	rt := &Route{Route: config.Route{KeyOptions: config.KeyOptions{IgnoreQuery: config.DefaultIgnoreQuery(), Headers: []string{"accept"}, Cookies: []string{"c"}}}}
 	f.Fuzz(func(t *testing.T, target, host string) {
 		path, query, _ := strings.Cut(target, "?")
 		r := &http.Request{Method: "GET", Host: host, URL: &url.URL{Path: path, RawPath: path, RawQuery: query}, Header: http.Header{}}

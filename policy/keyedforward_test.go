@@ -3,10 +3,12 @@ package policy
 import (
 	"net/http"
 	"testing"
+
+	"github.com/cachegate/cachegate/config"
 )
 
 func TestKeyedFieldsReachTheOriginAsTheyWereKeyed(t *testing.T) {
-	rt := &Route{KeyOptions: KeyOptions{Headers: []string{"x-tenant"}, Cookies: []string{"lang"}}}
+	rt := &Route{Route: config.Route{KeyOptions: config.KeyOptions{Headers: []string{"x-tenant"}, Cookies: []string{"lang"}}}}
 	for _, tc := range []struct {
 		name string
 		in   http.Header

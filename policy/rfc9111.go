@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cachegate/cachegate/config"
 )
 
 // StoreDecision is what DecideStore says of a response: whether to store
@@ -106,7 +108,7 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 	dec.OmitHeaders = append(dec.OmitHeaders, d.NoCacheFields...)
 	dec.OmitHeaders = append(dec.OmitHeaders, rt.omittedSetCookie()...)
 
-	if rt.Mode == ModeOverride {
+	if rt.Mode == config.ModeOverride {
 		if !HeuristicallyCacheable(status) {
 			return no("status")
 		}

@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/config"
 )
 
 var (
 	t0      = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	httpT0  = t0.Format(http.TimeFormat)
 	getReq  = &http.Request{Method: http.MethodGet, Header: http.Header{}}
-	respect = &Route{Name: "r", Mode: ModeRespect}
+	respect = &Route{Route: config.Route{Name: "r", Mode: config.ModeRespect}}
 )
 
 func header(kv ...string) http.Header {
@@ -23,9 +25,9 @@ func header(kv ...string) http.Header {
 
 func TestDecideStore(t *testing.T) {
 	auth := &http.Request{Method: http.MethodGet, Header: header("Authorization", "Bearer x")}
-	override := &Route{Name: "o", Mode: ModeOverride, TTL: Duration(time.Minute)}
-	withTTL := &Route{Name: "t", Mode: ModeRespect, TTL: Duration(30 * time.Second),
-		StaleWhileRevalidate: Duration(10 * time.Second), StaleIfError: Duration(time.Hour)}
+	override := &Route{Route: config.Route{Name: "o", Mode: config.ModeOverride, TTL: config.Duration(time.Minute)}}
+	withTTL := &Route{Route: config.Route{Name: "t", Mode: config.ModeRespect, TTL: config.Duration(30 * time.Second),
+		StaleWhileRevalidate: config.Duration(10 * time.Second), StaleIfError: config.Duration(time.Hour)}}
 	rows := []struct {
 		name      string
 		rt        *Route

@@ -1,13 +1,15 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/cachegate/cachegate/config"
+	"github.com/cachegate/cachegate/internal/glob"
 )
 
 // matcher is a Match compiled for matching without allocations.
@@ -26,7 +28,7 @@ type matcher struct {
 
 // compileMatch compiles m; it fails only on a path that is not a valid
 // pattern.
-func compileMatch(m Match) (matcher, error) {
+func compileMatch(m config.Match) (matcher, error) {
 	c := matcher{compiled: true, host: strings.ToLower(m.Host)}
 	if rest, ok := strings.CutPrefix(c.host, "*"); ok {
 		c.host, c.wildcard = rest, true
@@ -37,11 +39,11 @@ func compileMatch(m Match) (matcher, error) {
 	if m.Path[0] != '/' {
 		return c, fmt.Errorf("must start with \"/\", got %q", m.Path)
 	}
-	if !strings.ContainsAny(m.Path, "*?[") {
+	if !glob.IsPattern(m.Path) {
 		c.prefix = m.Path
 		return c, nil
 	}
-	re, err := globRegexp(m.Path)
+	re, err := glob.Regexp(m.Path)
 	if err != nil {
 		return c, fmt.Errorf("invalid pattern %q: %v", m.Path, err)
 	}
@@ -50,88 +52,22 @@ func compileMatch(m Match) (matcher, error) {
 	return c, nil
 }
 
-// globRegexp translates a path glob into an anchored regular expression:
-// * matches within one segment, ** across segments ("/a/**/b" also
-// matches "/a/b"), ? one character other than "/", [abc], [a-z] and
-// [!abc] one character of a class.
-func globRegexp(glob string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteByte('^')
-	lit := 0 // start of the pending run of literal bytes
-	flush := func(i int) { b.WriteString(regexp.QuoteMeta(glob[lit:i])) }
-	for i := 0; i < len(glob); i++ {
-		switch glob[i] {
-		case '*':
-			flush(i)
-			if i+1 < len(glob) && glob[i+1] == '*' {
-				if i > 0 && glob[i-1] == '/' && i+2 < len(glob) && glob[i+2] == '/' {
-					b.WriteString("(?:.*/)?")
-					i += 2
-				} else {
-					b.WriteString(".*")
-					i++
-				}
-			} else {
-				b.WriteString("[^/]*")
-			}
-			lit = i + 1
-		case '?':
-			flush(i)
-			b.WriteString("[^/]")
-			lit = i + 1
-		case '[':
-			flush(i)
-			j := i + 1
-			negate := j < len(glob) && (glob[j] == '!' || glob[j] == '^')
-			if negate {
-				j++
-			}
-			end := j
-			if end < len(glob) && glob[end] == ']' {
-				end++ // a "]" first in a class is a member
-			}
-			for end < len(glob) && glob[end] != ']' {
-				end++
-			}
-			if end >= len(glob) {
-				return nil, errors.New(`"[" without its "]"`)
-			}
-			b.WriteByte('[')
-			if negate {
-				b.WriteString("^/")
-			}
-			for _, c := range []byte(glob[j:end]) {
-				if c == '\\' || c == '[' || c == ']' || c == '^' {
-					b.WriteByte('\\')
-				}
-				b.WriteByte(c)
-			}
-			b.WriteByte(']')
-			i = end
-			lit = i + 1
-		}
-	}
-	flush(len(glob))
-	b.WriteByte('$')
-	return regexp.Compile(b.String())
-}
-
 // Route returns the first route that matches r, or the default route. The
 // result points into c and must not be modified. Route is safe for
 // concurrent use and allocates nothing for a request whose path has no
 // dot segments.
-func (c *Config) Route(r *http.Request) *Route {
+func (c *Rules) Route(r *http.Request) *Route {
 	host := HostName(requestHost(r))
 	path := matchPath(r.URL)
 	if hasDotSegment(path) {
 		path = removeDotSegments(path)
 	}
-	for i := range c.Routes {
-		if c.Routes[i].matches(host, path, r.Method) {
-			return &c.Routes[i]
+	for i := range c.routes {
+		if c.routes[i].matches(host, path, r.Method) {
+			return &c.routes[i]
 		}
 	}
-	return &c.DefaultRoute
+	return &c.defaultRoute
 }
 
 // matchPath is the path routes match: u's path with its escapes decoded,
@@ -170,7 +106,7 @@ func matchPath(u *url.URL) string {
 }
 
 // matches reports whether a request for host and path (dot segments
-// resolved) with method is selected by rt. A Route not made by Parse is
+// resolved) with method is selected by rt. A Route not made by Compile is
 // compiled on the fly.
 func (rt *Route) matches(host, path, method string) bool {
 	m := &rt.match

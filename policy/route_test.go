@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/cachegate/cachegate/config"
 )
 
 const routesConfig = `origin: http://o
@@ -71,11 +73,11 @@ func TestRouteMatchesHostPathAndMethod(t *testing.T) {
 
 func TestRouteReturnsPointersIntoConfig(t *testing.T) {
 	cfg := mustParse(t, routesConfig)
-	if rt := cfg.Route(httptest.NewRequest("GET", "/static/a", nil)); rt != &cfg.Routes[0] {
-		t.Errorf("Route returned %p, want &cfg.Routes[0] = %p", rt, &cfg.Routes[0])
+	if rt := cfg.Route(httptest.NewRequest("GET", "/static/a", nil)); rt != &cfg.routes[0] {
+		t.Errorf("Route returned %p, want &cfg.routes[0] = %p", rt, &cfg.routes[0])
 	}
-	if rt := cfg.Route(httptest.NewRequest("GET", "/nothing", nil)); rt != &cfg.DefaultRoute {
-		t.Errorf("Route returned %p, want &cfg.DefaultRoute = %p", rt, &cfg.DefaultRoute)
+	if rt := cfg.Route(httptest.NewRequest("GET", "/nothing", nil)); rt != &cfg.defaultRoute {
+		t.Errorf("Route returned %p, want &cfg.defaultRoute = %p", rt, &cfg.defaultRoute)
 	}
 }
 
@@ -111,11 +113,11 @@ func TestRouteIsSafeForConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
-func TestRouteNotMadeByParseStillMatches(t *testing.T) {
-	cfg := &Config{Routes: []Route{{Name: "g", Match: Match{Path: "/g/*.css", Host: "*.Example.com"}}}}
+func TestRouteNotMadeByCompileStillMatches(t *testing.T) {
+	cfg := &Rules{routes: []Route{{Route: config.Route{Name: "g", Match: config.Match{Path: "/g/*.css", Host: "*.Example.com"}}}}}
 	r := httptest.NewRequest("GET", "/g/a.css", nil)
 	r.Host = "x.example.com"
-	if got := cfg.Route(r); got != &cfg.Routes[0] {
+	if got := cfg.Route(r); got != &cfg.routes[0] {
 		t.Errorf("an uncompiled route did not match: got %q", got.Name)
 	}
 }

@@ -9,10 +9,6 @@ import (
 	"github.com/dunglas/httpsfv"
 )
 
-// DefaultTargets are the targeted cache-control fields cachegate obeys, most
-// specific first (RFC 9213 §2.2): its own field, then CDN-Cache-Control.
-var DefaultTargets = []string{"Cachegate-Cache-Control", "CDN-Cache-Control"}
-
 // targetedDirectives returns the directives of the first valid targeted
 // field of h among targets (RFC 9213 §2.2): a valid one takes precedence
 // over Cache-Control and Expires. A field that is empty or is not a valid

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
@@ -20,7 +21,7 @@ import (
 // with the configured timeouts. It never adds or removes a
 // Content-Encoding by itself (DisableCompression), so stored bodies stay
 // exactly as the origin sent them.
-func NewTransport(t policy.OriginTimeouts) *http.Transport {
+func NewTransport(t config.OriginTimeouts) *http.Transport {
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: (&net.Dialer{

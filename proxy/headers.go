@@ -14,7 +14,7 @@ const ownField = "Cachegate-Cache-Control"
 // internalFields are the response fields meant for this cache only:
 // cachegate's own targeted field, the purge tag headers unless
 // cache.forward_tag_headers, and cache.strip_response_fields.
-func internalFields(cfg *policy.Config) []string {
+func internalFields(cfg *policy.Rules) []string {
 	fields := []string{ownField}
 	if !cfg.Cache.ForwardTagHeaders {
 		fields = append(fields, cfg.Cache.TagHeaders.SurrogateKey, cfg.Cache.TagHeaders.CacheTag)
@@ -66,7 +66,7 @@ func hostOf(r *http.Request) string { return policy.HostName(r.Host) }
 // tagsOf is the purge tags of a response: the route's own, then the
 // origin's Surrogate-Key (space-separated) and Cache-Tag (comma-separated),
 // under the names cache.tag_headers gives them.
-func tagsOf(cfg *policy.Config, rt *policy.Route, h http.Header) []string {
+func tagsOf(cfg *policy.Rules, rt *policy.Route, h http.Header) []string {
 	tags := append([]string(nil), rt.Tags...)
 	for _, v := range h.Values(cfg.Cache.TagHeaders.SurrogateKey) {
 		tags = append(tags, strings.Fields(v)...)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
@@ -28,7 +29,8 @@ type Options struct {
 	// Logger receives errors and, at debug, one line per request. Default
 	// slog.Default().
 	Logger *slog.Logger
-	// Transport reaches the origin. Default: NewTransport().
+	// Transport reaches the origin. Default: NewTransport of the config's
+	// origin_timeouts, replaced by Reload when they change.
 	Transport http.RoundTripper
 	// Purger says which stored entries purges invalidated. Default: an
 	// in-process purge.Local.
@@ -52,7 +54,12 @@ type Proxy struct {
 	log      *slog.Logger
 	origin   *httputil.ReverseProxy
 	state    atomic.Pointer[state]
-	now      func() time.Time
+	// transport is the transport of the current origin_timeouts, which
+	// origin uses; nil when Options.Transport was given.
+	transport atomic.Pointer[http.Transport]
+	// reload is closed, and replaced, by every Reload (reloaded).
+	reload atomic.Pointer[chan struct{}]
+	now    func() time.Time
 
 	// background owns the refreshes that outlive their request.
 	background context.Context
@@ -65,7 +72,7 @@ type Proxy struct {
 // state is what one config yields; it is swapped whole on reload so that a
 // request in flight keeps the config it started with.
 type state struct {
-	cfg    *policy.Config
+	cfg    *policy.Rules
 	origin *url.URL
 	// internal are the response fields stripped before responses leave.
 	internal []string
@@ -74,7 +81,7 @@ type state struct {
 }
 
 // New returns a Proxy serving cfg.
-func New(cfg *policy.Config, opts Options) (*Proxy, error) {
+func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 	if opts.Store == nil {
 		return nil, errors.New("proxy: no store")
 	}
@@ -87,15 +94,19 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 	}
 	p.collapse = opts.Collapse
 	if p.collapse == nil {
-		p.collapse = collapse.New(nil, "", collapse.Options{}, p.log)
+		cc := cfg.Cache.Collapse
+		p.collapse = collapse.New(nil, "", collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}, p.log)
 	}
 	p.background, p.stop = context.WithCancel(context.Background())
-	if err := p.Reload(cfg); err != nil {
-		return nil, err
-	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = NewTransport(cfg.OriginTimeouts)
+		p.transport.Store(NewTransport(cfg.OriginTimeouts))
+		transport = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			return p.transport.Load().RoundTrip(r)
+		})
+	}
+	if err := p.Reload(cfg); err != nil {
+		return nil, err
 	}
 	p.origin = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -107,15 +118,37 @@ func New(cfg *policy.Config, opts Options) (*Proxy, error) {
 	return p, nil
 }
 
-// Reload makes cfg the config of every request that starts after it.
-func (p *Proxy) Reload(cfg *policy.Config) error {
+// Reload makes cfg the config of every request that starts after it,
+// origin_timeouts and cache.collapse included: fills that start after it
+// use a transport with the new timeouts (the old one's idle connections
+// are closed; requests on it finish) and the collapsing group's new
+// bounds.
+func (p *Proxy) Reload(cfg *policy.Rules) error {
 	origin, err := url.Parse(cfg.Origin)
 	if err != nil {
 		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
 	}
-	p.state.Store(&state{cfg: cfg, origin: origin, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
+	prev := p.state.Swap(&state{cfg: cfg, origin: origin, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
+	if prev != nil && prev.cfg.OriginTimeouts != cfg.OriginTimeouts && p.transport.Load() != nil {
+		old := p.transport.Swap(NewTransport(cfg.OriginTimeouts))
+		old.CloseIdleConnections()
+	}
+	cc := cfg.Cache.Collapse
+	p.collapse.SetBounds(cc.Wait.D(), cc.HitForPass.D())
+	next := make(chan struct{})
+	if prev := p.reload.Swap(&next); prev != nil {
+		close(*prev)
+	}
 	return nil
 }
+
+// reloaded returns a channel closed at the next Reload.
+func (p *Proxy) reloaded() <-chan struct{} { return *p.reload.Load() }
+
+// roundTripperFunc is a function as an http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // exchange carries one client request through the lifecycle.
 type exchange struct {
@@ -379,7 +412,7 @@ func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	x.cacheable = true
 	x.route.AllowRequestFields(r.Header)
 	x.rd = policy.ParseRequestDirectives(r.Header)
-	if x.route.RequestDirectives != policy.RequestDirectivesHonour {
+	if x.route.RequestDirectives != config.RequestDirectivesHonour {
 		x.rd, x.ignoredDirectives = x.rd.WithoutRevalidation()
 	}
 	x.key = x.route.KeyOf(x.target, r.Header)

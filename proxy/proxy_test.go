@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
@@ -57,11 +58,15 @@ type cache struct {
 
 func newCache(t *testing.T, o *origin, extra string) *cache {
 	t.Helper()
-	cfg, err := policy.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, Options{Store: store.NewMemory(64 << 20), Logger: testutil.DiscardLogger()})
+	rules, err := policy.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(rules, Options{Store: store.NewMemory(64 << 20), Logger: testutil.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +652,7 @@ func TestWarmFetchesURLsAndSitemapsThroughTheCache(t *testing.T) {
 `)
 	var results []string
 	var mu sync.Mutex
-	c.p.Warm(t.Context(), func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() })
+	c.p.WarmOnce(t.Context(), func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() })
 	if len(results) != 3 {
 		t.Fatalf("warm results %v, want 3 fetches (home and the sitemap's two URLs)", results)
 	}

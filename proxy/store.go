@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
@@ -107,7 +108,7 @@ const purgedDuringFill = "purged-during-fill"
 // entry under the origin timeouts t (policy.FillStoreBound): a slower fill
 // streams its response unstored (save), so that a mark made while it was
 // in flight need be kept only this long (plus markSlack).
-func fillStoreBound(t policy.OriginTimeouts) time.Duration {
+func fillStoreBound(t config.OriginTimeouts) time.Duration {
 	return policy.FillStoreBound(t.Connect.D(), t.ResponseHeader.D())
 }
 

@@ -205,7 +205,7 @@ type urlInvalidation struct {
 // where the marker may keep only the shorter expiry; a copy another
 // instance read into its L1 between a fill's store write and its deletion
 // (save, unsave).
-func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Config, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
+func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url.URL, client *http.Request, now time.Time, fills bool) (urlInvalidation, bool) {
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
 	key := rt.Key(get, scheme(client))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/purge"
@@ -189,7 +190,7 @@ func TestAFillThatRunsPastTheFillBoundIsNotStored(t *testing.T) {
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		// The origin takes longer than the bound: the proxy's clock jumps
 		// past it while the fill waits.
-		skew.Store(int64(fillStoreBound(policy.OriginTimeouts{}) + 10*time.Minute))
+		skew.Store(int64(fillStoreBound(config.OriginTimeouts{}) + 10*time.Minute))
 		w.Header().Set("Cache-Control", "max-age=3600")
 		fmt.Fprint(w, "too late")
 	})

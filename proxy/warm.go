@@ -18,25 +18,52 @@ const maxSitemapBytes = 32 << 20
 
 // Warm fetches the config's warm URLs and the URLs of its sitemaps through
 // the proxy itself, the same collapsed fill path as clients use, at start
-// and then every warm.interval until ctx ends. onResult, when set, is told
-// of every fetch ("ok" or "error").
+// and then every warm.interval; it returns when ctx ends (WarmOnce is one
+// run). A reload starts the wait for the next run anew with the new
+// warm.interval, so that setting one where it was 0 (only at start) starts
+// periodic runs. onResult, when set, is told of every fetch ("ok" or
+// "error").
 func (p *Proxy) Warm(ctx context.Context, onResult func(result string)) {
 	for {
-		p.warmOnce(ctx, onResult)
-		interval := p.state.Load().cfg.Warm.Interval.D()
-		if interval <= 0 {
+		p.WarmOnce(ctx, onResult)
+		if !p.waitWarmInterval(ctx) {
 			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
 		}
 	}
 }
 
-// warmOnce runs one warm pass with the configured concurrency.
-func (p *Proxy) warmOnce(ctx context.Context, onResult func(string)) {
+// waitWarmInterval waits warm.interval, as the config says when the wait
+// starts and again after each reload (0: until a reload sets one), and
+// reports whether it elapsed before ctx ended.
+func (p *Proxy) waitWarmInterval(ctx context.Context) bool {
+	for {
+		reloaded := p.reloaded()
+		interval := p.state.Load().cfg.Warm.Interval.D()
+		if interval <= 0 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-reloaded:
+				continue
+			}
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+			return true
+		case <-reloaded:
+			t.Stop()
+		}
+	}
+}
+
+// WarmOnce runs one warm pass with the configured concurrency: the warm
+// URLs and those of the sitemaps, through the cache. onResult is as for
+// Warm.
+func (p *Proxy) WarmOnce(ctx context.Context, onResult func(string)) {
 	cfg := p.state.Load().cfg.Warm
 	urls := append([]string(nil), cfg.URLs...)
 	for _, sm := range cfg.Sitemaps {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -49,7 +49,9 @@ func BenchmarkPurgeTagOf100kEntries(b *testing.B) {
 		}
 	})
 	b.Run("redis", func(b *testing.B) {
-		rs, err := store.NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: testutil.UniquePrefix(b)})
+		rc := config.Default().Store.Redis
+		rc.Addrs, rc.KeyPrefix = []string{testutil.Redis().Addr()}, testutil.UniquePrefix(b)
+		rs, err := store.NewRedis(rc)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
-	"github.com/cachegate/cachegate/policy"
 )
 
 // flakyStore is a Store whose every call fails with err while err is set,
@@ -222,7 +222,7 @@ func TestBreakerLetsOneProbeThrough(t *testing.T) {
 func TestBreakerOnRedisThatStopsAndRestarts(t *testing.T) {
 	ctx := context.Background()
 	srv := testutil.OwnRedis(t)
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}})
 	const cooldown = 50 * time.Millisecond
 	b := NewBreaker(r, BreakerOptions{Failures: 3, Cooldown: cooldown}, nil)
 	if _, err := b.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {

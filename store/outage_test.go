@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -29,7 +29,7 @@ type outageFixture struct {
 	trusted atomic.Bool
 }
 
-func newOutageFixture(t *testing.T, srv *redistest.Server, cfg policy.RedisConfig, bound time.Duration) *outageFixture {
+func newOutageFixture(t *testing.T, srv *redistest.Server, cfg config.RedisConfig, bound time.Duration) *outageFixture {
 	t.Helper()
 	f := &outageFixture{srv: srv, clock: &fakeClock{t: time.Now()}}
 	cfg.Addrs = []string{srv.Addr()}
@@ -53,7 +53,7 @@ func (f *outageFixture) fresh() *Entry {
 
 func TestTieredServesL1WhileRedisIsUnreachableUpToTheBoundThenStops(t *testing.T) {
 	ctx := context.Background()
-	f := newOutageFixture(t, testutil.OwnRedis(t), policy.RedisConfig{}, 30*time.Second)
+	f := newOutageFixture(t, testutil.OwnRedis(t), config.RedisConfig{}, 30*time.Second)
 	e := f.fresh()
 	if err := f.t.Set(ctx, "k", e, time.Hour); err != nil {
 		t.Fatalf("Set with Redis up: %v", err)
@@ -88,7 +88,7 @@ func TestTieredServesL1WhileRedisIsUnreachableUpToTheBoundThenStops(t *testing.T
 
 func TestTieredBoundZeroKeepsL1UnusedWhileRedisIsDown(t *testing.T) {
 	ctx := context.Background()
-	f := newOutageFixture(t, testutil.OwnRedis(t), policy.RedisConfig{}, 0)
+	f := newOutageFixture(t, testutil.OwnRedis(t), config.RedisConfig{}, 0)
 	if err := f.t.Set(ctx, "k", f.fresh(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestTieredDoesNotServeL1WhenRedisAnswersWithErrors(t *testing.T) {
 	// Redis answers (WRONGPASS): another instance with the right password
 	// can still purge, so L1 is not trusted.
 	ctx := context.Background()
-	f := newOutageFixture(t, testutil.OwnRedis(t, "--requirepass", "secret"), policy.RedisConfig{Password: "wrong"}, time.Hour)
+	f := newOutageFixture(t, testutil.OwnRedis(t, "--requirepass", "secret"), config.RedisConfig{Password: "wrong"}, time.Hour)
 	f.t.Set(ctx, "k", f.fresh(), time.Hour) // fails on L2, written to L1
 	f.t.Get(ctx, "k")
 	if f.b.State() != StateOpen {
@@ -155,7 +155,7 @@ func TestBreakerUnreachableCountsOnlyFailuresWithoutAnAnswer(t *testing.T) {
 func TestBreakerLogsRefusedCredentialsNamingTheOptions(t *testing.T) {
 	srv := testutil.OwnRedis(t, "--requirepass", "secret")
 	var buf bytes.Buffer
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}, Password: "wrong"})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}, Password: "wrong"})
 	b := NewBreaker(r, BreakerOptions{Failures: 1}, slog.New(slog.NewTextHandler(&buf, nil)))
 	b.Get(context.Background(), "k")
 	if out := buf.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "store.redis.password") || !strings.Contains(out, "WRONGPASS") {
@@ -165,27 +165,27 @@ func TestBreakerLogsRefusedCredentialsNamingTheOptions(t *testing.T) {
 
 func TestCheckNamesTheOptionRedisRefused(t *testing.T) {
 	srv := testutil.OwnRedis(t, "--requirepass", "secret", "--databases", "4")
-	admin := NewBreaker(newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}, Password: "secret"}), BreakerOptions{}, nil)
+	admin := NewBreaker(newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}, Password: "secret"}), BreakerOptions{}, nil)
 	if err := admin.s.(*Redis).Client().Do(context.Background(), "ACL", "SETUSER", "limited", "on", ">pw", "~other:*", "+@all").Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name   string
-		cfg    policy.RedisConfig
+		cfg    config.RedisConfig
 		option string // "" for no config error
 		reply  string
 	}{
-		{"wrong password", policy.RedisConfig{Password: "wrong"}, "store.redis.password", "WRONGPASS"},
-		{"no password", policy.RedisConfig{}, "store.redis.password", "NOAUTH"},
-		{"unknown user", policy.RedisConfig{Username: "nobody", Password: "secret"}, "store.redis.password", "WRONGPASS"},
-		{"ACL denies the keys", policy.RedisConfig{Username: "limited", Password: "pw"}, "store.redis.username", "NOPERM"},
-		{"database out of range", policy.RedisConfig{Password: "secret", DB: 9}, "store.redis.db", "DB index is out of range"},
-		{"all good", policy.RedisConfig{Password: "secret", DB: 3}, "", ""},
+		{"wrong password", config.RedisConfig{Password: "wrong"}, "store.redis.password", "WRONGPASS"},
+		{"no password", config.RedisConfig{}, "store.redis.password", "NOAUTH"},
+		{"unknown user", config.RedisConfig{Username: "nobody", Password: "secret"}, "store.redis.password", "WRONGPASS"},
+		{"ACL denies the keys", config.RedisConfig{Username: "limited", Password: "pw"}, "store.redis.username", "NOPERM"},
+		{"database out of range", config.RedisConfig{Password: "secret", DB: 9}, "store.redis.db", "DB index is out of range"},
+		{"all good", config.RedisConfig{Password: "secret", DB: 3}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Addrs = []string{srv.Addr()}
 			tc.cfg.KeyPrefix = "cachegate"
-			r, err := NewRedis(tc.cfg)
+			r, err := NewRedis(withDefaults(tc.cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,8 +208,8 @@ func TestCheckNamesTheOptionRedisRefused(t *testing.T) {
 func TestCheckOfAnUnreachableRedisIsNoConfigError(t *testing.T) {
 	srv := testutil.OwnRedis(t)
 	srv.Stop()
-	cfg := policy.RedisConfig{Addrs: []string{srv.Addr()}}
-	r, err := NewRedis(cfg)
+	cfg := config.RedisConfig{Addrs: []string{srv.Addr()}}
+	r, err := NewRedis(withDefaults(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,21 +222,21 @@ func TestCheckOfAnUnreachableRedisIsNoConfigError(t *testing.T) {
 }
 
 func TestConfigProblemNamesTheOptionForEachRefusal(t *testing.T) {
-	user := policy.RedisConfig{Username: "app", KeyPrefix: "cachegate"}
+	user := config.RedisConfig{Username: "app", KeyPrefix: "cachegate"}
 	for _, tc := range []struct {
 		reply  string
-		cfg    policy.RedisConfig
+		cfg    config.RedisConfig
 		option string
 	}{
-		{"WRONGPASS invalid username-password pair or user is disabled.", policy.RedisConfig{}, "store.redis.password"},
-		{"NOAUTH Authentication required.", policy.RedisConfig{}, "store.redis.password"},
+		{"WRONGPASS invalid username-password pair or user is disabled.", config.RedisConfig{}, "store.redis.password"},
+		{"NOAUTH Authentication required.", config.RedisConfig{}, "store.redis.password"},
 		{"NOPERM this user has no permissions to run the 'get' command", user, "store.redis.username"},
 		{"ERR wrong number of arguments for 'auth' command", user, "store.redis.username"},
-		{"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", policy.RedisConfig{}, "store.redis.password"},
-		{"ERR DB index is out of range", policy.RedisConfig{DB: 16}, "store.redis.db"},
-		{"ERR invalid DB index", policy.RedisConfig{DB: 16}, "store.redis.db"},
-		{"LOADING Redis is loading the dataset in memory", policy.RedisConfig{}, ""},
-		{"OOM command not allowed when used memory > 'maxmemory'.", policy.RedisConfig{}, ""},
+		{"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", config.RedisConfig{}, "store.redis.password"},
+		{"ERR DB index is out of range", config.RedisConfig{DB: 16}, "store.redis.db"},
+		{"ERR invalid DB index", config.RedisConfig{DB: 16}, "store.redis.db"},
+		{"LOADING Redis is loading the dataset in memory", config.RedisConfig{}, ""},
+		{"OOM command not allowed when used memory > 'maxmemory'.", config.RedisConfig{}, ""},
 	} {
 		got := ConfigProblem(fmt.Errorf("store: redis get k: %w", replyError(tc.reply)), tc.cfg)
 		switch {
@@ -246,7 +246,7 @@ func TestConfigProblemNamesTheOptionForEachRefusal(t *testing.T) {
 			t.Errorf("%q: %v, want a problem with %s quoting the reply", tc.reply, got, tc.option)
 		}
 	}
-	if got := ConfigProblem(&net.OpError{Op: "dial", Err: errors.New("connection refused")}, policy.RedisConfig{}); got != nil {
+	if got := ConfigProblem(&net.OpError{Op: "dial", Err: errors.New("connection refused")}, config.RedisConfig{}); got != nil {
 		t.Errorf("a refused connection: %v, want nil (unreachable is no configuration problem)", got)
 	}
 }

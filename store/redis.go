@@ -10,16 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/config"
 	"github.com/redis/go-redis/v9"
-)
-
-// Timeouts used when the configuration leaves them zero.
-const (
-	defaultDialTimeout  = 500 * time.Millisecond
-	defaultReadTimeout  = 200 * time.Millisecond
-	defaultWriteTimeout = 200 * time.Millisecond
-	defaultKeyPrefix    = "cachegate"
 )
 
 // Redis is a Store on Redis (one node, Sentinel or Cluster): each entry is
@@ -33,32 +25,11 @@ type Redis struct {
 	gets   *batcher
 }
 
-// NewRedis returns a Redis store for cfg. It checks the configuration (and
-// loads the TLS CA file) but does not connect: Redis may be down when the
-// proxy starts, and operations then fail until it is up. Zero timeouts
-// default to 500ms (dial) and 200ms (read, write), an empty key prefix to
-// "cachegate".
-func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
-	if len(cfg.Addrs) == 0 {
-		return nil, errors.New("store: redis: no address in addrs")
-	}
-	if cfg.DB < 0 {
-		return nil, fmt.Errorf("store: redis: db %d is negative", cfg.DB)
-	}
-	if cfg.DB != 0 && (cfg.Cluster || (cfg.MasterName == "" && len(cfg.Addrs) > 1)) {
-		return nil, fmt.Errorf("store: redis: db %d: Redis Cluster has only db 0", cfg.DB)
-	}
-	if cfg.PoolSize < 0 {
-		return nil, fmt.Errorf("store: redis: pool_size %d is negative", cfg.PoolSize)
-	}
-	for _, t := range []struct {
-		name string
-		d    policy.Duration
-	}{{"dial_timeout", cfg.DialTimeout}, {"read_timeout", cfg.ReadTimeout}, {"write_timeout", cfg.WriteTimeout}} {
-		if t.d < 0 {
-			return nil, fmt.Errorf("store: redis: %s %v is negative", t.name, time.Duration(t.d))
-		}
-	}
+// NewRedis returns a Redis store for cfg, a configuration config.Parse
+// accepted (its defaults and checks are config's: see config.Default). It
+// loads the TLS CA file but does not connect: Redis may be down when the
+// proxy starts, and operations then fail until it is up.
+func NewRedis(cfg config.RedisConfig) (*Redis, error) {
 	opts := &redis.UniversalOptions{
 		Addrs:                 cfg.Addrs,
 		Username:              cfg.Username,
@@ -66,9 +37,9 @@ func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
 		DB:                    cfg.DB,
 		MasterName:            cfg.MasterName,
 		IsClusterMode:         cfg.Cluster,
-		DialTimeout:           orDefault(cfg.DialTimeout, defaultDialTimeout),
-		ReadTimeout:           orDefault(cfg.ReadTimeout, defaultReadTimeout),
-		WriteTimeout:          orDefault(cfg.WriteTimeout, defaultWriteTimeout),
+		DialTimeout:           cfg.DialTimeout.D(),
+		ReadTimeout:           cfg.ReadTimeout.D(),
+		WriteTimeout:          cfg.WriteTimeout.D(),
 		ContextTimeoutEnabled: true,
 		PoolSize:              cfg.PoolSize,
 		MaxRetries:            1,
@@ -81,9 +52,6 @@ func NewRedis(cfg policy.RedisConfig) (*Redis, error) {
 		opts.TLSConfig = tc
 	}
 	prefix := cfg.KeyPrefix
-	if prefix == "" {
-		prefix = defaultKeyPrefix
-	}
 	c := newUniversalClient(opts)
 	// A pipeline of a batch gets one read timeout per round trip, like a
 	// single command, plus the write.
@@ -123,16 +91,9 @@ func newUniversalClient(o *redis.UniversalOptions) redis.UniversalClient {
 	}
 }
 
-func orDefault(d policy.Duration, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return time.Duration(d)
-}
-
 // tlsConfig builds the client TLS configuration; a CA file replaces the
 // system roots.
-func tlsConfig(c policy.RedisTLSConfig) (*tls.Config, error) {
+func tlsConfig(c config.RedisTLSConfig) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         c.ServerName,
@@ -268,7 +229,7 @@ func (e *RedisConfigError) Unwrap() error { return e.Err }
 // SELECT, and the ACL's command and key rules, answer to. It returns a
 // *RedisConfigError when Redis refused the configuration, another error
 // when it did not answer, and nil when it serves.
-func (r *Redis) Check(ctx context.Context, cfg policy.RedisConfig) error {
+func (r *Redis) Check(ctx context.Context, cfg config.RedisConfig) error {
 	err := r.c.Ping(ctx).Err()
 	if err == nil {
 		err = r.c.Get(ctx, r.KeyFor("start-check")).Err()
@@ -288,7 +249,7 @@ func (r *Redis) Check(ctx context.Context, cfg policy.RedisConfig) error {
 // ConfigProblem returns the *RedisConfigError that err is, naming the
 // option to fix, or nil when err is not Redis refusing the configuration
 // (a timeout, a refused connection, OOM, LOADING...).
-func ConfigProblem(err error, cfg policy.RedisConfig) *RedisConfigError {
+func ConfigProblem(err error, cfg config.RedisConfig) *RedisConfigError {
 	var re redis.Error
 	if err == nil || !errors.As(err, &re) {
 		return nil

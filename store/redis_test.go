@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -23,13 +23,13 @@ func TestMain(m *testing.M) { testutil.MainWithRedis(m) }
 // newTestRedis returns a Redis store on addrs (default: the package's
 // redis-server) whose keys have a prefix of the test's own, closed when the
 // test ends.
-func newTestRedis(t *testing.T, cfg policy.RedisConfig) *Redis {
+func newTestRedis(t *testing.T, cfg config.RedisConfig) *Redis {
 	t.Helper()
 	if cfg.Addrs == nil {
 		cfg.Addrs = []string{testutil.Redis().Addr()}
 	}
 	cfg.KeyPrefix = "test:" + testutil.UniquePrefix(t)
-	r, err := NewRedis(cfg)
+	r, err := NewRedis(withDefaults(cfg))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -37,9 +37,23 @@ func newTestRedis(t *testing.T, cfg policy.RedisConfig) *Redis {
 	return r
 }
 
+// withDefaults is cfg with the timeouts it leaves zero at their defaults
+// (config.Default), as config.Parse gives them to NewRedis.
+func withDefaults(cfg config.RedisConfig) config.RedisConfig {
+	def := config.Default().Store.Redis
+	for _, d := range []struct{ v, def *config.Duration }{
+		{&cfg.DialTimeout, &def.DialTimeout}, {&cfg.ReadTimeout, &def.ReadTimeout}, {&cfg.WriteTimeout, &def.WriteTimeout},
+	} {
+		if *d.v == 0 {
+			*d.v = *d.def
+		}
+	}
+	return cfg
+}
+
 func TestRedisRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	for name, e := range map[string]*Entry{
 		"response": sampleEntry(16 << 10),
 		"marker":   {Vary: []string{"Accept-Encoding"}, Seq: 3},
@@ -58,7 +72,7 @@ func TestRedisRoundTrip(t *testing.T) {
 }
 
 func TestRedisKeyFor(t *testing.T) {
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "cg"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "cg"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +86,7 @@ func TestRedisKeyFor(t *testing.T) {
 }
 
 func TestRedisGetMissIsErrNotFound(t *testing.T) {
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	if _, err := r.Get(context.Background(), "absent"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of an absent key: err %v, want ErrNotFound", err)
 	}
@@ -80,7 +94,7 @@ func TestRedisGetMissIsErrNotFound(t *testing.T) {
 
 func TestRedisGetOfGarbageIsAnError(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	if err := r.Client().Set(ctx, r.KeyFor("garbage"), "not an entry", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +105,7 @@ func TestRedisGetOfGarbageIsAnError(t *testing.T) {
 
 func TestRedisSetsTTL(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	const ttl = 10 * time.Second
 	if err := r.Set(ctx, "k", sampleEntry(64), ttl); err != nil {
 		t.Fatal(err)
@@ -113,7 +127,7 @@ func TestRedisSetsTTL(t *testing.T) {
 
 func TestRedisDeleteSeveralKeys(t *testing.T) {
 	ctx := context.Background()
-	r := newTestRedis(t, policy.RedisConfig{})
+	r := newTestRedis(t, config.RedisConfig{})
 	for _, id := range []string{"a", "b", "c"} {
 		if err := r.Set(ctx, id, sampleEntry(64), time.Minute); err != nil {
 			t.Fatal(err)
@@ -139,7 +153,7 @@ func TestRedisDeleteSeveralKeys(t *testing.T) {
 func TestRedisKeepsWorkingAfterRedisRestarts(t *testing.T) {
 	ctx := context.Background()
 	srv := testutil.OwnRedis(t)
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}})
 	e := sampleEntry(64)
 	if err := r.Set(ctx, "k", e, time.Minute); err != nil {
 		t.Fatal(err)
@@ -186,10 +200,10 @@ func TestRedisCluster(t *testing.T) {
 	defer c.Close()
 	for _, tt := range []struct {
 		name string
-		cfg  policy.RedisConfig
+		cfg  config.RedisConfig
 	}{
-		{"all seeds", policy.RedisConfig{Addrs: c.Addrs()}},
-		{"one seed, cluster true", policy.RedisConfig{Addrs: c.Addrs()[:1], Cluster: true}},
+		{"all seeds", config.RedisConfig{Addrs: c.Addrs()}},
+		{"one seed, cluster true", config.RedisConfig{Addrs: c.Addrs()[:1], Cluster: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -241,7 +255,7 @@ func TestNewRedisWithUnreachableAddressFailsFast(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{addr}})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{addr}}))
 	if err != nil {
 		t.Fatalf("NewRedis with nothing listening on %s: %v, want no error", addr, err)
 	}
@@ -264,15 +278,11 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The other options are checked by config (TestParseRefusesRedisOptionsTheStoreCannotUse).
 	addrs := []string{"127.0.0.1:6379"}
-	for name, cfg := range map[string]policy.RedisConfig{
-		"no address":          {},
-		"db in cluster":       {Addrs: addrs, Cluster: true, DB: 2},
-		"negative db":         {Addrs: addrs, DB: -1},
-		"negative timeout":    {Addrs: addrs, ReadTimeout: policy.Duration(-time.Second)},
-		"negative pool size":  {Addrs: addrs, PoolSize: -1},
-		"missing CA file":     {Addrs: addrs, TLS: policy.RedisTLSConfig{Enabled: true, CAFile: missingCA}},
-		"CA file without PEM": {Addrs: addrs, TLS: policy.RedisTLSConfig{Enabled: true, CAFile: notPEM}},
+	for name, cfg := range map[string]config.RedisConfig{
+		"missing CA file":     {Addrs: addrs, TLS: config.RedisTLSConfig{Enabled: true, CAFile: missingCA}},
+		"CA file without PEM": {Addrs: addrs, TLS: config.RedisTLSConfig{Enabled: true, CAFile: notPEM}},
 	} {
 		if r, err := NewRedis(cfg); err == nil {
 			r.Close()
@@ -283,7 +293,7 @@ func TestNewRedisRejectsBadConfig(t *testing.T) {
 
 func BenchmarkRedisGet(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench"}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -302,7 +312,7 @@ func BenchmarkRedisGet(b *testing.B) {
 }
 
 func TestConcurrentGetsArePipelinedAndEachGetsItsOwnAnswer(t *testing.T) {
-	r := newTestRedis(t, policy.RedisConfig{KeyPrefix: t.Name()})
+	r := newTestRedis(t, config.RedisConfig{KeyPrefix: t.Name()})
 	ctx := context.Background()
 	for i := range 100 {
 		if err := r.Set(ctx, fmt.Sprintf("k%d", i), &Entry{Status: 200, Key: fmt.Sprintf("v%d", i)}, time.Minute); err != nil {
@@ -342,7 +352,7 @@ func TestRedisStoreThroughSentinelFollowsAFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	r := newTestRedis(t, policy.RedisConfig{Addrs: []string{s.Addr()}, MasterName: redistest.MasterName})
+	r := newTestRedis(t, config.RedisConfig{Addrs: []string{s.Addr()}, MasterName: redistest.MasterName})
 	ctx := context.Background()
 	if err := r.Set(ctx, "before", &Entry{Status: 200, Key: "before"}, time.Minute); err != nil {
 		t.Fatalf("set through Sentinel: %v", err)

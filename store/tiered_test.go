@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/testutil"
-	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
@@ -29,7 +29,7 @@ func newTieredFixture(t *testing.T, l1Bytes int64) *tieredFixture {
 	t.Helper()
 	srv := testutil.OwnRedis(t)
 	f := &tieredFixture{srv: srv, clock: &fakeClock{t: time.Now()}}
-	f.l2 = newTestRedis(t, policy.RedisConfig{Addrs: []string{srv.Addr()}})
+	f.l2 = newTestRedis(t, config.RedisConfig{Addrs: []string{srv.Addr()}})
 	f.l1 = NewMemory(l1Bytes)
 	f.l1.now = f.clock.Now
 	f.trusted.Store(true)
@@ -274,7 +274,7 @@ func TestAdmissionRecordDoesNotAllocate(t *testing.T) {
 
 func BenchmarkTieredGetL1Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench-tiered"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench-tiered"}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func BenchmarkTieredGetL1Parallel(b *testing.B) {
 
 func BenchmarkTieredGetL2Parallel(b *testing.B) {
 	ctx := context.Background()
-	r, err := NewRedis(policy.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench-tiered-l2"})
+	r, err := NewRedis(withDefaults(config.RedisConfig{Addrs: []string{testutil.Redis().Addr()}, KeyPrefix: "bench-tiered-l2"}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"bytes"
@@ -76,72 +76,57 @@ func Load(path string) (*Config, error) {
 // environment (":-" also applies when NAME is set but empty; "$${" writes a
 // literal "${"). Expansion happens per value, after the YAML structure is
 // read, so a variable can neither add options nor break the syntax, and
-// comments are left alone. Then options are decoded strictly (an unknown
-// option is an error), checked, and the defaults documented on Config are
-// filled in. Every problem found is reported, in a *ConfigError.
+// comments are left alone. The options are then checked against the
+// schema (an unknown option is an error), decoded by yaml.v3 over
+// Default() (anchors, aliases and merge keys as yaml.v3 reads them), and
+// validated. Every problem found is reported, in a *ConfigError.
 func Parse(file string, data []byte) (*Config, error) {
-	p := &parser{
-		file:    file,
-		keyLine: map[string]int{},
-		line:    map[string]int{},
-		set:     map[string]bool{},
-		bad:     map[string]bool{},
-	}
-	cfg := &Config{}
+	cfg, _, err := parse(file, data)
+	return cfg, err
+}
+
+// parse is Parse, also returning where each option was written.
+func parse(file string, data []byte) (*Config, *index, error) {
+	p := &parser{file: file, index: newIndex(), expanded: map[*yaml.Node]bool{}}
 	root := p.document(data)
+	cfg := Default()
 	if root != nil {
-		p.decode(root, reflect.ValueOf(cfg).Elem(), "")
+		p.walk(root, reflect.TypeFor[Config](), "")
+	} else {
+		p.line[""] = 1 // an empty file: problems are on its first line
+	}
+	if root != nil && !p.bad[""] {
+		if err := root.Decode(cfg); err != nil {
+			p.add(root.Line, "", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
 	}
 	if len(p.problems) == 0 || root != nil {
-		p.validate(cfg) // not after a syntax error: the file was not read
+		// Not after a syntax error: the file was not read.
+		cfg.complete(p.index)
+		p.problems = append(p.problems, cfg.validate(p.index)...)
 	}
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
-		return nil, &ConfigError{File: file, Problems: p.problems}
+		return nil, nil, &ConfigError{File: file, Problems: p.problems}
 	}
-	p.applyDefaults(cfg)
-	for i := range cfg.Routes {
-		compileKey(&cfg.Routes[i].KeyOptions)
-	}
-	compileKey(&cfg.DefaultRoute.KeyOptions)
-	return cfg, nil
+	return cfg, p.index, nil
 }
 
-// parser decodes a YAML node tree into Config, remembering where each
-// option was written and collecting problems.
+// parser checks a YAML node tree against the schema of Config before
+// yaml.v3 decodes it, so that each problem is reported with its line and
+// option path, and records in index where each option was written.
 type parser struct {
 	file     string
 	problems []Problem
-	keyLine  map[string]int  // option path → line of its key
-	line     map[string]int  // option path → line of its value
-	set      map[string]bool // option path → written with a non-null value
-	bad      map[string]bool // option path → already has a problem
+	*index
+	// expanded holds the scalars whose environment variables are already
+	// expanded: a node reached through several aliases is expanded once.
+	expanded map[*yaml.Node]bool
 }
 
 func (p *parser) add(line int, option, format string, args ...any) {
 	p.problems = append(p.problems, Problem{Line: line, Option: option, Message: fmt.Sprintf(format, args...)})
 	p.bad[option] = true
-}
-
-// lineOf returns the line where option was written or, when it was not,
-// the line of its closest written parent.
-func (p *parser) lineOf(option string) int {
-	for {
-		if l, ok := p.keyLine[option]; ok {
-			return l
-		}
-		if l, ok := p.line[option]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(option, ".[")
-		if i < 0 {
-			if l, ok := p.line[""]; ok {
-				return l
-			}
-			return 1
-		}
-		option = option[:i]
-	}
 }
 
 var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -195,98 +180,97 @@ func join(path, name string) string {
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-// decode sets v from n; path is v's option path.
-func (p *parser) decode(n *yaml.Node, v reflect.Value, path string) {
+// walk checks n against type t, the type of the option at path, expanding
+// environment variables in its scalars. It reports whether n is to be
+// decoded: written (not null) and without a problem. What is not is
+// removed from the tree, so that the option keeps its default and the
+// rest of the file is still decoded and validated: every problem is
+// reported at once.
+func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) bool {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if _, ok := p.line[path]; !ok {
 		p.line[path] = n.Line
 	}
-	if n.Kind == yaml.ScalarNode {
-		if n = p.expand(n, path); n == nil {
-			return
-		}
+	if n.Kind == yaml.ScalarNode && !p.expand(n, path) {
+		return false
 	}
 	if isNull(n) {
-		return
+		return false
 	}
 	p.set[path] = true
-	p.value(n, v, path)
+	p.check(n, t, path)
+	return !p.bad[path]
 }
 
-// value sets v from n, a node that is not null and whose scalar value is
-// already expanded; path is v's option path.
-func (p *parser) value(n *yaml.Node, v reflect.Value, path string) {
-	if v.Addr().Type().Implements(unmarshalerType) {
-		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			p.add(n.Line, path, "%s", err.Error())
-		}
-		return
-	}
-	switch v.Kind() {
-	case reflect.Struct:
+// check reports a problem when n, a node that is not null and whose scalar
+// value is expanded, cannot be decoded into type t; path is its option.
+func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
+	switch {
+	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			p.add(n.Line, path, "expected a mapping of options, got %s", describe(n))
 			return
 		}
-		p.mapping(n, v, path, map[string]int{}, map[*yaml.Node]bool{})
+		p.mapping(n, t, path, map[string]int{}, map[*yaml.Node]bool{})
+		return
+	case reflect.PointerTo(t).Implements(unmarshalerType):
+		if err := reflect.New(t).Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			p.add(n.Line, path, "%s", err.Error())
+		}
+		return
+	}
+	switch t.Kind() {
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			p.add(n.Line, path, "expected a list, got %s", describe(n))
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
-			p.decode(c, s.Index(i), path+"["+strconv.Itoa(i)+"]")
+			if !p.walk(c, t.Elem(), path+"["+strconv.Itoa(i)+"]") {
+				n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: c.Line, Column: c.Column}
+			}
 		}
-		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			p.add(n.Line, path, "expected a string, got %s", describe(n))
-			return
 		}
-		v.SetString(n.Value)
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
 			p.add(n.Line, path, "expected true or false, got %s", describe(n))
-			return
 		}
-		v.SetBool(b)
 	case reflect.Int:
 		var i int64
-		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil || v.OverflowInt(i) {
+		if n.Kind != yaml.ScalarNode || n.Decode(&i) != nil || reflect.New(t).Elem().OverflowInt(i) {
 			p.add(n.Line, path, "expected an integer, got %s", describe(n))
-			return
 		}
-		v.SetInt(i)
 	case reflect.Float64:
 		var f float64
 		if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
 			p.add(n.Line, path, "expected a number, got %s", describe(n))
-			return
 		}
-		v.SetFloat(f)
 	case reflect.Pointer:
-		e := reflect.New(v.Type().Elem())
-		p.value(n, e.Elem(), path)
-		v.Set(e)
+		p.check(n, t.Elem(), path)
 	default:
-		panic("policy: no decoder for " + v.Type().String())
+		panic("config: no check for " + t.String())
 	}
 }
 
-// mapping sets the fields of struct v from the mapping n. seen holds the
-// options already set (name → line). merged holds the mappings of this
-// struct already read: n itself, and those "<<" merges brought in, whose
-// keys yield to those written explicitly (YAML merge keys); each is read
-// once, so a merge that refers to itself ends.
-func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[string]int, merged map[*yaml.Node]bool) {
+// mapping checks the options of struct type t in the mapping n. seen holds
+// the options already set (name → line). merged holds the mappings of
+// this struct already read: n itself, and those "<<" merges brought in,
+// whose keys yield to those written explicitly (YAML merge keys); each is
+// read once, so a merge that refers to itself ends. Options written null,
+// or as an empty string where an empty string means the default, are
+// removed from n, so that the decoder leaves their defaults alone.
+func (p *parser) mapping(n *yaml.Node, t reflect.Type, path string, seen map[string]int, merged map[*yaml.Node]bool) {
 	inMerge := len(merged) > 0
 	merged[n] = true
-	fields := fieldsOf(v.Type())
+	fields := fieldsOf(t)
 	var merges []*yaml.Node
+	kept := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -295,6 +279,7 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[st
 		}
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
 			merges = append(merges, val)
+			kept = append(kept, k, val)
 			continue
 		}
 		option := join(path, k.Value)
@@ -307,12 +292,19 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[st
 			if !inMerge {
 				p.add(k.Line, option, "set twice (first on line %d)", first)
 			}
+			// A merged mapping may be an anchor read elsewhere too.
+			kept = append(kept, k, val)
 			continue
 		}
 		seen[k.Value] = k.Line
 		p.keyLine[option] = k.Line
-		p.decode(val, v.Field(f), option)
+		if p.walk(val, f.Type, option) && !emptyMeansDefault(val, f) {
+			kept = append(kept, k, val)
+		} else {
+			delete(p.set, option)
+		}
 	}
+	n.Content = kept
 	for _, m := range merges {
 		if m.Kind == yaml.AliasNode && m.Alias != nil {
 			m = m.Alias
@@ -330,29 +322,46 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string, seen map[st
 				continue
 			}
 			if !merged[each] {
-				p.mapping(each, v, path, seen, merged)
+				p.mapping(each, t, path, seen, merged)
 			}
 		}
 	}
 }
 
-// fieldsOf maps the YAML option names of struct type t to field indexes.
-func fieldsOf(t reflect.Type) map[string]int {
-	fields := make(map[string]int, t.NumField())
+// emptyMeansDefault reports whether val, the value of field f, is an
+// empty string that leaves the option at its default (see Config).
+func emptyMeansDefault(val *yaml.Node, f reflect.StructField) bool {
+	if val.Kind == yaml.AliasNode && val.Alias != nil {
+		val = val.Alias
+	}
+	return f.Type.Kind() == reflect.String && val.Kind == yaml.ScalarNode && val.Value == "" &&
+		f.Tag.Get("empty") != "keep"
+}
+
+// fieldsOf maps the YAML option names of struct type t to its fields.
+func fieldsOf(t reflect.Type) map[string]reflect.StructField {
+	fields := make(map[string]reflect.StructField, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || name == "" || name == "-" {
-			continue
+		if name := optionName(f); name != "" {
+			fields[name] = f
 		}
-		fields[name] = i
 	}
 	return fields
 }
 
+// optionName is the YAML name of field f, or "" when f is no option.
+func optionName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if !f.IsExported() || name == "-" {
+		return ""
+	}
+	return name
+}
+
 // suggest returns ` (did you mean "x"?)` for the known option closest to
 // name, when one is close enough to be a typo.
-func suggest(name string, fields map[string]int) string {
+func suggest(name string, fields map[string]reflect.StructField) string {
 	best, bestDist := "", 3
 	for known := range fields {
 		if d := editDistance(name, known); d < bestDist || d == bestDist && known < best {
@@ -386,27 +395,29 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// expand returns n with environment variables expanded in its value (a
-// copy when anything changed), or nil after recording a problem.
-func (p *parser) expand(n *yaml.Node, path string) *yaml.Node {
-	if !strings.Contains(n.Value, "$") {
-		return n
+// expand replaces the environment variables in the value of the scalar n,
+// in place and once, and reports whether that succeeded (a problem is
+// recorded when not). A plain scalar's type is then resolved from the
+// expanded value, so that ${PORT} can be a number.
+func (p *parser) expand(n *yaml.Node, path string) bool {
+	if p.expanded[n] || !strings.Contains(n.Value, "$") {
+		return true
 	}
 	s, err := expandEnv(n.Value)
 	if err != nil {
 		p.add(n.Line, path, "%s", err.Error())
-		return nil
+		return false
 	}
+	p.expanded[n] = true
 	if s == n.Value {
-		return n
+		return true
 	}
-	c := *n
-	c.Value = s
+	n.Value = s
 	quoted := yaml.TaggedStyle | yaml.SingleQuotedStyle | yaml.DoubleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
-	if c.Style&quoted == 0 {
-		c.Tag = "" // a plain scalar: resolve its type from the expanded value
+	if n.Style&quoted == 0 {
+		n.Tag = "" // a plain scalar: resolve its type from the expanded value
 	}
-	return &c
+	return true
 }
 
 // expandEnv replaces ${NAME} and ${NAME:-default} in s from the

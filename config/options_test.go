@@ -1,7 +1,6 @@
-package policy
+package config
 
 import (
-	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -125,43 +124,8 @@ tls:
 	if dr.SetCookie != SetCookieStore || dr.EarlyRefreshBeta != 0 || dr.TTLJitter != 0.1 {
 		t.Errorf("default_route = %q, beta %v, jitter %v, want store, 0 from cache.early_refresh_beta, 0.1", dr.SetCookie, dr.EarlyRefreshBeta, dr.TTLJitter)
 	}
-	if len(a.targetFields()) != 0 || len(dr.targetFields()) != 0 {
-		t.Errorf("targetFields = %q, %q, want none after targeted_fields: []", a.targetFields(), dr.targetFields())
-	}
 	if cfg.Warm.Concurrency != 64 || cfg.Warm.Interval.D() != time.Hour {
 		t.Errorf("warm = %+v", cfg.Warm)
-	}
-}
-
-func TestRouteSetCookieModes(t *testing.T) {
-	for _, tc := range []struct {
-		mode   string
-		stores bool
-		omit   []string
-	}{
-		{SetCookiePass, false, nil},
-		{SetCookieStrip, true, []string{"Set-Cookie"}},
-		{SetCookieStore, true, nil},
-	} {
-		rt := &Route{SetCookie: tc.mode}
-		if rt.storesSetCookie() != tc.stores || !reflect.DeepEqual(rt.omittedSetCookie(), tc.omit) {
-			t.Errorf("set_cookie %s: stores %v, omits %q; want %v, %q", tc.mode, rt.storesSetCookie(), rt.omittedSetCookie(), tc.stores, tc.omit)
-		}
-	}
-}
-
-func TestStripStoresAResponseWithoutItsSetCookie(t *testing.T) {
-	cfg := mustParse(t, "origin: http://o\ndefault_route:\n  set_cookie: strip\n")
-	req, _ := http.NewRequest(http.MethodGet, "http://o/", nil)
-	now := time.Now()
-	for _, h := range []http.Header{
-		{"Cache-Control": {"max-age=60"}, "Set-Cookie": {"s=1"}},
-		{"Cdn-Cache-Control": {"max-age=60"}, "Set-Cookie": {"s=1"}},
-	} {
-		dec := DecideStore(&cfg.DefaultRoute, req, http.StatusOK, h, now, now)
-		if !dec.Store || !strings.Contains(strings.Join(dec.OmitHeaders, ","), "Set-Cookie") {
-			t.Errorf("response %v: store %v, omit %q; want stored without Set-Cookie", h, dec.Store, dec.OmitHeaders)
-		}
 	}
 }
 
@@ -199,5 +163,86 @@ webhooks:
 	_, _, _, err = w.Render(map[string]any{"model": "post"})
 	if err == nil || !strings.Contains(err.Error(), "webhook cms") || !strings.Contains(err.Error(), "webhooks[0].tags[0]") {
 		t.Errorf("Render of a payload without entry: %v, want an error naming the webhook and the template", err)
+	}
+}
+
+func TestParseRefusesRedisOptionsTheStoreCannotUse(t *testing.T) {
+	got := parseErr(t, `origin: http://o
+store:
+  redis:
+    addrs: []
+    db: 2
+    cluster: true
+    pool_size: -1
+    dial_timeout: 0
+    read_timeout: 0s
+    write_timeout: 0
+`)
+	wantLines(t, got,
+		`cfg.yaml:4: store.redis.addrs: required: at least one host:port`,
+		`cfg.yaml:5: store.redis.db: Redis Cluster has only db 0, got 2`,
+		`cfg.yaml:7: store.redis.pool_size: must not be negative, got -1`,
+		`cfg.yaml:8: store.redis.dial_timeout: must be greater than 0`,
+		`cfg.yaml:9: store.redis.read_timeout: must be greater than 0`,
+		`cfg.yaml:10: store.redis.write_timeout: must be greater than 0`,
+	)
+	got = parseErr(t, "origin: http://o\nstore:\n  redis:\n    addrs: [a:1, b:2]\n    db: 1\n")
+	wantLines(t, got, `cfg.yaml:5: store.redis.db: Redis Cluster has only db 0, got 1`)
+	mustParse(t, "origin: http://o\nstore:\n  redis:\n    addrs: [a:1, b:2]\n    master_name: m\n    db: 1\n")
+}
+
+func TestAnEmptyValueTakesTheDefault(t *testing.T) {
+	t.Setenv("CG_EMPTY", "")
+	cfg := mustParse(t, `origin: http://o
+listen: ""
+log: {level: "${CG_EMPTY}", format: ~}
+cache: {name: ""}
+routes:
+  - name: a
+    match: {path: /a/}
+    mode: ""
+admin:
+  listen: ""
+`)
+	def := Default()
+	if cfg.Listen != def.Listen || cfg.Log.Level != def.Log.Level || cfg.Log.Format != def.Log.Format || cfg.Cache.Name != def.Cache.Name {
+		t.Errorf("listen, log, cache.name = %q, %+v, %q; want the defaults", cfg.Listen, cfg.Log, cfg.Cache.Name)
+	}
+	if cfg.Routes[0].Mode != ModeRespect {
+		t.Errorf("routes[0].mode \"\" = %q, want the default respect", cfg.Routes[0].Mode)
+	}
+	if cfg.Admin.Listen != "" {
+		t.Errorf("admin.listen \"\" = %q, want \"\": it turns the admin listener off", cfg.Admin.Listen)
+	}
+}
+
+func TestValidateChecksAConfigBuiltInCode(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "origin: required") {
+		t.Errorf("Validate of Default() = %v, want origin required", err)
+	}
+	cfg.Origin = "http://o"
+	cfg.Webhooks = []Webhook{{Name: "a", Secret: "s", Tags: []string{"{{.id}}"}, SignatureHeader: "X-Signature", Tolerance: Duration(time.Minute)}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate = %v, want nil", err)
+	}
+	if tags, _, _, err := cfg.Webhooks[0].Render(map[string]any{"id": "x"}); err != nil || len(tags) != 1 || tags[0] != "x" {
+		t.Errorf("Render after Validate = %q, %v, want the parsed template's [x]", tags, err)
+	}
+	cfg.Cache.Collapse.Wait = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), ": cache.collapse.wait: must be greater than 0") {
+		t.Errorf("Validate with collapse.wait 0 = %v, want a problem naming it", err)
+	}
+}
+
+func TestRoutesInAListStartFromARoutesDefaults(t *testing.T) {
+	cfg := mustParse(t, "origin: http://o\ncache: {early_refresh_beta: 2}\nroutes:\n  - {name: a, match: {path: /a/}}\n  - {name: b, match: {path: /b/}, early_refresh_beta: 0}\n")
+	a, b := cfg.Routes[0], cfg.Routes[1]
+	want := defaultRouteOptions()
+	if a.Mode != want.Mode || a.TTLJitter != want.TTLJitter || a.StaleIfUnreachable != want.StaleIfUnreachable || !reflect.DeepEqual(a.KeyOptions.IgnoreQuery, want.KeyOptions.IgnoreQuery) {
+		t.Errorf("routes[0] = %+v, want a route's defaults", a)
+	}
+	if a.EarlyRefreshBeta != 2 || b.EarlyRefreshBeta != 0 || cfg.DefaultRoute.EarlyRefreshBeta != 2 {
+		t.Errorf("early_refresh_beta = %v, %v, default_route %v; want 2 from cache, 0 written, 2", a.EarlyRefreshBeta, b.EarlyRefreshBeta, cfg.DefaultRoute.EarlyRefreshBeta)
 	}
 }

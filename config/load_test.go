@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"errors"
@@ -269,14 +269,14 @@ func TestParseFillsDefaults(t *testing.T) {
 		Routes: []Route{{
 			Name: "a", Match: Match{Path: "/a/"}, Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
-			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1,
 			StaleIfUnreachable: Duration(5 * time.Minute),
 			RequestDirectives:  "ignore",
 		}},
 		DefaultRoute: Route{
 			Name: "default", Mode: "respect",
 			KeyOptions: KeyOptions{IgnoreQuery: []string{"utm_*", "gclid", "fbclid"}},
-			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1, targets: targets,
+			SetCookie:  "pass", EarlyRefreshBeta: 1, TTLJitter: 0.1,
 			StaleIfUnreachable: Duration(5 * time.Minute),
 			RequestDirectives:  "ignore",
 		},
@@ -299,9 +299,6 @@ func TestParseFillsDefaults(t *testing.T) {
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      64 << 20,
 		},
-	}
-	for i := range cfg.Routes {
-		cfg.Routes[i].match = matcher{}
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)

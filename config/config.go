@@ -1,16 +1,25 @@
-package policy
+package config
 
 import (
-	"net/netip"
 	"text/template"
 	"time"
 )
 
-// Config is the whole configuration file. Defaults are filled in by Load;
+// Config is the whole configuration file. Default returns every option's
+// default, which Parse starts from (the one place defaults are written);
 // config.example.yaml documents every option with its default.
+//
+// An option tagged reload:"restart" (with everything below it) is read
+// once, when the process starts: a reload that changes it keeps the old
+// value and says so (RestartNeeded). Every other option takes effect at a
+// reload.
+//
+// An option written as an empty string ("" or ${VAR} of an empty
+// variable) takes its default, unless it is tagged empty:"keep"
+// (admin.listen, where "" turns the admin listener off).
 type Config struct {
-	// Listen is the proxy's HTTP address. Default ":8080".
-	Listen string `yaml:"listen"`
+	// Listen is the proxy's HTTP address.
+	Listen string `yaml:"listen" reload:"restart"`
 	// Origin is the backend's base URL, e.g. "http://127.0.0.1:9000". Required.
 	Origin string `yaml:"origin"`
 	// Admin is the admin listener (purge, metrics, health).
@@ -18,7 +27,7 @@ type Config struct {
 	// Log configures log/slog.
 	Log LogConfig `yaml:"log"`
 	// Store says where entries live.
-	Store StoreConfig `yaml:"store"`
+	Store StoreConfig `yaml:"store" reload:"restart"`
 	// Cache holds cache-wide limits and names.
 	Cache CacheConfig `yaml:"cache"`
 	// Routes are tried in order; the first that matches a request applies.
@@ -31,22 +40,19 @@ type Config struct {
 	// ClientTimeouts bound what a client may hold.
 	ClientTimeouts ClientTimeouts `yaml:"client_timeouts"`
 	// ShutdownTimeout bounds a graceful shutdown: in-flight requests get
-	// this long to finish before connections are closed. Default 30s.
+	// this long to finish before connections are closed.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// Webhooks turn signed POSTs from a CMS into purges.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Warm lists what is fetched into the cache at start (and periodically).
 	Warm Warm `yaml:"warm"`
 	// TLS configures the HTTPS listener.
-	TLS TLSConfig `yaml:"tls"`
+	TLS TLSConfig `yaml:"tls" reload:"restart"`
 	// TrustedProxies are the CIDRs (or single addresses) of the proxies in
 	// front of cachegate (a CDN, a load balancer) whose X-Forwarded-For,
-	// Forwarded for= and X-Forwarded-Proto are kept. Default []: every
-	// client's forwarding fields are replaced by cachegate's own.
+	// Forwarded for= and X-Forwarded-Proto are kept. From any other peer,
+	// the forwarding fields are replaced by cachegate's own.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-
-	// trusted is TrustedProxies parsed by Parse.
-	trusted []netip.Prefix
 
 	// ClientLimits bound what a client may send and how slowly.
 	ClientLimits ClientLimits `yaml:"client_limits"`
@@ -57,26 +63,26 @@ type Config struct {
 
 // AdminConfig is the admin listener.
 type AdminConfig struct {
-	// Listen is the admin address. Default "127.0.0.1:9091"; "" disables it.
-	Listen string `yaml:"listen"`
-	// Token is the bearer token the admin API requires. Default "" (the
-	// admin API then refuses every purge).
+	// Listen is the admin address. "" disables it.
+	Listen string `yaml:"listen" reload:"restart" empty:"keep"`
+	// Token is the bearer token the admin API requires; when empty, the
+	// admin API refuses every purge.
 	Token string `yaml:"token"`
 }
 
 // LogConfig configures logging.
 type LogConfig struct {
-	// Level is debug, info, warn or error. Default "info".
+	// Level is debug, info, warn or error.
 	Level string `yaml:"level"`
-	// Format is text or json. Default "text".
+	// Format is text or json.
 	Format string `yaml:"format"`
-	// Access logs one line per request at info. Default false.
+	// Access logs one line per request at info.
 	Access bool `yaml:"access"`
 }
 
 // StoreConfig says where entries live.
 type StoreConfig struct {
-	// Backend is memory, redis or tiered (memory L1 over redis). Default "memory".
+	// Backend is memory, redis or tiered (memory L1 over redis).
 	Backend string `yaml:"backend"`
 	// Memory configures the in-process store (and the L1 of tiered).
 	Memory MemoryConfig `yaml:"memory"`
@@ -88,15 +94,15 @@ type StoreConfig struct {
 
 // TieredConfig configures the tiered store.
 type TieredConfig struct {
-	// L1WhenRedisDown is how long after Redis stopped answering the L1
-	// still serves its fresh entries (no purge can be written, so none
-	// can be acknowledged); 0 turns L1 off while Redis is down. Default 30s.
+	// L1WhenRedisDown is how long after Redis stopped answering the L1 still
+	// serves its fresh entries (no purge can be written, so none can be
+	// acknowledged); 0 turns L1 off while Redis is down.
 	L1WhenRedisDown Duration `yaml:"l1_when_redis_down"`
 }
 
 // MemoryConfig configures the in-process store.
 type MemoryConfig struct {
-	// MaxBytes bounds the bytes the store holds. Default 256MiB.
+	// MaxBytes bounds the bytes the store holds.
 	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
@@ -104,101 +110,94 @@ type MemoryConfig struct {
 type RedisConfig struct {
 	// Addrs are host:port pairs. One address is a single node (or, with
 	// Cluster true, a cluster seed); several are cluster seeds, or Sentinels
-	// when MasterName is set. Default ["127.0.0.1:6379"].
+	// when MasterName is set.
 	Addrs []string `yaml:"addrs"`
-	// Cluster forces cluster mode with a single seed address. Default false.
+	// Cluster forces cluster mode with a single seed address.
 	Cluster bool `yaml:"cluster"`
-	// MasterName selects Sentinel mode. Default "".
+	// MasterName selects Sentinel mode.
 	MasterName string `yaml:"master_name"`
-	// Username and Password authenticate (ACL). Default "".
+	// Username and Password authenticate (ACL).
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
-	// DB is the database number (single node and Sentinel only). Default 0.
+	// DB is the database number (single node and Sentinel only).
 	DB int `yaml:"db"`
-	// KeyPrefix starts every key. Default "cachegate".
+	// KeyPrefix starts every key.
 	KeyPrefix string `yaml:"key_prefix"`
 	// TLS enables TLS to Redis.
 	TLS RedisTLSConfig `yaml:"tls"`
-	// DialTimeout bounds a connect. Default (when unset or 0) 500ms.
+	// DialTimeout bounds a connect.
 	DialTimeout Duration `yaml:"dial_timeout"`
-	// ReadTimeout and WriteTimeout bound one command. Default (when unset
-	// or 0) 200ms each.
+	// ReadTimeout and WriteTimeout bound one command.
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
-	// PoolSize is the connections per node. Default 0: go-redis's own
-	// default, 10 per CPU.
+	// PoolSize is the connections per node. 0 is go-redis's own default, 10
+	// per CPU.
 	PoolSize int `yaml:"pool_size"`
 }
 
 // RedisTLSConfig is TLS to Redis.
 type RedisTLSConfig struct {
-	// Enabled turns TLS on. Default false.
+	// Enabled turns TLS on.
 	Enabled bool `yaml:"enabled"`
 	// CAFile is a PEM bundle to trust instead of the system roots.
 	CAFile string `yaml:"ca_file"`
 	// ServerName overrides the name verified in the server's certificate.
 	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify disables verification (tests only). Default false.
+	// InsecureSkipVerify disables verification (tests only).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // CacheConfig holds cache-wide limits and names.
 type CacheConfig struct {
 	// MaxObjectBytes: larger responses stream through and are not stored.
-	// Default 8MiB.
 	MaxObjectBytes ByteSize `yaml:"max_object_bytes"`
-	// Name is this cache's name in Cache-Status (RFC 9211). Default "cachegate".
+	// Name is this cache's name in Cache-Status (RFC 9211).
 	Name string `yaml:"name"`
 	// TargetedFields are the RFC 9213 targeted cache-control fields obeyed,
-	// most specific first, in canonical form. Default
-	// ["Cachegate-Cache-Control", "CDN-Cache-Control"] when absent; an
-	// explicit [] obeys none.
+	// most specific first, in canonical form. An explicit [] obeys none.
 	TargetedFields []string `yaml:"targeted_fields"`
 	// StripResponseFields are response header fields removed before a
-	// response leaves the proxy (e.g. CDN-Cache-Control), in canonical
-	// form. Default [].
+	// response leaves the proxy (e.g. CDN-Cache-Control), in canonical form.
 	StripResponseFields []string `yaml:"strip_response_fields"`
 	// TagHeaders names the response headers that carry an entry's tags.
 	TagHeaders TagHeaders `yaml:"tag_headers"`
-	// ForwardTagHeaders keeps the tag headers in responses sent to
-	// clients. Default false (they are removed).
+	// ForwardTagHeaders keeps the tag headers in responses sent to clients.
 	ForwardTagHeaders bool `yaml:"forward_tag_headers"`
 	// Collapse configures request collapsing (one origin fill per key).
 	Collapse CollapseConfig `yaml:"collapse"`
 	// EarlyRefreshBeta is the early_refresh_beta of routes that do not set
-	// their own. 0 to 10; default 1.0.
+	// their own. 0 to 10.
 	EarlyRefreshBeta float64 `yaml:"early_refresh_beta"`
 }
 
 // TagHeaders names the response headers from which an entry's tags are read.
 type TagHeaders struct {
-	// SurrogateKey holds a space-separated list of tags. Default
-	// "Surrogate-Key".
+	// SurrogateKey holds a space-separated list of tags.
 	SurrogateKey string `yaml:"surrogate_key"`
-	// CacheTag holds a comma-separated list of tags. Default "Cache-Tag".
+	// CacheTag holds a comma-separated list of tags.
 	CacheTag string `yaml:"cache_tag"`
 }
 
 // CollapseConfig bounds request collapsing.
 type CollapseConfig struct {
 	// Wait is how long a request waits for another request's fill of the
-	// same key before going to the origin itself. Default 10s.
+	// same key before going to the origin itself.
 	Wait Duration `yaml:"wait"`
 	// HitForPass is how long a key whose fill turned out uncacheable is
 	// remembered, so that its requests go to the origin at once instead of
-	// queueing behind one another. Default 10s.
+	// queueing behind one another.
 	HitForPass Duration `yaml:"hit_for_pass"`
 }
 
 // OriginTimeouts bound the phases of a request to the origin.
 type OriginTimeouts struct {
-	// Connect bounds establishing a connection (TCP and TLS). Default 5s.
+	// Connect bounds establishing a connection (TCP and TLS).
 	Connect Duration `yaml:"connect"`
 	// ResponseHeader bounds the wait for the response headers once the
 	// request is sent, and, while a response is being stored, the wait for
-	// each next piece of its body. Default 60s.
+	// each next piece of its body.
 	ResponseHeader Duration `yaml:"response_header"`
-	// Idle is how long an idle keep-alive connection is kept. Default 90s.
+	// Idle is how long an idle keep-alive connection is kept.
 	Idle Duration `yaml:"idle"`
 }
 
@@ -206,7 +205,7 @@ type OriginTimeouts struct {
 type ClientTimeouts struct {
 	// Write is how long a client has to accept each piece (32 KiB) of its
 	// response; renewed on progress. A client that stops reading is cut
-	// after it, without holding up the fill or anyone else. Default 30s.
+	// after it, without holding up the fill or anyone else.
 	Write Duration `yaml:"write"`
 }
 
@@ -219,12 +218,11 @@ type Webhook struct {
 	// Secret is the HMAC-SHA256 key the payload is signed with. Required.
 	Secret string `yaml:"secret"`
 	// SignatureHeader is the request header carrying the signature.
-	// Default "X-Signature".
 	SignatureHeader string `yaml:"signature_header"`
 	// TimestampHeader is the request header carrying the signing time.
-	// Default "": no replay check.
+	// When empty, there is no replay check.
 	TimestampHeader string `yaml:"timestamp_header"`
-	// Tolerance is how far the timestamp may be from now. Default 5m.
+	// Tolerance is how far the timestamp may be from now.
 	Tolerance Duration `yaml:"tolerance"`
 	// Tags are text/template templates rendered to the tags to purge.
 	Tags []string `yaml:"tags"`
@@ -233,7 +231,6 @@ type Webhook struct {
 	// Prefixes are templates rendered to the URL prefixes to purge.
 	Prefixes []string `yaml:"prefixes"`
 	// Soft marks the purged entries stale instead of deleting them.
-	// Default false.
 	Soft bool `yaml:"soft"`
 
 	// tagTemplates, urlTemplates and prefixTemplates are Tags, URLs and
@@ -246,29 +243,30 @@ type Webhook struct {
 // Warm lists URLs fetched into the cache at start and, with an interval,
 // again periodically.
 type Warm struct {
-	// URLs are absolute http or https URLs to fetch. Default [].
+	// URLs are absolute http or https URLs to fetch.
 	URLs []string `yaml:"urls"`
 	// Sitemaps are absolute URLs of sitemap.xml files whose URLs are
-	// fetched. Default [].
+	// fetched.
 	Sitemaps []string `yaml:"sitemaps"`
-	// Interval is the time between warm runs. Default 0: only at start.
+	// Interval is the time between warm runs. 0: only at start.
 	Interval Duration `yaml:"interval"`
-	// Concurrency is the number of fetches run at once, 1 to 64. Default 4.
+	// Concurrency is the number of fetches run at once, 1 to 64.
 	Concurrency int `yaml:"concurrency"`
 }
 
 // TLSConfig configures the HTTPS listener.
 type TLSConfig struct {
-	// Listen is the HTTPS address (host:port). Default "": no HTTPS.
+	// Listen is the HTTPS address (host:port); when empty, there is no
+	// HTTPS.
 	Listen string `yaml:"listen"`
 	// Certificates are static certificate and key pairs.
 	Certificates []CertificateFiles `yaml:"certificates"`
 	// ACME obtains and renews certificates automatically.
 	ACME ACMEConfig `yaml:"acme"`
-	// RedirectHTTP answers every request to the HTTP listener (listen)
-	// with a redirect to HTTPS instead of serving it. Default false.
+	// RedirectHTTP answers every request to the HTTP listener (listen) with
+	// a redirect to HTTPS instead of serving it.
 	RedirectHTTP bool `yaml:"redirect_http"`
-	// HTTP2 offers HTTP/2 over TLS. Default true.
+	// HTTP2 offers HTTP/2 over TLS.
 	HTTP2 *bool `yaml:"http2"`
 }
 
@@ -282,24 +280,23 @@ type CertificateFiles struct {
 
 // ACMEConfig obtains certificates from an ACME CA (RFC 8555).
 type ACMEConfig struct {
-	// Email is the account's contact address. Default "".
+	// Email is the account's contact address.
 	Email string `yaml:"email"`
-	// CA is the ACME directory URL, absolute https. Default
-	// "https://acme-v02.api.letsencrypt.org/directory".
+	// CA is the ACME directory URL, absolute https.
 	CA string `yaml:"ca"`
 	// CARoot is a PEM file of roots to trust for CA (e.g. a private CA).
-	// Default "": the system roots.
+	// When empty, the system roots are trusted.
 	CARoot string `yaml:"ca_root"`
 	// Domains are the host names to get certificates for; "*.example.com"
-	// asks for a wildcard. Default [].
+	// asks for a wildcard.
 	Domains []string `yaml:"domains"`
 	// OnDemand gets a certificate at the first TLS handshake for a name,
-	// once Ask approves it. Default false.
+	// once Ask approves it.
 	OnDemand bool `yaml:"on_demand"`
 	// Ask is the URL asked (GET ?domain=NAME) whether a certificate may be
 	// obtained on demand; a 2xx answer approves. Required with OnDemand.
 	Ask string `yaml:"ask"`
-	// StorageDir is where certificates and keys are kept. Default "": in
+	// StorageDir is where certificates and keys are kept. When empty: in
 	// Redis when the store backend is redis or tiered, else "./certmagic".
 	StorageDir string `yaml:"storage_dir"`
 }
@@ -313,24 +310,23 @@ type Route struct {
 	Match Match `yaml:"match"`
 	// TTL: in mode override, the freshness lifetime of every storable
 	// response; in mode respect, the lifetime of a response that carries no
-	// explicit freshness (a heuristic, RFC 9111 §4.2.2). Default 0.
+	// explicit freshness (a heuristic, RFC 9111 §4.2.2).
 	TTL Duration `yaml:"ttl"`
 	// Mode is respect (the origin's Cache-Control / Expires decide) or
-	// override (TTL decides). Default "respect".
+	// override (TTL decides).
 	Mode string `yaml:"mode"`
 	// StaleWhileRevalidate: how long after expiry an entry is served while
 	// one background refresh runs. The origin's directive wins when larger.
-	// Default 0.
 	StaleWhileRevalidate Duration `yaml:"stale_while_revalidate"`
-	// StaleIfError: how long after expiry an entry is served when the
-	// origin fails. The origin's directive wins when larger. Default 0.
+	// StaleIfError: how long after expiry an entry is served when the origin
+	// fails. The origin's directive wins when larger.
 	StaleIfError Duration `yaml:"stale_if_error"`
-	// StaleIfUnreachable: how long after expiry an entry is served when
-	// the origin cannot be reached at all (connection refused or reset,
-	// closed before it answered, timed out), without any stale-if-error
-	// (RFC 9111 §4.2.4 allows a disconnected cache to serve stale). Never
-	// for a response whose must-revalidate, proxy-revalidate, no-cache or
-	// s-maxage forbids serving it stale. 0 disables it. Default 5m.
+	// StaleIfUnreachable: how long after expiry an entry is served when the
+	// origin cannot be reached at all (connection refused or reset, closed
+	// before it answered, timed out), without any stale-if-error (RFC 9111
+	// §4.2.4 allows a disconnected cache to serve stale). Never for a
+	// response whose must-revalidate, proxy-revalidate, no-cache or s-maxage
+	// forbids serving it stale. 0 disables it.
 	StaleIfUnreachable Duration `yaml:"stale_if_unreachable"`
 	// Tags are added to every entry the route stores (purge scopes).
 	Tags []string `yaml:"tags"`
@@ -338,45 +334,35 @@ type Route struct {
 	// cache key. The field is not called Key because Route.Key is the
 	// method that builds a request's key.
 	KeyOptions KeyOptions `yaml:"key"`
-	// Bypass passes every request to the origin, uncached. Default false.
+	// Bypass passes every request to the origin, uncached.
 	Bypass bool `yaml:"bypass"`
 	// SetCookie says what happens to a response with Set-Cookie:
 	// SetCookiePass (not stored), SetCookieStrip (stored without its
 	// Set-Cookie; the client that caused the fill still gets it) or
 	// SetCookieStore (stored with it, so every client gets the cookie:
-	// dangerous, only for cookies that are the same for everyone). Default
-	// "pass".
+	// dangerous, only for cookies that are the same for everyone).
 	SetCookie string `yaml:"set_cookie"`
 	// EarlyRefreshBeta is the beta of XFetch probabilistic early refresh
 	// (Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache
-	// Stampede Prevention", 2015): larger refreshes earlier, 0 disables
-	// it. 0 to 10; default cache.early_refresh_beta (1.0).
+	// Stampede Prevention", 2015): larger refreshes earlier, 0 disables it.
+	// 0 to 10; unset, cache.early_refresh_beta.
 	EarlyRefreshBeta float64 `yaml:"early_refresh_beta"`
 	// TTLJitter is the largest fraction by which a TTL (mode override or
-	// heuristic) is randomly shortened, to spread expiries. 0 to 0.5;
-	// default 0.1.
+	// heuristic) is randomly shortened, to spread expiries. 0 to 0.5.
 	TTLJitter float64 `yaml:"ttl_jitter"`
 	// Request says which client request fields reach the origin.
 	Request RequestOptions `yaml:"request"`
 	// DeceptionCheck, on a route whose path glob ends in a file extension
-	// ("/static/**.css"), stores a response only when its Content-Type
-	// fits the extension (cache-deception armour). Default true (unset is
-	// true).
+	// ("/static/**.css"), stores a response only when its Content-Type fits
+	// the extension (cache-deception armour). Unset is true.
 	DeceptionCheck *bool `yaml:"deception_check"`
 	// RequestDirectives says what a client's no-cache, max-age=0, no-store
 	// and Pragma: no-cache do: RequestDirectivesIgnore (nothing: the cache
 	// answers as for any request, protecting the origin, as Varnish and
 	// nginx do) or RequestDirectivesHonour (RFC 9111 §5.2.1: the stored
-	// response is revalidated, concurrent revalidations of one key
-	// collapsed into one conditional request; no-store is not stored).
-	// Default "ignore".
+	// response is revalidated, concurrent revalidations of one key collapsed
+	// into one conditional request; no-store is not stored).
 	RequestDirectives string `yaml:"request_directives"`
-
-	// match is Match compiled by Parse, so that matching allocates nothing.
-	match matcher
-	// targets is cache.targeted_fields, copied by Parse; nil (a Route not
-	// made by Parse) means DefaultTargets.
-	targets []string
 }
 
 // Match selects requests. Empty fields match anything.
@@ -388,16 +374,16 @@ type Match struct {
 	// Path is a prefix ("/static/") unless it contains *, ? or [, then a
 	// glob where * does not cross "/" and ** does ("/img/**.png").
 	Path string `yaml:"path"`
-	// Methods are the request methods matched. Default: any.
+	// Methods are the request methods matched. None matches any.
 	Methods []string `yaml:"methods"`
 }
 
 // KeyOptions says which parts of a request make its cache key.
 type KeyOptions struct {
 	// IgnoreQuery lists query parameters dropped from the key; a trailing *
-	// matches a prefix. Default ["utm_*", "gclid", "fbclid"].
+	// matches a prefix.
 	IgnoreQuery []string `yaml:"ignore_query"`
-	// IgnoreAllQuery drops the whole query string from the key. Default false.
+	// IgnoreAllQuery drops the whole query string from the key.
 	IgnoreAllQuery bool `yaml:"ignore_all_query"`
 	// Headers are request headers whose values are part of the key.
 	Headers []string `yaml:"headers"`
@@ -405,19 +391,20 @@ type KeyOptions struct {
 	Cookies []string `yaml:"cookies"`
 	// ForwardIgnoredQuery forwards the parameters dropped from the key
 	// (ignore_query, ignore_all_query) to the origin. Unsafe for pages that
-	// reflect them: what one client sent is then stored for all. Default
-	// false: the origin receives the keyed query only.
+	// reflect them: what one client sent is then stored for all. False: the
+	// origin receives the keyed query only.
 	ForwardIgnoredQuery bool `yaml:"forward_ignored_query"`
 }
 
 // RequestOptions says which client request fields reach the origin.
 type RequestOptions struct {
-	// DropFields are request fields removed from every request of the
-	// route before anything reads them. Default [].
+	// DropFields are request fields removed from every request of the route
+	// before anything reads them.
 	DropFields []string `yaml:"drop_fields"`
 	// AllowFields, when set, is an allowlist for cacheable requests: only
 	// these fields, the protocol's own (ProtocolFields) and the forwarding
-	// fields cachegate sets reach the origin. Default [] (no allowlist).
+	// fields cachegate sets reach the origin. When empty, there is no
+	// allowlist.
 	AllowFields []string `yaml:"allow_fields"`
 }
 
@@ -428,6 +415,31 @@ type Duration time.Duration
 // ByteSize is a number of bytes written as 1024, "64KiB", "8MiB", "1GiB"
 // (or KB, MB, GB as powers of 1000) in YAML.
 type ByteSize int64
+
+// Route modes.
+const (
+	// ModeRespect: the origin's Cache-Control and Expires decide freshness.
+	ModeRespect = "respect"
+	// ModeOverride: the route's TTL decides freshness.
+	ModeOverride = "override"
+)
+
+// Route set_cookie values: what happens to a response with Set-Cookie.
+const (
+	// SetCookiePass: the response is not stored.
+	SetCookiePass = "pass"
+	// SetCookieStrip: the response is stored without its Set-Cookie; the
+	// client whose request filled the entry still gets the cookie.
+	SetCookieStrip = "strip"
+	// SetCookieStore: the response is stored with its Set-Cookie, which
+	// every client served from the entry then gets. Dangerous: only for
+	// cookies that are the same for everyone.
+	SetCookieStore = "store"
+)
+
+// DefaultTargets are the targeted cache-control fields cachegate obeys, most
+// specific first (RFC 9213 §2.2): its own field, then CDN-Cache-Control.
+var DefaultTargets = []string{"Cachegate-Cache-Control", "CDN-Cache-Control"}
 
 // The values of Route.RequestDirectives.
 const (
@@ -440,19 +452,17 @@ const (
 // limit are answered 408, 413 or 431 and counted
 // (cachegate_client_errors_total).
 type ClientLimits struct {
-	// ReadHeaderTimeout bounds reading a request's header. Default 10s.
-	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
-	// BodyIdleTimeout is how long a request body may send nothing before
-	// the request is answered 408. Default 30s.
+	// ReadHeaderTimeout bounds reading a request's header.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout" reload:"restart"`
+	// BodyIdleTimeout is how long a request body may send nothing before the
+	// request is answered 408.
 	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
 	// BodyMinRate is the slowest a request body may arrive, in bytes per
 	// second, after the first BodyIdleTimeout: a body trickled slower is
-	// answered 408, however often it sends a byte. Default 500 (Apache
-	// mod_reqtimeout's MinRate).
+	// answered 408, however often it sends a byte.
 	BodyMinRate ByteSize `yaml:"body_min_rate"`
 	// MaxHeaderBytes bounds a request's header (request line and fields).
-	// Default 64KiB.
-	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
-	// MaxBodyBytes bounds a request's body. Default 64MiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" reload:"restart"`
+	// MaxBodyBytes bounds a request's body.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
 }

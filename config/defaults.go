@@ -1,0 +1,124 @@
+package config
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Default returns a Config with every option at its default: the one
+// place defaults are written. Parse decodes the file over it, so an option
+// the file leaves out keeps the value here; config.example.yaml shows the
+// same values (TestExampleDocumentsTheDefaults). Origin has no default and
+// must be set. A route's early_refresh_beta, left unset, is
+// cache.early_refresh_beta (Parse fills it in).
+func Default() *Config {
+	http2 := true
+	return &Config{
+		Listen: ":8080",
+		Admin:  AdminConfig{Listen: "127.0.0.1:9091"},
+		Log:    LogConfig{Level: "info", Format: "text"},
+		Store: StoreConfig{
+			Backend: "memory",
+			Memory:  MemoryConfig{MaxBytes: 256 << 20},
+			Redis: RedisConfig{
+				Addrs:        []string{"127.0.0.1:6379"},
+				KeyPrefix:    "cachegate",
+				DialTimeout:  Duration(500 * time.Millisecond),
+				ReadTimeout:  Duration(200 * time.Millisecond),
+				WriteTimeout: Duration(200 * time.Millisecond),
+			},
+			// Long enough to ride out a Redis restart or a failover
+			// (seconds), short enough that an instance cut off from a
+			// Redis the others still reach serves what they purge for half
+			// a minute at most.
+			Tiered: TieredConfig{L1WhenRedisDown: Duration(30 * time.Second)},
+		},
+		Cache: CacheConfig{
+			MaxObjectBytes: 8 << 20,
+			Name:           "cachegate",
+			TargetedFields: append([]string(nil), DefaultTargets...),
+			TagHeaders:     TagHeaders{SurrogateKey: "Surrogate-Key", CacheTag: "Cache-Tag"},
+			Collapse: CollapseConfig{
+				Wait:       Duration(10 * time.Second),
+				HitForPass: Duration(10 * time.Second),
+			},
+			EarlyRefreshBeta: 1,
+		},
+		DefaultRoute: defaultRouteOptions(),
+		OriginTimeouts: OriginTimeouts{
+			Connect:        Duration(5 * time.Second),
+			ResponseHeader: Duration(60 * time.Second),
+			Idle:           Duration(90 * time.Second),
+		},
+		ShutdownTimeout: Duration(30 * time.Second),
+		ClientTimeouts:  ClientTimeouts{Write: Duration(30 * time.Second)},
+		Warm:            Warm{Concurrency: 4},
+		TLS: TLSConfig{
+			ACME:  ACMEConfig{CA: "https://acme-v02.api.letsencrypt.org/directory"},
+			HTTP2: &http2,
+		},
+		ClientLimits: ClientLimits{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			BodyIdleTimeout:   Duration(30 * time.Second),
+			BodyMinRate:       500, // Apache mod_reqtimeout's MinRate
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      64 << 20,
+		},
+	}
+}
+
+// defaultRouteName is the name of default_route, reserved for it.
+const defaultRouteName = "default"
+
+// defaultRouteOptions is a route with every option at its default: each
+// element of routes starts from it, as default_route does.
+func defaultRouteOptions() Route {
+	return Route{
+		Name:             defaultRouteName,
+		Mode:             ModeRespect,
+		SetCookie:        SetCookiePass,
+		EarlyRefreshBeta: 1,
+		TTLJitter:        0.1,
+		// Long enough to ride out an origin restart or a deploy, short
+		// enough that nobody reads a page for long without the origin
+		// having confirmed it.
+		StaleIfUnreachable: Duration(5 * time.Minute),
+		KeyOptions:         KeyOptions{IgnoreQuery: DefaultIgnoreQuery()},
+		RequestDirectives:  RequestDirectivesIgnore,
+	}
+}
+
+// defaultWebhook is a webhook with every option at its default.
+func defaultWebhook() Webhook {
+	return Webhook{SignatureHeader: "X-Signature", Tolerance: Duration(5 * time.Minute)}
+}
+
+// DefaultIgnoreQuery returns the query parameters dropped from cache keys
+// when a route does not set key.ignore_query.
+func DefaultIgnoreQuery() []string { return []string{"utm_*", "gclid", "fbclid"} }
+
+// UnmarshalYAML decodes a route over the defaults of a route, so that an
+// element of routes has them too (yaml.v3 starts a list's elements from
+// zero values).
+func (rt *Route) UnmarshalYAML(n *yaml.Node) error {
+	type options Route // without this method
+	o := options(defaultRouteOptions())
+	o.Name = ""
+	if err := n.Decode(&o); err != nil {
+		return err
+	}
+	*rt = Route(o)
+	return nil
+}
+
+// UnmarshalYAML decodes a webhook over the defaults of a webhook.
+func (w *Webhook) UnmarshalYAML(n *yaml.Node) error {
+	type options Webhook // without this method
+	o := options(defaultWebhook())
+	if err := n.Decode(&o); err != nil {
+		return err
+	}
+	*w = Webhook(o)
+	return nil
+}

@@ -1,0 +1,82 @@
+// Package glob translates the path globs of route matches into regular
+// expressions. It is its own package because two packages need the one
+// translation: config, which refuses an invalid pattern when the file is
+// loaded, and policy, which matches requests with it.
+package glob
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+)
+
+// IsPattern reports whether path is a glob rather than a plain prefix:
+// whether it contains *, ? or [.
+func IsPattern(path string) bool { return strings.ContainsAny(path, "*?[") }
+
+// Regexp translates a path glob into an anchored regular expression:
+// * matches within one segment, ** across segments ("/a/**/b" also
+// matches "/a/b"), ? one character other than "/", [abc], [a-z] and
+// [!abc] one character of a class.
+func Regexp(glob string) (*regexp.Regexp, error) {
+
+	var b strings.Builder
+	b.WriteByte('^')
+	lit := 0 // start of the pending run of literal bytes
+	flush := func(i int) { b.WriteString(regexp.QuoteMeta(glob[lit:i])) }
+	for i := 0; i < len(glob); i++ {
+		switch glob[i] {
+		case '*':
+			flush(i)
+			if i+1 < len(glob) && glob[i+1] == '*' {
+				if i > 0 && glob[i-1] == '/' && i+2 < len(glob) && glob[i+2] == '/' {
+					b.WriteString("(?:.*/)?")
+					i += 2
+				} else {
+					b.WriteString(".*")
+					i++
+				}
+			} else {
+				b.WriteString("[^/]*")
+			}
+			lit = i + 1
+		case '?':
+			flush(i)
+			b.WriteString("[^/]")
+			lit = i + 1
+		case '[':
+			flush(i)
+			j := i + 1
+			negate := j < len(glob) && (glob[j] == '!' || glob[j] == '^')
+			if negate {
+				j++
+			}
+			end := j
+			if end < len(glob) && glob[end] == ']' {
+				end++ // a "]" first in a class is a member
+			}
+			for end < len(glob) && glob[end] != ']' {
+				end++
+			}
+			if end >= len(glob) {
+				return nil, errors.New(`"[" without its "]"`)
+			}
+			b.WriteByte('[')
+			if negate {
+				b.WriteString("^/")
+			}
+			for _, c := range []byte(glob[j:end]) {
+				if c == '\\' || c == '[' || c == ']' || c == '^' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(c)
+			}
+			b.WriteByte(']')
+			i = end
+			lit = i + 1
+		}
+	}
+	flush(len(glob))
+	b.WriteByte('$')
+	return regexp.Compile(b.String())
+}
