@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,7 +92,12 @@ func TestAReloadThatChangesAnOptionReadAtStartNamesItInTheAnswerAndTheLog(t *tes
 	s.extra = "cache: {name: after}\nclient_limits: {max_header_bytes: 1MiB}\n"
 	in.rewriteConfig(s)
 	resp, body := in.admin(http.MethodPost, "/reload")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "next start: client_limits.max_header_bytes") {
+	var answer struct {
+		Reloaded      bool     `json:"reloaded"`
+		RestartNeeded []string `json:"restart_needed"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &answer) != nil || !answer.Reloaded ||
+		!slices.Equal(answer.RestartNeeded, []string{"client_limits.max_header_bytes"}) {
 		t.Errorf("POST /reload changing client_limits.max_header_bytes: %d %q, want 200 naming it as needing a restart", resp.StatusCode, body)
 	}
 	in.waitLog("client_limits.max_header_bytes")
