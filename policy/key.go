@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -102,6 +103,36 @@ func (k Key) PrefixScopes(anyHost bool) []string {
 		return []string{v}
 	}
 	return []string{v, v + "/"}
+}
+
+// URLPrefixes yields the values of the prefix purge scopes that cover the
+// URL of a key, given in its Key.URL form (an entry keeps that string):
+// for each path prefix ending in "/", and for the whole path, the prefix
+// alone (a purge on every host) and the host with it (a purge on one
+// host). These are the values Key.PrefixScopes and PrefixScopes produce,
+// so a purge's values and an entry's meet by string equality. The values
+// are substrings of keyURL: a hit's purge check allocates nothing.
+func URLPrefixes(keyURL string) iter.Seq2[string, string] {
+	return func(yield func(anyHost, oneHost string) bool) {
+		hostLen := strings.IndexByte(keyURL, '/')
+		if hostLen < 0 {
+			return
+		}
+		path := keyURL[hostLen:]
+		end := strings.IndexByte(path, '?')
+		if end < 0 {
+			end = len(path)
+		}
+		for i := range end {
+			if path[i] == '/' && !yield(path[:i+1], keyURL[:hostLen+i+1]) {
+				return
+			}
+		}
+		// The whole path, for a prefix given without a trailing slash.
+		if end > 0 && path[end-1] != '/' {
+			yield(path[:end], keyURL[:hostLen+end])
+		}
+	}
 }
 
 // PrefixScopes are the values of the path prefix purge scopes of a purge

@@ -1,7 +1,6 @@
 package purge
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -168,27 +167,10 @@ func (m *marks) check(e *store.Entry) Validity {
 	if len(m.byKind[Prefix]) == 0 {
 		return v
 	}
-	// e.URL is the host, then the path from its first "/", then the query.
-	hostLen := strings.IndexByte(e.URL, '/')
-	if hostLen < 0 {
-		return v
-	}
-	path := e.URL[hostLen:]
-	end := strings.IndexByte(path, '?')
-	if end < 0 {
-		end = len(path)
-	}
-	for i := 0; i < end; i++ {
-		if path[i] != '/' {
-			continue
-		}
-		if worse(Prefix, path[:i+1]) || worse(Prefix, e.URL[:hostLen+i+1]) {
+	for anyHost, oneHost := range policy.URLPrefixes(e.URL) {
+		if worse(Prefix, anyHost) || worse(Prefix, oneHost) {
 			return v
 		}
-	}
-	// The whole path, for a prefix given without a trailing slash.
-	if worse(Prefix, path[:end]) || worse(Prefix, e.URL[:hostLen+end]) {
-		return v
 	}
 	return v
 }
