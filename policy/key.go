@@ -37,7 +37,7 @@ type Key struct {
 
 // String is the readable key, e.g.
 // "https://example.com/a?b=1&c=2\nAccept-Language:de": kept in an entry's
-// metadata for inspection, never parsed.
+// metadata for inspection; only URLOfReadableKey reads it back.
 func (k Key) String() string {
 	if k.readable == "" {
 		return k.build()
@@ -87,6 +87,19 @@ func (k Key) URL() string {
 		return k.Host + k.Path
 	}
 	return k.Host + k.Path + "?" + k.Query
+}
+
+// URLOfReadableKey is the URL (Key.URL) of the readable key String gave:
+// without scheme and fields. It serves only entries stored before entries
+// kept their URL; policy owns the readable form, so it is read here.
+func URLOfReadableKey(readable string) string {
+	if i := strings.IndexByte(readable, '\n'); i >= 0 {
+		readable = readable[:i]
+	}
+	if i := strings.Index(readable, "://"); i >= 0 {
+		readable = readable[i+3:]
+	}
+	return readable
 }
 
 // PrefixScopes are the values of the path prefix purge scopes that cover

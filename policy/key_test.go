@@ -257,3 +257,14 @@ func TestURLPrefixesAllocateNothing(t *testing.T) {
 		t.Errorf("URLPrefixes allocated %v times per URL, want 0 (it runs on every hit with prefix marks)", allocs)
 	}
 }
+
+func TestTheReadableKeyOfAnOldEntryGivesItsURL(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	k, _, err := cfg.KeyForURL("https://Example.com.:8443/varied/page?b=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := URLOfReadableKey(k.String()); got != k.URL() {
+		t.Errorf("URLOfReadableKey(%q) = %q, want %q", k.String(), got, k.URL())
+	}
+}
