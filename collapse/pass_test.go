@@ -3,12 +3,13 @@ package collapse
 import (
 	"context"
 	"fmt"
+	"github.com/cachegate/cachegate/internal/testutil"
 	"testing"
 	"time"
 )
 
 func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
-	g := New(nil, "", Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}, quiet())
+	g := New(nil, "", Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}, testutil.DiscardLogger())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }
@@ -34,9 +35,9 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 }
 
 func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
-	prefix := uniquePrefix(t)
-	c := client(t)
-	g := New(c, prefix, Options{HitForPass: time.Minute}, quiet())
+	prefix := testutil.UniquePrefix(t)
+	c := testutil.RedisClient(t)
+	g := New(c, prefix, Options{HitForPass: time.Minute}, testutil.DiscardLogger())
 	defer g.Close()
 	for i := range 100 {
 		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func(Settle) (Outcome, any) { return Uncacheable, nil }, nil)

@@ -2,15 +2,16 @@ package collapse
 
 import (
 	"context"
+	"github.com/cachegate/cachegate/internal/testutil"
 	"testing"
 )
 
 func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *testing.T) {
 	ctx := context.Background()
-	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, Options{}, quiet())
+	prefix := testutil.UniquePrefix(t)
+	a := New(testutil.RedisClient(t), prefix, Options{}, testutil.DiscardLogger())
 	defer a.Close()
-	b := New(client(t), prefix, Options{}, quiet())
+	b := New(testutil.RedisClient(t), prefix, Options{}, testutil.DiscardLogger())
 	defer b.Close()
 	endFirst := a.BeginURL(ctx, "u")
 	endSecond := a.BeginURL(ctx, "u")
@@ -30,14 +31,14 @@ func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *t
 	if a.FillingURL(ctx, "u") || b.FillingURL(ctx, "u") {
 		t.Error("a fill of the URL is still seen after every fill ended")
 	}
-	keys, err := client(t).Keys(ctx, prefix+":filling:*").Result()
+	keys, err := testutil.RedisClient(t).Keys(ctx, prefix+":filling:*").Result()
 	if err != nil || len(keys) != 0 {
 		t.Errorf("Redis keeps %v (err %v) after the fills ended, want nothing", keys, err)
 	}
 }
 
 func TestAFillOfAURLIsSeenInProcessWithoutRedis(t *testing.T) {
-	g := New(nil, "", Options{}, quiet())
+	g := New(nil, "", Options{}, testutil.DiscardLogger())
 	end := g.BeginURL(context.Background(), "u")
 	if !g.FillingURL(context.Background(), "u") {
 		t.Error("the fill of the URL in flight is not seen")
