@@ -65,8 +65,8 @@ type mark struct {
 }
 
 // marks is the in-memory table of purge marks, safe for concurrent use.
-// Lookups allocate nothing: URL and prefix scopes are looked up with
-// substrings of the entry's key.
+// Lookups allocate nothing: URL and prefix scopes are looked up with the
+// entry's URL and its substrings (policy.URLPrefixes).
 type marks struct {
 	mu      sync.RWMutex
 	applied uint64 // the highest sequence value applied

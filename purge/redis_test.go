@@ -20,13 +20,13 @@ func TestMain(m *testing.M) { testutil.MainWithRedis(m) }
 // waits for it only when an instance lags, and a slow machine must not
 // make an instance that applies the purge look lagging.
 var testTiming = timing{
-	logLength:   200,
-	heartbeat:   25 * time.Millisecond,
-	liveWindow:  300 * time.Millisecond,
-	lease:       50 * time.Millisecond,
-	waitBound:   defaultTiming.waitBound,
-	downFor:     50 * time.Millisecond,
-	deadAfter:   defaultTiming.deadAfter,
+	logLength:  200,
+	heartbeat:  25 * time.Millisecond,
+	liveWindow: 300 * time.Millisecond,
+	lease:      50 * time.Millisecond,
+	waitBound:  defaultTiming.waitBound,
+	downFor:    50 * time.Millisecond,
+	deadAfter:  defaultTiming.deadAfter,
 }
 
 // newTestRedis is a purger with testTiming on its own client of the
