@@ -17,13 +17,19 @@ import (
 
 func TestMain(m *testing.M) { testutil.MainWithRedis(m) }
 
+// groupOn is a group on the package's redis-server under prefix, with a
+// client of its own, as an instance has; it is closed when t ends.
+func groupOn(t *testing.T, prefix string, opts Options) *Group {
+	g := New(testutil.RedisClient(t), prefix, opts, testutil.DiscardLogger())
+	t.Cleanup(g.Close)
+	return g
+}
+
 // instances returns two groups sharing one prefix in Redis, as two
 // instances would, once both hear the fill announcements.
 func instances(t *testing.T, opts Options) (a, b *Group) {
 	prefix := testutil.UniquePrefix(t)
-	a, b = New(testutil.RedisClient(t), prefix, opts, testutil.DiscardLogger()), New(testutil.RedisClient(t), prefix, opts, testutil.DiscardLogger())
-	t.Cleanup(a.Close)
-	t.Cleanup(b.Close)
+	a, b = groupOn(t, prefix, opts), groupOn(t, prefix, opts)
 	testutil.Eventually(t, 10*time.Second, "both subscriptions are up", func() bool { return a.sub.Healthy() && b.sub.Healthy() })
 	return a, b
 }
@@ -144,8 +150,7 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
 	c := testutil.RedisClient(t)
 	prefix := testutil.UniquePrefix(t)
-	g := New(c, prefix, Options{Wait: time.Minute}, testutil.DiscardLogger())
-	defer g.Close()
+	g := groupOn(t, prefix, Options{Wait: time.Minute})
 	// A holder that died: its lease stays until it expires, which it does
 	// while a request waits for it.
 	leaseKey := prefix + ":lease:{k}"
@@ -237,8 +242,7 @@ func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
 func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
 	c := testutil.RedisClient(t)
 	prefix := testutil.UniquePrefix(t)
-	g := New(c, prefix, Options{Wait: time.Minute}, testutil.DiscardLogger())
-	defer g.Close()
+	g := groupOn(t, prefix, Options{Wait: time.Minute})
 	leaseKey := prefix + ":lease:{k}"
 	g.Do(context.Background(), "k", func(settle Settle) (Outcome, any) {
 		if n, err := c.Exists(context.Background(), leaseKey).Result(); err != nil || n != 1 {

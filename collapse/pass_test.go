@@ -3,9 +3,10 @@ package collapse
 import (
 	"context"
 	"fmt"
-	"github.com/cachegate/cachegate/internal/testutil"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
@@ -37,8 +38,7 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
 	prefix := testutil.UniquePrefix(t)
 	c := testutil.RedisClient(t)
-	g := New(c, prefix, Options{HitForPass: time.Minute}, testutil.DiscardLogger())
-	defer g.Close()
+	g := groupOn(t, prefix, Options{HitForPass: time.Minute})
 	for i := range 100 {
 		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func(Settle) (Outcome, any) { return Uncacheable, nil }, nil)
 	}

@@ -2,17 +2,15 @@ package collapse
 
 import (
 	"context"
-	"github.com/cachegate/cachegate/internal/testutil"
 	"testing"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *testing.T) {
 	ctx := context.Background()
 	prefix := testutil.UniquePrefix(t)
-	a := New(testutil.RedisClient(t), prefix, Options{}, testutil.DiscardLogger())
-	defer a.Close()
-	b := New(testutil.RedisClient(t), prefix, Options{}, testutil.DiscardLogger())
-	defer b.Close()
+	a, b := groupOn(t, prefix, Options{}), groupOn(t, prefix, Options{})
 	endFirst := a.BeginURL(ctx, "u")
 	endSecond := a.BeginURL(ctx, "u")
 	for name, g := range map[string]*Group{"the filling instance": a, "another instance": b} {
