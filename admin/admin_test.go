@@ -57,6 +57,25 @@ func newStack(t *testing.T, origin http.HandlerFunc, extra string, reload func()
 // returns the status and the body.
 func do(t *testing.T, method, target, host, token, body string, header ...string) (int, string) {
 	t.Helper()
+	if token != "" {
+		header = append(header, "Authorization", "Bearer "+token)
+	}
+	resp, b := send(t, method, target, host, body, header...)
+	return resp.StatusCode, b
+}
+
+// get is a GET of path on the proxy with Host host; it reports whether
+// the answer was a hit.
+func (s *stack) get(t *testing.T, path, host string, header ...string) (hit bool, body string) {
+	t.Helper()
+	resp, b := send(t, http.MethodGet, s.proxy.URL+path, host, "", header...)
+	return strings.Contains(resp.Header.Get("Cache-Status"), "hit"), b
+}
+
+// send sends a request with Host host (unless "") and the header fields
+// given as name, value pairs, and returns the answer and its body.
+func send(t *testing.T, method, target, host, body string, header ...string) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, target, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -64,9 +83,6 @@ func do(t *testing.T, method, target, host, token, body string, header ...string
 	if host != "" {
 		req.Host = host
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -76,25 +92,7 @@ func do(t *testing.T, method, target, host, token, body string, header ...string
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// get is a GET of path on the proxy with Host host; it reports whether
-// the answer was a hit.
-func (s *stack) get(t *testing.T, path, host string, header ...string) (hit bool, body string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.proxy.URL+path, nil)
-	req.Host = host
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return strings.Contains(resp.Header.Get("Cache-Status"), "hit"), string(b)
+	return resp, string(b)
 }
 
 // echo answers, cacheable for a minute, the request's host, target and

@@ -2,64 +2,25 @@ package certs
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/cachegate/cachegate/config"
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
-	"github.com/redis/go-redis/v9"
-)
 
-// writeSelfSigned writes a self-signed certificate for names and its key
-// into dir and returns their paths.
-func writeSelfSigned(t *testing.T, dir string, names ...string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, names[0]+".crt"), filepath.Join(dir, names[0]+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile
-}
+	"github.com/cachegate/cachegate/config"
+	"github.com/cachegate/cachegate/internal/testutil"
+)
 
 func TestStaticCertificatesAreChosenBySNIWithTheFirstAsDefault(t *testing.T) {
 	dir := t.TempDir()
-	c1, k1 := writeSelfSigned(t, dir, "a.test")
-	c2, k2 := writeSelfSigned(t, dir, "b.test", "*.b.test")
+	c1, k1, _ := testutil.WriteSelfSigned(t, dir, "a.test")
+	c2, k2, _ := testutil.WriteSelfSigned(t, dir, "b.test", "*.b.test")
 	m, err := New(config.TLSConfig{Certificates: []config.CertificateFiles{{CertFile: c1, KeyFile: k1}, {CertFile: c2, KeyFile: k2}}}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +50,7 @@ func TestNewNamesTheCertificateFileItCannotLoad(t *testing.T) {
 func TestNextProtosFollowHTTP2(t *testing.T) {
 	off := false
 	dir := t.TempDir()
-	c, k := writeSelfSigned(t, dir, "a.test")
+	c, k, _ := testutil.WriteSelfSigned(t, dir, "a.test")
 	files := []config.CertificateFiles{{CertFile: c, KeyFile: k}}
 	on, _ := New(config.TLSConfig{Certificates: files}, Options{})
 	noH2, _ := New(config.TLSConfig{Certificates: files, HTTP2: &off}, Options{})
@@ -105,13 +66,12 @@ func TestNextProtosFollowHTTP2(t *testing.T) {
 // challenge in Redis, as another instance that placed the order would, and
 // asks this instance's plain handler for its token.
 func TestHTTPHandlerAnswersChallengesBeforeRedirecting(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
-	defer c.Close()
+	c := testutil.RedisClient(t)
 	m, err := New(config.TLSConfig{
 		Listen:       ":8443",
 		RedirectHTTP: true,
 		ACME:         config.ACMEConfig{CA: "https://127.0.0.1:1/dir", Domains: []string{"example.test"}},
-	}, Options{Redis: c, Prefix: t.Name(), Log: slog.New(slog.DiscardHandler)})
+	}, Options{Redis: c, Prefix: testutil.UniquePrefix(t), Log: testutil.DiscardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

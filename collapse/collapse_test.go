@@ -3,9 +3,6 @@ package collapse
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,72 +12,27 @@ import (
 
 	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/redisx"
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/store/redistest"
 )
 
-var server *redistest.Server
+func TestMain(m *testing.M) { testutil.MainWithRedis(m) }
 
-func TestMain(m *testing.M) {
-	var err error
-	server, err = redistest.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	server.Close()
-	os.Exit(code)
-}
-
-var runs atomic.Int64
-
-// uniquePrefix keeps the runs of a test (-count) apart in one Redis.
-func uniquePrefix(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), runs.Add(1)) }
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// withDefaults is opts with the bounds it leaves zero at cache.collapse's
-// defaults (config.Default), as main passes them.
-func withDefaults(opts Options) Options {
-	cc := config.Default().Cache.Collapse
-	if opts.Wait == 0 {
-		opts.Wait = cc.Wait.D()
-	}
-	if opts.HitForPass == 0 {
-		opts.HitForPass = cc.HitForPass.D()
-	}
-	return opts
-}
-
-func client(t *testing.T) redis.UniversalClient {
-	c := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	t.Cleanup(func() { c.Close() })
-	return c
+// groupOn is a group on the package's redis-server under prefix, with a
+// client of its own, as an instance has; it is closed when t ends.
+func groupOn(t *testing.T, prefix string, opts Options) *Group {
+	g := New(testutil.RedisClient(t), prefix, withDefaults(opts), testutil.DiscardLogger())
+	t.Cleanup(g.Close)
+	return g
 }
 
 // instances returns two groups sharing one prefix in Redis, as two
 // instances would, once both hear the fill announcements.
 func instances(t *testing.T, opts Options) (a, b *Group) {
-	prefix := uniquePrefix(t)
-	a, b = New(client(t), prefix, withDefaults(opts), quiet()), New(client(t), prefix, withDefaults(opts), quiet())
-	t.Cleanup(a.Close)
-	t.Cleanup(b.Close)
-	eventually(t, "both subscriptions are up", func() bool { return a.sub.Healthy() && b.sub.Healthy() })
+	prefix := testutil.UniquePrefix(t)
+	a, b = groupOn(t, prefix, opts), groupOn(t, prefix, opts)
+	testutil.Eventually(t, 10*time.Second, "both subscriptions are up", func() bool { return a.sub.Healthy() && b.sub.Healthy() })
 	return a, b
-}
-
-// eventually polls cond until it holds. After ten seconds (a bound for a
-// broken build, not a timing) it fails the test and returns false; it may
-// be called from any goroutine.
-func eventually(t *testing.T, what string, cond func() bool) bool {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Errorf("still not true after 10s: %s", what)
-			return false
-		}
-	}
-	return true
 }
 
 // waiting is how many requests of the groups wait for another's fill of
@@ -98,12 +50,21 @@ func waiting(key string, groups ...*Group) int {
 	return n
 }
 
+// awaitWaiters waits until n requests of the groups wait for another's
+// fill of key. Any goroutine may call it (a fill runs on the goroutine of
+// its Do): after ten seconds, a bound for a broken build and not a timing,
+// it fails the test and returns false.
+func awaitWaiters(t *testing.T, n int, key string, groups ...*Group) bool {
+	t.Helper()
+	return testutil.Await(t, 10*time.Second, fmt.Sprintf("%d requests wait for the fill of %s", n, key), func() bool { return waiting(key, groups...) == n })
+}
+
 // fillAfterWaiters returns a fill that ends in out once the other n-1
 // requests for key on the groups wait for it, so that none of them can
 // come too late to share it.
 func fillAfterWaiters(t *testing.T, key string, n int, out Outcome, groups ...*Group) func() Outcome {
 	return func() Outcome {
-		eventually(t, fmt.Sprintf("%d requests wait for the fill", n-1), func() bool { return waiting(key, groups...) == n-1 })
+		awaitWaiters(t, n-1, key, groups...)
 		return out
 	}
 }
@@ -131,7 +92,7 @@ func burst(groups []*Group, key string, n int, fill func() Outcome) (fills, shar
 }
 
 func TestOneFillPerKeyInProcess(t *testing.T) {
-	g := New(nil, "", withDefaults(Options{}), quiet())
+	g := New(nil, "", withDefaults(Options{}), testutil.DiscardLogger())
 	fills, shared := burst([]*Group{g}, "k", 50, fillAfterWaiters(t, "k", 50, Stored, g))
 	if fills != 1 || shared != 49 {
 		t.Errorf("fills %d shared %d, want 1 and 49", fills, shared)
@@ -151,7 +112,7 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 	// A popular key: another request of a waits for the fill.
 	out, _, shared := a.Do(context.Background(), "k", func(Settle) (Outcome, any) {
 		go a.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Failed, nil }, nil)
-		eventually(t, "another request waits for the fill", func() bool { return waiting("k", a) == 1 })
+		awaitWaiters(t, 1, "k", a)
 		return Uncacheable, nil
 	}, nil)
 	if out != Uncacheable || shared {
@@ -167,13 +128,13 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 }
 
 func TestFlightEndsWhenTheFillPanics(t *testing.T) {
-	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), quiet())
+	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), testutil.DiscardLogger())
 	started := make(chan struct{})
 	go func() {
 		defer func() { recover() }()
 		g.Do(context.Background(), "k", func(Settle) (Outcome, any) {
 			close(started)
-			eventually(t, "a request waits for the fill", func() bool { return waiting("k", g) == 1 })
+			awaitWaiters(t, 1, "k", g)
 			panic("abort")
 		}, nil)
 	}()
@@ -188,16 +149,15 @@ func TestFlightEndsWhenTheFillPanics(t *testing.T) {
 }
 
 func TestLeaseOfADeadHolderIsTakenOver(t *testing.T) {
-	c := client(t)
-	prefix := uniquePrefix(t)
-	g := New(c, prefix, withDefaults(Options{Wait: time.Minute}), quiet())
-	defer g.Close()
+	c := testutil.RedisClient(t)
+	prefix := testutil.UniquePrefix(t)
+	g := groupOn(t, prefix, withDefaults(Options{Wait: time.Minute}))
 	// A holder that died: its lease stays until it expires, which it does
 	// while a request waits for it.
 	leaseKey := prefix + ":lease:{k}"
 	c.Set(context.Background(), leaseKey, "dead-token", 0)
 	go func() {
-		eventually(t, "a request waits for the dead holder", func() bool { return waiting("k", g) == 1 })
+		awaitWaiters(t, 1, "k", g)
 		c.PExpire(context.Background(), leaseKey, time.Millisecond)
 	}()
 	out, _, shared := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Stored, nil }, nil)
@@ -239,7 +199,7 @@ func TestWaitersGetTheFillsValueAndLoadRunsOncePerInstance(t *testing.T) {
 }
 
 func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
-	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), quiet())
+	g := New(nil, "", withDefaults(Options{Wait: time.Minute}), testutil.DiscardLogger())
 	started, settle, finish := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	returned := make(chan Outcome, 1)
 	go func() {
@@ -261,7 +221,9 @@ func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
 		defer close(waited)
 		out, value, _ = g.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Failed, nil }, nil)
 	}()
-	eventually(t, "a request waits for the fill", func() bool { return waiting("k", g) == 1 })
+	if !awaitWaiters(t, 1, "k", g) {
+		t.FailNow()
+	}
 	close(settle)
 	select {
 	case <-waited: // before finish: the leader is still "streaming"
@@ -279,10 +241,9 @@ func TestAFillThatSettlesEarlyReleasesItsWaitersBeforeItReturns(t *testing.T) {
 }
 
 func TestAFillThatSettlesEarlyReleasesItsLeaseBeforeItReturns(t *testing.T) {
-	c := client(t)
-	prefix := uniquePrefix(t)
-	g := New(c, prefix, withDefaults(Options{Wait: time.Minute}), quiet())
-	defer g.Close()
+	c := testutil.RedisClient(t)
+	prefix := testutil.UniquePrefix(t)
+	g := groupOn(t, prefix, withDefaults(Options{Wait: time.Minute}))
 	leaseKey := prefix + ":lease:{k}"
 	g.Do(context.Background(), "k", func(settle Settle) (Outcome, any) {
 		if n, err := c.Exists(context.Background(), leaseKey).Result(); err != nil || n != 1 {
@@ -317,7 +278,7 @@ func TestAfterARedisFailureFillsRunInProcessWithoutAskingRedisForAMoment(t *test
 	defer c.Close()
 	calls := &countingHook{}
 	c.AddHook(calls)
-	g := New(c, uniquePrefix(t), withDefaults(Options{}), quiet())
+	g := New(c, testutil.UniquePrefix(t), withDefaults(Options{}), testutil.DiscardLogger())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }
@@ -354,4 +315,17 @@ func (g *Group) flying(key string) bool {
 	defer g.mu.Unlock()
 	_, ok := g.flights[key]
 	return ok
+}
+
+// withDefaults is opts with the bounds it leaves zero at cache.collapse's
+// defaults (config.Default), as main passes them.
+func withDefaults(opts Options) Options {
+	cc := config.Default().Cache.Collapse
+	if opts.Wait == 0 {
+		opts.Wait = cc.Wait.D()
+	}
+	if opts.HitForPass == 0 {
+		opts.HitForPass = cc.HitForPass.D()
+	}
+	return opts
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
-	g := New(nil, "", withDefaults(Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}), quiet())
+	g := New(nil, "", withDefaults(Options{HitForPass: 10 * time.Second, HitForPassKeys: 100}), testutil.DiscardLogger())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }
@@ -34,10 +36,9 @@ func TestHitForPassKeysAreBoundedAndExpire(t *testing.T) {
 }
 
 func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
-	prefix := uniquePrefix(t)
-	c := client(t)
-	g := New(c, prefix, withDefaults(Options{HitForPass: time.Minute}), quiet())
-	defer g.Close()
+	prefix := testutil.UniquePrefix(t)
+	c := testutil.RedisClient(t)
+	g := groupOn(t, prefix, withDefaults(Options{HitForPass: time.Minute}))
 	for i := range 100 {
 		g.Do(context.Background(), fmt.Sprintf("url-%d", i), func(Settle) (Outcome, any) { return Uncacheable, nil }, nil)
 	}
@@ -48,7 +49,7 @@ func TestAnUncacheableKeyRequestedOnceLeavesNothingInRedis(t *testing.T) {
 }
 
 func TestSetBoundsChangesTheHitForPassOfKeysMarkedAfterIt(t *testing.T) {
-	g := New(nil, "", withDefaults(Options{HitForPass: time.Hour}), quiet())
+	g := New(nil, "", withDefaults(Options{HitForPass: time.Hour}), testutil.DiscardLogger())
 	defer g.Close()
 	now := time.Unix(1_000_000, 0)
 	g.now = func() time.Time { return now }

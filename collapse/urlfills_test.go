@@ -3,15 +3,14 @@ package collapse
 import (
 	"context"
 	"testing"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *testing.T) {
 	ctx := context.Background()
-	prefix := uniquePrefix(t)
-	a := New(client(t), prefix, withDefaults(Options{}), quiet())
-	defer a.Close()
-	b := New(client(t), prefix, withDefaults(Options{}), quiet())
-	defer b.Close()
+	prefix := testutil.UniquePrefix(t)
+	a, b := groupOn(t, prefix, withDefaults(Options{})), groupOn(t, prefix, withDefaults(Options{}))
 	endFirst := a.BeginURL(ctx, "u")
 	endSecond := a.BeginURL(ctx, "u")
 	for name, g := range map[string]*Group{"the filling instance": a, "another instance": b} {
@@ -30,14 +29,14 @@ func TestAFillOfAURLIsSeenByEveryInstanceUntilItEndsAndLeavesNothingInRedis(t *t
 	if a.FillingURL(ctx, "u") || b.FillingURL(ctx, "u") {
 		t.Error("a fill of the URL is still seen after every fill ended")
 	}
-	keys, err := client(t).Keys(ctx, prefix+":filling:*").Result()
+	keys, err := testutil.RedisClient(t).Keys(ctx, prefix+":filling:*").Result()
 	if err != nil || len(keys) != 0 {
 		t.Errorf("Redis keeps %v (err %v) after the fills ended, want nothing", keys, err)
 	}
 }
 
 func TestAFillOfAURLIsSeenInProcessWithoutRedis(t *testing.T) {
-	g := New(nil, "", withDefaults(Options{}), quiet())
+	g := New(nil, "", withDefaults(Options{}), testutil.DiscardLogger())
 	end := g.BeginURL(context.Background(), "u")
 	if !g.FillingURL(context.Background(), "u") {
 		t.Error("the fill of the URL in flight is not seen")

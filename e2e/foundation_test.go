@@ -40,33 +40,29 @@ func TestSecondGetIsAHit(t *testing.T) {
 	}
 }
 
-func TestRedisEntrySurvivesProxyRestart(t *testing.T) {
-	o := startOrigin(t)
-	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
-	_, body1 := in.get("/max-age/60/restart")
-	in.restart()
-	resp, body2 := in.get("/max-age/60/restart")
-	if body2 != body1 {
-		t.Errorf("after restart body = %q, want the stored %q", body2, body1)
-	}
-	assertCacheStatus(t, resp.Header.Get("Cache-Status"), "hit")
-	if n := o.Count("/max-age/60/restart"); n != 1 {
-		t.Errorf("origin saw %d requests, want 1", n)
-	}
-}
-
-func TestSecondInstanceServesWhatTheFirstStored(t *testing.T) {
-	o := startOrigin(t)
-	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)}
-	first, second := startInstance(t, s), startInstance(t, s)
-	_, body1 := first.get("/max-age/60/shared")
-	resp, body2 := second.get("/max-age/60/shared")
-	if body2 != body1 {
-		t.Errorf("second instance body = %q, want the first's %q", body2, body1)
-	}
-	assertCacheStatus(t, resp.Header.Get("Cache-Status"), "hit")
-	if n := o.Count("/max-age/60/shared"); n != 1 {
-		t.Errorf("origin saw %d requests, want 1", n)
+func TestAnEntryStoredInRedisIsAHitForTheNextProcess(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// next is the process that asks after first stored the entry.
+		next func(t *testing.T, first *instance, s setup) *instance
+	}{
+		{"the same instance restarted", func(_ *testing.T, first *instance, _ setup) *instance { first.restart(); return first }},
+		{"a second instance", func(t *testing.T, _ *instance, s setup) *instance { return startInstance(t, s) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := startOrigin(t)
+			s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)}
+			first := startInstance(t, s)
+			_, body1 := first.get("/max-age/60/shared")
+			resp, body2 := tc.next(t, first, s).get("/max-age/60/shared")
+			if body2 != body1 {
+				t.Errorf("body = %q, want the first's stored %q", body2, body1)
+			}
+			assertCacheStatus(t, resp.Header.Get("Cache-Status"), "hit")
+			if n := o.Count("/max-age/60/shared"); n != 1 {
+				t.Errorf("origin saw %d requests, want 1", n)
+			}
+		})
 	}
 }
 

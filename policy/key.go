@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,7 +37,7 @@ type Key struct {
 
 // String is the readable key, e.g.
 // "https://example.com/a?b=1&c=2\nAccept-Language:de": kept in an entry's
-// metadata for inspection, never parsed.
+// metadata for inspection; only URLOfReadableKey reads it back.
 func (k Key) String() string {
 	if k.readable == "" {
 		return k.build()
@@ -88,6 +89,19 @@ func (k Key) URL() string {
 	return k.Host + k.Path + "?" + k.Query
 }
 
+// URLOfReadableKey is the URL (Key.URL) of the readable key String gave:
+// without scheme and fields. It serves only entries stored before entries
+// kept their URL; policy owns the readable form, so it is read here.
+func URLOfReadableKey(readable string) string {
+	if i := strings.IndexByte(readable, '\n'); i >= 0 {
+		readable = readable[:i]
+	}
+	if i := strings.Index(readable, "://"); i >= 0 {
+		readable = readable[i+3:]
+	}
+	return readable
+}
+
 // PrefixScopes are the values of the path prefix purge scopes that cover
 // the key's path and every path below it: on the key's host, or with
 // anyHost on every host. Without a trailing slash the path is also a whole
@@ -102,6 +116,36 @@ func (k Key) PrefixScopes(anyHost bool) []string {
 		return []string{v}
 	}
 	return []string{v, v + "/"}
+}
+
+// URLPrefixes yields the values of the prefix purge scopes that cover the
+// URL of a key, given in its Key.URL form (an entry keeps that string):
+// for each path prefix ending in "/", and for the whole path, the prefix
+// alone (a purge on every host) and the host with it (a purge on one
+// host). These are the values Key.PrefixScopes and PrefixScopes produce,
+// so a purge's values and an entry's meet by string equality. The values
+// are substrings of keyURL: a hit's purge check allocates nothing.
+func URLPrefixes(keyURL string) iter.Seq2[string, string] {
+	return func(yield func(anyHost, oneHost string) bool) {
+		hostLen := strings.IndexByte(keyURL, '/')
+		if hostLen < 0 {
+			return
+		}
+		path := keyURL[hostLen:]
+		end := strings.IndexByte(path, '?')
+		if end < 0 {
+			end = len(path)
+		}
+		for i := range end {
+			if path[i] == '/' && !yield(path[:i+1], keyURL[:hostLen+i+1]) {
+				return
+			}
+		}
+		// The whole path, for a prefix given without a trailing slash.
+		if end > 0 && path[end-1] != '/' {
+			yield(path[:end], keyURL[:hostLen+end])
+		}
+	}
 }
 
 // PrefixScopes are the values of the path prefix purge scopes of a purge

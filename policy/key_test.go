@@ -204,3 +204,66 @@ func TestTypedKeyGivesItsPurgeScopesWithoutParsing(t *testing.T) {
 		t.Error("a Key built field by field reads as the one KeyForURL built")
 	}
 }
+
+func TestAKeysURLPrefixesMeetThePrefixScopesOfEveryPrefixCoveringIt(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	k, _, err := cfg.KeyForURL("https://Example.com.:8443/blog/post?b=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yielded := map[string]bool{}
+	for anyHost, oneHost := range URLPrefixes(k.URL()) {
+		yielded[anyHost], yielded[oneHost] = true, true
+	}
+	for _, tc := range []struct {
+		prefix string
+		covers bool
+	}{
+		{"/", true},
+		{"/blog", true},
+		{"/blog/", true},
+		{"/blog/post", true},
+		{"/blog/post/", false},
+		{"/blo", false},
+		{"/blog/po", false},
+		{"https://example.com:8443/blog", true},
+		{"http://EXAMPLE.com.:8443/blog/post", true},
+		{"https://example.com/blog/", false},
+		{"https://other.example/blog/", false},
+	} {
+		values, err := PrefixScopes(tc.prefix)
+		if err != nil {
+			t.Fatalf("PrefixScopes(%q): %v", tc.prefix, err)
+		}
+		met := slices.ContainsFunc(values, func(v string) bool { return yielded[v] })
+		if met != tc.covers {
+			t.Errorf("prefix %q (scopes %q) meets the URL prefixes %v of %q: %v, want %v", tc.prefix, values, yielded, k.URL(), met, tc.covers)
+		}
+	}
+	for range URLPrefixes("no-path") {
+		t.Error("a URL without a path yielded a prefix")
+	}
+}
+
+func TestURLPrefixesAllocateNothing(t *testing.T) {
+	n := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		for anyHost, oneHost := range URLPrefixes("example.com/a/b/c?q=1") {
+			n += len(anyHost) + len(oneHost)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("URLPrefixes allocated %v times per URL, want 0 (it runs on every hit with prefix marks)", allocs)
+	}
+}
+
+func TestTheReadableKeyOfAnOldEntryGivesItsURL(t *testing.T) {
+	cfg := mustParse(t, keyConfig)
+	k, _, err := cfg.KeyForURL("https://Example.com.:8443/varied/page?b=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := URLOfReadableKey(k.String()); got != k.URL() {
+		t.Errorf("URLOfReadableKey(%q) = %q, want %q", k.String(), got, k.URL())
+	}
+}

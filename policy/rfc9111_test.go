@@ -305,40 +305,40 @@ func TestVary(t *testing.T) {
 	}
 }
 
-func TestNormalizeAcceptEncoding(t *testing.T) {
-	rows := map[string]string{
-		"gzip, deflate, br, zstd": "br, gzip, zstd",
-		"gzip, deflate":           "gzip",
-		"x-gzip":                  "gzip",
-		"br;q=0, gzip;q=0.5":      "gzip",
-		"*":                       "br, gzip, zstd",
-		"*;q=0, gzip":             "gzip",
-		"identity":                "identity",
-		"deflate":                 "identity",
-	}
-	for in, want := range rows {
-		if got := NormalizeAcceptEncoding(in); got != want {
-			t.Errorf("NormalizeAcceptEncoding(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestNormalizeAcceptLanguage(t *testing.T) {
-	rows := map[string]string{
-		"de":                        "de",
-		"en-US, en;q=0.9, de;q=0.8": "en-us,en;q=0.9,de;q=0.8",
-		"de;q=0.8, en-US, en;q=0.9": "en-us,en;q=0.9,de;q=0.8",
-		"FR-ch, fr;q=0.90":          "fr-ch,fr;q=0.9",
-		"en;q=0, de":                "de",
-		"de, de;q=0.5":              "de",
-		"en;q=bogus, de;q=0.5":      "en,de;q=0.5",
-		"*;q=0.1, en":               "en,*;q=0.1",
-		"en;q=0.3333333":            "en;q=0.333",
-		"  en ,  de  ":              "en,de",
-	}
-	for in, want := range rows {
-		if got := NormalizeAcceptLanguage(in); got != want {
-			t.Errorf("NormalizeAcceptLanguage(%q) = %q, want %q (RFC 9110 §12.5.4, §12.4.2)", in, got, want)
+func TestAcceptFieldsNormalizeToOneSpellingPerMeaning(t *testing.T) {
+	for _, field := range []struct {
+		name      string
+		normalize func(string) string
+		rfc       string
+		rows      map[string]string
+	}{
+		{"Accept-Encoding", NormalizeAcceptEncoding, "RFC 9110 §12.5.3", map[string]string{
+			"gzip, deflate, br, zstd": "br, gzip, zstd",
+			"gzip, deflate":           "gzip",
+			"x-gzip":                  "gzip",
+			"br;q=0, gzip;q=0.5":      "gzip",
+			"*":                       "br, gzip, zstd",
+			"*;q=0, gzip":             "gzip",
+			"identity":                "identity",
+			"deflate":                 "identity",
+		}},
+		{"Accept-Language", NormalizeAcceptLanguage, "RFC 9110 §12.5.4, §12.4.2", map[string]string{
+			"de":                        "de",
+			"en-US, en;q=0.9, de;q=0.8": "en-us,en;q=0.9,de;q=0.8",
+			"de;q=0.8, en-US, en;q=0.9": "en-us,en;q=0.9,de;q=0.8",
+			"FR-ch, fr;q=0.90":          "fr-ch,fr;q=0.9",
+			"en;q=0, de":                "de",
+			"de, de;q=0.5":              "de",
+			"en;q=bogus, de;q=0.5":      "en,de;q=0.5",
+			"*;q=0.1, en":               "en,*;q=0.1",
+			"en;q=0.3333333":            "en;q=0.333",
+			"  en ,  de  ":              "en,de",
+		}},
+	} {
+		for in, want := range field.rows {
+			if got := field.normalize(in); got != want {
+				t.Errorf("%s %q normalizes to %q, want %q (%s)", field.name, in, got, want, field.rfc)
+			}
 		}
 	}
 }

@@ -5,9 +5,11 @@
 // hit/miss → fetch → deliver (proxy.go): classify (route, method, request
 // directives; pass when the route or the request says so), key (the
 // normalized primary key, then the Vary-selected variant), lookup (the
-// store, then the purge marks), decide (fresh, stale within a window,
-// must validate, miss), fetch and deliver (Age, Via, Cache-Status per RFC
-// 9211, 304 to conditional clients, ranges: deliver.go).
+// store, then the purge marks: lookup.go, which admin's /debug/entry
+// uses too), decide (policy's freshness and staleness rules: fresh, stale
+// within a window, must validate, miss), fetch and deliver (Age, Via,
+// Cache-Status per RFC 9211, 304 to conditional clients, ranges:
+// deliver.go).
 //
 // A fetch runs a fill: one request to the origin whose response may be
 // stored (fill.go), collapsed per key through package collapse and sent

@@ -15,7 +15,7 @@ import (
 // §15.5.14); any other body is read through a clientBody. It reports
 // whether the request may go on.
 //
-// The server (main.go) reads at most max_header_bytes plus 4 KiB of
+// The server (listeners.go) reads at most max_header_bytes plus 4 KiB of
 // header (net/http's slack) and answers a larger one 431 itself, before
 // cachegate sees it: only headers within that slack are counted here.
 func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) bool {

@@ -317,19 +317,39 @@ func refetchedAfterAPOST(t *testing.T, c *cache, o *origin, post string, paths .
 	return o.hits.Load() - before
 }
 
-func TestUnsafeMethodInvalidates(t *testing.T) {
-	h, _ := counter("max-age=60")
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			w.Header().Set("Location", "/other")
-			w.WriteHeader(http.StatusCreated)
-			return
-		}
-		h(w, r)
-	})
-	c := newCache(t, o, "")
-	if got := refetchedAfterAPOST(t, c, o, "/target", "/target", "/other", "/untouched"); got != 2 {
-		t.Errorf("RFC 9111 §4.4: %d origin requests after the POST, want 2 (target and Location)", got)
+func TestAnUnsafeRequestInvalidatesItsTargetAndWhatItsAnswerNames(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answer  string // field of the POST's answer, "Name: value"
+		post    string
+		paths   []string
+		want    int64
+		wantWhy string
+	}{
+		{"its target and the answer's Location", "Location: /other", "/target", []string{"/target", "/other", "/untouched"}, 2,
+			"RFC 9111 §4.4: want 2 (target and Location)"},
+		{"the members of a group the answer invalidates", `Cache-Group-Invalidation: "scripts"`, "/deploy", []string{"/js/a", "/js/b", "/css/c"}, 2,
+			"RFC 9875 §3: want 2 (/js/a and /js/b, of group scripts)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := counter("max-age=60")
+			name, value, _ := strings.Cut(tc.answer, ": ")
+			o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost {
+					w.Header().Set(name, value)
+					w.WriteHeader(http.StatusCreated)
+					return
+				}
+				if strings.HasPrefix(r.URL.Path, "/js/") {
+					w.Header().Set("Cache-Groups", `"scripts", "assets"`)
+				}
+				h(w, r)
+			})
+			c := newCache(t, o, "")
+			if got := refetchedAfterAPOST(t, c, o, tc.post, tc.paths...); got != tc.want {
+				t.Errorf("%d origin requests after the POST; %s", got, tc.wantWhy)
+			}
+		})
 	}
 }
 
@@ -560,24 +580,6 @@ func TestARequestThatReadTheStaleEntryBeforeARefreshReplacedItStartsNoSecondRefr
 	c.p.refreshes.Wait()
 	if got := n.Load(); got != 2 {
 		t.Errorf("origin saw %d requests, want 2 (v2 was stored after this request read v1: nothing left to refresh)", got)
-	}
-}
-
-func TestCacheGroupInvalidation(t *testing.T) {
-	h, _ := counter("max-age=60")
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			w.Header().Set("Cache-Group-Invalidation", `"scripts"`)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, "/js/") {
-			w.Header().Set("Cache-Groups", `"scripts", "assets"`)
-		}
-		h(w, r)
-	})
-	c := newCache(t, o, "")
-	if got := refetchedAfterAPOST(t, c, o, "/deploy", "/js/a", "/js/b", "/css/c"); got != 2 {
-		t.Errorf("RFC 9875 §3: %d origin requests after invalidating group scripts, want 2 (/js/a and /js/b)", got)
 	}
 }
 

@@ -50,6 +50,20 @@ func (m *markingPurger) calls() []markCall {
 	return append([]markCall(nil), m.marks...)
 }
 
+// wantOneKeptFor checks that what (an unsafe request) made one mark,
+// kept for about lives (the longest-lived entry it invalidates, named
+// by whose) and no more than markSlack twice beyond it.
+func (m *markingPurger) wantOneKeptFor(t *testing.T, lives time.Duration, what, whose string) {
+	t.Helper()
+	calls := m.calls()
+	if len(calls) != 1 {
+		t.Fatalf("%s made %d marks, want 1", what, len(calls))
+	}
+	if left := time.Until(calls[0].until); left < lives || left > lives+2*markSlack {
+		t.Errorf("the mark is kept %v more, want about %s plus %v", left, whose, markSlack)
+	}
+}
+
 func recordMarks(c *cache) *markingPurger {
 	m := &markingPurger{Purger: c.p.purger}
 	c.p.purger = m
@@ -235,15 +249,9 @@ func TestVaryMarkerOutlivesItsVariantsAndBoundsTheMarkOfAPost(t *testing.T) {
 	c.get(t, "/varied", "Accept-Language", "de")
 	c.get(t, "/varied", "Accept-Language", "fr") // rewrites the marker
 	c.do(t, http.MethodPost, "/varied")
-	calls := marks.calls()
-	if len(calls) != 1 {
-		t.Fatalf("a POST to a varied cached URL made %d marks, want 1", len(calls))
-	}
 	// Kept until the longest-lived variant (de, 600s) leaves the store, and
 	// not the whole 30-day horizon.
-	if left := time.Until(calls[0].until); left < 600*time.Second || left > 600*time.Second+2*markSlack {
-		t.Errorf("the mark is kept %v more, want about the German variant's 10 minutes plus %v", left, markSlack)
-	}
+	marks.wantOneKeptFor(t, 600*time.Second, "a POST to a varied cached URL", "the German variant's 10 minutes")
 	for _, lang := range []string{"de", "fr"} {
 		resp, _ := c.get(t, "/varied", "Accept-Language", lang)
 		wantStatus(t, resp, "fwd=miss")
@@ -295,13 +303,7 @@ func TestUnsafeRequestOnARouteKeyingHeadersInvalidatesEveryValueUntilTheLongestL
 	c.get(t, "/api/page", "X-Tenant", "b") // one minute
 	// A third tenant, whose own entry was never stored, posts.
 	c.do(t, http.MethodPost, "/api/page", "X-Tenant", "c")
-	calls := marks.calls()
-	if len(calls) != 1 {
-		t.Fatalf("a POST to a URL cached for two tenants made %d marks, want 1 (RFC 9111 §4.4)", len(calls))
-	}
-	if left := time.Until(calls[0].until); left < 600*time.Second || left > 600*time.Second+2*markSlack {
-		t.Errorf("the mark is kept %v more, want about tenant a's 10 minutes plus %v, not the 30-day horizon", left, markSlack)
-	}
+	marks.wantOneKeptFor(t, 600*time.Second, "a POST to a URL cached for two tenants (RFC 9111 §4.4)", "tenant a's 10 minutes, not the 30-day horizon")
 	for _, tenant := range []string{"a", "b"} {
 		resp, body := c.get(t, "/api/page", "X-Tenant", tenant)
 		wantStatus(t, resp, "fwd=miss")

@@ -1,5 +1,6 @@
 // Package purge invalidates stored entries without touching them: a purge
-// of a scope (everything, a host, a route, a tag, a path prefix, a URL)
+// of a scope (everything, a host, a route, a tag, a path prefix, a URL, a
+// cache group)
 // takes the next value of a purge sequence and records it as that scope's
 // mark. Every entry keeps the sequence value read when its fill started and
 // the scopes it belongs to, and is valid only while that value is at or
@@ -27,8 +28,8 @@
 // then, in Redis and in every mirror; a mark's time never moves back, so
 // an admin purge of the same scope keeps its horizon). For a fill in
 // flight that is not the life of its entry but the fill bound: a fill
-// stores only within that bound of its start (the proxy's fillStoreBound,
-// of the order of the origin timeouts), and Verify, just before and just
+// stores only within that bound of its start (policy.FillStoreBound, of
+// the order of the origin timeouts), and Verify, just before and just
 // after its store write, reads the sequence and, when it moved since the
 // fill's stamp, catches the mirror up first, so that the fill never keeps
 // an entry a mark taken during it invalidates (and stores nothing when
@@ -90,6 +91,9 @@
 // becomes one purge of everything. Pending returns the queue for /readyz
 // and the metrics; a purge through the API still answers 503.
 //
-// The admin API, the PURGE method and the CMS webhooks that turn requests
-// into scopes live in admin/.
+// The scope values come from package policy's typed key (Key.URL,
+// Key.PrefixScopes), and a hit's check meets them through
+// policy.URLPrefixes: nothing here parses a key. The admin API, the PURGE
+// method and the CMS webhooks that turn requests into scopes live in
+// admin/.
 package purge

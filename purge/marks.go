@@ -1,7 +1,6 @@
 package purge
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -66,8 +65,8 @@ type mark struct {
 }
 
 // marks is the in-memory table of purge marks, safe for concurrent use.
-// Lookups allocate nothing: URL and prefix scopes are looked up with
-// substrings of the entry's key.
+// Lookups allocate nothing: URL and prefix scopes are looked up with the
+// entry's URL and its substrings (policy.URLPrefixes).
 type marks struct {
 	mu      sync.RWMutex
 	applied uint64 // the highest sequence value applied
@@ -168,27 +167,10 @@ func (m *marks) check(e *store.Entry) Validity {
 	if len(m.byKind[Prefix]) == 0 {
 		return v
 	}
-	// e.URL is the host, then the path from its first "/", then the query.
-	hostLen := strings.IndexByte(e.URL, '/')
-	if hostLen < 0 {
-		return v
-	}
-	path := e.URL[hostLen:]
-	end := strings.IndexByte(path, '?')
-	if end < 0 {
-		end = len(path)
-	}
-	for i := 0; i < end; i++ {
-		if path[i] != '/' {
-			continue
-		}
-		if worse(Prefix, path[:i+1]) || worse(Prefix, e.URL[:hostLen+i+1]) {
+	for anyHost, oneHost := range policy.URLPrefixes(e.URL) {
+		if worse(Prefix, anyHost) || worse(Prefix, oneHost) {
 			return v
 		}
-	}
-	// The whole path, for a prefix given without a trailing slash.
-	if worse(Prefix, path[:end]) || worse(Prefix, e.URL[:hostLen+end]) {
-		return v
 	}
 	return v
 }

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/cachegate/cachegate/policy"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -241,7 +241,7 @@ func (d *decoder) entry() (*Entry, uint64, error) {
 		return nil, 0, err
 	}
 	if d.noURL {
-		e.URL = urlOfReadableKey(e.Key)
+		e.URL = policy.URLOfReadableKey(e.Key)
 	} else if e.URL, err = d.string("url"); err != nil {
 		return nil, 0, err
 	}
@@ -399,17 +399,4 @@ func (d *decoder) header() (http.Header, error) {
 		h[name] = values
 	}
 	return h, nil
-}
-
-// urlOfReadableKey is the URL of an entry written before entries had one:
-// its readable key ("scheme://host/path?query\nfields") without scheme and
-// fields. Only entries of the previous codec version need it.
-func urlOfReadableKey(key string) string {
-	if i := strings.IndexByte(key, '\n'); i >= 0 {
-		key = key[:i]
-	}
-	if i := strings.Index(key, "://"); i >= 0 {
-		key = key[i+3:]
-	}
-	return key
 }

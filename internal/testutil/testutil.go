@@ -35,14 +35,37 @@ var errNotYet = errors.New("the condition does not hold")
 // check's last error.
 func Until(tb testing.TB, within time.Duration, what string, check func() error) {
 	tb.Helper()
+	if err := poll(within, check); err != nil {
+		tb.Fatalf("not within %v: %s: %v", within, what, err)
+	}
+}
+
+// Await is Eventually for any goroutine (a fill running in the code under
+// test, say): when cond still does not hold after within, it marks tb
+// failed with Errorf, which any goroutine may call, and returns false
+// where Eventually would stop the test.
+func Await(tb testing.TB, within time.Duration, what string, cond func() bool) bool {
+	tb.Helper()
+	err := poll(within, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	})
+	if err != nil {
+		tb.Errorf("not within %v: %s: %v", within, what, err)
+	}
+	return err == nil
+}
+
+// poll calls check every 10ms until it returns nil, or returns its last
+// error once within has passed.
+func poll(within time.Duration, check func() error) error {
 	deadline := time.Now().Add(within)
 	for {
 		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("not within %v: %s: %v", within, what, err)
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

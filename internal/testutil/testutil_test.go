@@ -27,6 +27,28 @@ func TestEventuallyReturnsOnceTheConditionHolds(t *testing.T) {
 	}
 }
 
+// errorsOnly records Errorf calls instead of failing its test.
+type errorsOnly struct {
+	testing.TB
+	errors int
+}
+
+func (e *errorsOnly) Errorf(string, ...any) { e.errors++ }
+
+func TestAwaitWorksFromAnotherGoroutineAndFailsWithoutStoppingIt(t *testing.T) {
+	done := make(chan bool)
+	polls := 0
+	go func() { done <- Await(t, 5*time.Second, "the third poll", func() bool { polls++; return polls == 3 }) }()
+	if !<-done || polls != 3 {
+		t.Errorf("Await of a condition that holds at the third poll returned after %d polls", polls)
+	}
+	rec := &errorsOnly{TB: t}
+	go func() { done <- Await(rec, 30*time.Millisecond, "never", func() bool { return false }) }()
+	if <-done || rec.errors != 1 {
+		t.Errorf("Await of a condition that never holds: returned true or reported %d errors, want false and 1", rec.errors)
+	}
+}
+
 func TestWriteSelfSignedWritesAPairThatLoads(t *testing.T) {
 	certFile, keyFile, cert := WriteSelfSigned(t, t.TempDir(), "a.test", "b.test")
 	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
