@@ -16,10 +16,7 @@ import (
 
 // hopByHop are the hop-by-hop request fields (RFC 9110 §7.6.1), which are
 // meant for the connection to cachegate, never for the origin.
-var hopByHop = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
+var hopByHop = httpfield.HopByHop
 
 // RemoveHopByHop removes from h the hop-by-hop fields and every field
 // named in Connection (RFC 9110 §7.6.1), and every field whose name has an

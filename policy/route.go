@@ -24,15 +24,23 @@ type matcher struct {
 	glob   *regexp.Regexp
 	// ext is the file extension the glob matches (deception.go), or "".
 	ext string
+	// conds are the conditions on headers, cookies and query (conditions.go).
+	conds conditions
 }
 
-// compileMatch compiles m; it fails only on a path that is not a valid
-// pattern.
-func compileMatch(m config.Match) (matcher, error) {
+// compileMatch compiles m, of a route that bypasses the cache or not; it
+// fails only on a path that is not a valid pattern or a condition that
+// config.Parse would have refused.
+func compileMatch(m config.Match, bypass bool) (matcher, error) {
 	c := matcher{compiled: true, host: strings.ToLower(m.Host)}
 	if rest, ok := strings.CutPrefix(c.host, "*"); ok {
 		c.host, c.wildcard = rest, true
 	}
+	conds, err := compileConditions(m, bypass)
+	if err != nil {
+		return c, err
+	}
+	c.conds = conds
 	if m.Path == "" {
 		return c, nil
 	}
@@ -63,7 +71,7 @@ func (c *Rules) Route(r *http.Request) *Route {
 		path = removeDotSegments(path)
 	}
 	for i := range c.routes {
-		if c.routes[i].matches(host, path, r.Method) {
+		if c.routes[i].matches(host, path, r) {
 			return &c.routes[i]
 		}
 	}
@@ -105,19 +113,19 @@ func matchPath(u *url.URL) string {
 	return b.String()
 }
 
-// matches reports whether a request for host and path (dot segments
-// resolved) with method is selected by rt. A Route not made by Compile is
-// compiled on the fly.
-func (rt *Route) matches(host, path, method string) bool {
+// matches reports whether request r for host and path (dot segments
+// resolved) is selected by rt. A Route not made by Compile is compiled on
+// the fly.
+func (rt *Route) matches(host, path string, r *http.Request) bool {
 	m := &rt.match
 	if !m.compiled {
-		c, err := compileMatch(rt.Match)
+		c, err := compileMatch(rt.Match, rt.Bypass)
 		if err != nil {
 			return false
 		}
 		m = &c
 	}
-	if len(rt.Match.Methods) > 0 && !slices.Contains(rt.Match.Methods, method) {
+	if len(rt.Match.Methods) > 0 && !slices.Contains(rt.Match.Methods, r.Method) {
 		return false
 	}
 	switch {
@@ -130,9 +138,13 @@ func (rt *Route) matches(host, path, method string) bool {
 		return false
 	}
 	if m.glob != nil {
-		return m.glob.MatchString(path)
+		if !m.glob.MatchString(path) {
+			return false
+		}
+	} else if !strings.HasPrefix(path, m.prefix) {
+		return false
 	}
-	return strings.HasPrefix(path, m.prefix)
+	return m.conds.empty() || m.conds.hold(r)
 }
 
 // requestHost is the host a request is for: r.Host, else the URL's host.
