@@ -78,6 +78,36 @@ func (c *Rules) Route(r *http.Request) *Route {
 	return &c.defaultRoute
 }
 
+// StoringRoutes returns the cached routes under which entries for a GET
+// of r's target may be stored, whatever its header fields, cookies and
+// query conditions: in order, every route whose host, path and method
+// match (conditions aside) down to the first without conditions, or the
+// default route; bypass routes left out. An unsafe request invalidates
+// under each (RFC 9111 §4.4): a logged-in user's POST, routed to a bypass
+// route, still invalidates the anonymous entry of its target.
+func (c *Rules) StoringRoutes(r *http.Request) []*Route {
+	host := HostName(requestHost(r))
+	path := removeDotSegments(matchPath(r.URL))
+	var out []*Route
+	for i := range c.routes {
+		rt := &c.routes[i]
+		m, ok := rt.matchesTarget(host, path, r.Method)
+		if !ok {
+			continue
+		}
+		if !rt.Bypass {
+			out = append(out, rt)
+		}
+		if m.conds.empty() {
+			return out
+		}
+	}
+	if c.defaultRoute.Bypass {
+		return out
+	}
+	return append(out, &c.defaultRoute)
+}
+
 // matchPath is the path routes match: u's path with its escapes decoded,
 // except an encoded "/" (%2F), which stays encoded. The origin receives
 // the path escaped, and many (Express, Rack, Tomcat behind a proxy) do not
@@ -114,37 +144,40 @@ func matchPath(u *url.URL) string {
 }
 
 // matches reports whether request r for host and path (dot segments
-// resolved) is selected by rt. A Route not made by Compile is compiled on
-// the fly.
+// resolved) is selected by rt.
 func (rt *Route) matches(host, path string, r *http.Request) bool {
+	m, ok := rt.matchesTarget(host, path, r.Method)
+	return ok && (m.conds.empty() || m.conds.hold(r))
+}
+
+// matchesTarget reports whether a request for host and path with method
+// is selected by rt, its conditions aside, and returns rt's compiled
+// match. A Route not made by Compile is compiled on the fly.
+func (rt *Route) matchesTarget(host, path, method string) (*matcher, bool) {
 	m := &rt.match
 	if !m.compiled {
 		c, err := compileMatch(rt.Match, rt.Bypass)
 		if err != nil {
-			return false
+			return m, false
 		}
 		m = &c
 	}
-	if len(rt.Match.Methods) > 0 && !slices.Contains(rt.Match.Methods, r.Method) {
-		return false
+	if len(rt.Match.Methods) > 0 && !slices.Contains(rt.Match.Methods, method) {
+		return m, false
 	}
 	switch {
 	case m.host == "":
 	case m.wildcard:
 		if len(host) <= len(m.host) || !strings.EqualFold(host[len(host)-len(m.host):], m.host) {
-			return false
+			return m, false
 		}
 	case !strings.EqualFold(host, m.host):
-		return false
+		return m, false
 	}
 	if m.glob != nil {
-		if !m.glob.MatchString(path) {
-			return false
-		}
-	} else if !strings.HasPrefix(path, m.prefix) {
-		return false
+		return m, m.glob.MatchString(path)
 	}
-	return m.conds.empty() || m.conds.hold(r)
+	return m, strings.HasPrefix(path, m.prefix)
 }
 
 // requestHost is the host a request is for: r.Host, else the URL's host.
