@@ -128,6 +128,8 @@ func (rt *Route) headerConditionProblem(c *Condition) string {
 		return "test cookies with match.cookies"
 	case name == "Host":
 		return "test the host with match.host"
+	case rt.Request.SetFields[name] != "" || hasKeyFold(rt.Request.SetFields, name):
+		return strconv.Quote(name) + " is in this route's request.set_fields: the origin receives the route's value, so a condition must not test the client's"
 	case containsName(rt.Request.DropFields, name):
 		return strconv.Quote(name) + " is in this route's request.drop_fields: the origin never receives it, so a condition must not test it"
 	case !rt.Bypass && !c.AbsentOnly() && !containsName(rt.KeyOptions.Headers, name):
@@ -206,6 +208,16 @@ func containsExact(names []string, name string) bool {
 func ignoresQuery(patterns []string, name string) bool {
 	for _, p := range patterns {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, prefix) || p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasKeyFold reports whether the field map has name, in any spelling.
+func hasKeyFold(m map[string]string, name string) bool {
+	for k := range m {
+		if http.CanonicalHeaderKey(k) == name {
 			return true
 		}
 	}

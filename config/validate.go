@@ -446,6 +446,7 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 			return ""
 		})
 	}
+	rt.validateShaping(ch, path)
 	ch.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
 	ch.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
 	for i, name := range rt.Request.AllowFields {
@@ -617,6 +618,9 @@ func (rt *Route) complete(x *index, path string, cache *CacheConfig) {
 	for i := range rt.Match.Headers {
 		rt.Match.Headers[i].Name = http.CanonicalHeaderKey(rt.Match.Headers[i].Name)
 	}
+	rt.Request.SetFields = canonicalKeys(rt.Request.SetFields)
+	rt.Response.SetFields = canonicalKeys(rt.Response.SetFields)
+	canonical(rt.Response.RemoveFields)
 }
 
 // canonical puts header field names in canonical form.

@@ -211,6 +211,8 @@ func (rt *Route) allowsField(name string) bool {
 	switch {
 	case slices.Contains(rt.Request.AllowFields, name), slices.Contains(ProtocolFields, name), slices.Contains(rt.KeyOptions.Headers, name):
 		return true
+	case rt.Request.SetFields[name] != "":
+		return true // set by the route after the allowlist anyway
 	case name == "Cookie":
 		return len(rt.KeyOptions.Cookies) > 0
 	}
