@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/cachegate/cachegate/config"
 )
 
 const conditionsConfig = `origin: http://o
@@ -155,6 +157,42 @@ func BenchmarkRouteMatchWithConditions(b *testing.B) {
 	for b.Loop() {
 		if cfg.Route(r).Name != "default" {
 			b.Fatal("wrong route")
+		}
+	}
+}
+
+func TestTheExampleConfigRoutesWordPressAndTenantRequests(t *testing.T) {
+	t.Setenv("CACHEGATE_ADMIN_TOKEN", "secret")
+	c, err := config.Load("../config.example.yaml")
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	cfg, err := Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		host, url, header, value, want string
+	}{
+		{"blog.example.org", "/2026/11/post/", "", "", "wp-pages"},
+		{"blog.example.org", "/2026/11/post/", "Cookie", "wordpress_test_cookie=WP; _ga=1", "wp-pages"},
+		{"blog.example.org", "/2026/11/post/", "Cookie", "wordpress_logged_in_0123=admin|1|x", "wp-logged-in"},
+		{"blog.example.org", "/2026/11/post/", "Cookie", "comment_author_0123=Joe", "wp-commenter"},
+		{"blog.example.org", "/2026/11/post/", "Cookie", "wp-postpass_0123=x", "wp-protected-post"},
+		{"blog.example.org", "/?p=12&preview=true", "", "", "wp-preview"},
+		{"blog.example.org", "/wp-admin/edit.php", "", "", "wp-admin"},
+		{"blog.example.org", "/wp-login.php?action=lostpassword", "", "", "wp-login"},
+		{"api.example.org", "/v1/items", "X-Tenant", "acme", "api-tenant"},
+		{"api.example.org", "/v1/items", "X-Tenant", "Acme Corp", "api-no-tenant"},
+		{"api.example.org", "/v1/items", "", "", "api-no-tenant"},
+	} {
+		r := httptest.NewRequest("GET", tc.url, nil)
+		r.Host = tc.host
+		if tc.header != "" {
+			r.Header.Set(tc.header, tc.value)
+		}
+		if got := cfg.Route(r).Name; got != tc.want {
+			t.Errorf("GET %s%s with %s %q took route %q, want %q", tc.host, tc.url, tc.header, tc.value, got, tc.want)
 		}
 	}
 }
