@@ -31,7 +31,7 @@ func TestKeepCookiesDropsEveryOtherCookieBeforeKeyingAndForwarding(t *testing.T)
 	if body != `cookies ["currency=EUR"]` {
 		t.Errorf("the shop page reached the origin with %s, want only currency", body)
 	}
-	resp, body = c.get(t, "/shop/", "Cookie", "currency=EUR; session=other")
+	resp, _ = c.get(t, "/shop/", "Cookie", "currency=EUR; session=other")
 	wantStatus(t, resp, "hit")
 	resp, _ = c.get(t, "/shop/", "Cookie", "currency=USD; session=secret")
 	wantStatus(t, resp, "stored")
