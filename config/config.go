@@ -363,6 +363,9 @@ type Route struct {
 	// response is revalidated, concurrent revalidations of one key collapsed
 	// into one conditional request; no-store is not stored).
 	RequestDirectives string `yaml:"request_directives"`
+	// Response shapes the origin's responses before they are stored and
+	// delivered.
+	Response ResponseOptions `yaml:"response"`
 }
 
 // Match selects requests. Empty fields match anything.
@@ -376,6 +379,12 @@ type Match struct {
 	Path string `yaml:"path"`
 	// Methods are the request methods matched. None matches any.
 	Methods []string `yaml:"methods"`
+	// Headers, Cookies and Query are conditions on the request's header
+	// fields, cookies and query parameters (conditions.go); all must hold.
+	// They see the request as the origin would receive it.
+	Headers []Condition `yaml:"headers"`
+	Cookies []Condition `yaml:"cookies"`
+	Query   []Condition `yaml:"query"`
 }
 
 // KeyOptions says which parts of a request make its cache key.
@@ -406,6 +415,23 @@ type RequestOptions struct {
 	// fields cachegate sets reach the origin. When empty, there is no
 	// allowlist.
 	AllowFields []string `yaml:"allow_fields"`
+	// KeepCookies, when set, drops every cookie of a cacheable request but
+	// those named (exactly) before it is keyed and forwarded; [] drops
+	// all (static assets). Unset keeps the cookies.
+	KeepCookies *[]string `yaml:"keep_cookies"`
+	// SetFields are request fields set, to these values, on every request
+	// of the route sent to the origin (after drop_fields and allow_fields,
+	// which remove fields).
+	SetFields map[string]string `yaml:"set_fields"`
+}
+
+// ResponseOptions shape the origin's responses of a route, before they
+// are stored and delivered.
+type ResponseOptions struct {
+	// SetFields are response fields set to these values (X-Frame-Options).
+	SetFields map[string]string `yaml:"set_fields"`
+	// RemoveFields are response fields removed (Server, X-Powered-By).
+	RemoveFields []string `yaml:"remove_fields"`
 }
 
 // Duration is a time.Duration written as "300ms", "30s", "5m", "2h" or

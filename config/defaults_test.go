@@ -43,7 +43,7 @@ func valueAt(t *testing.T, v reflect.Value, path string) reflect.Value {
 // sameValue compares two option values; an empty list is the same as
 // none, and header names in lists are compared case-insensitively.
 func sameValue(a, b reflect.Value) bool {
-	if a.Kind() == reflect.Slice && a.Len() == 0 && b.Len() == 0 {
+	if (a.Kind() == reflect.Slice || a.Kind() == reflect.Map) && a.Len() == 0 && b.Len() == 0 {
 		return true
 	}
 	if as, ok := a.Interface().([]string); ok {
@@ -67,8 +67,11 @@ func TestExampleDocumentsTheDefaults(t *testing.T) {
 	def.Routes = []Route{defaultRouteOptions()} // the first example route documents a route's defaults
 	compared := 0
 	for path := range x.set {
+		if exampleDiffers.MatchString(path) {
+			continue
+		}
 		got := valueAt(t, reflect.ValueOf(cfg).Elem(), path)
-		if exampleDiffers.MatchString(path) || got.Kind() == reflect.Struct || strings.HasSuffix(path, "]") {
+		if got.Kind() == reflect.Struct || strings.HasSuffix(path, "]") {
 			continue
 		}
 		want := valueAt(t, reflect.ValueOf(def).Elem(), path)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"reflect"
 	"regexp"
@@ -253,8 +254,38 @@ func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
 		}
 	case reflect.Pointer:
 		p.check(n, t.Elem(), path)
+	case reflect.Map:
+		p.fieldMap(n, t, path)
 	default:
 		panic("config: no check for " + t.String())
+	}
+}
+
+// fieldMap checks a map of header field names to values (set_fields, the
+// only maps): each value is checked as t's element, and a name written
+// twice in any spelling is refused. Each entry is indexed by its
+// canonical name, which validation reports.
+func (p *parser) fieldMap(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		p.add(n.Line, path, "expected a mapping of header fields to values, got %s", describe(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.add(k.Line, path, "field names must be plain words, got %s", describe(k))
+			continue
+		}
+		name := http.CanonicalHeaderKey(k.Value)
+		option := path + "." + name
+		if first, dup := seen[name]; dup {
+			p.add(k.Line, option, "set twice (first on line %d)", first)
+			continue
+		}
+		seen[name] = k.Line
+		p.keyLine[option] = k.Line
+		p.walk(val, t.Elem(), option)
 	}
 }
 

@@ -101,8 +101,8 @@ func TestParseNamesBadDurationWithLine(t *testing.T) {
 func TestParseNamesRouteWithoutMatch(t *testing.T) {
 	got := parseErr(t, "origin: http://o\nroutes:\n  - name: a\n    ttl: 5m\n  - name: b\n    match: {}\n")
 	wantLines(t, got,
-		"cfg.yaml:3: routes[0].match: route has no match (set host, path or methods)",
-		"cfg.yaml:6: routes[1].match: route has no match (set host, path or methods)")
+		"cfg.yaml:3: routes[0].match: route has no match (set host, path, methods, headers, cookies or query)",
+		"cfg.yaml:6: routes[1].match: route has no match (set host, path, methods, headers, cookies or query)")
 }
 
 func TestParseReportsEveryProblemAtOnce(t *testing.T) {

@@ -381,11 +381,12 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 		})
 		ch.check(path+".match", func() string {
 			m := rt.Match
-			if m.Host == "" && m.Path == "" && len(m.Methods) == 0 {
-				return "route has no match (set host, path or methods)"
+			if m.Host == "" && m.Path == "" && len(m.Methods) == 0 && !m.HasConditions() {
+				return "route has no match (set host, path, methods, headers, cookies or query)"
 			}
 			return ""
 		})
+		rt.validateConditions(ch, path+".match")
 		ch.check(path+".match.host", func() string { return checkHost(rt.Match.Host) })
 		ch.check(path+".match.path", func() string { return checkPath(rt.Match.Path) })
 		for i, m := range rt.Match.Methods {
@@ -445,6 +446,7 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 			return ""
 		})
 	}
+	rt.validateShaping(ch, path)
 	ch.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
 	ch.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
 	for i, name := range rt.Request.AllowFields {
@@ -613,6 +615,12 @@ func (rt *Route) complete(x *index, path string, cache *CacheConfig) {
 	canonical(rt.Request.DropFields)
 	canonical(rt.Request.AllowFields)
 	canonical(rt.KeyOptions.Headers)
+	for i := range rt.Match.Headers {
+		rt.Match.Headers[i].Name = http.CanonicalHeaderKey(rt.Match.Headers[i].Name)
+	}
+	rt.Request.SetFields = canonicalKeys(rt.Request.SetFields)
+	rt.Response.SetFields = canonicalKeys(rt.Response.SetFields)
+	canonical(rt.Response.RemoveFields)
 }
 
 // canonical puts header field names in canonical form.

@@ -16,10 +16,7 @@ import (
 
 // hopByHop are the hop-by-hop request fields (RFC 9110 §7.6.1), which are
 // meant for the connection to cachegate, never for the origin.
-var hopByHop = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
+var hopByHop = httpfield.HopByHop
 
 // RemoveHopByHop removes from h the hop-by-hop fields and every field
 // named in Connection (RFC 9110 §7.6.1), and every field whose name has an
@@ -214,6 +211,8 @@ func (rt *Route) allowsField(name string) bool {
 	switch {
 	case slices.Contains(rt.Request.AllowFields, name), slices.Contains(ProtocolFields, name), slices.Contains(rt.KeyOptions.Headers, name):
 		return true
+	case rt.Request.SetFields[name] != "":
+		return true // set by the route after the allowlist anyway
 	case name == "Cookie":
 		return len(rt.KeyOptions.Cookies) > 0
 	}

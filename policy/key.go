@@ -234,7 +234,8 @@ func (rt *Route) Key(r *http.Request, scheme string) Key {
 //     key.ignore_query dropped (all of them with key.ignore_all_query),
 //     and no "?" when none is left;
 //   - one line "\nName:v1,v2" per key.headers entry, values trimmed;
-//   - one line "\ncookie:name=value" per key.cookies entry.
+//   - one line "\ncookie:name=value" per key.cookies entry;
+//   - on a route with match conditions, first a line "\nroute:name".
 //
 // Nothing else of the request enters the key: an unkeyed header such as
 // X-Forwarded-Host can never select or poison a stored response (the proxy
@@ -252,15 +253,25 @@ func (rt *Route) KeyOf(t Target, h http.Header) Key {
 }
 
 // KeysRequestFields reports whether rt's keys hold request fields
-// (key.headers, key.cookies): then a URL alone does not name its entries.
+// (key.headers, key.cookies, or the route itself when it has conditions):
+// then a URL alone does not name its entries.
 func (rt *Route) KeysRequestFields() bool {
-	return len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0
+	return len(rt.KeyOptions.Headers) > 0 || len(rt.KeyOptions.Cookies) > 0 || rt.Match.HasConditions()
 }
 
-// keyedFields writes the key.headers and key.cookies lines of h.
+// keyedFields writes the route line of a route with conditions, then the
+// key.headers and key.cookies lines of h. The route line keeps a
+// conditional route's entries apart from every other route's: a request
+// that failed its conditions (a logged-in user's, say) is routed
+// elsewhere and can neither fill nor hit them, even where both routes
+// would key the URL alike.
 func (rt *Route) keyedFields(h http.Header) string {
 	var b strings.Builder
-	b.Grow(32 * (len(rt.KeyOptions.Headers) + len(rt.KeyOptions.Cookies)))
+	b.Grow(32 * (1 + len(rt.KeyOptions.Headers) + len(rt.KeyOptions.Cookies)))
+	if rt.Match.HasConditions() {
+		b.WriteString("\nroute:")
+		b.WriteString(rt.Name)
+	}
 	for _, name := range rt.KeyOptions.Headers {
 		name = http.CanonicalHeaderKey(name)
 		b.WriteByte('\n')

@@ -24,15 +24,23 @@ type matcher struct {
 	glob   *regexp.Regexp
 	// ext is the file extension the glob matches (deception.go), or "".
 	ext string
+	// conds are the conditions on headers, cookies and query (conditions.go).
+	conds conditions
 }
 
-// compileMatch compiles m; it fails only on a path that is not a valid
-// pattern.
-func compileMatch(m config.Match) (matcher, error) {
+// compileMatch compiles m, of a route that bypasses the cache or not; it
+// fails only on a path that is not a valid pattern or a condition that
+// config.Parse would have refused.
+func compileMatch(m config.Match, bypass bool) (matcher, error) {
 	c := matcher{compiled: true, host: strings.ToLower(m.Host)}
 	if rest, ok := strings.CutPrefix(c.host, "*"); ok {
 		c.host, c.wildcard = rest, true
 	}
+	conds, err := compileConditions(m, bypass)
+	if err != nil {
+		return c, err
+	}
+	c.conds = conds
 	if m.Path == "" {
 		return c, nil
 	}
@@ -63,11 +71,41 @@ func (c *Rules) Route(r *http.Request) *Route {
 		path = removeDotSegments(path)
 	}
 	for i := range c.routes {
-		if c.routes[i].matches(host, path, r.Method) {
+		if c.routes[i].matches(host, path, r) {
 			return &c.routes[i]
 		}
 	}
 	return &c.defaultRoute
+}
+
+// StoringRoutes returns the cached routes under which entries for a GET
+// of r's target may be stored, whatever its header fields, cookies and
+// query conditions: in order, every route whose host, path and method
+// match (conditions aside) down to the first without conditions, or the
+// default route; bypass routes left out. An unsafe request invalidates
+// under each (RFC 9111 §4.4): a logged-in user's POST, routed to a bypass
+// route, still invalidates the anonymous entry of its target.
+func (c *Rules) StoringRoutes(r *http.Request) []*Route {
+	host := HostName(requestHost(r))
+	path := removeDotSegments(matchPath(r.URL))
+	var out []*Route
+	for i := range c.routes {
+		rt := &c.routes[i]
+		m, ok := rt.matchesTarget(host, path, r.Method)
+		if !ok {
+			continue
+		}
+		if !rt.Bypass {
+			out = append(out, rt)
+		}
+		if m.conds.empty() {
+			return out
+		}
+	}
+	if c.defaultRoute.Bypass {
+		return out
+	}
+	return append(out, &c.defaultRoute)
 }
 
 // matchPath is the path routes match: u's path with its escapes decoded,
@@ -105,34 +143,41 @@ func matchPath(u *url.URL) string {
 	return b.String()
 }
 
-// matches reports whether a request for host and path (dot segments
-// resolved) with method is selected by rt. A Route not made by Compile is
-// compiled on the fly.
-func (rt *Route) matches(host, path, method string) bool {
+// matches reports whether request r for host and path (dot segments
+// resolved) is selected by rt.
+func (rt *Route) matches(host, path string, r *http.Request) bool {
+	m, ok := rt.matchesTarget(host, path, r.Method)
+	return ok && (m.conds.empty() || m.conds.hold(r))
+}
+
+// matchesTarget reports whether a request for host and path with method
+// is selected by rt, its conditions aside, and returns rt's compiled
+// match. A Route not made by Compile is compiled on the fly.
+func (rt *Route) matchesTarget(host, path, method string) (*matcher, bool) {
 	m := &rt.match
 	if !m.compiled {
-		c, err := compileMatch(rt.Match)
+		c, err := compileMatch(rt.Match, rt.Bypass)
 		if err != nil {
-			return false
+			return m, false
 		}
 		m = &c
 	}
 	if len(rt.Match.Methods) > 0 && !slices.Contains(rt.Match.Methods, method) {
-		return false
+		return m, false
 	}
 	switch {
 	case m.host == "":
 	case m.wildcard:
 		if len(host) <= len(m.host) || !strings.EqualFold(host[len(host)-len(m.host):], m.host) {
-			return false
+			return m, false
 		}
 	case !strings.EqualFold(host, m.host):
-		return false
+		return m, false
 	}
 	if m.glob != nil {
-		return m.glob.MatchString(path)
+		return m, m.glob.MatchString(path)
 	}
-	return strings.HasPrefix(path, m.prefix)
+	return m, strings.HasPrefix(path, m.prefix)
 }
 
 // requestHost is the host a request is for: r.Host, else the URL's host.

@@ -61,9 +61,9 @@ func Compile(cfg *config.Config) (*Rules, error) {
 
 // compileRoute compiles one route; targets are cache.targeted_fields.
 func compileRoute(c config.Route, targets []string) (Route, error) {
-	m, err := compileMatch(c.Match)
+	m, err := compileMatch(c.Match, c.Bypass)
 	if err != nil {
-		return Route{}, fmt.Errorf("match.path: %w", err)
+		return Route{}, fmt.Errorf("match: %w", err)
 	}
 	return Route{Route: c, match: m, targets: targets}, nil
 }

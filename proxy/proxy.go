@@ -387,6 +387,7 @@ func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	p.normalize(st, r, scheme, x)
 	x.route = st.cfg.Route(r)
 	x.route.DropRequestFields(r.Header)
+	x.route.SetRequestFields(r.Header)
 	switch {
 	case x.badTarget:
 		x.status.Fwd = "request"
@@ -411,6 +412,7 @@ func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	}
 	x.cacheable = true
 	x.route.AllowRequestFields(r.Header)
+	x.route.KeepRequestCookies(r.Header)
 	x.rd = policy.ParseRequestDirectives(r.Header)
 	if x.route.RequestDirectives != config.RequestDirectivesHonour {
 		x.rd, x.ignoredDirectives = x.rd.WithoutRevalidation()

@@ -53,8 +53,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 }
 
 // received records the origin's answer (Cache-Status fwd-status, origin
-// time, metrics) and gives a response without Date the time it was
-// received (RFC 9110 §6.6.1: the age calculation relies on it).
+// time, metrics), gives a response without Date the time it was received
+// (RFC 9110 §6.6.1: the age calculation relies on it) and applies the
+// route's response shaping, before anything is decided or stored.
 func (p *Proxy) received(f *fill, resp *http.Response, now time.Time) {
 	x := f.x
 	x.status.FwdStatus = resp.StatusCode
@@ -63,6 +64,7 @@ func (p *Proxy) received(f *fill, resp *http.Response, now time.Time) {
 	if resp.Header.Get("Date") == "" {
 		resp.Header.Set("Date", now.UTC().Format(http.TimeFormat))
 	}
+	x.route.ShapeResponse(resp.Header)
 }
 
 // outbound makes resp what leaves for the client: the internal fields

@@ -216,29 +216,40 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url
 		fillUntil = now.Add(fillStoreBound(cfg.OriginTimeouts) + markSlack)
 	}
 	found := false
-	look := func(id string, filling func(context.Context, string) bool) (time.Time, bool, bool) {
+	look := func(rt *policy.Route, id string, filling func(context.Context, string) bool) (time.Time, bool, bool) {
 		if fills && filling(ctx, id) {
 			inv.filling = true
 		}
 		return p.storedUntil(ctx, rt, id)
 	}
-	for _, sch := range []string{"http", "https"} {
-		k := rt.Key(get, sch)
-		if purge.URLScope(k) != inv.scope {
-			continue
+	// Entries of the target may be stored under another route than the
+	// unsafe request's own (a route with conditions it did not satisfy).
+	var keyed *policy.Route
+	for _, srt := range cfg.StoringRoutes(get) {
+		for _, sch := range []string{"http", "https"} {
+			k := srt.Key(get, sch)
+			if purge.URLScope(k) != inv.scope {
+				continue
+			}
+			t, ok, sure := look(srt, k.ID(), p.collapse.Filling)
+			if !sure {
+				inv.until = forever
+				return inv, true
+			}
+			if ok {
+				found = true
+				inv.until = later(inv.until, t)
+			}
 		}
-		t, ok, sure := look(k.ID(), p.collapse.Filling)
-		if !sure {
-			inv.until = forever
-			return inv, true
-		}
-		if ok {
-			found = true
-			inv.until = later(inv.until, t)
+		if srt.KeysRequestFields() {
+			keyed = srt
 		}
 	}
-	if rt.KeysRequestFields() {
-		t, ok, sure := look(key.URLID(), p.collapse.FillingURL)
+	if rt.KeysRequestFields() && keyed == nil {
+		keyed = rt
+	}
+	if keyed != nil {
+		t, ok, sure := look(keyed, key.URLID(), p.collapse.FillingURL)
 		switch {
 		case !sure, !ok && found:
 			// The URL record is gone while an entry of the URL is stored:

@@ -38,3 +38,20 @@ func IsForwarding(name string) bool {
 	}
 	return false
 }
+
+// HopByHop are the hop-by-hop request fields (RFC 9110 §7.6.1), meant for
+// the connection to cachegate, never for the origin, in canonical form.
+var HopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// IsHopByHop reports whether the canonical field name is hop-by-hop.
+func IsHopByHop(name string) bool {
+	for _, h := range HopByHop {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
