@@ -161,6 +161,11 @@ func (c *Config) BackendOf(name string) *Backend {
 		b := defaultBackend()
 		b.Name = OriginBackend
 		b.Upstreams = []Upstream{{URL: c.Origin, Weight: 1}}
+		if u, err := url.Parse(c.Origin); err == nil && u.Path != "" {
+			// The origin's path is its backend's prefix.
+			b.PathPrefix = u.Path
+			b.Upstreams[0].URL = u.Scheme + "://" + u.Host
+		}
 		b.Timeouts = c.OriginTimeouts
 		b.Passive.MaxFails = 0
 		return &b
