@@ -255,6 +255,14 @@ func (p *Proxy) roundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// upstreamLabel is the host:port of the upstream that answered f, or "".
+func (f *fill) upstreamLabel() string {
+	if up := f.upstream.Load(); up != nil {
+		return up.Label
+	}
+	return ""
+}
+
 // balanceKey is what the hash balance hashes: the cache key, so that
 // every miss of an object goes to the same upstream; a request without a
 // key (passed to the origin) hashes its target.

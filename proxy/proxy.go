@@ -140,6 +140,10 @@ func (p *Proxy) Reload(cfg *policy.Rules) error {
 	return nil
 }
 
+// Backends returns the health of the current config's backends, for
+// /readyz.
+func (p *Proxy) Backends() []upstream.Status { return p.state.Load().backends.Status() }
+
 // reloaded returns a channel closed at the next Reload.
 func (p *Proxy) reloaded() <-chan struct{} { return *p.reload.Load() }
 
