@@ -298,3 +298,25 @@ routes:
 		t.Errorf("backend site-b received %v, want Host internal.b.test and path /b/page", got)
 	}
 }
+
+func TestAReloadSwapsTheBackendsAndRestartsTheirProbes(t *testing.T) {
+	a, b := startUpstream(t, "a"), startUpstream(t, "b")
+	in := startInstance(t, backendsSetup(t, "", []*upstream{a}, ""))
+	if by := in.answeredBy("/page"); by != "a" {
+		t.Fatalf("answered by %s before the reload, want a", by)
+	}
+	s := backendsSetup(t, "    probe: {path: /healthz, interval: 50ms, initial: sick, window: 1, threshold: 1}\n", []*upstream{a, b}, "")
+	in.rewriteConfig(s)
+	if resp, body := in.admin(http.MethodPost, "/reload"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /reload: %d %s", resp.StatusCode, body)
+	}
+	// The new upstreams start sick; the restarted probes make them healthy.
+	in.waitReadyz("the reloaded backend's probes", func(body string) bool { return strings.Contains(body, "backend web: 2/2") })
+	got := map[string]int{}
+	for i := range 10 {
+		got[in.answeredBy(fmt.Sprintf("/after/%d", i))]++
+	}
+	if got["a"] != 5 || got["b"] != 5 {
+		t.Errorf("after the reload, requests went %v, want a 5, b 5", got)
+	}
+}
