@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -22,8 +23,12 @@ func (p *Pool) probeLoop(ctx context.Context, u *Upstream) {
 			return
 		}
 		p.set.opts.Metrics.UpstreamProbe(p.Name, u.Label, good)
-		if u.health.probe(good) || (first && !good) {
-			p.set.opts.Logger.Warn("upstream probe", "backend", p.Name, "upstream", u.Label, "good", good, "result", why)
+		if changed := u.health.probe(good); changed || (first && !good) {
+			level := slog.LevelWarn // a first probe that fails: at start, warn, never refuse
+			if good {
+				level = slog.LevelInfo
+			}
+			p.set.opts.Logger.Log(ctx, level, "upstream probe", "backend", p.Name, "upstream", u.Label, "good", good, "result", why)
 		}
 		p.observe(u, p.set.opts.Now())
 		first = false
