@@ -124,13 +124,12 @@ func (p *Proxy) Reload(cfg *policy.Rules) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	prev := p.state.Swap(&state{cfg: cfg, backends: backends, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
-	if prev != nil {
-		prev.backends.Close()
-		backends.Start(prev.backends)
-	} else {
-		backends.Start(nil)
+	var prevBackends *upstream.Set
+	if prev := p.state.Load(); prev != nil {
+		prevBackends = prev.backends
 	}
+	backends.Start(prevBackends) // closes the previous ones
+	p.state.Store(&state{cfg: cfg, backends: backends, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
 	cc := cfg.Cache.Collapse
 	p.collapse.SetBounds(cc.Wait.D(), cc.HitForPass.D())
 	next := make(chan struct{})

@@ -154,19 +154,19 @@ func (s *Set) Pool(name string) *Pool {
 }
 
 // Start carries the health of prev's upstreams (the backends before a
-// reload; nil at start) over to the same upstreams of s, then starts the
-// probes, which run until Close.
+// reload; nil at start) over to the same upstreams of s, starts the
+// probes, which run until Close, and closes prev (retire).
 func (s *Set) Start(prev *Set) {
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	for _, p := range s.order {
 		for _, u := range p.all() {
-			if prev != nil {
-				if old := prev.Pool(p.Name).find(u.Label, u.URL.Scheme); old != nil {
-					u.health.carry(old.health)
-				}
+			if old := prev.find(p.Name, u); old != nil {
+				u.health.carry(old.health)
 			}
-			s.opts.Metrics.UpstreamHealthy(p.Name, u.Label, u.health.up(s.opts.Now()))
+			up := u.health.up(s.opts.Now())
+			u.reported.Store(up)
+			s.opts.Metrics.UpstreamHealthy(p.Name, u.Label, up)
 			if p.probe.Path != "" {
 				s.wg.Add(1)
 				go func() {
@@ -176,11 +176,19 @@ func (s *Set) Start(prev *Set) {
 			}
 		}
 	}
+	if prev != nil {
+		prev.retire(s)
+	}
 }
 
 // Close stops the probes and closes the idle connections; requests in
 // flight finish.
-func (s *Set) Close() {
+func (s *Set) Close() { s.retire(nil) }
+
+// retire stops s's probes, closes its idle connections (requests in
+// flight finish) and removes the health series of its upstreams that
+// next, the backends replacing it, does not have.
+func (s *Set) retire(next *Set) {
 	if s.stop != nil {
 		s.stop()
 	}
@@ -190,9 +198,20 @@ func (s *Set) Close() {
 			p.transport.CloseIdleConnections()
 		}
 		for _, u := range p.all() {
-			s.opts.Metrics.UpstreamGone(p.Name, u.Label)
+			if next.find(p.Name, u) == nil {
+				s.opts.Metrics.UpstreamGone(p.Name, u.Label)
+			}
 		}
 	}
+}
+
+// find returns the upstream of s's backend named backend with u's label
+// and scheme, or nil (also when s is nil).
+func (s *Set) find(backend string, u *Upstream) *Upstream {
+	if s == nil {
+		return nil
+	}
+	return s.Pool(backend).find(u.Label, u.URL.Scheme)
 }
 
 // Status is a backend's health as /readyz shows it.

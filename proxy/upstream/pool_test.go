@@ -145,3 +145,29 @@ func TestAFailStatusCountsAsAFailure(t *testing.T) {
 		t.Error("requests still counted in flight after their bodies were closed")
 	}
 }
+
+func TestANewSetKeepsTheHealthOfTheUpstreamsItKeeps(t *testing.T) {
+	now := t0
+	a, b := named(t, "a"), named(t, "b")
+	cfg := config.Default()
+	cfg.Origin = a
+	cfg.Backends = []config.Backend{{Name: "web", Balance: config.BalanceRoundRobin, Timeouts: cfg.OriginTimeouts,
+		Upstreams: []config.Upstream{{URL: a, Weight: 1}, {URL: b, Weight: 1}},
+		Passive:   config.PassiveHealth{MaxFails: 1, FailTimeout: config.Duration(time.Minute)}}}
+	opts := Options{Logger: testutil.DiscardLogger(), Now: func() time.Time { return now }}
+	old, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Start(nil)
+	old.Pool("web").primaries[1].health.failed(now)
+	next, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Start(old)
+	t.Cleanup(next.Close)
+	if got := next.Status(); len(got) != 2 || got[1] != (Status{Backend: "web", Healthy: 1, Total: 2}) || got[0] != (Status{Backend: "origin", Healthy: 1, Total: 1}) {
+		t.Errorf("Status after the reload = %+v, want origin 1/1 and web 1/2 (b still in its cool-down)", got)
+	}
+}
