@@ -320,3 +320,14 @@ func TestAReloadSwapsTheBackendsAndRestartsTheirProbes(t *testing.T) {
 		t.Errorf("after the reload, requests went %v, want a 5, b 5", got)
 	}
 }
+
+func TestAProbeURLUnreachableAtStartIsAWarningNotARefusal(t *testing.T) {
+	a, b := startUpstream(t, "a"), startUpstream(t, "b")
+	b.kill()
+	in := startInstance(t, backendsSetup(t, "    probe: {path: /healthz, interval: 50ms, window: 2, threshold: 2}\n", []*upstream{a, b}, ""))
+	in.waitLog(`msg="upstream probe" backend=web upstream=` + b.addr + ` good=false`)
+	in.waitReadyz("the probes taking b out", func(body string) bool { return strings.Contains(body, "backend web: 1/2") })
+	if by := in.answeredBy("/page"); by != "a" {
+		t.Errorf("answered by %s, want a", by)
+	}
+}
