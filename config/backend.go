@@ -276,6 +276,9 @@ func (b *Backend) validate(ch *checker, path string, names map[string]string) {
 				host = host[:i] // "name:port"
 			}
 		}
+		if strings.HasPrefix(host, "*.") {
+			return "must be a host name, not a wildcard, got " + strconv.Quote(b.HostHeader)
+		}
 		return checkHost(host)
 	})
 	ch.check(path+".path_prefix", func() string {

@@ -29,6 +29,7 @@ func TestParseRefusesBadBackendsWithTheirLineAndOption(t *testing.T) {
 		{"backends:\n  - name: a\n    upstreams: [{url: \"http://a:1\"}]\n    timeouts: {connect: 0s}\n", `cfg.yaml:5: backends[0].timeouts.connect: must be greater than 0`},
 		{"backends:\n  - name: a\n    upstreams: [{url: \"http://a:1\"}]\n    path_prefix: app\n", `cfg.yaml:5: backends[0].path_prefix: must be a path starting with "/"`},
 		{"backends:\n  - name: a\n    upstreams: [{url: \"http://a:1\"}]\n    host_header: \"http://x\"\n", `cfg.yaml:5: backends[0].host_header: must be a host name`},
+		{"backends:\n  - name: a\n    upstreams: [{url: \"http://a:1\"}]\n    host_header: \"*.example.com\"\n", `cfg.yaml:5: backends[0].host_header: must be a host name, not a wildcard`},
 		{"backends:\n  - name: a\n    upstreams: [{url: \"https://a:1\"}]\n    tls: {ca_file: /nonexistent/ca.pem}\n", `cfg.yaml:5: backends[0].tls.ca_file: open /nonexistent/ca.pem: no such file or directory`},
 		{"backends:\n  - name: a\n    upstreams: [{url: \"https://a:1\"}]\n    tls: {cert_file: c.pem}\n", `cfg.yaml:5: backends[0].tls.key_file: cert_file and key_file go together`},
 		{"backends:\n  - name: a\n    upstreams: [{url: \"http://a:1\"}]\n    passive: {fail_statuses: [404]}\n", `cfg.yaml:5: backends[0].passive.fail_statuses[0]: must be a 5xx status, got 404`},
@@ -49,6 +50,7 @@ func TestAConfigWithoutOriginNeedsABackendForEveryRoute(t *testing.T) {
 }
 
 func TestBackendsTakeTheirDefaultsAndOriginTimeouts(t *testing.T) {
+	mustParse(t, "origin: http://o\nbackends:\n  - {name: s3, upstreams: [{url: \"https://s3.example.com\"}], host_header: \"bucket.s3.example.com:443\"}\n")
 	cfg := mustParse(t, `origin: http://o:9000
 origin_timeouts: {connect: 2s, response_header: 7s}
 backends:
@@ -92,5 +94,13 @@ func TestAReloadAppliesBackends(t *testing.T) {
 	next.Routes = []Route{{Name: "a", Backend: "web"}}
 	if got := RestartNeeded(old, next); len(got) != 0 {
 		t.Errorf("RestartNeeded = %q, want none: a reload builds the new backends", got)
+	}
+}
+
+func TestTheOriginsPathIsItsBackendsPathPrefix(t *testing.T) {
+	cfg := mustParse(t, "origin: \"https://o.example:8443/app\"\n")
+	b := cfg.BackendOf("")
+	if b.PathPrefix != "/app" || b.Upstreams[0].URL != "https://o.example:8443" {
+		t.Errorf("origin backend: prefix %q, upstream %q; want /app and https://o.example:8443", b.PathPrefix, b.Upstreams[0].URL)
 	}
 }
