@@ -142,7 +142,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	if cfg.Admin.Listen != "" {
 		_, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
 			Config: current.Load, Purges: purges, Reload: reload, Entries: p,
-			Ready:   admin.Readiness{Redis: be.redis, Breaker: be.breaker, Marks: be.marks},
+			Ready:   admin.Readiness{Redis: be.redis, Breaker: be.breaker, Marks: be.marks, Backends: p.Backends},
 			Metrics: m, Certs: mgr,
 		}))
 		if err != nil {

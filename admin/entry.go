@@ -24,10 +24,12 @@ type Entries interface {
 // EntryInfo is the stored metadata of one entry, as GET /debug/entry
 // shows it.
 type EntryInfo struct {
-	Key                  string    `json:"key"`
-	StoreKey             string    `json:"store_key"`
-	Route                string    `json:"route"`
-	Host                 string    `json:"host"`
+	Key      string `json:"key"`
+	StoreKey string `json:"store_key"`
+	Route    string `json:"route"`
+	Host     string `json:"host"`
+	// Upstream is the upstream (host:port) that filled the entry.
+	Upstream             string    `json:"upstream,omitempty"`
 	Status               int       `json:"status"`
 	StoredAt             time.Time `json:"stored_at"`
 	Age                  string    `json:"age"`
@@ -105,7 +107,7 @@ func serveEntry(entries Entries, now func() time.Time) http.HandlerFunc {
 // marks say of it.
 func entryInfo(e *store.Entry, id string, v purge.Validity, now time.Time) *EntryInfo {
 	info := &EntryInfo{
-		Key: e.Key, StoreKey: id, Route: e.Route, Host: e.Host, Status: e.Status,
+		Key: e.Key, StoreKey: id, Route: e.Route, Host: e.Host, Upstream: e.Upstream, Status: e.Status,
 		Tags: e.Tags, Groups: e.Groups, Vary: e.Vary, Size: e.Size(), BodyBytes: len(e.Body),
 		PurgeSeq: e.Seq,
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/certs"
+	"github.com/cachegate/cachegate/proxy/upstream"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
@@ -22,6 +23,8 @@ type Readiness struct {
 	// Marks says whether the purge marks mirrored from Redis are held
 	// and every invalidation was written (purge.Redis.Degraded).
 	Marks *purge.Redis
+	// Backends returns the health of each backend (proxy.Proxy.Backends).
+	Backends func() []upstream.Status
 }
 
 // pingTimeout bounds /readyz's ping of Redis.
@@ -47,14 +50,26 @@ func (rd Readiness) degraded(ctx context.Context) string {
 }
 
 // serveReady handles GET /readyz: "ready", or "degraded: " and the
-// reasons. It answers 200 either way: a degraded instance still serves
-// (requests go to the origin), so a load balancer must keep it.
+// reasons, then a line per backend with its healthy and total upstreams.
+// It answers 200 either way: a degraded instance still serves (requests go
+// to the origin, stale entries are served), so a load balancer must keep
+// it.
 func serveReady(rd Readiness, mgr *certs.Manager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reasons := []string{}
 		if reason := rd.degraded(r.Context()); reason != "" {
 			reasons = append(reasons, reason)
 		}
+		var backends []upstream.Status
+		if rd.Backends != nil {
+			backends = rd.Backends()
+		}
+		for _, b := range backends {
+			if b.Healthy == 0 {
+				reasons = append(reasons, "backend "+b.Backend+" has no healthy upstream")
+			}
+		}
+		defer writeBackends(w, backends)
 		if mgr != nil {
 			if err := mgr.Err(); err != nil {
 				reasons = append(reasons, "certificates: "+err.Error())
@@ -65,5 +80,13 @@ func serveReady(rd Readiness, mgr *certs.Manager) http.HandlerFunc {
 			return
 		}
 		io.WriteString(w, "ready\n")
+	}
+}
+
+// writeBackends writes a line per backend: its name and how many of its
+// upstreams are healthy.
+func writeBackends(w io.Writer, backends []upstream.Status) {
+	for _, b := range backends {
+		fmt.Fprintf(w, "backend %s: %d/%d upstreams healthy\n", b.Backend, b.Healthy, b.Total)
 	}
 }

@@ -22,6 +22,10 @@ type Config struct {
 	Listen string `yaml:"listen" reload:"restart"`
 	// Origin is the backend's base URL, e.g. "http://127.0.0.1:9000". Required.
 	Origin string `yaml:"origin"`
+	// Backends are named groups of upstream servers that routes send their
+	// requests to (Route.Backend); Origin is the backend of routes that
+	// name none.
+	Backends []Backend `yaml:"backends"`
 	// Admin is the admin listener (purge, metrics, health).
 	Admin AdminConfig `yaml:"admin"`
 	// Log configures log/slog.
@@ -336,6 +340,9 @@ type Route struct {
 	KeyOptions KeyOptions `yaml:"key"`
 	// Bypass passes every request to the origin, uncached.
 	Bypass bool `yaml:"bypass"`
+	// Backend names the backend (backends) the route's requests go to;
+	// empty, the top-level origin.
+	Backend string `yaml:"backend"`
 	// SetCookie says what happens to a response with Set-Cookie:
 	// SetCookiePass (not stored), SetCookieStrip (stored without its
 	// Set-Cookie; the client that caused the fill still gets it) or

@@ -122,3 +122,23 @@ func (w *Webhook) UnmarshalYAML(n *yaml.Node) error {
 	*w = Webhook(o)
 	return nil
 }
+
+// defaultBackend is a backend with every option at its default; its
+// timeouts are origin_timeouts' (completeBackends).
+func defaultBackend() Backend {
+	return Backend{
+		Balance:      BalanceRoundRobin,
+		MaxIdleConns: 256,
+		// nginx counts max_fails=1 in fail_timeout=10s; three failures
+		// keep one reset connection from taking a healthy upstream out.
+		// 500 is left out of the statuses: it is usually one page's bug,
+		// not a sick server.
+		Passive: PassiveHealth{MaxFails: 3, FailTimeout: Duration(10 * time.Second), FailStatuses: []int{502, 503, 504}},
+		// Varnish's probe defaults: every 5s, 2s to answer, 3 good of the
+		// last 8.
+		Probe: Probe{Interval: Duration(5 * time.Second), Timeout: Duration(2 * time.Second), ExpectStatus: 200, Window: 8, Threshold: 3, Initial: ProbeHealthy},
+	}
+}
+
+// defaultUpstream is an upstream with every option at its default.
+func defaultUpstream() Upstream { return Upstream{Weight: 1} }

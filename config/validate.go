@@ -1,15 +1,12 @@
 package config
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/netip"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -79,6 +76,9 @@ func (c *Config) Validate() error {
 func (c *Config) validate(x *index) []Problem {
 	ch := &checker{x: x}
 	ch.check("origin", func() string {
+		if c.Origin == "" && c.DefaultRoute.Backend != "" {
+			return "" // every route has a backend (validateBackends)
+		}
 		if c.Origin == "" {
 			return "required: the backend's base URL, e.g. http://127.0.0.1:9000"
 		}
@@ -104,6 +104,7 @@ func (c *Config) validate(x *index) []Problem {
 		c.Routes[i].validate(ch, "routes["+strconv.Itoa(i)+"]", names)
 	}
 	c.DefaultRoute.validate(ch, "default_route", nil)
+	c.validateBackends(ch)
 	hooks := map[string]string{}
 	for i := range c.Webhooks {
 		c.Webhooks[i].validate(ch, "webhooks["+strconv.Itoa(i)+"]", hooks)
@@ -307,12 +308,7 @@ func (t *TLSConfig) validate(ch *checker, path string) {
 		if c.CertFile == "" || c.KeyFile == "" || ch.x.bad[cpath+".cert_file"] || ch.x.bad[cpath+".key_file"] {
 			continue
 		}
-		ch.check(cpath, func() string {
-			if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-				return "cannot load certificate " + strconv.Quote(c.CertFile) + " with key " + strconv.Quote(c.KeyFile) + ": " + err.Error()
-			}
-			return ""
-		})
+		ch.check(cpath, func() string { return checkKeyPair(c.CertFile, c.KeyFile) })
 	}
 	a := &t.ACME
 	ch.check(path+".acme.email", func() string {
@@ -330,19 +326,7 @@ func (t *TLSConfig) validate(ch *checker, path string) {
 		}
 		return checkURL(a.CA, "https")
 	})
-	ch.check(path+".acme.ca_root", func() string {
-		if a.CARoot == "" {
-			return ""
-		}
-		pem, err := os.ReadFile(a.CARoot)
-		if err != nil {
-			return err.Error()
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return "no PEM certificate in " + strconv.Quote(a.CARoot)
-		}
-		return ""
-	})
+	ch.check(path+".acme.ca_root", func() string { return checkCAFile(a.CARoot) })
 	for i, d := range a.Domains {
 		ch.check(path+".acme.domains["+strconv.Itoa(i)+"]", func() string {
 			if d == "" || net.ParseIP(strings.Trim(d, "[]")) != nil {
@@ -604,6 +588,7 @@ func (c *Config) complete(x *index) {
 		c.Routes[i].complete(x, "routes["+strconv.Itoa(i)+"]", &c.Cache)
 	}
 	c.DefaultRoute.complete(x, "default_route", &c.Cache)
+	c.completeBackends(x)
 }
 
 // complete fills in the options of the route at path that default to

@@ -93,7 +93,7 @@ func (in *instance) waitReadyz(what string, cond func(string) bool) {
 	})
 }
 
-func isReady(body string) bool { return body == "ready\n" }
+func isReady(body string) bool { return strings.HasPrefix(body, "ready\n") }
 
 // stored requests path twice from each instance (the second read is the
 // one an L1 admits) and returns the body they all serve.

@@ -112,6 +112,7 @@ type Metrics struct {
 	warm           *prometheus.CounterVec
 	stored         *storedCollector
 	clientErrors   *prometheus.CounterVec
+	upstreams      upstreamMetrics
 
 	// Children resolved once per label pair, so that recording a known
 	// combination neither hashes label values nor allocates.
@@ -258,6 +259,7 @@ func New(version string) *Metrics {
 		m.reloads, m.lastReload, m.certExpiry, m.warm, m.stored,
 	)
 	m.registerClientErrors()
+	m.registerUpstreams()
 	return m
 }
 

@@ -424,3 +424,21 @@ func BenchmarkInstrumentedMemoryGet(b *testing.B) {
 		_, _ = s.Get(ctx, "k")
 	}
 }
+
+func TestUpstreamMetricsCountRequestsFailuresHealthAndProbes(t *testing.T) {
+	m := New("test")
+	m.UpstreamRequest("web", "10.0.0.1:80", 200, false, 5*time.Millisecond)
+	m.UpstreamRequest("web", "10.0.0.1:80", 0, true, time.Second)
+	m.UpstreamHealthy("web", "10.0.0.1:80", false)
+	m.UpstreamProbe("web", "10.0.0.1:80", true)
+	u := map[string]string{"backend": "web", "upstream": "10.0.0.1:80"}
+	expect(t, m, "cachegate_upstream_requests_total", map[string]string{"backend": "web", "upstream": "10.0.0.1:80", "status_class": "2xx"}, 1)
+	expect(t, m, "cachegate_upstream_requests_total", map[string]string{"backend": "web", "upstream": "10.0.0.1:80", "status_class": "error"}, 1)
+	expect(t, m, "cachegate_upstream_errors_total", u, 1)
+	expect(t, m, "cachegate_upstream_healthy", u, 0)
+	expect(t, m, "cachegate_upstream_probes_total", map[string]string{"backend": "web", "upstream": "10.0.0.1:80", "result": "good"}, 1)
+	m.UpstreamGone("web", "10.0.0.1:80")
+	if _, ok := sample(t, m, "cachegate_upstream_healthy", u); ok {
+		t.Error("the health series of a removed upstream is still exported")
+	}
+}

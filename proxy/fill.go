@@ -2,41 +2,20 @@ package proxy
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachegate/cachegate/collapse"
-	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/proxy/upstream"
 	"github.com/cachegate/cachegate/store"
 )
 
 // The fill: one request to the origin whose response may be stored, how
 // it runs through the ReverseProxy, and the request it sends (rewrite).
-
-// NewTransport returns the transport cachegate uses to reach the origin,
-// with the configured timeouts. It never adds or removes a
-// Content-Encoding by itself (DisableCompression), so stored bodies stay
-// exactly as the origin sent them.
-func NewTransport(t config.OriginTimeouts) *http.Transport {
-	return &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   t.Connect.D(),
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		TLSHandshakeTimeout:   t.Connect.D(),
-		DisableCompression:    true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       t.Idle.D(),
-		ResponseHeaderTimeout: t.ResponseHeader.D(),
-		ExpectContinueTimeout: time.Second,
-	}
-}
 
 // fill is one request to the origin whose response may be stored: the
 // origin side of an exchange (or of a background refresh), carried to the
@@ -83,6 +62,10 @@ type fill struct {
 	askWhole bool
 	// combined is the entry made of the part and the origin's 206.
 	combined *store.Entry
+	// pool is the backend of the fill's route (rewrite); upstream is the
+	// upstream that answered it, once one did (roundTrip).
+	pool     *upstream.Pool
+	upstream atomic.Pointer[upstream.Upstream]
 }
 
 // announce settles the collapsed flight with the fill's outcome.
@@ -208,8 +191,14 @@ var forwardingFields = []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwar
 // and forwarding fields the client sent are gone.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	f := fillOf(pr.In)
-	pr.SetURL(f.x.st.origin)
+	f.pool = f.x.st.backends.Pool(f.x.route.Backend)
+	// The upstream is picked when the request is sent (roundTrip); its
+	// scheme and host replace these.
+	pr.SetURL(&url.URL{Scheme: "http", Host: "upstream", Path: f.pool.PathPrefix})
 	pr.Out.Host = pr.In.Host
+	if f.pool.HostHeader != "" {
+		pr.Out.Host = f.pool.HostHeader
+	}
 	for _, name := range forwardingFields {
 		if vs, ok := pr.In.Header[name]; ok {
 			pr.Out.Header[name] = vs
@@ -252,6 +241,36 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 			out.Header[name] = vs
 		}
 	}
+}
+
+// roundTrip sends a request made by rewrite to an upstream of its fill's
+// backend (the ReverseProxy's transport), chosen for the fill's key, and
+// records which upstream answered.
+func (p *Proxy) roundTrip(r *http.Request) (*http.Response, error) {
+	f := fillOf(r)
+	resp, up, err := f.pool.RoundTrip(r, f.balanceKey(r))
+	if up != nil {
+		f.upstream.Store(up)
+	}
+	return resp, err
+}
+
+// upstreamLabel is the host:port of the upstream that answered f, or "".
+func (f *fill) upstreamLabel() string {
+	if up := f.upstream.Load(); up != nil {
+		return up.Label
+	}
+	return ""
+}
+
+// balanceKey is what the hash balance hashes: the cache key, so that
+// every miss of an object goes to the same upstream; a request without a
+// key (passed to the origin) hashes its target.
+func (f *fill) balanceKey(r *http.Request) string {
+	if f.x.id != "" {
+		return f.x.id
+	}
+	return r.Host + r.URL.RequestURI()
 }
 
 // forwardsRange reports whether the fill forwards the client's Range

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/proxy/upstream"
 )
 
 // Origin errors (the ReverseProxy ErrorHandler hook): a stale entry
@@ -46,7 +47,12 @@ func (p *Proxy) originError(w http.ResponseWriter, r *http.Request, err error) {
 		if !reached {
 			p.recordUnreached(f, err)
 		}
-		if !p.serveStaleAfterError(w, f, reached) {
+		down := errors.Is(err, upstream.ErrDown)
+		switch {
+		case p.serveStaleAfterError(w, f, reached, down):
+		case down:
+			p.answerBackendDown(w, f)
+		default:
 			p.answerGatewayError(w, f.x, err)
 		}
 	}
@@ -67,13 +73,19 @@ func (p *Proxy) recordUnreached(f *fill, err error) {
 	x := f.x
 	x.originTime = p.now().Sub(f.requestTime)
 	p.metrics.Origin(x.route.Name, 0, x.originTime)
+	if errors.Is(err, upstream.ErrDown) {
+		// Said once, when the upstreams went down (upstream package).
+		p.log.Debug("backend down", "key", x.key.String(), "route", x.route.Name)
+		return
+	}
 	p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
 }
 
 // serveStaleAfterError serves f's stale entry, if it has one that may be
 // served now that the origin failed (reuseAfterError), and reports
-// whether it did.
-func (p *Proxy) serveStaleAfterError(w http.ResponseWriter, f *fill, reached bool) bool {
+// whether it did. down says the origin was not asked: every upstream of
+// its backend was down.
+func (p *Proxy) serveStaleAfterError(w http.ResponseWriter, f *fill, reached, down bool) bool {
 	if f.stale == nil {
 		return false
 	}
@@ -85,8 +97,28 @@ func (p *Proxy) serveStaleAfterError(w http.ResponseWriter, f *fill, reached boo
 	x.status.Hit = true
 	x.status.Fwd = ""
 	x.status.Detail = errorReuseDetail[reuse]
+	if down {
+		x.status.Detail = detailBackendDown
+	}
 	p.deliver(w, f.client, x, f.stale, p.staleAge(f))
 	return true
+}
+
+// detailBackendDown is the Cache-Status detail (RFC 9211 §2.8) of a
+// response made while every upstream of the route's backend was down:
+// the stale entry served, or the 503.
+const detailBackendDown = "backend-down"
+
+// answerBackendDown answers 503 to a request whose backend has no
+// upstream up, and nothing stale to serve: nothing was sent (RFC 9110
+// §15.6.4, the server is unable to handle the request).
+func (p *Proxy) answerBackendDown(w http.ResponseWriter, f *fill) {
+	x := f.x
+	x.status.Detail = detailBackendDown
+	w.Header().Set("Cache-Status", x.status.String())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, "Service Unavailable: every upstream of backend "+f.pool.Name+" is down\n")
 }
 
 // answerGatewayError answers 504 when the origin timed out, else 502,

@@ -18,6 +18,7 @@ import (
 	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/proxy/upstream"
 	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
@@ -29,8 +30,8 @@ type Options struct {
 	// Logger receives errors and, at debug, one line per request. Default
 	// slog.Default().
 	Logger *slog.Logger
-	// Transport reaches the origin. Default: NewTransport of the config's
-	// origin_timeouts, replaced by Reload when they change.
+	// Transport, when set, reaches every upstream (tests). Default: each
+	// backend's own (upstream.NewTransport), rebuilt by Reload.
 	Transport http.RoundTripper
 	// Purger says which stored entries purges invalidated. Default: an
 	// in-process purge.Local.
@@ -54,9 +55,8 @@ type Proxy struct {
 	log      *slog.Logger
 	origin   *httputil.ReverseProxy
 	state    atomic.Pointer[state]
-	// transport is the transport of the current origin_timeouts, which
-	// origin uses; nil when Options.Transport was given.
-	transport atomic.Pointer[http.Transport]
+	// upstreams are the options of the backends Reload builds.
+	upstreams upstream.Options
 	// reload is closed, and replaced, by every Reload (reloaded).
 	reload atomic.Pointer[chan struct{}]
 	now    func() time.Time
@@ -72,8 +72,10 @@ type Proxy struct {
 // state is what one config yields; it is swapped whole on reload so that a
 // request in flight keeps the config it started with.
 type state struct {
-	cfg    *policy.Rules
-	origin *url.URL
+	cfg *policy.Rules
+	// backends are the config's backends, built (and their probes started)
+	// by Reload, closed by the next Reload or Close.
+	backends *upstream.Set
 	// internal are the response fields stripped before responses leave.
 	internal []string
 	// via11 is this cache's Via member for HTTP/1.1.
@@ -98,19 +100,13 @@ func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 		p.collapse = collapse.New(nil, "", collapse.Options{Wait: cc.Wait.D(), HitForPass: cc.HitForPass.D()}, p.log)
 	}
 	p.background, p.stop = context.WithCancel(context.Background())
-	transport := opts.Transport
-	if transport == nil {
-		p.transport.Store(NewTransport(cfg.OriginTimeouts))
-		transport = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			return p.transport.Load().RoundTrip(r)
-		})
-	}
+	p.upstreams = upstream.Options{Transport: opts.Transport, Metrics: p.metrics, Logger: p.log, Now: func() time.Time { return p.now() }}
 	if err := p.Reload(cfg); err != nil {
 		return nil, err
 	}
 	p.origin = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      transport,
+		Transport:      roundTripperFunc(p.roundTrip),
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.originError,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
@@ -119,20 +115,21 @@ func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 }
 
 // Reload makes cfg the config of every request that starts after it,
-// origin_timeouts and cache.collapse included: fills that start after it
-// use a transport with the new timeouts (the old one's idle connections
-// are closed; requests on it finish) and the collapsing group's new
-// bounds.
+// backends, origin_timeouts and cache.collapse included: fills that start
+// after it use the new backends (new transports and probes; an upstream
+// kept keeps its health; the old backends' idle connections are closed,
+// requests on them finish) and the collapsing group's new bounds.
 func (p *Proxy) Reload(cfg *policy.Rules) error {
-	origin, err := url.Parse(cfg.Origin)
+	backends, err := upstream.New(cfg.Config, p.upstreams)
 	if err != nil {
-		return fmt.Errorf("proxy: origin %q: %w", cfg.Origin, err)
+		return fmt.Errorf("proxy: %w", err)
 	}
-	prev := p.state.Swap(&state{cfg: cfg, origin: origin, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
-	if prev != nil && prev.cfg.OriginTimeouts != cfg.OriginTimeouts && p.transport.Load() != nil {
-		old := p.transport.Swap(NewTransport(cfg.OriginTimeouts))
-		old.CloseIdleConnections()
+	var prevBackends *upstream.Set
+	if prev := p.state.Load(); prev != nil {
+		prevBackends = prev.backends
 	}
+	backends.Start(prevBackends) // closes the previous ones
+	p.state.Store(&state{cfg: cfg, backends: backends, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
 	cc := cfg.Cache.Collapse
 	p.collapse.SetBounds(cc.Wait.D(), cc.HitForPass.D())
 	next := make(chan struct{})
@@ -141,6 +138,10 @@ func (p *Proxy) Reload(cfg *policy.Rules) error {
 	}
 	return nil
 }
+
+// Backends returns the health of the current config's backends, for
+// /readyz.
+func (p *Proxy) Backends() []upstream.Status { return p.state.Load().backends.Status() }
 
 // reloaded returns a channel closed at the next Reload.
 func (p *Proxy) reloaded() <-chan struct{} { return *p.reload.Load() }

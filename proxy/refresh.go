@@ -76,6 +76,7 @@ func (p *Proxy) replaced(ctx context.Context, id string, e *store.Entry) bool {
 func (p *Proxy) Close() {
 	p.stop()
 	p.refreshes.Wait()
+	p.state.Load().backends.Close()
 }
 
 // discard is the ResponseWriter of a background refresh: nobody reads it.

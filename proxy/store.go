@@ -43,6 +43,7 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 		StaleWhileRevalidate: dec.StaleWhileRevalidate,
 		StaleIfError:         dec.StaleIfError,
 		MustRevalidate:       dec.MustRevalidate,
+		Upstream:             f.upstreamLabel(),
 	}
 }
 

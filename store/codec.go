@@ -15,7 +15,7 @@ import (
 //	metaLen  uvarint, the length of meta
 //	meta     flags byte, status, Key, Route, Host, URL, Tags, Groups, Vary, Header,
 //	         RequestTime, ResponseTime, Freshness, StaleWhileRevalidate,
-//	         StaleIfError, Seq, len(Body)
+//	         StaleIfError, Seq, Upstream (only with flagUpstream), len(Body)
 //	body     raw bytes, exactly len(Body) of them
 //
 // Strings are a uvarint length and the bytes; lists of strings a uvarint
@@ -26,7 +26,9 @@ import (
 // entries written by another version decode as an error (a miss), never as
 // garbage. Entries of the previous version (0xC2, without URL) are still
 // read, their URL taken from their readable key, so that an upgrade does
-// not empty the cache.
+// not empty the cache. Upstream is behind a flag rather than a new
+// version: entries written before it decode (without an upstream), and a
+// version that does not know the flag refuses the entries that carry it.
 
 // codecVersion is the first byte of every encoded entry.
 const codecVersion = 0xC3
@@ -43,8 +45,9 @@ const (
 	flagMustRevalidate
 	flagRequestTime
 	flagResponseTime
+	flagUpstream
 
-	flagsKnown = flagRetiredHeadOnly | flagMustRevalidate | flagRequestTime | flagResponseTime
+	flagsKnown = flagRetiredHeadOnly | flagMustRevalidate | flagRequestTime | flagResponseTime | flagUpstream
 )
 
 // maxStatus bounds the decoded status code (RFC 9110 §15: three digits).
@@ -63,6 +66,9 @@ func Encode(e *Entry) []byte {
 	}
 	if !e.ResponseTime.IsZero() {
 		flags |= flagResponseTime
+	}
+	if e.Upstream != "" {
+		flags |= flagUpstream
 	}
 
 	meta := metaSize(e)
@@ -95,6 +101,9 @@ func Encode(e *Entry) []byte {
 	buf = binary.AppendVarint(buf, int64(e.StaleWhileRevalidate))
 	buf = binary.AppendVarint(buf, int64(e.StaleIfError))
 	buf = binary.AppendUvarint(buf, e.Seq)
+	if flags&flagUpstream != 0 {
+		buf = appendString(buf, e.Upstream)
+	}
 	buf = binary.AppendUvarint(buf, uint64(len(e.Body)))
 	if len(buf)-start != meta {
 		panic(fmt.Sprintf("store: encode: meta is %d bytes, computed %d", len(buf)-start, meta))
@@ -119,6 +128,9 @@ func metaSize(e *Entry) int {
 	}
 	n += varintLen(int64(e.Freshness)) + varintLen(int64(e.StaleWhileRevalidate)) +
 		varintLen(int64(e.StaleIfError)) + uvarintLen(e.Seq) + uvarintLen(uint64(len(e.Body)))
+	if e.Upstream != "" {
+		n += stringSize(e.Upstream)
+	}
 	return n
 }
 
@@ -287,6 +299,11 @@ func (d *decoder) entry() (*Entry, uint64, error) {
 	}
 	if e.Seq, err = d.uvarint("seq"); err != nil {
 		return nil, 0, err
+	}
+	if flags&flagUpstream != 0 {
+		if e.Upstream, err = d.string("upstream"); err != nil {
+			return nil, 0, err
+		}
 	}
 	bodyLen, err := d.uvarint("body length")
 	if err != nil {

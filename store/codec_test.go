@@ -240,3 +240,23 @@ func TestEntriesCarryingTheRetiredHeadOnlyFlagStillDecode(t *testing.T) {
 		t.Errorf("decoded %+v; want the entry's other flags, key and body intact", e)
 	}
 }
+
+func TestTheUpstreamRoundTripsAndEntriesWrittenWithoutItStillDecode(t *testing.T) {
+	e := sampleEntry(64)
+	e.Upstream = "10.0.0.2:8080"
+	got, err := Decode(Encode(e))
+	if err != nil || diffEntries(e, got) != "" {
+		t.Fatalf("round trip with an upstream: %v %s", err, diffEntries(e, got))
+	}
+	// An entry written before upstreams were recorded: this version's
+	// layout without the flag and the field, byte for byte.
+	before := sampleEntry(64)
+	b := Encode(before)
+	_, n := binary.Uvarint(b[1:])
+	if b[1+n]&flagUpstream != 0 {
+		t.Fatal("an entry without an upstream carries the upstream flag")
+	}
+	if got, err := Decode(b); err != nil || got.Upstream != "" || diffEntries(before, got) != "" {
+		t.Errorf("an entry without an upstream: %v %s", err, diffEntries(before, got))
+	}
+}

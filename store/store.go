@@ -59,6 +59,11 @@ type Entry struct {
 	// §5.2.2.8, no-cache §5.2.2.4 makes Freshness 0 as well).
 	MustRevalidate bool
 
+	// Upstream is the host:port of the backend's upstream that sent the
+	// response (shown by /debug/entry); "" for entries stored before it
+	// was recorded.
+	Upstream string
+
 	// Seq is the purge sequence read when the fill started; the entry is
 	// valid while Seq is at or above the mark of every scope it belongs to.
 	Seq uint64
@@ -88,7 +93,7 @@ func (e *Entry) IsMarker() bool { return e.Status == 0 }
 // for its []string. Before this accounting an entry with a 10-byte body
 // and 4 header fields was counted 436 bytes and took 1,058.
 func (e *Entry) Size() int64 {
-	n := int64(entryOverhead+cap(e.Body)) + allocBytes(len(e.Key)) + allocBytes(len(e.Route)) + allocBytes(len(e.Host))
+	n := int64(entryOverhead+cap(e.Body)) + allocBytes(len(e.Key)) + allocBytes(len(e.Route)) + allocBytes(len(e.Host)) + allocBytes(len(e.Upstream))
 	n += headerBytes(e.Header)
 	n += stringsBytes(e.Tags) + stringsBytes(e.Groups) + stringsBytes(e.Vary)
 	return n
