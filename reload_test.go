@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -18,28 +17,11 @@ import (
 
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/config"
+	"github.com/cachegate/cachegate/internal/testutil"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
 	"github.com/cachegate/cachegate/store"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // instance is the part of serve that a reload changes: the proxy, behind
 // an httptest server, its config and logger.
@@ -52,7 +34,7 @@ type instance struct {
 	current atomic.Pointer[policy.Rules]
 	logs    *logSettings
 	log     *slog.Logger
-	out     *syncBuffer
+	out     *testutil.Buffer
 }
 
 // startInstance writes the config "origin: ORIGIN" followed by extra to a
@@ -60,7 +42,7 @@ type instance struct {
 // collapsing group of the config's bounds, the proxy's own transport.
 func startInstance(t *testing.T, origin, extra string) *instance {
 	t.Helper()
-	in := &instance{path: filepath.Join(t.TempDir(), "cachegate.yaml"), origin: origin, out: &syncBuffer{}}
+	in := &instance{path: filepath.Join(t.TempDir(), "cachegate.yaml"), origin: origin, out: &testutil.Buffer{}}
 	in.write(t, extra)
 	cfg, err := config.Load(in.path)
 	if err != nil {

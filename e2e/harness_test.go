@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -110,7 +108,7 @@ type instance struct {
 	URL      string
 	AdminURL string
 	cmd      *exec.Cmd
-	log      *lockedBuffer
+	log      *testutil.Buffer
 	exited   chan struct{}
 }
 
@@ -146,7 +144,7 @@ func startInstanceOf(t *testing.T, bin string, s setup) *instance {
 // returns false instead of failing the test.
 func (in *instance) start(retryBind bool) bool {
 	in.t.Helper()
-	in.log = &lockedBuffer{}
+	in.log = &testutil.Buffer{}
 	bin := binary
 	if in.binary != "" {
 		bin = in.binary
@@ -249,22 +247,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

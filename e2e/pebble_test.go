@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
 )
 
 // pebbleVersion is the Pebble (Let's Encrypt's test ACME server) the TLS
@@ -67,7 +69,7 @@ type pebble struct {
 	// CARoot is the PEM file of the root of Pebble's own HTTPS listener.
 	CARoot string
 	mgmt   string
-	log    *lockedBuffer
+	log    *testutil.Buffer
 }
 
 // startPebble runs a Pebble that accepts every challenge without checking
@@ -106,7 +108,7 @@ func startPebble(t *testing.T) *pebble {
 		Dir:    "https://" + listen + "/dir",
 		CARoot: filepath.Join(pebbleCert, "pebble.minica.pem"),
 		mgmt:   "https://" + mgmt,
-		log:    &lockedBuffer{},
+		log:    &testutil.Buffer{},
 	}
 	cmd := exec.Command(pebbleBin, "-config", cfgPath)
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")

@@ -327,7 +327,7 @@ func runStart(t *testing.T, s setup) (int, string) {
 	if err := os.WriteFile(cfgPath, []byte(s.yaml(freeAddr(t), admin)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	cmd := exec.Command(binary, "-config", cfgPath)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
