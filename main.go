@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,10 +39,7 @@ func main() {
 
 // run is main with its arguments and outputs, returning the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && !isFlag(args[0]) {
-		cmd, args = args[0], args[1:]
-	}
+	cmd, args := splitCommand(args)
 	fs := flag.NewFlagSet("cachegate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "cachegate.yaml", "the configuration `file`")
@@ -50,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runPurge(args, stdout, stderr)
 	}
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if extra := fs.Args(); len(extra) > 0 {
+		fmt.Fprintf(stderr, "cachegate %s: unexpected arguments %q\n", cmd, extra)
 		return 2
 	}
 	switch cmd {
@@ -79,6 +82,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func isFlag(s string) bool { return len(s) > 0 && s[0] == '-' }
+
+// splitCommand finds the subcommand wherever it stands among the arguments
+// (`cachegate -config f.yaml validate` as well as `cachegate validate -config
+// f.yaml`) and returns it with the other arguments, in order; "serve" when
+// there is none. The flags before a subcommand are the common ones, which all
+// take a value, so a flag without "=" skips the argument after it.
+func splitCommand(args []string) (string, []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return "serve", args
+		case isFlag(a):
+			if !strings.Contains(a, "=") && !isHelp(a) {
+				i++
+			}
+		default:
+			return a, append(slices.Clone(args[:i]), args[i+1:]...)
+		}
+	}
+	return "serve", args
+}
+
+// isHelp reports whether a is one of the help flags, which take no value.
+func isHelp(a string) bool {
+	a = strings.TrimLeft(a, "-")
+	return a == "h" || a == "help"
+}
 
 // buildVersion is the -ldflags version, else the module's VCS revision.
 func buildVersion() string {

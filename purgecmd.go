@@ -40,6 +40,10 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if extra := fs.Args(); len(extra) > 0 {
+		fmt.Fprintf(stderr, "cachegate purge: unexpected arguments %q\n", extra)
+		return 2
+	}
 	if *admin == "" || *token == "" {
 		cfg, err := config.Load(*configPath)
 		if err != nil {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cachegate/cachegate/internal/testutil"
+)
+
+// writeConfig writes a minimal config listening on listen and returns its path.
+func writeConfig(t *testing.T, listen, extra string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cachegate.yaml")
+	body := "origin: http://127.0.0.1:1\nlisten: \"" + listen + "\"\n" + extra
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// busyAddress is an address already taken, so that a command that wrongly
+// starts the server fails at once instead of serving forever.
+func busyAddress(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+func TestASubcommandAfterTheFlagsIsRecognised(t *testing.T) {
+	path := writeConfig(t, busyAddress(t), "")
+	for _, args := range [][]string{
+		{"-config", path, "validate"},
+		{"-config=" + path, "validate"},
+		{"validate", "-config", path},
+	} {
+		var stdout, stderr testutil.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), ": ok") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 0 and ok", args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+func TestExtraArgumentsAreAnErrorThatNamesThem(t *testing.T) {
+	path := writeConfig(t, busyAddress(t), "")
+	for _, args := range [][]string{
+		{"validate", "-config", path, "extra"},
+		{"-config", path, "validate", "extra"},
+		{"version", "extra"},
+		{"purge", "-admin", "http://127.0.0.1:1", "-token", "x", "-tag", "a", "extra"},
+	} {
+		var stdout, stderr testutil.Buffer
+		code := run(args, &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || !strings.Contains(msg, `"extra"`) || strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and one line naming \"extra\"", args, code, msg)
+		}
+	}
+}
+
+func TestAnUnknownCommandAfterTheFlagsIsAnError(t *testing.T) {
+	path := writeConfig(t, busyAddress(t), "")
+	var stdout, stderr testutil.Buffer
+	if code := run([]string{"-config", path, "bogus"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `"bogus"`) {
+		t.Errorf("exit %d, stderr %q; want 2 naming the command", code, stderr.String())
+	}
+}
