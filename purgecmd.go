@@ -36,7 +36,7 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&req.Soft, "soft", false, "mark stale (served while refreshing) instead of invalid")
 	configPath := fs.String("config", "cachegate.yaml", "the configuration `file` (for admin.listen and admin.token)")
 	admin := fs.String("admin", "", "the admin API's base `URL` (default from the config)")
-	token := fs.String("token", os.Getenv("CACHEGATE_TOKEN"), "the admin `token` (default $CACHEGATE_TOKEN, else from the config)")
+	token := fs.String("token", envToken(), "the admin `token` (default $CACHEGATE_ADMIN_TOKEN, else $CACHEGATE_TOKEN, else admin.token of the config)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,6 +51,10 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		if *admin == "" {
+			if cfg.Admin.Listen == "" {
+				fmt.Fprintf(stderr, "cachegate purge: %s has no admin listener (admin.listen is \"\"); give -admin URL\n", *configPath)
+				return 2
+			}
 			*admin = "http://" + cfg.Admin.Listen
 		}
 		if *token == "" {
@@ -78,4 +82,15 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	}
 	stdout.Write(answer)
 	return 0
+}
+
+// envToken is the admin token from the environment: CACHEGATE_ADMIN_TOKEN,
+// the variable config.example.yaml reads admin.token from, else
+// CACHEGATE_TOKEN, the name earlier versions read (kept so scripts go on
+// working).
+func envToken() string {
+	if t := os.Getenv("CACHEGATE_ADMIN_TOKEN"); t != "" {
+		return t
+	}
+	return os.Getenv("CACHEGATE_TOKEN")
 }
