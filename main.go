@@ -126,12 +126,20 @@ func buildVersion() string {
 	return version
 }
 
+// newMetrics is the metrics of a server that has just loaded its config:
+// the load counts as the last successful reload.
+func newMetrics() *metrics.Metrics {
+	m := metrics.New(buildVersion())
+	m.ConfigLoaded()
+	return m
+}
+
 // serve runs the proxy and admin listeners until SIGINT or SIGTERM;
 // SIGHUP reloads the config file.
 func serve(cfg *config.Config, stderr io.Writer) int {
 	log, logs := newLogger(cfg.Log, stderr)
 	store.LogRedisAtDebug(log)
-	m := metrics.New(buildVersion())
+	m := newMetrics()
 	be, err := openBackend(cfg, log, m)
 	if err != nil {
 		log.Error("store", "err", err)

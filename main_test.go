@@ -2,8 +2,11 @@ package main
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,4 +73,18 @@ func TestAnUnknownCommandAfterTheFlagsIsAnError(t *testing.T) {
 	if code := run([]string{"-config", path, "bogus"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `"bogus"`) {
 		t.Errorf("exit %d, stderr %q; want 2 naming the command", code, stderr.String())
 	}
+}
+
+func TestTheServersMetricsStampTheConfigLoadAtStart(t *testing.T) {
+	rec := httptest.NewRecorder()
+	newMetrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "cachegate_config_last_reload_success_timestamp_seconds "); ok {
+			if got, err := strconv.ParseFloat(v, 64); err != nil || got < 1e9 {
+				t.Fatalf("last reload success = %q, want the time of the start", v)
+			}
+			return
+		}
+	}
+	t.Fatalf("no cachegate_config_last_reload_success_timestamp_seconds in\n%s", rec.Body.String())
 }

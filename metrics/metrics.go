@@ -194,7 +194,7 @@ func New(version string) *Metrics {
 		}, []string{"result"}),
 		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cachegate_config_last_reload_success_timestamp_seconds",
-			Help: "Unix time of the last successful configuration reload.",
+			Help: "Unix time of the last successful configuration reload (or of the load at start).",
 		}),
 		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cachegate_certificate_expiry_timestamp_seconds",
@@ -389,6 +389,17 @@ func (m *Metrics) Reload(ok bool) {
 		return
 	}
 	m.reloads.WithLabelValues("success").Inc()
+	m.lastReload.SetToCurrentTime()
+}
+
+// ConfigLoaded stamps the configuration's successful load at start as its
+// last successful reload, so that the gauge reads "configuration in effect
+// since" from the first scrape instead of 0 (which an alert on the age of
+// the configuration would take for 1970) until the first reload.
+func (m *Metrics) ConfigLoaded() {
+	if m == nil {
+		return
+	}
 	m.lastReload.SetToCurrentTime()
 }
 

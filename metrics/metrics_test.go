@@ -249,6 +249,17 @@ func TestReloadCountsResultsAndStampsSuccess(t *testing.T) {
 	}
 }
 
+func TestTheConfigLoadAtStartStampsTheLastReloadSuccess(t *testing.T) {
+	m := New("test")
+	before := float64(time.Now().UnixNano()) / 1e9
+	m.ConfigLoaded()
+	got, _ := sample(t, m, "cachegate_config_last_reload_success_timestamp_seconds", L{})
+	if got < before-1 || got > before+60 {
+		t.Fatalf("last reload success at %v, want about %v", got, before)
+	}
+	expect(t, m, "cachegate_config_reloads_total", L{"result": "success"}, 0)
+}
+
 func TestCertExpirySetsUnixSecondsByName(t *testing.T) {
 	m := New("test")
 	expiry := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
