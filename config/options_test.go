@@ -61,6 +61,11 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"tls:\n  acme:\n    domains: [\"10.0.0.1\"]\n", `cfg.yaml:4: tls.acme.domains[0]: must be a host name`},
 		{"tls:\n  acme:\n    on_demand: true\n", `cfg.yaml:3: tls.acme.ask: required with on_demand`},
 		{"tls:\n  acme:\n    ask: localhost/ask\n", `cfg.yaml:4: tls.acme.ask: must be an absolute http or https URL`},
+		{"listen: \":9091\"\nadmin:\n  listen: \"127.0.0.1:9091\"\n", `cfg.yaml:4: admin.listen: same port as listen (":9091" and "127.0.0.1:9091"): each listener needs its own host:port`},
+		{"listen: \":8080\"\nadmin:\n  listen: \"0.0.0.0:8080\"\n", `cfg.yaml:4: admin.listen: same port as listen`},
+		{"listen: \"127.0.0.1:8080\"\nadmin:\n  listen: \"127.0.0.1:8080\"\n", `cfg.yaml:4: admin.listen: same port as listen`},
+		{"listen: \":8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:4: tls.listen: same port as listen`},
+		{"admin:\n  listen: \"[::]:8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:5: tls.listen: same port as admin.listen`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)

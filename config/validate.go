@@ -111,6 +111,7 @@ func (c *Config) validate(x *index) []Problem {
 	}
 	c.Warm.validate(ch, "warm")
 	c.TLS.validate(ch, "tls")
+	c.validateListenClash(ch)
 	for i, s := range c.TrustedProxies {
 		ch.check("trusted_proxies["+strconv.Itoa(i)+"]", func() string {
 			if _, err := ParseTrustedProxy(s); err != nil {
@@ -520,6 +521,44 @@ func checkListen(addr string) string {
 		return "must be host:port or :port, e.g. \":8080\", got " + strconv.Quote(addr)
 	}
 	return ""
+}
+
+// validateListenClash refuses two listeners (listen, admin.listen,
+// tls.listen) on one port: the second bind would fail at start. A host
+// left empty, 0.0.0.0 or :: means every interface, so ":8080" clashes
+// with "0.0.0.0:8080" and with "127.0.0.1:8080" too (the wildcard bind
+// covers the loopback one); port 0 (any free port) never clashes.
+func (c *Config) validateListenClash(ch *checker) {
+	listeners := []struct{ option, addr string }{
+		{"listen", c.Listen}, {"admin.listen", c.Admin.Listen}, {"tls.listen", c.TLS.Listen},
+	}
+	for i, b := range listeners {
+		for _, a := range listeners[:i] {
+			ch.check(b.option, func() string {
+				if ch.x.bad[a.option] || !sameListenAddr(a.addr, b.addr) {
+					return ""
+				}
+				return "same port as " + a.option + " (" + strconv.Quote(a.addr) + " and " + strconv.Quote(b.addr) +
+					"): each listener needs its own host:port"
+			})
+		}
+	}
+}
+
+// sameListenAddr reports whether listening on a and on b would clash:
+// the same port on the same host, or on every interface for either.
+func sameListenAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" || pa == "" {
+		return false
+	}
+	return isWildcardHost(ha) || isWildcardHost(hb) || strings.EqualFold(ha, hb)
+}
+
+// isWildcardHost reports whether a listen host means every interface.
+func isWildcardHost(h string) bool {
+	return h == "" || h == "0.0.0.0" || h == "::"
 }
 
 func checkAddr(addr string) string {
