@@ -240,7 +240,7 @@ func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-			p.add(n.Line, path, "expected true or false, got %s", describe(n))
+			p.add(n.Line, path, "expected true or false, got %s%s", describe(n), quotedBoolHint(n))
 		}
 	case reflect.Int:
 		var i int64
@@ -259,6 +259,19 @@ func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
 	default:
 		panic("config: no check for " + t.String())
 	}
+}
+
+// quotedBoolHint explains why a quoted "true" or "false" is refused: YAML
+// reads it as a string, not a boolean.
+func quotedBoolHint(n *yaml.Node) string {
+	quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	if n.Kind != yaml.ScalarNode || !quoted {
+		return ""
+	}
+	if v := strings.ToLower(n.Value); v != "true" && v != "false" {
+		return ""
+	}
+	return " (a quoted value is a string: write " + strings.ToLower(n.Value) + " without quotes)"
 }
 
 // fieldMap checks a map of header field names to values (set_fields, the

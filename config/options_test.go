@@ -66,6 +66,8 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"listen: \"127.0.0.1:8080\"\nadmin:\n  listen: \"127.0.0.1:8080\"\n", `cfg.yaml:4: admin.listen: same port as listen`},
 		{"listen: \":8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:4: tls.listen: same port as listen`},
 		{"admin:\n  listen: \"[::]:8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:5: tls.listen: same port as admin.listen`},
+		{"default_route:\n  bypass: \"true\"\n", `cfg.yaml:3: default_route.bypass: expected true or false, got "true" (a quoted value is a string: write true without quotes)`},
+		{"tls:\n  http2: 'False'\n", `cfg.yaml:3: tls.http2: expected true or false, got "False" (a quoted value is a string: write false without quotes)`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)
