@@ -93,7 +93,7 @@ func TestParseNamesUnknownOptionWithLine(t *testing.T) {
 
 func TestParseNamesBadDurationWithLine(t *testing.T) {
 	got := parseErr(t, e2eBad)
-	wantLines(t, got, `cfg.yaml:8: routes[1].ttl: invalid duration "5x"`)
+	wantLines(t, got, `cfg.yaml:8: routes[1].ttl: invalid duration "5x": expected a duration such as 300ms, 30s, 5m, 2h or 7d`)
 	got = parseErr(t, "origin: http://o\nroutes:\n  - name: a\n    match: {path: /a/}\n  - name: b\n    match: {path: /b/}\n    ttl: 5 minutes\n")
 	wantLines(t, got, `cfg.yaml:7: routes[1].ttl: invalid duration "5 minutes"`)
 }

@@ -47,7 +47,7 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"warm:\n  sitemaps: [\"ftp://o/sitemap.xml\"]\n", `cfg.yaml:3: warm.sitemaps[0]: must be an absolute http or https URL`},
 		{"warm:\n  concurrency: 0\n", `cfg.yaml:3: warm.concurrency: must be 1 to 64, got 0`},
 		{"warm:\n  concurrency: 65\n", `cfg.yaml:3: warm.concurrency: must be 1 to 64, got 65`},
-		{"warm:\n  interval: soon\n", `cfg.yaml:3: warm.interval: invalid duration "soon"`},
+		{"warm:\n  interval: soon\n", `cfg.yaml:3: warm.interval: invalid duration "soon": expected a duration such as 300ms, 30s, 5m, 2h or 7d`},
 		{"tls:\n  listen: \":8443\"\n", `cfg.yaml:3: tls.listen: HTTPS needs certificates`},
 		{"tls:\n  listen: 8443\n  acme: {domains: [example.com]}\n", `cfg.yaml:3: tls.listen: must be host:port`},
 		{"tls:\n  redirect_http: true\n", `cfg.yaml:3: tls.redirect_http: redirecting to HTTPS needs tls.listen`},
@@ -68,6 +68,8 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"admin:\n  listen: \"[::]:8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:5: tls.listen: same port as admin.listen`},
 		{"default_route:\n  bypass: \"true\"\n", `cfg.yaml:3: default_route.bypass: expected true or false, got "true" (a quoted value is a string: write true without quotes)`},
 		{"tls:\n  http2: 'False'\n", `cfg.yaml:3: tls.http2: expected true or false, got "False" (a quoted value is a string: write false without quotes)`},
+		{"warm:\n  interval: 300\n", `cfg.yaml:3: warm.interval: invalid duration "300": expected a duration such as 300ms, 30s, 5m, 2h or 7d`},
+		{"warm:\n  interval: [1s]\n", `cfg.yaml:3: warm.interval: expected a duration such as 300ms, 30s, 5m, 2h or 7d, got a list`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)
