@@ -70,6 +70,8 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"tls:\n  http2: 'False'\n", `cfg.yaml:3: tls.http2: expected true or false, got "False" (a quoted value is a string: write false without quotes)`},
 		{"warm:\n  interval: 300\n", `cfg.yaml:3: warm.interval: invalid duration "300": expected a duration such as 300ms, 30s, 5m, 2h or 7d`},
 		{"warm:\n  interval: [1s]\n", `cfg.yaml:3: warm.interval: expected a duration such as 300ms, 30s, 5m, 2h or 7d, got a list`},
+		{"default_route:\n  name: main\n", `cfg.yaml:3: default_route.name: not allowed: default_route is always named "default"`},
+		{"default_route:\n  match: {path: /x/}\n", `cfg.yaml:3: default_route.match: not allowed: default_route takes the requests no route matches`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)

@@ -104,6 +104,7 @@ func (c *Config) validate(x *index) []Problem {
 		c.Routes[i].validate(ch, "routes["+strconv.Itoa(i)+"]", names)
 	}
 	c.DefaultRoute.validate(ch, "default_route", nil)
+	validateDefaultRouteOwnOptions(ch)
 	c.validateBackends(ch)
 	hooks := map[string]string{}
 	for i := range c.Webhooks {
@@ -442,6 +443,24 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 			return ""
 		})
 	}
+}
+
+// validateDefaultRouteOwnOptions refuses default_route.name and
+// default_route.match, which complete would silently overwrite: the
+// default route is always named "default" and takes what no route matches.
+func validateDefaultRouteOwnOptions(ch *checker) {
+	ch.check("default_route.name", func() string {
+		if ch.x.set["default_route.name"] {
+			return `not allowed: default_route is always named "default"`
+		}
+		return ""
+	})
+	ch.check("default_route.match", func() string {
+		if ch.x.set["default_route.match"] {
+			return "not allowed: default_route takes the requests no route matches (add a route to match some)"
+		}
+		return ""
+	})
 }
 
 // checkPath accepts "" (any path), a path prefix or a path glob
