@@ -72,6 +72,7 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"warm:\n  interval: [1s]\n", `cfg.yaml:3: warm.interval: expected a duration such as 300ms, 30s, 5m, 2h or 7d, got a list`},
 		{"default_route:\n  name: main\n", `cfg.yaml:3: default_route.name: not allowed: default_route is always named "default"`},
 		{"default_route:\n  match: {path: /x/}\n", `cfg.yaml:3: default_route.match: not allowed: default_route takes the requests no route matches`},
+		{"tls:\n  acme:\n    domains: [\"*.example.com\"]\n", `cfg.yaml:4: tls.acme.domains[0]: a wildcard needs the DNS-01 challenge, which cachegate cannot solve`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)
@@ -116,7 +117,7 @@ default_route:
 warm: {concurrency: 64, interval: 1h}
 tls:
   listen: ":8443"
-  acme: {domains: ["*.example.com", example.com], on_demand: true, ask: "http://127.0.0.1:5555/ask"}
+  acme: {domains: [www.example.com, example.com], on_demand: true, ask: "http://127.0.0.1:5555/ask"}
 `)
 	c := cfg.Cache
 	if c.TargetedFields == nil || len(c.TargetedFields) != 0 {

@@ -332,7 +332,13 @@ func (t *TLSConfig) validate(ch *checker, path string) {
 	for i, d := range a.Domains {
 		ch.check(path+".acme.domains["+strconv.Itoa(i)+"]", func() string {
 			if d == "" || net.ParseIP(strings.Trim(d, "[]")) != nil {
-				return "must be a host name, optionally led by \"*.\", got " + strconv.Quote(d)
+				return "must be a host name, got " + strconv.Quote(d)
+			}
+			if strings.HasPrefix(d, "*.") {
+				// RFC 8555 §7.1.3: a CA issues a wildcard only after a
+				// dns-01 challenge, and cachegate solves only HTTP-01 and
+				// TLS-ALPN-01.
+				return "a wildcard needs the DNS-01 challenge, which cachegate cannot solve: list each name, or use tls.certificates, got " + strconv.Quote(d)
 			}
 			return checkHost(d)
 		})
