@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,5 +257,23 @@ func TestRoutesInAListStartFromARoutesDefaults(t *testing.T) {
 	}
 	if a.EarlyRefreshBeta != 2 || b.EarlyRefreshBeta != 0 || cfg.DefaultRoute.EarlyRefreshBeta != 2 {
 		t.Errorf("early_refresh_beta = %v, %v, default_route %v; want 2 from cache, 0 written, 2", a.EarlyRefreshBeta, b.EarlyRefreshBeta, cfg.DefaultRoute.EarlyRefreshBeta)
+	}
+}
+
+func TestLoadResolvesRelativeCertificatePathsAgainstTheConfigDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, _ := testutil.WriteSelfSigned(t, dir, "a.example.com")
+	path := dir + "/cfg.yaml"
+	rel := func(p string) string { return strings.TrimPrefix(p, dir+"/") }
+	config := "origin: http://o\ntls:\n  listen: \":8443\"\n  certificates:\n    - {cert_file: " + rel(cert) + ", key_file: " + rel(key) + "}\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.TLS.Certificates[0].CertFile; got != cert {
+		t.Errorf("cert_file = %q, want %q (next to the config file)", got, cert)
 	}
 }
