@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -103,6 +104,7 @@ func parse(file string, data []byte) (*Config, *index, error) {
 	}
 	if len(p.problems) == 0 || root != nil {
 		// Not after a syntax error: the file was not read.
+		cfg.resolvePaths(filepath.Dir(file))
 		cfg.complete(p.index)
 		p.problems = append(p.problems, cfg.validate(p.index)...)
 	}
@@ -111,6 +113,29 @@ func parse(file string, data []byte) (*Config, *index, error) {
 		return nil, nil, &ConfigError{File: file, Problems: p.problems}
 	}
 	return cfg, p.index, nil
+}
+
+// resolvePaths makes the relative certificate and CA file names of c
+// relative to dir, the directory of the config file, so that they do not
+// depend on where cachegate is started from.
+func (c *Config) resolvePaths(dir string) {
+	resolve := func(name *string) {
+		if *name != "" && !filepath.IsAbs(*name) {
+			*name = filepath.Join(dir, *name)
+		}
+	}
+	for i := range c.TLS.Certificates {
+		resolve(&c.TLS.Certificates[i].CertFile)
+		resolve(&c.TLS.Certificates[i].KeyFile)
+	}
+	resolve(&c.TLS.ACME.CARoot)
+	resolve(&c.Store.Redis.TLS.CAFile)
+	for i := range c.Backends {
+		t := &c.Backends[i].TLS
+		resolve(&t.CAFile)
+		resolve(&t.CertFile)
+		resolve(&t.KeyFile)
+	}
 }
 
 // parser checks a YAML node tree against the schema of Config before
@@ -240,7 +265,7 @@ func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
 	case reflect.Bool:
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-			p.add(n.Line, path, "expected true or false, got %s", describe(n))
+			p.add(n.Line, path, "expected true or false, got %s%s", describe(n), quotedBoolHint(n))
 		}
 	case reflect.Int:
 		var i int64
@@ -259,6 +284,19 @@ func (p *parser) check(n *yaml.Node, t reflect.Type, path string) {
 	default:
 		panic("config: no check for " + t.String())
 	}
+}
+
+// quotedBoolHint explains why a quoted "true" or "false" is refused: YAML
+// reads it as a string, not a boolean.
+func quotedBoolHint(n *yaml.Node) string {
+	quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	if n.Kind != yaml.ScalarNode || !quoted {
+		return ""
+	}
+	if v := strings.ToLower(n.Value); v != "true" && v != "false" {
+		return ""
+	}
+	return " (a quoted value is a string: write " + strings.ToLower(n.Value) + " without quotes)"
 }
 
 // fieldMap checks a map of header field names to values (set_fields, the

@@ -93,7 +93,7 @@ func TestParseNamesUnknownOptionWithLine(t *testing.T) {
 
 func TestParseNamesBadDurationWithLine(t *testing.T) {
 	got := parseErr(t, e2eBad)
-	wantLines(t, got, `cfg.yaml:8: routes[1].ttl: invalid duration "5x"`)
+	wantLines(t, got, `cfg.yaml:8: routes[1].ttl: invalid duration "5x": expected a duration such as 300ms, 30s, 5m, 2h or 7d`)
 	got = parseErr(t, "origin: http://o\nroutes:\n  - name: a\n    match: {path: /a/}\n  - name: b\n    match: {path: /b/}\n    ttl: 5 minutes\n")
 	wantLines(t, got, `cfg.yaml:7: routes[1].ttl: invalid duration "5 minutes"`)
 }
@@ -314,8 +314,6 @@ store:
   redis: {addrs: ["r1:6379", "r2:6380"], dial_timeout: 1s, read_timeout: 1d12h}
 cache: {max_object_bytes: 64KB, name: edge}
 default_route:
-  name: other
-  match: {path: /ignored/}
   mode: override
   ttl: 10s
   key: {ignore_query: [], headers: [accept-language]}
@@ -328,7 +326,7 @@ default_route:
 	}
 	dr := cfg.DefaultRoute
 	if dr.Name != "default" || dr.Match.Path != "" || dr.Mode != "override" || dr.TTL.D() != 10*time.Second {
-		t.Errorf("default_route = %+v, want name forced to default, match dropped", dr)
+		t.Errorf("default_route = %+v, want name default and no match", dr)
 	}
 	if dr.KeyOptions.IgnoreQuery == nil || len(dr.KeyOptions.IgnoreQuery) != 0 {
 		t.Errorf("explicit empty ignore_query became %#v, want an empty list (ignore nothing)", dr.KeyOptions.IgnoreQuery)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"warm:\n  sitemaps: [\"ftp://o/sitemap.xml\"]\n", `cfg.yaml:3: warm.sitemaps[0]: must be an absolute http or https URL`},
 		{"warm:\n  concurrency: 0\n", `cfg.yaml:3: warm.concurrency: must be 1 to 64, got 0`},
 		{"warm:\n  concurrency: 65\n", `cfg.yaml:3: warm.concurrency: must be 1 to 64, got 65`},
-		{"warm:\n  interval: soon\n", `cfg.yaml:3: warm.interval: invalid duration "soon"`},
+		{"warm:\n  interval: soon\n", `cfg.yaml:3: warm.interval: invalid duration "soon": expected a duration such as 300ms, 30s, 5m, 2h or 7d`},
 		{"tls:\n  listen: \":8443\"\n", `cfg.yaml:3: tls.listen: HTTPS needs certificates`},
 		{"tls:\n  listen: 8443\n  acme: {domains: [example.com]}\n", `cfg.yaml:3: tls.listen: must be host:port`},
 		{"tls:\n  redirect_http: true\n", `cfg.yaml:3: tls.redirect_http: redirecting to HTTPS needs tls.listen`},
@@ -61,6 +62,18 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"tls:\n  acme:\n    domains: [\"10.0.0.1\"]\n", `cfg.yaml:4: tls.acme.domains[0]: must be a host name`},
 		{"tls:\n  acme:\n    on_demand: true\n", `cfg.yaml:3: tls.acme.ask: required with on_demand`},
 		{"tls:\n  acme:\n    ask: localhost/ask\n", `cfg.yaml:4: tls.acme.ask: must be an absolute http or https URL`},
+		{"listen: \":9091\"\nadmin:\n  listen: \"127.0.0.1:9091\"\n", `cfg.yaml:4: admin.listen: same port as listen (":9091" and "127.0.0.1:9091"): each listener needs its own host:port`},
+		{"listen: \":8080\"\nadmin:\n  listen: \"0.0.0.0:8080\"\n", `cfg.yaml:4: admin.listen: same port as listen`},
+		{"listen: \"127.0.0.1:8080\"\nadmin:\n  listen: \"127.0.0.1:8080\"\n", `cfg.yaml:4: admin.listen: same port as listen`},
+		{"listen: \":8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:4: tls.listen: same port as listen`},
+		{"admin:\n  listen: \"[::]:8443\"\ntls:\n  listen: \":8443\"\n  acme: {domains: [example.com]}\n", `cfg.yaml:5: tls.listen: same port as admin.listen`},
+		{"default_route:\n  bypass: \"true\"\n", `cfg.yaml:3: default_route.bypass: expected true or false, got "true" (a quoted value is a string: write true without quotes)`},
+		{"tls:\n  http2: 'False'\n", `cfg.yaml:3: tls.http2: expected true or false, got "False" (a quoted value is a string: write false without quotes)`},
+		{"warm:\n  interval: 300\n", `cfg.yaml:3: warm.interval: invalid duration "300": expected a duration such as 300ms, 30s, 5m, 2h or 7d`},
+		{"warm:\n  interval: [1s]\n", `cfg.yaml:3: warm.interval: expected a duration such as 300ms, 30s, 5m, 2h or 7d, got a list`},
+		{"default_route:\n  name: main\n", `cfg.yaml:3: default_route.name: not allowed: default_route is always named "default"`},
+		{"default_route:\n  match: {path: /x/}\n", `cfg.yaml:3: default_route.match: not allowed: default_route takes the requests no route matches`},
+		{"tls:\n  acme:\n    domains: [\"*.example.com\"]\n", `cfg.yaml:4: tls.acme.domains[0]: a wildcard needs the DNS-01 challenge, which cachegate cannot solve`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)
@@ -105,7 +118,7 @@ default_route:
 warm: {concurrency: 64, interval: 1h}
 tls:
   listen: ":8443"
-  acme: {domains: ["*.example.com", example.com], on_demand: true, ask: "http://127.0.0.1:5555/ask"}
+  acme: {domains: [www.example.com, example.com], on_demand: true, ask: "http://127.0.0.1:5555/ask"}
 `)
 	c := cfg.Cache
 	if c.TargetedFields == nil || len(c.TargetedFields) != 0 {
@@ -244,5 +257,23 @@ func TestRoutesInAListStartFromARoutesDefaults(t *testing.T) {
 	}
 	if a.EarlyRefreshBeta != 2 || b.EarlyRefreshBeta != 0 || cfg.DefaultRoute.EarlyRefreshBeta != 2 {
 		t.Errorf("early_refresh_beta = %v, %v, default_route %v; want 2 from cache, 0 written, 2", a.EarlyRefreshBeta, b.EarlyRefreshBeta, cfg.DefaultRoute.EarlyRefreshBeta)
+	}
+}
+
+func TestLoadResolvesRelativeCertificatePathsAgainstTheConfigDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, _ := testutil.WriteSelfSigned(t, dir, "a.example.com")
+	path := dir + "/cfg.yaml"
+	rel := func(p string) string { return strings.TrimPrefix(p, dir+"/") }
+	config := "origin: http://o\ntls:\n  listen: \":8443\"\n  certificates:\n    - {cert_file: " + rel(cert) + ", key_file: " + rel(key) + "}\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.TLS.Certificates[0].CertFile; got != cert {
+		t.Errorf("cert_file = %q, want %q (next to the config file)", got, cert)
 	}
 }

@@ -12,6 +12,10 @@ import (
 
 const day = 24 * time.Hour
 
+// durationHint ends every duration error, as the size errors show their
+// format: a bare number (other than 0) has no unit and is refused.
+const durationHint = "expected a duration such as 300ms, 30s, 5m, 2h or 7d"
+
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
@@ -32,7 +36,7 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // whole days ("7d", "1d12h"), or a bare 0. Negative durations are refused.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("expected a duration such as 30s, 5m or 7d, got %s", describe(n))
+		return fmt.Errorf("%s, got %s", durationHint, describe(n))
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
@@ -56,7 +60,7 @@ func ParseDuration(s string) (Duration, error) {
 	if i := strings.IndexByte(t, 'd'); i >= 0 {
 		n, err := strconv.ParseUint(t[:i], 10, 32)
 		if err != nil || n > uint64(math.MaxInt64/int64(day)) {
-			return 0, fmt.Errorf("invalid duration %q", s)
+			return 0, fmt.Errorf("invalid duration %q: %s", s, durationHint)
 		}
 		days = time.Duration(n) * day
 		t = t[i+1:]
@@ -65,11 +69,11 @@ func ParseDuration(s string) (Duration, error) {
 		}
 	}
 	if t == "" || t[0] == '+' {
-		return 0, fmt.Errorf("invalid duration %q", s)
+		return 0, fmt.Errorf("invalid duration %q: %s", s, durationHint)
 	}
 	rest, err := time.ParseDuration(t)
 	if err != nil || rest > math.MaxInt64-days {
-		return 0, fmt.Errorf("invalid duration %q", s)
+		return 0, fmt.Errorf("invalid duration %q: %s", s, durationHint)
 	}
 	return Duration(days + rest), nil
 }

@@ -104,6 +104,7 @@ func (c *Config) validate(x *index) []Problem {
 		c.Routes[i].validate(ch, "routes["+strconv.Itoa(i)+"]", names)
 	}
 	c.DefaultRoute.validate(ch, "default_route", nil)
+	validateDefaultRouteOwnOptions(ch)
 	c.validateBackends(ch)
 	hooks := map[string]string{}
 	for i := range c.Webhooks {
@@ -111,6 +112,7 @@ func (c *Config) validate(x *index) []Problem {
 	}
 	c.Warm.validate(ch, "warm")
 	c.TLS.validate(ch, "tls")
+	c.validateListenClash(ch)
 	for i, s := range c.TrustedProxies {
 		ch.check("trusted_proxies["+strconv.Itoa(i)+"]", func() string {
 			if _, err := ParseTrustedProxy(s); err != nil {
@@ -330,7 +332,13 @@ func (t *TLSConfig) validate(ch *checker, path string) {
 	for i, d := range a.Domains {
 		ch.check(path+".acme.domains["+strconv.Itoa(i)+"]", func() string {
 			if d == "" || net.ParseIP(strings.Trim(d, "[]")) != nil {
-				return "must be a host name, optionally led by \"*.\", got " + strconv.Quote(d)
+				return "must be a host name, got " + strconv.Quote(d)
+			}
+			if strings.HasPrefix(d, "*.") {
+				// RFC 8555 §7.1.3: a CA issues a wildcard only after a
+				// dns-01 challenge, and cachegate solves only HTTP-01 and
+				// TLS-ALPN-01.
+				return "a wildcard needs the DNS-01 challenge, which cachegate cannot solve: list each name, or use tls.certificates, got " + strconv.Quote(d)
 			}
 			return checkHost(d)
 		})
@@ -443,6 +451,24 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 	}
 }
 
+// validateDefaultRouteOwnOptions refuses default_route.name and
+// default_route.match, which complete would silently overwrite: the
+// default route is always named "default" and takes what no route matches.
+func validateDefaultRouteOwnOptions(ch *checker) {
+	ch.check("default_route.name", func() string {
+		if ch.x.set["default_route.name"] {
+			return `not allowed: default_route is always named "default"`
+		}
+		return ""
+	})
+	ch.check("default_route.match", func() string {
+		if ch.x.set["default_route.match"] {
+			return "not allowed: default_route takes the requests no route matches (add a route to match some)"
+		}
+		return ""
+	})
+}
+
 // checkPath accepts "" (any path), a path prefix or a path glob
 // (internal/glob), which must start with "/".
 func checkPath(path string) string {
@@ -520,6 +546,44 @@ func checkListen(addr string) string {
 		return "must be host:port or :port, e.g. \":8080\", got " + strconv.Quote(addr)
 	}
 	return ""
+}
+
+// validateListenClash refuses two listeners (listen, admin.listen,
+// tls.listen) on one port: the second bind would fail at start. A host
+// left empty, 0.0.0.0 or :: means every interface, so ":8080" clashes
+// with "0.0.0.0:8080" and with "127.0.0.1:8080" too (the wildcard bind
+// covers the loopback one); port 0 (any free port) never clashes.
+func (c *Config) validateListenClash(ch *checker) {
+	listeners := []struct{ option, addr string }{
+		{"listen", c.Listen}, {"admin.listen", c.Admin.Listen}, {"tls.listen", c.TLS.Listen},
+	}
+	for i, b := range listeners {
+		for _, a := range listeners[:i] {
+			ch.check(b.option, func() string {
+				if ch.x.bad[a.option] || !sameListenAddr(a.addr, b.addr) {
+					return ""
+				}
+				return "same port as " + a.option + " (" + strconv.Quote(a.addr) + " and " + strconv.Quote(b.addr) +
+					"): each listener needs its own host:port"
+			})
+		}
+	}
+}
+
+// sameListenAddr reports whether listening on a and on b would clash:
+// the same port on the same host, or on every interface for either.
+func sameListenAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" || pa == "" {
+		return false
+	}
+	return isWildcardHost(ha) || isWildcardHost(hb) || strings.EqualFold(ha, hb)
+}
+
+// isWildcardHost reports whether a listen host means every interface.
+func isWildcardHost(h string) bool {
+	return h == "" || h == "0.0.0.0" || h == "::"
 }
 
 func checkAddr(addr string) string {
