@@ -45,8 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "cachegate.yaml", "the configuration `file`")
 	demoListen := fs.String("listen", "127.0.0.1:8080", "demo: the proxy's address")
 	demoOrigin := fs.String("origin-listen", "127.0.0.1:9000", "demo: the demo origin's address")
-	if cmd == "purge" {
-		return runPurge(args, stdout, stderr)
+	if client, ok := clientCommands[cmd]; ok {
+		return client(args, stdout, stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -79,6 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, demo, version)\n", cmd)
 		return 2
 	}
+}
+
+// clientCommands are the subcommands with flags of their own, mostly
+// clients of a running instance's admin API (see adminFlags).
+var clientCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"purge": runPurge,
 }
 
 func isFlag(s string) bool { return len(s) > 0 && s[0] == '-' }

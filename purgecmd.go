@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/cachegate/cachegate/admin"
-	"github.com/cachegate/cachegate/config"
 )
 
 // list is a flag that may be repeated.
@@ -34,9 +31,7 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	fs.Var((*list)(&req.Routes), "route", "purge this `route` (repeatable)")
 	fs.BoolVar(&req.All, "all", false, "purge everything")
 	fs.BoolVar(&req.Soft, "soft", false, "mark stale (served while refreshing) instead of invalid")
-	configPath := fs.String("config", "cachegate.yaml", "the configuration `file` (for admin.listen and admin.token)")
-	admin := fs.String("admin", "", "the admin API's base `URL` (default from the config)")
-	token := fs.String("token", envToken(), "the admin `token` (default $CACHEGATE_ADMIN_TOKEN, else $CACHEGATE_TOKEN, else admin.token of the config)")
+	client := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -44,53 +39,20 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cachegate purge: unexpected arguments %q\n", extra)
 		return 2
 	}
-	if *admin == "" || *token == "" {
-		cfg, err := config.Load(*configPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "cachegate purge: give -admin and -token, or a config: %v\n", err)
-			return 2
-		}
-		if *admin == "" {
-			if cfg.Admin.Listen == "" {
-				fmt.Fprintf(stderr, "cachegate purge: %s has no admin listener (admin.listen is \"\"); give -admin URL\n", *configPath)
-				return 2
-			}
-			*admin = "http://" + cfg.Admin.Listen
-		}
-		if *token == "" {
-			*token = cfg.Admin.Token
-		}
-	}
-	body, _ := json.Marshal(req)
-	hreq, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(*admin, "/")+"/purge", bytes.NewReader(body))
+	c, err := client()
 	if err != nil {
 		fmt.Fprintln(stderr, "cachegate purge:", err)
 		return 2
 	}
-	hreq.Header.Set("Authorization", "Bearer "+*token)
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(hreq)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.do(ctx, http.MethodPost, "/purge", req)
 	if err != nil {
 		fmt.Fprintln(stderr, "cachegate purge:", err)
 		return 1
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "cachegate purge: %s: %s", resp.Status, answer)
-		return 1
-	}
 	stdout.Write(answer)
 	return 0
-}
-
-// envToken is the admin token from the environment: CACHEGATE_ADMIN_TOKEN,
-// the variable config.example.yaml reads admin.token from, else
-// CACHEGATE_TOKEN, the name earlier versions read (kept so scripts go on
-// working).
-func envToken() string {
-	if t := os.Getenv("CACHEGATE_ADMIN_TOKEN"); t != "" {
-		return t
-	}
-	return os.Getenv("CACHEGATE_TOKEN")
 }
