@@ -36,7 +36,7 @@ func adminFlags(fs *flag.FlagSet) func() (*adminClient, error) {
 			c.base = strings.TrimSuffix(c.base, "/")
 			return c, nil
 		}
-		cfg, err := config.Load(*configPath)
+		cfg, err := config.LoadFor(*configPath, neededOptions(c)...)
 		if err != nil {
 			return nil, fmt.Errorf("give -admin and -token, or a config: %w", err)
 		}
@@ -52,6 +52,21 @@ func adminFlags(fs *flag.FlagSet) func() (*adminClient, error) {
 		c.base = strings.TrimSuffix(c.base, "/")
 		return c, nil
 	}
+}
+
+// neededOptions are the options of the config file c still needs, those
+// that no flag gave: only they have to be valid, and only their
+// environment variables set (the server's secrets, e.g. webhook secrets,
+// are not the client's business).
+func neededOptions(c *adminClient) []string {
+	var options []string
+	if c.base == "" {
+		options = append(options, "admin.listen")
+	}
+	if c.token == "" {
+		options = append(options, "admin.token")
+	}
+	return options
 }
 
 // do sends method path with body (JSON-encoded unless nil) and the token.

@@ -59,7 +59,7 @@ func TestExampleDocumentsTheDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("CACHEGATE_ADMIN_TOKEN", "secret")
-	cfg, x, err := parse("config.example.yaml", data)
+	cfg, x, err := parse("config.example.yaml", data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

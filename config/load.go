@@ -83,13 +83,48 @@ func Load(path string) (*Config, error) {
 // Default() (anchors, aliases and merge keys as yaml.v3 reads them), and
 // validated. Every problem found is reported, in a *ConfigError.
 func Parse(file string, data []byte) (*Config, error) {
-	cfg, _, err := parse(file, data)
+	cfg, _, err := parse(file, data, nil)
 	return cfg, err
 }
 
-// parse is Parse, also returning where each option was written.
-func parse(file string, data []byte) (*Config, *index, error) {
-	p := &parser{file: file, index: newIndex(), expanded: map[*yaml.Node]bool{}}
+// LoadFor reads the configuration file at path for a program that reads
+// only the given options (dotted paths, e.g. "admin.listen" and
+// "admin.token" for the admin client commands), not to run the server
+// with it. A command run beside the server then needs neither the
+// server's secrets nor a file that is valid everywhere: an environment
+// variable that is not set stands for "" and is an error only in one of
+// options (or under it), reported as "FILE:LINE: OPTION: environment
+// variable NAME is not set"; problems of the other options are ignored,
+// those of the file's syntax are not. The Config returned is only good for
+// options.
+func LoadFor(path string, options ...string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if options == nil {
+		options = []string{} // not nil: parse for no option at all
+	}
+	cfg, _, err := parse(path, data, options)
+	if err != nil {
+		return nil, err
+	}
+	cfg.File = path
+	return cfg, nil
+}
+
+// unsetVariable is an environment variable that was not set, in the
+// option it was written in, when parsing for some options only.
+type unsetVariable struct {
+	name   string
+	line   int
+	option string
+}
+
+// parse is Parse, also returning where each option was written. When
+// only is not nil, it parses for those options only (see LoadFor).
+func parse(file string, data []byte, only []string) (*Config, *index, error) {
+	p := &parser{file: file, index: newIndex(), expanded: map[*yaml.Node]bool{}, lenient: only != nil}
 	root := p.document(data)
 	cfg := Default()
 	if root != nil {
@@ -108,11 +143,41 @@ func parse(file string, data []byte) (*Config, *index, error) {
 		cfg.complete(p.index)
 		p.problems = append(p.problems, cfg.validate(p.index)...)
 	}
+	if only != nil {
+		p.problems = problemsFor(only, p.problems, p.unset)
+	}
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
 		return nil, nil, &ConfigError{File: file, Problems: p.problems}
 	}
 	return cfg, p.index, nil
+}
+
+// problemsFor keeps, of the problems of a file read for the options only,
+// those that concern them: a variable not set in one of them (instead of
+// what validation said of its empty value), their other problems, and
+// those that are about no option (the file's syntax).
+func problemsFor(only []string, problems []Problem, unset []unsetVariable) []Problem {
+	concerns := func(option string) bool {
+		return slices.ContainsFunc(only, func(o string) bool {
+			return option == o || strings.HasPrefix(option, o+".") || strings.HasPrefix(option, o+"[")
+		})
+	}
+	var kept []Problem
+	unsetIn := map[string]bool{}
+	for _, u := range unset {
+		if concerns(u.option) {
+			unsetIn[u.option] = true
+			kept = append(kept, Problem{Line: u.line, Option: u.option,
+				Message: fmt.Sprintf("environment variable %s is not set (write ${%s:-default} to give a default)", u.name, u.name)})
+		}
+	}
+	for _, pr := range problems {
+		if pr.Option == "" || concerns(pr.Option) && !unsetIn[pr.Option] {
+			kept = append(kept, pr)
+		}
+	}
+	return kept
 }
 
 // resolvePaths makes the relative certificate and CA file names of c
@@ -148,6 +213,10 @@ type parser struct {
 	// expanded holds the scalars whose environment variables are already
 	// expanded: a node reached through several aliases is expanded once.
 	expanded map[*yaml.Node]bool
+	// lenient expands a variable that is not set to "" and records it in
+	// unset, instead of reporting a problem (see LoadFor).
+	lenient bool
+	unset   []unsetVariable
 }
 
 func (p *parser) add(line int, option, format string, args ...any) {
@@ -472,7 +541,13 @@ func (p *parser) expand(n *yaml.Node, path string) bool {
 	if p.expanded[n] || !strings.Contains(n.Value, "$") {
 		return true
 	}
-	s, err := expandEnv(n.Value)
+	var unset func(name string)
+	if p.lenient {
+		unset = func(name string) {
+			p.unset = append(p.unset, unsetVariable{name: name, line: n.Line, option: path})
+		}
+	}
+	s, err := expandEnv(n.Value, unset)
 	if err != nil {
 		p.add(n.Line, path, "%s", err.Error())
 		return false
@@ -490,8 +565,10 @@ func (p *parser) expand(n *yaml.Node, path string) bool {
 }
 
 // expandEnv replaces ${NAME} and ${NAME:-default} in s from the
-// environment; "$${" stands for a literal "${".
-func expandEnv(s string) (string, error) {
+// environment; "$${" stands for a literal "${". A variable that is not set
+// (and has no default) is an error, unless unset is not nil: it is then
+// told the name, and the variable stands for "".
+func expandEnv(s string, unset func(name string)) (string, error) {
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "${")
@@ -520,6 +597,8 @@ func expandEnv(s string) (string, error) {
 		switch {
 		case hasDef && val == "":
 			val = def
+		case !ok && unset != nil:
+			unset(name)
 		case !ok:
 			return "", fmt.Errorf("environment variable %s is not set (write ${%s:-default} to give a default)", name, name)
 		}

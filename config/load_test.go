@@ -406,3 +406,70 @@ func TestComposeConfigLoads(t *testing.T) {
 		t.Fatalf("docs/compose-cachegate.yaml (mounted by docker-compose.yml): %v", err)
 	}
 }
+
+// loadForFile writes config to a file and loads it with LoadFor(options).
+func loadForFile(t *testing.T, config string, options ...string) (*Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cfg.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadFor(path, options...)
+}
+
+const secretsOfTheServer = `origin: "${CG_TEST_UNSET_ORIGIN}"
+admin:
+  listen: "127.0.0.1:9191"
+  token: "${CG_TEST_ADMIN_TOKEN}"
+webhooks:
+  - name: cms
+    secret: "${CG_TEST_UNSET_SECRET}"
+    tags: ["post"]
+routes:
+  - name: bad
+    ttl: forever
+`
+
+func TestLoadForIgnoresUnsetVariablesAndProblemsOfOtherOptions(t *testing.T) {
+	t.Setenv("CG_TEST_ADMIN_TOKEN", "s3cret")
+	cfg, err := loadForFile(t, secretsOfTheServer, "admin.listen", "admin.token")
+	if err != nil {
+		t.Fatalf("LoadFor(admin.listen, admin.token): %v", err)
+	}
+	if cfg.Admin.Listen != "127.0.0.1:9191" || cfg.Admin.Token != "s3cret" {
+		t.Errorf("admin = %+v, want the file's listen and the token from the environment", cfg.Admin)
+	}
+}
+
+func TestLoadForNamesAnUnsetVariableOfANeededOptionWithItsLine(t *testing.T) {
+	_, err := loadForFile(t, secretsOfTheServer, "admin.listen", "admin.token")
+	if err == nil {
+		t.Fatal("LoadFor accepted an admin.token whose variable is not set")
+	}
+	msg := err.Error()
+	wantLines(t, msg, "cfg.yaml:4: admin.token: environment variable CG_TEST_ADMIN_TOKEN is not set")
+	if strings.Contains(msg, "UNSET_SECRET") || strings.Contains(msg, "forever") || strings.Count(msg, "\n") > 0 {
+		t.Errorf("error is:\n%s\nwant only the admin.token problem", msg)
+	}
+}
+
+func TestLoadForStillReportsSyntaxErrors(t *testing.T) {
+	if _, err := loadForFile(t, "admin: [\n", "admin.listen"); err == nil {
+		t.Fatal("LoadFor accepted a file that is not YAML")
+	}
+}
+
+func TestLoadForNoOptionNeedsNothingWhileLoadRefusesEveryUnsetVariable(t *testing.T) {
+	t.Setenv("CG_TEST_ADMIN_TOKEN", "s3cret")
+	_, err := loadForFile(t, secretsOfTheServer) // no option: nothing is needed
+	if err != nil {
+		t.Fatalf("LoadFor with no option: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "cfg.yaml")
+	os.WriteFile(path, []byte(secretsOfTheServer), 0o600)
+	_, err = Load(path)
+	if err == nil {
+		t.Fatal("Load accepted unset variables")
+	}
+	wantLines(t, err.Error(), "webhooks[0].secret: environment variable CG_TEST_UNSET_SECRET is not set")
+}
