@@ -399,14 +399,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func TestComposeConfigLoads(t *testing.T) {
-	t.Setenv("CACHEGATE_ORIGIN", "http://origin:9000")
-	t.Setenv("CACHEGATE_ADMIN_TOKEN", "secret")
-	if _, err := Load("../docs/compose-cachegate.yaml"); err != nil {
-		t.Fatalf("docs/compose-cachegate.yaml (mounted by docker-compose.yml): %v", err)
-	}
-}
-
 // loadForFile writes config to a file and loads it with LoadFor(options).
 func loadForFile(t *testing.T, config string, options ...string) (*Config, error) {
 	t.Helper()
