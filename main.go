@@ -44,8 +44,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cachegate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "cachegate.yaml", "the configuration `file`")
-	demoListen := fs.String("listen", "127.0.0.1:8080", "demo: the proxy's address")
-	demoOrigin := fs.String("origin-listen", "127.0.0.1:9000", "demo: the demo origin's address")
 	if client, ok := clientCommands[cmd]; ok {
 		return client(args, stdout, stderr)
 	}
@@ -67,8 +65,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
 		return 0
-	case "demo":
-		return runDemo(*demoListen, *demoOrigin, stderr)
 	case "serve":
 		cfg, err := config.Load(*configPath)
 		if err != nil {
