@@ -42,7 +42,51 @@ type PurgeResponse struct {
 	purge.Result
 	Soft bool `json:"soft"`
 	// Purged lists the scopes marked, as given after normalization.
-	Purged map[string][]string `json:"purged"`
+	Purged PurgedScopes `json:"purged"`
+}
+
+// PurgedScopes lists the scope values marked, by request field. A purge
+// of everything has no values to list: it is written "all": true, as it
+// was asked, rather than an empty list that reads as "nothing".
+type PurgedScopes map[string][]string
+
+// MarshalJSON writes the lists, and "all": true for a purge of everything.
+func (s PurgedScopes) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, len(s))
+	for field, values := range s {
+		out[field] = values
+	}
+	if _, all := s["all"]; all {
+		out["all"] = true
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *PurgedScopes) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	*s = PurgedScopes{}
+	for field, raw := range fields {
+		var values []string
+		if field == "all" {
+			var all bool
+			if err := json.Unmarshal(raw, &all); err != nil {
+				return fmt.Errorf("purged: all: %w", err)
+			}
+			if all {
+				(*s)["all"] = []string{}
+			}
+			continue
+		}
+		if err := json.Unmarshal(raw, &values); err != nil {
+			return fmt.Errorf("purged: %s: %w", field, err)
+		}
+		(*s)[field] = values
+	}
+	return nil
 }
 
 // maxBody bounds a purge request body and a webhook payload.
