@@ -28,6 +28,7 @@ import (
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
 	"github.com/cachegate/cachegate/proxy"
+	"github.com/cachegate/cachegate/purge"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -159,9 +160,12 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	}
 	var current atomic.Pointer[policy.Rules]
 	current.Store(rules)
-	purges := &admin.Purges{Purger: be.purger, Config: current.Load, Log: log, OnPurge: m.Purge}
+	// Every purge and invalidation mark goes through the audit: one log
+	// line each, and GET /purges.
+	audited := purge.NewAudited(be.purger, log, m.PurgeSource)
+	purges := &admin.Purges{Purger: audited, Config: current.Load, Log: log, OnPurge: m.Purge}
 	p, err := proxy.New(rules, proxy.Options{
-		Store: metrics.InstrumentStore(be.store, cfg.Store.Backend, m), Purger: be.purger, Collapse: be.collapse,
+		Store: metrics.InstrumentStore(be.store, cfg.Store.Backend, m), Purger: audited, Collapse: be.collapse,
 		Metrics: m, Logger: log, PURGE: purges.ServePURGE,
 	})
 	if err != nil {
@@ -186,7 +190,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	}
 	if cfg.Admin.Listen != "" {
 		_, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
-			Config: current.Load, Purges: purges, Reload: reload, Entries: p,
+			Config: current.Load, Purges: purges, PurgeLog: audited, Reload: reload, Entries: p,
 			Ready:   admin.Readiness{Redis: be.redis, Breaker: be.breaker, Marks: be.marks, Backends: p.Backends},
 			Metrics: m, Certs: mgr,
 		}))

@@ -24,6 +24,8 @@ type Options struct {
 	// SIGHUP): it returns the changed options that take effect only at the
 	// next start, or why the new config was refused (the old one stays).
 	Reload func() (restartNeeded []string, err error)
+	// PurgeLog lists the recent purges on GET /purges.
+	PurgeLog PurgeLog
 	// Entries finds stored entries for GET /debug/entry.
 	Entries Entries
 	// Ready is what GET /readyz checks.
@@ -48,6 +50,9 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("POST /webhooks/{name}", o.Purges.ServeWebhook)
 	if o.Reload != nil {
 		mux.HandleFunc("POST /reload", token(serveReload(o.Reload)))
+	}
+	if o.PurgeLog != nil {
+		mux.HandleFunc("GET /purges", token(servePurges(o.PurgeLog)))
 	}
 	if o.Entries != nil {
 		mux.HandleFunc("GET /debug/entry", token(serveEntry(o.Entries, o.Now)))

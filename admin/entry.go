@@ -49,26 +49,32 @@ type EntryInfo struct {
 	Purge                string    `json:"purge_state"`
 }
 
-// serveEntry handles GET /debug/entry?url=U[&h=Name:value…]: the metadata
-// of the entry a GET of U would be served from, with the request headers
-// h keying it and selecting the variant when the response varies (RFC
-// 9111 §4.1), or 404. The caller checks the admin token.
+// serveEntry handles GET /debug/entry?url=U[&h=Name:value…][&cookie=name=value…]:
+// the metadata of the entry a GET of U would be served from, with the
+// request headers h and the cookies keying it (key.headers, key.cookies)
+// and selecting the variant when the response varies (RFC 9111 §4.1), or
+// 404. The caller checks the admin token.
+//
+// The query is parsed strictly: Go's lenient parser drops a pair holding
+// an unescaped ';', which is how a Cookie field with several cookies is
+// written, and the entry would then be looked up without it and not found.
 func serveEntry(entries Entries, now func() time.Time) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		raw := r.URL.Query().Get("url")
+		query, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			http.Error(w, "bad request: the query does not parse (escape a ';' as %3B): "+err.Error()+"\n", http.StatusBadRequest)
+			return
+		}
+		raw := query.Get("url")
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) {
 			http.Error(w, "bad request: url: need an absolute http or https URL\n", http.StatusBadRequest)
 			return
 		}
-		header := http.Header{}
-		for _, kv := range r.URL.Query()["h"] {
-			name, value, ok := strings.Cut(kv, ":")
-			if !ok || strings.TrimSpace(name) == "" {
-				http.Error(w, "bad request: h: want Name:value\n", http.StatusBadRequest)
-				return
-			}
-			header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		header, msg := entryHeader(query)
+		if msg != "" {
+			http.Error(w, "bad request: "+msg+"\n", http.StatusBadRequest)
+			return
 		}
 		found, err := entries.Lookup(r.Context(), u, header)
 		switch {
@@ -79,7 +85,11 @@ func serveEntry(entries Entries, now func() time.Time) http.HandlerFunc {
 			http.Error(w, "not stored: a GET of it does not use the cache (route "+found.Route.Name+")\n", http.StatusNotFound)
 			return
 		case found.Entry == nil:
-			http.Error(w, "not stored: "+found.Key.String()+" (route "+found.Route.Name+")\n", http.StatusNotFound)
+			hint := ""
+			if found.Route.KeysRequestFields() {
+				hint = "; the route keys request fields: give them as h=Name:value or cookie=name=value"
+			}
+			http.Error(w, "not stored: "+found.Key.String()+" (route "+found.Route.Name+hint+")\n", http.StatusNotFound)
 			return
 		}
 		var out struct {
@@ -101,6 +111,34 @@ func serveEntry(entries Entries, now func() time.Time) http.HandlerFunc {
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
 	}
+}
+
+// entryHeader is the request header a lookup for /debug/entry carries:
+// the h=Name:value fields, and the cookie=name=value pairs as one Cookie
+// field (RFC 6265 §5.4: pairs joined by "; "), after any Cookie given with
+// h. It returns why the query is refused, or "".
+func entryHeader(query url.Values) (http.Header, string) {
+	header := http.Header{}
+	for _, kv := range query["h"] {
+		name, value, ok := strings.Cut(kv, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, "h: want Name:value"
+		}
+		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	var cookies []string
+	for _, kv := range query["cookie"] {
+		name, value, ok := strings.Cut(kv, "=")
+		if name = strings.TrimSpace(name); !ok || name == "" || strings.ContainsAny(name, "; \t") {
+			return nil, "cookie: want name=value"
+		}
+		cookies = append(cookies, name+"="+strings.TrimSpace(value))
+	}
+	if len(cookies) > 0 {
+		cookies = append(header.Values("Cookie"), cookies...)
+		header.Set("Cookie", strings.Join(cookies, "; "))
+	}
+	return header, ""
 }
 
 // entryInfo is the metadata of e, stored under id, with what the purge

@@ -42,7 +42,51 @@ type PurgeResponse struct {
 	purge.Result
 	Soft bool `json:"soft"`
 	// Purged lists the scopes marked, as given after normalization.
-	Purged map[string][]string `json:"purged"`
+	Purged PurgedScopes `json:"purged"`
+}
+
+// PurgedScopes lists the scope values marked, by request field. A purge
+// of everything has no values to list: it is written "all": true, as it
+// was asked, rather than an empty list that reads as "nothing".
+type PurgedScopes map[string][]string
+
+// MarshalJSON writes the lists, and "all": true for a purge of everything.
+func (s PurgedScopes) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, len(s))
+	for field, values := range s {
+		out[field] = values
+	}
+	if _, all := s["all"]; all {
+		out["all"] = true
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *PurgedScopes) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	*s = PurgedScopes{}
+	for field, raw := range fields {
+		var values []string
+		if field == "all" {
+			var all bool
+			if err := json.Unmarshal(raw, &all); err != nil {
+				return fmt.Errorf("purged: all: %w", err)
+			}
+			if all {
+				(*s)["all"] = []string{}
+			}
+			continue
+		}
+		if err := json.Unmarshal(raw, &values); err != nil {
+			return fmt.Errorf("purged: %s: %w", field, err)
+		}
+		(*s)[field] = values
+	}
+	return nil
 }
 
 // maxBody bounds a purge request body and a webhook payload.
@@ -56,7 +100,8 @@ type Purges struct {
 	Purger purge.Purger
 	// Config returns the config in force (it changes on reload).
 	Config func() *policy.Rules
-	// Log receives one line per purge.
+	// Log receives the webhooks refused. The purges themselves are logged
+	// by the Purger (purge.Audited), with the source each handler names.
 	Log *slog.Logger
 	// OnPurge, when set, is told of each purge by kind (for metrics).
 	OnPurge func(kind string, n int)
@@ -94,6 +139,7 @@ func (p *Purges) ServePurge(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
+	r = withSource(r, purge.SourceAPI, caller(cfg, r))
 	p.purge(w, r, scopes, purged, req.Soft)
 }
 
@@ -118,14 +164,31 @@ func (p *Purges) ServePURGE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scope := purge.URLScope(key)
+	r = withSource(r, purge.SourcePURGE, caller(cfg, r))
 	p.purge(w, r, []purge.Scope{scope}, map[string][]string{"urls": {scope.Value}}, r.Header.Get("Soft-Purge") == "1")
 }
 
-// purge records the scopes and answers with what was purged.
+// withSource is r carrying the purge's source for the audit
+// (purge.Audited logs and records it).
+func withSource(r *http.Request, kind, by string) *http.Request {
+	return r.WithContext(purge.WithSource(r.Context(), purge.Source{Kind: kind, By: by}))
+}
+
+// caller is the address of the client of r, honouring trusted_proxies
+// (policy.Rules.ClientAddr).
+func caller(cfg *policy.Rules, r *http.Request) string {
+	if addr := cfg.ClientAddr(r); addr.IsValid() {
+		return addr.String()
+	}
+	return r.RemoteAddr
+}
+
+// purge records the scopes and answers with what was purged. The purge is
+// logged and recorded once, with the source r carries, by the Purger
+// (purge.Audited, as main wires it).
 func (p *Purges) purge(w http.ResponseWriter, r *http.Request, scopes []purge.Scope, purged map[string][]string, soft bool) {
 	res, err := p.Purger.Purge(r.Context(), scopes, soft)
 	if err != nil {
-		p.Log.Error("purge failed", "err", err)
 		http.Error(w, "purge failed: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
@@ -134,7 +197,6 @@ func (p *Purges) purge(w http.ResponseWriter, r *http.Request, scopes []purge.Sc
 			p.OnPurge(kind, max(len(values), 1)) // "all" has no values
 		}
 	}
-	p.Log.Info("purged", "seq", res.Seq, "soft", soft, "scopes", purged, "lagging", res.Lagging)
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(PurgeResponse{Result: res, Soft: soft, Purged: purged})
 }

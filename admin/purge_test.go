@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -152,5 +153,24 @@ func TestPurgeAPIRefusesBadRequests(t *testing.T) {
 				t.Errorf("got %d %q, want %d saying %q", w.Code, w.Body.String(), r.status, r.says)
 			}
 		})
+	}
+}
+
+func TestAPurgeOfEverythingAnswersAllTrueNotAnEmptyList(t *testing.T) {
+	cfg := testConfig(t)
+	api := &Purges{Purger: purge.NewLocal(), Config: func() *policy.Rules { return cfg }, Log: discardLog()}
+	req := httptest.NewRequest(http.MethodPost, "/purge", strings.NewReader(`{"all":true,"tags":["a"]}`))
+	req.Header.Set("Authorization", "Bearer secret")
+	w := httptest.NewRecorder()
+	api.ServePurge(w, req)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"purged":{"all":true,"tags":["a"]}`) {
+		t.Fatalf("got %d %s, want purged saying \"all\":true beside the tags", w.Code, w.Body.String())
+	}
+	var answer PurgeResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil {
+		t.Fatalf("the answer does not decode into PurgeResponse: %v", err)
+	}
+	if _, all := answer.Purged["all"]; !all || len(answer.Purged["tags"]) != 1 {
+		t.Errorf("decoded purged = %v, want all and the tag", answer.Purged)
 	}
 }

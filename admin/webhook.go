@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/purge"
 )
 
 // ServeWebhook handles POST /webhooks/{name}: a CMS's signed JSON payload
@@ -61,6 +62,7 @@ func (p *Purges) ServeWebhook(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "webhook %s: %v", hook.Name, err)
 		return
 	}
+	r = withSource(r, purge.SourceWebhook, hook.Name)
 	p.purge(w, r, scopes, purged, hook.Soft)
 }
 

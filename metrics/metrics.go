@@ -112,6 +112,7 @@ type Metrics struct {
 	warm           *prometheus.CounterVec
 	stored         *storedCollector
 	clientErrors   *prometheus.CounterVec
+	purgeSources   *prometheus.CounterVec
 	upstreams      upstreamMetrics
 
 	// Children resolved once per label pair, so that recording a known
@@ -260,6 +261,7 @@ func New(version string) *Metrics {
 	)
 	m.registerClientErrors()
 	m.registerUpstreams()
+	m.registerPurgeSources()
 	return m
 }
 

@@ -454,13 +454,7 @@ func (p *Proxy) refuseTarget(w http.ResponseWriter, x *exchange) {
 }
 
 // peer is the address of the client's connection, or the zero Addr.
-func peer(r *http.Request) netip.Addr {
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	addr, _ := netip.ParseAddr(r.RemoteAddr)
-	return addr.Unmap()
-}
+func peer(r *http.Request) netip.Addr { return policy.PeerAddr(r) }
 
 // lookup returns the stored entry for the request, following a Vary
 // marker to the variant the request selects (RFC 9111 §4.1). A store error

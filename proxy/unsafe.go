@@ -112,21 +112,33 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 		}
 		addURL(u)
 	}
-	host := hostOf(f.client)
-	for _, g := range policy.CacheGroups(resp.Header, "Cache-Group-Invalidation") {
-		// The origin names the groups; their members may live as long as
-		// any entry.
-		scopes = append(scopes, purge.Scope{Kind: purge.Group, Value: purge.GroupValue(host, g)})
-		until = now.Add(purge.MarkHorizon)
-	}
+	by := f.client.Method + " " + f.client.Host + f.client.URL.RequestURI()
+	p.invalidateGroups(ctx, f, resp, by, now)
 	if len(scopes) == 0 {
 		return
 	}
-	if err := p.purger.Mark(ctx, scopes, until); err != nil {
-		// Applied here and retried (purge.Redis); look again all the same.
-		p.log.Error("invalidate after unsafe method", "route", f.x.route.Name, "err", err)
-	}
+	// A refused mark is applied here and retried (purge.Redis), and the
+	// audit (purge.Audited) logs it; look again all the same.
+	ctx = purge.WithSource(ctx, purge.Source{Kind: purge.SourceUnsafe, By: by})
+	p.purger.Mark(ctx, scopes, until)
 	p.remarkStored(ctx, f, filling, until, now)
+}
+
+// invalidateGroups marks the cache groups of the request's host that a
+// response to an unsafe method names in Cache-Group-Invalidation (RFC
+// 9875 §3). The origin names the groups; their members may live as long
+// as any entry, so the marks are kept the whole horizon. They are a mark
+// of their own, apart from the URLs', so that the audit tells them apart
+// and the URLs' marks stay as short as their entries.
+func (p *Proxy) invalidateGroups(ctx context.Context, f *fill, resp *http.Response, by string, now time.Time) {
+	host := hostOf(f.client)
+	var scopes []purge.Scope
+	for _, g := range policy.CacheGroups(resp.Header, "Cache-Group-Invalidation") {
+		scopes = append(scopes, purge.Scope{Kind: purge.Group, Value: purge.GroupValue(host, g)})
+	}
+	if len(scopes) > 0 {
+		p.purger.Mark(purge.WithSource(ctx, purge.Source{Kind: purge.SourceCacheGroup, By: by}), scopes, now.Add(purge.MarkHorizon))
+	}
 }
 
 // remarkStored closes the race between the lookup that found a fill of a
@@ -149,9 +161,7 @@ func (p *Proxy) remarkStored(ctx context.Context, f *fill, urls []*url.URL, unti
 	if len(scopes) == 0 {
 		return
 	}
-	if err := p.purger.Mark(ctx, scopes, longer); err != nil {
-		p.log.Error("invalidate after unsafe method, entry stored during the lookup", "route", f.x.route.Name, "err", err)
-	}
+	p.purger.Mark(ctx, scopes, longer)
 }
 
 // markSlack is added to a URL mark's lifetime for the clocks of other

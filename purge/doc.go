@@ -96,4 +96,9 @@
 // policy.URLPrefixes: nothing here parses a key. The admin API, the PURGE
 // method and the CMS webhooks that turn requests into scopes live in
 // admin/.
+//
+// Audit. Audited wraps a Purger so that every purge and mark is logged
+// once and kept in a short list (GET /purges), with the source its caller
+// put in the context (WithSource): the API and its caller, a webhook,
+// PURGE, an unsafe request, a cache-group invalidation.
 package purge

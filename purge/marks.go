@@ -117,6 +117,17 @@ func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
 	}
 }
 
+// active is the number of marks held, the "all" mark counting one.
+func (m *marks) active() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := m.count
+	if m.all.hard != 0 || m.all.soft != 0 {
+		n++
+	}
+	return n
+}
+
 // trim drops the marks set before horizon: no entry stored before then
 // is still kept (entries live at most the store's TTL cap).
 func (m *marks) trim(horizon time.Time) {

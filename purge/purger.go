@@ -108,6 +108,9 @@ func (l *Local) Mark(_ context.Context, scopes []Scope, until time.Time) error {
 // Close implements Purger.
 func (l *Local) Close() error { return nil }
 
+// ActiveMarks is the number of purge marks held (see Audited.ActiveMarks).
+func (l *Local) ActiveMarks() int { return l.marks.active() }
+
 // MarkHorizon is how long a mark is kept: longer than any entry lives in
 // the store (the proxy caps an entry's store TTL at store.MaxTTL).
 const MarkHorizon = store.MaxTTL + time.Hour

@@ -155,6 +155,11 @@ func instanceID() string {
 // ID is the name this instance reports its applied sequence under.
 func (r *Redis) ID() string { return r.id }
 
+// ActiveMarks is the number of purge marks this instance's mirror holds:
+// every instance mirrors the same marks, so it is the cluster's number
+// (see Audited.ActiveMarks).
+func (r *Redis) ActiveMarks() int { return r.marks.active() }
+
 // Healthy reports whether the subscription is up, so that purges reach
 // this instance as they happen.
 func (r *Redis) Healthy() bool { return r.sub.Healthy() }
