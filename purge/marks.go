@@ -117,6 +117,18 @@ func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
 	}
 }
 
+// active is the number of marks held: one per purged scope, and one for
+// a purge of everything.
+func (m *marks) active() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := m.count
+	if m.all != (mark{}) {
+		n++
+	}
+	return n
+}
+
 // trim drops the marks set before horizon: no entry stored before then
 // is still kept (entries live at most the store's TTL cap).
 func (m *marks) trim(horizon time.Time) {

@@ -402,6 +402,10 @@ func (r *Redis) retryPending(ctx context.Context) {
 	}
 }
 
+// ActiveMarks is the number of purge marks held in this instance's
+// mirror (as varnishadm ban.list counts bans).
+func (r *Redis) ActiveMarks() int { return r.marks.active() }
+
 // Pending returns how many invalidations Redis refused and that wait to
 // be written (each is applied here meanwhile), how many Redis refused
 // since start, and the last refusal.
