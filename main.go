@@ -5,6 +5,7 @@
 //	cachegate -config FILE            run the proxy
 //	cachegate validate -config FILE   check a config, list every problem
 //	cachegate purge [flags]           purge through the admin API (-tag, -url, -prefix, -host, -route, -all, -soft)
+//	cachegate stat [flags]            a live view of a running instance (-once -json for scripts)
 //	cachegate demo                    run a demo origin and the proxy before it
 //	cachegate version                 print the version
 package main
@@ -85,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // clients of a running instance's admin API (see adminFlags).
 var clientCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"purge": runPurge,
+	"stat":  runStat,
 }
 
 func isFlag(s string) bool { return len(s) > 0 && s[0] == '-' }
