@@ -470,6 +470,19 @@ func BenchmarkRequestParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkRequestAsProxyRecords is what the proxy records per client
+// request: the count, the latency and the in-flight gauge up and down.
+func BenchmarkRequestAsProxyRecords(b *testing.B) {
+	m := New("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		m.InFlight(1)
+		m.Request("api", CacheHit)
+		m.RequestDuration("api", CacheHit, 80*time.Microsecond)
+		m.InFlight(-1)
+	}
+}
+
 // BenchmarkRequestWithLabelValues is the alternative to the children
 // cache that Request uses: resolving the series on every call.
 func BenchmarkRequestWithLabelValues(b *testing.B) {
