@@ -104,8 +104,11 @@ func (v *statViewer) run(ctx context.Context, once bool) error {
 		}
 		cur, err := v.scrape(ctx)
 		if err != nil {
-			if once || ctx.Err() != nil {
-				return cmp.Or(ctx.Err(), err)
+			switch {
+			case ctx.Err() != nil: // interrupted while scraping
+				return nil
+			case once:
+				return err
 			}
 			v.show(nil, err)
 			continue
