@@ -30,6 +30,8 @@ type backend struct {
 	marks    *purge.Redis
 	purger   purge.Purger
 	collapse *collapse.Group
+	// usage reads Redis's usage for the metrics; nil without Redis.
+	usage *redisUsage
 }
 
 // openBackend opens the configured backend in the order its parts need
@@ -41,9 +43,11 @@ func openBackend(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*bac
 	collapseOpts := collapseOptions(cfg.Cache.Collapse)
 	if cfg.Store.Backend == "memory" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
-		b.store, b.purger = b.memory, purge.NewLocal()
+		local := purge.NewLocal()
+		b.store, b.purger = b.memory, local
 		b.collapse = collapse.New(nil, "", collapseOpts, log)
-		m.StoredFunc(func() (int64, int64) { return int64(b.memory.Len()), b.memory.Bytes() })
+		m.StoreLayerFunc(metrics.LayerMemory, memoryLayer(b.memory))
+		m.PurgeMarksFunc(local.ActiveMarks)
 		return b, nil
 	}
 	rs, err := store.NewRedis(cfg.Store.Redis)
@@ -60,6 +64,9 @@ func openBackend(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*bac
 	b.marks = purge.NewRedis(rs.Client(), rs.Prefix(), log)
 	b.purger = b.marks
 	m.InvalidationsFunc(func() (int, uint64) { n, refused, _ := b.marks.Pending(); return n, refused })
+	m.PurgeMarksFunc(b.marks.ActiveMarks)
+	b.usage = watchRedisUsage(rs, redisUsageEvery, log)
+	m.StoreLayerFunc(metrics.LayerRedis, b.usage.layer)
 	b.store = b.breaker
 	if cfg.Store.Backend == "tiered" {
 		b.memory = store.NewMemory(int64(cfg.Store.Memory.MaxBytes))
@@ -69,14 +76,18 @@ func openBackend(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*bac
 			Unreachable:     b.breaker.Unreachable,
 			L1WhenRedisDown: cfg.Store.Tiered.L1WhenRedisDown.D(),
 		})
-		m.StoredFunc(func() (int64, int64) { return int64(b.memory.Len()), b.memory.Bytes() })
+		m.StoreLayerFunc(metrics.LayerMemory, memoryLayer(b.memory))
 	}
 	b.collapse = collapse.New(rs.Client(), rs.Prefix(), collapseOpts, log)
 	return b, nil
 }
 
-// Close stops the collapsing group and the purger, then closes the store.
+// Close stops the collapsing group, the purger and the reading of Redis's
+// usage, then closes the store.
 func (b *backend) Close() {
+	if b.usage != nil {
+		b.usage.stop()
+	}
 	b.collapse.Close()
 	b.purger.Close()
 	b.store.Close()

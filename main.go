@@ -6,6 +6,7 @@
 //	cachegate validate -config FILE   check a config, list every problem
 //	cachegate purge [flags]           purge through the admin API (-tag, -url, -prefix, -host, -route, -all, -soft)
 //	cachegate health [-ready]         exit 0 when the admin API says the instance is healthy (ready)
+//	cachegate stat [flags]            a live view of a running instance (-once -json for scripts)
 //	cachegate demo                    run a demo origin and the proxy before it
 //	cachegate version                 print the version
 package main
@@ -83,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // clients of a running instance's admin API (see adminFlags).
 var clientCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"purge": runPurge,
+	"stat":  runStat,
 
 	// The Dockerfile's HEALTHCHECK.
 	"health": runHealth,

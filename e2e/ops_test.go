@@ -217,7 +217,7 @@ func TestMetricsCountHitsMissesAndPurges(t *testing.T) {
 		`cachegate_origin_requests_total{route="pages",status_class="2xx"}`: "1",
 		`cachegate_purges_total{kind="tags"}`:                               "1",
 		`cachegate_purges_total{kind="prefixes"}`:                           "1",
-		`cachegate_stored_objects`:                                          "1",
+		`cachegate_stored_objects{layer="memory"}`:                          "1",
 	} {
 		if got := in.metric(series); got != want {
 			t.Errorf("%s = %q, want %q", series, got, want)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,24 +95,26 @@ var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025,
 type Metrics struct {
 	reg *prometheus.Registry
 
-	requests       *prometheus.CounterVec
-	originRequests *prometheus.CounterVec
-	originDuration *prometheus.HistogramVec
-	storeOps       *prometheus.CounterVec
-	storeErrors    *prometheus.CounterVec
-	storeDuration  *prometheus.HistogramVec
-	collapsed      *prometheus.CounterVec
-	refreshes      *prometheus.CounterVec
-	purges         *prometheus.CounterVec
-	breaker        *prometheus.GaugeVec
-	reloads        *prometheus.CounterVec
-	lastReload     prometheus.Gauge
-	certExpiry     *prometheus.GaugeVec
-	warm           *prometheus.CounterVec
-	stored         *storedCollector
-	clientErrors   *prometheus.CounterVec
-	purgeSources   *prometheus.CounterVec
-	upstreams      upstreamMetrics
+	requests        *prometheus.CounterVec
+	originRequests  *prometheus.CounterVec
+	originDuration  *prometheus.HistogramVec
+	storeOps        *prometheus.CounterVec
+	storeErrors     *prometheus.CounterVec
+	storeDuration   *prometheus.HistogramVec
+	collapsed       *prometheus.CounterVec
+	refreshes       *prometheus.CounterVec
+	purges          *prometheus.CounterVec
+	breaker         *prometheus.GaugeVec
+	reloads         *prometheus.CounterVec
+	lastReload      prometheus.Gauge
+	certExpiry      *prometheus.GaugeVec
+	warm            *prometheus.CounterVec
+	usage           *usageCollector
+	clientErrors    *prometheus.CounterVec
+	upstreams       upstreamMetrics
+	inFlight        prometheus.Gauge
+	requestDuration *prometheus.HistogramVec
+	purgeSources    *prometheus.CounterVec
 
 	// Children resolved once per label pair, so that recording a known
 	// combination neither hashes label values nor allocates.
@@ -121,6 +122,7 @@ type Metrics struct {
 	originChildren    children[*originChild]
 	storeChildren     children[*storeChild]
 	collapsedChildren children[prometheus.Counter]
+	durationChildren  children[prometheus.Observer]
 
 	breakerMu   sync.Mutex
 	breakerLast string
@@ -205,7 +207,7 @@ func New(version string) *Metrics {
 			Name: "cachegate_warm_requests_total",
 			Help: "Cache warming requests by result (ok, error).",
 		}, []string{"result"}),
-		stored: newStoredCollector(),
+		usage: newUsageCollector(),
 	}
 	m.requestChildren.make = func(k labelPair) prometheus.Counter {
 		return m.requests.WithLabelValues(k.a, k.b)
@@ -257,11 +259,12 @@ func New(version string) *Metrics {
 		m.requests, m.originRequests, m.originDuration,
 		m.storeOps, m.storeErrors, m.storeDuration,
 		m.collapsed, m.refreshes, m.purges, m.breaker,
-		m.reloads, m.lastReload, m.certExpiry, m.warm, m.stored,
+		m.reloads, m.lastReload, m.certExpiry, m.warm, m.usage,
 	)
 	m.registerClientErrors()
 	m.registerUpstreams()
 	m.registerPurgeSources()
+	m.registerRequests()
 	return m
 }
 
@@ -351,17 +354,6 @@ func (m *Metrics) Purge(kind string, n int) {
 	m.purges.WithLabelValues(kind).Add(float64(n))
 }
 
-// StoredFunc makes cachegate_stored_objects and cachegate_stored_bytes
-// report what f returns, read at each scrape: the objects and bytes held by
-// the in-process store (the L1). A later call replaces f, as when a reload
-// replaces the store; until the first call neither metric is exposed.
-func (m *Metrics) StoredFunc(f func() (objects, bytes int64)) {
-	if m == nil {
-		return
-	}
-	m.stored.f.Store(&f)
-}
-
 // BreakerState sets cachegate_store_circuit_state to 1 on state (one of
 // BreakerClosed, BreakerOpen, BreakerHalfOpen) and to 0 on the others.
 func (m *Metrics) BreakerState(state string) {
@@ -442,40 +434,6 @@ func (c *children[V]) get(k labelPair) V {
 	}
 	v, _ := c.m.LoadOrStore(k, c.make(k))
 	return v.(V)
-}
-
-// storedCollector exposes the objects and bytes reported by the function
-// StoredFunc last set, called once a scrape.
-type storedCollector struct {
-	f       atomic.Pointer[func() (objects, bytes int64)]
-	objects *prometheus.Desc
-	bytes   *prometheus.Desc
-}
-
-func newStoredCollector() *storedCollector {
-	return &storedCollector{
-		objects: prometheus.NewDesc("cachegate_stored_objects",
-			"Entries held by the in-process store (L1).", nil, nil),
-		bytes: prometheus.NewDesc("cachegate_stored_bytes",
-			"Bytes held by the in-process store (L1), as the store accounts them.", nil, nil),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *storedCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.objects
-	ch <- c.bytes
-}
-
-// Collect implements prometheus.Collector.
-func (c *storedCollector) Collect(ch chan<- prometheus.Metric) {
-	f := c.f.Load()
-	if f == nil {
-		return
-	}
-	objects, bytes := (*f)()
-	ch <- prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(objects))
-	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(bytes))
 }
 
 // InvalidationsFunc exposes cachegate_purge_invalidations_pending and

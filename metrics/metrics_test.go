@@ -182,20 +182,80 @@ func TestPurgeAddsItemsByKind(t *testing.T) {
 	expect(t, m, "cachegate_purges_total", L{"kind": "groups"}, 0)
 }
 
-func TestStoredFuncIsReadAtScrapeAndReplaceable(t *testing.T) {
+func TestStoreLayerFuncIsReadAtScrapeLabelledByLayerAndReplaceable(t *testing.T) {
 	m := New("test")
-	if _, ok := sample(t, m, "cachegate_stored_bytes", L{}); ok {
-		t.Fatal("cachegate_stored_bytes exposed before StoredFunc")
+	if _, ok := sample(t, m, "cachegate_stored_bytes", L{"layer": LayerMemory}); ok {
+		t.Fatal("cachegate_stored_bytes exposed before StoreLayerFunc")
 	}
-	var objects, bytes int64 = 1, 100
-	m.StoredFunc(func() (int64, int64) { return objects, bytes })
-	expect(t, m, "cachegate_stored_objects", L{}, 1)
-	objects, bytes = 7, 4096
-	expect(t, m, "cachegate_stored_objects", L{}, 7)
-	expect(t, m, "cachegate_stored_bytes", L{}, 4096)
+	mem := LayerUsage{Objects: 1, Bytes: 100, Capacity: 1 << 20, Evicted: 2, Expired: 3}
+	m.StoreLayerFunc(LayerMemory, func() (LayerUsage, bool) { return mem, true })
+	redisKnown := false
+	m.StoreLayerFunc(LayerRedis, func() (LayerUsage, bool) {
+		return LayerUsage{Objects: -1, Bytes: 5000, Capacity: 0, Evicted: 9}, redisKnown
+	})
+	expect(t, m, "cachegate_stored_objects", L{"layer": LayerMemory}, 1)
+	expect(t, m, "cachegate_store_capacity_bytes", L{"layer": LayerMemory}, 1<<20)
+	expect(t, m, "cachegate_store_evictions_total", L{"layer": LayerMemory, "reason": "size"}, 2)
+	expect(t, m, "cachegate_store_evictions_total", L{"layer": LayerMemory, "reason": "expired"}, 3)
+	if _, ok := sample(t, m, "cachegate_stored_bytes", L{"layer": LayerRedis}); ok {
+		t.Error("the redis layer is exposed before it was read")
+	}
+	mem.Objects, mem.Bytes = 7, 4096
+	redisKnown = true
+	expect(t, m, "cachegate_stored_objects", L{"layer": LayerMemory}, 7)
+	expect(t, m, "cachegate_stored_bytes", L{"layer": LayerMemory}, 4096)
+	expect(t, m, "cachegate_stored_bytes", L{"layer": LayerRedis}, 5000)
+	expect(t, m, "cachegate_store_evictions_total", L{"layer": LayerRedis, "reason": "size"}, 9)
+	if _, ok := sample(t, m, "cachegate_stored_objects", L{"layer": LayerRedis}); ok {
+		t.Error("cachegate_stored_objects exposed for Redis, which cannot tell entries from other keys")
+	}
 
-	m.StoredFunc(func() (int64, int64) { return 0, 0 })
-	expect(t, m, "cachegate_stored_bytes", L{}, 0)
+	m.StoreLayerFunc(LayerMemory, func() (LayerUsage, bool) { return LayerUsage{}, true })
+	expect(t, m, "cachegate_stored_bytes", L{"layer": LayerMemory}, 0)
+}
+
+func TestRequestDurationAndInFlightAreRecorded(t *testing.T) {
+	m := New("test")
+	m.InFlight(1)
+	m.InFlight(1)
+	m.InFlight(-1)
+	expect(t, m, "cachegate_requests_in_flight", L{}, 1)
+	m.RequestDuration("api", CacheHit, 80*time.Microsecond)
+	m.RequestDuration("api", CacheHit, 2*time.Second)
+	expect(t, m, "cachegate_request_duration_seconds", L{"route": "api", "cache": "hit"}, 2)
+	if n := bucketCount(t, m, "cachegate_request_duration_seconds", .0001); n != 1 {
+		t.Errorf("observations of 80µs and 2s at or under 100µs: %d, want 1 (buckets fine enough for hits)", n)
+	}
+}
+
+func TestPurgeMarksFuncIsReadAtScrape(t *testing.T) {
+	m := New("test")
+	n := 0
+	m.PurgeMarksFunc(func() int { return n })
+	n = 4
+	expect(t, m, "cachegate_purge_marks", L{}, 4)
+}
+
+// bucketCount returns the cumulative count of the histogram name's
+// bucket with upper bound le.
+func bucketCount(t *testing.T, m *Metrics, name string, le float64) uint64 {
+	t.Helper()
+	families, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, b := range f.GetMetric()[0].GetHistogram().GetBucket() {
+			if b.GetUpperBound() == le {
+				return b.GetCumulativeCount()
+			}
+		}
+	}
+	t.Fatalf("%s has no bucket le=%v", name, le)
+	return 0
 }
 
 func TestBreakerStateIsOneOnTheCurrentStateOnly(t *testing.T) {
@@ -302,7 +362,10 @@ func TestNilMetricsRecordsNothing(t *testing.T) {
 	m.Collapsed("api")
 	m.Refresh(RefreshEarly, RefreshFailed)
 	m.Purge("urls", 1)
-	m.StoredFunc(func() (int64, int64) { return 0, 0 })
+	m.StoreLayerFunc(LayerMemory, func() (LayerUsage, bool) { return LayerUsage{}, true })
+	m.PurgeMarksFunc(func() int { return 0 })
+	m.InFlight(1)
+	m.RequestDuration("api", CacheHit, time.Millisecond)
 	m.BreakerState(BreakerOpen)
 	m.Reload(true)
 	m.CertExpiry("x", time.Now())
@@ -405,6 +468,19 @@ func BenchmarkRequestParallel(b *testing.B) {
 			m.Request("api", CacheHit)
 		}
 	})
+}
+
+// BenchmarkRequestAsProxyRecords is what the proxy records per client
+// request: the count, the latency and the in-flight gauge up and down.
+func BenchmarkRequestAsProxyRecords(b *testing.B) {
+	m := New("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		m.InFlight(1)
+		m.Request("api", CacheHit)
+		m.RequestDuration("api", CacheHit, 80*time.Microsecond)
+		m.InFlight(-1)
+	}
 }
 
 // BenchmarkRequestWithLabelValues is the alternative to the children

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/metrics"
 )
 
 // nopWriter is a ResponseWriter that keeps a header map and drops bodies,
@@ -24,7 +26,13 @@ func (w *nopWriter) SetWriteDeadline(time.Time) error { return nil }
 // BenchmarkHit measures the hit path of the proxy, in process, for 1 KiB
 // and 16 KiB bodies on the memory store: what a hit allocates and costs
 // without the network.
-func BenchmarkHit(b *testing.B) {
+func BenchmarkHit(b *testing.B) { benchmarkHit(b, false) }
+
+// BenchmarkHitWithMetrics is BenchmarkHit with metrics recorded, as in
+// production: what the metrics cost a hit.
+func BenchmarkHitWithMetrics(b *testing.B) { benchmarkHit(b, true) }
+
+func benchmarkHit(b *testing.B, withMetrics bool) {
 	for _, size := range []int{1024, 16384} {
 		b.Run(strings.Repeat("x", 0)+map[int]string{1024: "1KiB", 16384: "16KiB"}[size], func(b *testing.B) {
 			body := strings.Repeat("x", size)
@@ -36,6 +44,9 @@ func BenchmarkHit(b *testing.B) {
 			}))
 			defer o.Close()
 			c := newCache(&testing.T{}, &origin{Server: o}, "")
+			if withMetrics {
+				c.p.metrics = metrics.New("bench")
+			}
 			req := httptest.NewRequest(http.MethodGet, "http://site.test/page?b=2&a=1", nil)
 			req.Header.Set("Accept-Encoding", "gzip, br")
 			req.Header.Set("User-Agent", "bench")

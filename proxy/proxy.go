@@ -217,6 +217,8 @@ func (x *exchange) storeID() string {
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.metrics.InFlight(1)
+	defer p.metrics.InFlight(-1)
 	if !p.admit(w, r) {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 func (p *Proxy) record(r *http.Request, x *exchange, w *countingWriter) {
 	status := metricStatus(x)
 	p.metrics.Request(x.route.Name, status)
+	p.metrics.RequestDuration(x.route.Name, status, p.now().Sub(x.start))
 	if w != nil {
 		p.log.Info("access", "method", r.Method, "uri", r.RequestURI, "host", r.Host,
 			"status", w.status, "bytes", w.bytes, "route", x.route.Name, "cache", status,

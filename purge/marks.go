@@ -117,12 +117,13 @@ func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
 	}
 }
 
-// active is the number of marks held, the "all" mark counting one.
+// active is the number of marks held: one per purged scope, and one for
+// a purge of everything.
 func (m *marks) active() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n := m.count
-	if m.all.hard != 0 || m.all.soft != 0 {
+	if m.all != (mark{}) {
 		n++
 	}
 	return n

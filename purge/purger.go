@@ -66,6 +66,11 @@ func NewLocal() *Local {
 // Check implements Purger.
 func (l *Local) Check(_ context.Context, e *store.Entry) Validity { return l.marks.check(e) }
 
+// ActiveMarks is the number of purge marks held (as varnishadm ban.list
+// counts bans): each is checked against the entries of its scope until
+// it is older than any entry.
+func (l *Local) ActiveMarks() int { return l.marks.active() }
+
 // FillSeq implements Purger.
 func (l *Local) FillSeq(context.Context) uint64 { return l.seq.Load() }
 
@@ -107,9 +112,6 @@ func (l *Local) Mark(_ context.Context, scopes []Scope, until time.Time) error {
 
 // Close implements Purger.
 func (l *Local) Close() error { return nil }
-
-// ActiveMarks is the number of purge marks held (see Audited.ActiveMarks).
-func (l *Local) ActiveMarks() int { return l.marks.active() }
 
 // MarkHorizon is how long a mark is kept: longer than any entry lives in
 // the store (the proxy caps an entry's store TTL at store.MaxTTL).

@@ -38,6 +38,10 @@ type Memory struct {
 	lru   memItem // sentinel: lru.next is the most recently used, lru.prev the least
 	bytes atomic.Int64
 	len   atomic.Int64
+	// evicted counts the entries dropped to make room (the LRU), expired
+	// those dropped because a read found them expired: the evictions the
+	// metrics tell apart.
+	evicted, expired atomic.Uint64
 }
 
 // memItem is one stored entry in the LRU list.
@@ -74,6 +78,7 @@ func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
 	}
 	if !now.Before(it.expires) {
 		m.remove(it)
+		m.expired.Add(1)
 		return nil, ErrNotFound
 	}
 	m.unlink(it)
@@ -97,6 +102,7 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry, ttl time.Duration)
 	}
 	for m.bytes.Load()+size > m.maxBytes {
 		m.remove(m.lru.prev)
+		m.evicted.Add(1)
 	}
 	it := &memItem{key: key, entry: e, size: size, expires: expires}
 	m.items[key] = it
@@ -131,6 +137,16 @@ func (m *Memory) Close() error {
 // Bytes returns the bytes the stored entries account for (the sum of their
 // Entry.Size), never more than the bound given to NewMemory.
 func (m *Memory) Bytes() int64 { return m.bytes.Load() }
+
+// MaxBytes returns the bound given to NewMemory: the store's capacity.
+func (m *Memory) MaxBytes() int64 { return m.maxBytes }
+
+// Evictions returns how many entries were dropped since NewMemory to make
+// room for others (the least recently used first), and how many because a
+// read found them expired. Deletes (purges, replacements) are neither.
+func (m *Memory) Evictions() (size, expired uint64) {
+	return m.evicted.Load(), m.expired.Load()
+}
 
 // Len returns the number of stored entries, expired ones not yet dropped
 // included.

@@ -209,3 +209,24 @@ func BenchmarkMemoryGetParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestMemoryCountsEvictionsBySizeAndByExpiryButNotDeletes(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e := bodyEntry(1000)
+	m := NewMemory(2 * e.Size())
+	m.now = clock.Now
+	for _, k := range []string{"a", "b", "c", "d"} { // c evicts a, d evicts b
+		_ = m.Set(ctx, k, e, time.Minute)
+	}
+	_ = m.Set(ctx, "d", e, time.Minute) // a replacement, no eviction
+	_ = m.Delete(ctx, "d")              // a delete, no eviction
+	clock.Advance(time.Minute)
+	_, _ = m.Get(ctx, "c") // expired
+	if size, expired := m.Evictions(); size != 2 || expired != 1 {
+		t.Errorf("Evictions() = %d by size, %d expired; want 2 and 1", size, expired)
+	}
+	if m.MaxBytes() != 2*e.Size() {
+		t.Errorf("MaxBytes() = %d, want %d", m.MaxBytes(), 2*e.Size())
+	}
+}

@@ -236,6 +236,9 @@ func TestRedisCluster(t *testing.T) {
 			if len(masters) < 2 {
 				t.Fatalf("the %d keys all live on one master; the test needs keys on several", len(ids))
 			}
+			if u, err := r.Usage(ctx); err != nil || u.UsedMemory <= 0 {
+				t.Errorf("Usage on a cluster = %+v, %v; want used_memory summed over the masters", u, err)
+			}
 			if err := r.Delete(ctx, ids...); err != nil {
 				t.Fatalf("Delete of keys on %d masters: %v", len(masters), err)
 			}
