@@ -290,6 +290,9 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 	if err != nil {
 		// Redis is unreachable: collapse in process only, and do not ask it
 		// again for a moment (each request would wait for a timeout).
+		if !errors.Is(err, errRedisDown) && !errors.Is(err, context.Canceled) {
+			g.log.Warn("collapse: no lease from Redis; collapsing in this process only for a moment", "key", key, "err", err)
+		}
 		out, value := fill(end)
 		return out, value, false
 	}
