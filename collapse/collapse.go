@@ -93,8 +93,10 @@ type Group struct {
 	// are then not asked for, each request would wait for a timeout.
 	down redisx.RecentFailure
 	// waitingRemote counts the requests of this process that wait for
-	// another instance's fill (tests wait on it).
+	// another instance's fill, and waitErrors the lease reads that failed
+	// while they waited (tests wait on them).
 	waitingRemote atomic.Int32
+	waitErrors    atomic.Int32
 	now           func() time.Time
 }
 
@@ -288,6 +290,9 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 	if err != nil {
 		// Redis is unreachable: collapse in process only, and do not ask it
 		// again for a moment (each request would wait for a timeout).
+		if !errors.Is(err, errRedisDown) && !errors.Is(err, context.Canceled) {
+			g.log.Warn("collapse: no lease from Redis; collapsing in this process only for a moment", "key", key, "err", err)
+		}
 		out, value := fill(end)
 		return out, value, false
 	}
@@ -336,7 +341,14 @@ func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, ou
 }
 
 // waitRemote waits for the lease holder's announcement, polling the lease
-// in case a message is lost, at most the Wait bound.
+// in case a message is lost, at most the Wait bound. A lease read that
+// fails is tried again at the next poll: one read that timed out (a busy
+// machine, a Redis pausing for a moment) must not send this request, and
+// those that joined its flight, to the origin while the holder's fill is
+// still on its way. Only a Redis that has answered none of the waiter's
+// reads for the failure pause (redisx.RecentFailure) counts as down: the
+// waiter then stops waiting, notes the failure as a lease that could not
+// be taken would, and fetches for itself.
 func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
 	g.waitingRemote.Add(1)
 	defer g.waitingRemote.Add(-1)
@@ -344,19 +356,24 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 	defer deadline.Stop()
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
+	var failing time.Time // since when every lease read failed, or zero
 	for {
 		v, err := g.client.Get(ctx, leaseKey).Result()
 		switch {
 		case err == redis.Nil:
 			return Stored // released or expired: read the store, fetch if absent
 		case err != nil:
-			return Failed
+			if g.redisDownWhileWaiting(key, err, &failing) {
+				return Failed
+			}
 		case v == passMarker:
 			g.mu.Lock()
 			now := g.now()
 			g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			g.mu.Unlock()
 			return Uncacheable
+		default:
+			failing = time.Time{}
 		}
 		select {
 		case out := <-ch:
@@ -368,6 +385,24 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 			return Failed
 		}
 	}
+}
+
+// redisDownWhileWaiting counts a failed lease read err of a waiter for
+// key whose reads have all failed since *failing (zero: this is the
+// first), and reports whether Redis has now failed them for the failure
+// pause: then the failure is noted and the waiter gives up.
+func (g *Group) redisDownWhileWaiting(key string, err error, failing *time.Time) bool {
+	g.waitErrors.Add(1)
+	now := g.now()
+	if failing.IsZero() {
+		*failing = now
+	}
+	if now.Sub(*failing) < g.down.Window() {
+		return false
+	}
+	g.log.Warn("collapse: Redis did not answer while waiting for another instance's fill; fetching", "key", key, "err", err)
+	g.down.Note(err, now)
+	return true
 }
 
 func (g *Group) listen(key string) chan Outcome {

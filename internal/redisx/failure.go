@@ -36,10 +36,15 @@ func (f *RecentFailure) Note(err error, now time.Time) {
 
 // Recent reports whether Redis failed less than the pause before now.
 func (f *RecentFailure) Recent(now time.Time) bool {
-	pause := f.Pause
-	if pause == 0 {
-		pause = FailurePause
-	}
 	at := f.at.Load()
-	return at != 0 && now.UnixNano()-at < int64(pause)
+	return at != 0 && now.UnixNano()-at < int64(f.Window())
+}
+
+// Window is how long a failure keeps calls off Redis: Pause, or
+// FailurePause when it is unset.
+func (f *RecentFailure) Window() time.Duration {
+	if f.Pause == 0 {
+		return FailurePause
+	}
+	return f.Pause
 }
