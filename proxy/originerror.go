@@ -115,6 +115,7 @@ const detailBackendDown = "backend-down"
 func (p *Proxy) answerBackendDown(w http.ResponseWriter, f *fill) {
 	x := f.x
 	x.status.Detail = detailBackendDown
+	shapeOwnAnswer(w, x)
 	w.Header().Set("Cache-Status", x.status.String())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusServiceUnavailable)
@@ -130,6 +131,7 @@ func (p *Proxy) answerGatewayError(w http.ResponseWriter, x *exchange, err error
 		status = http.StatusGatewayTimeout
 	}
 	x.status.Detail = "origin-error"
+	shapeOwnAnswer(w, x)
 	w.Header().Set("Cache-Status", x.status.String())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
@@ -155,6 +157,17 @@ var errorReuseDetail = [...]string{
 	policy.ErrorReuseUnreachable:  "origin-unreachable",
 }
 
+// shapeOwnAnswer applies the route's response shaping to an answer
+// cachegate makes itself (an error, a 503, an only-if-cached 504), as to
+// the origin's: security fields such as Strict-Transport-Security belong
+// on every answer of the route, errors included (what nginx's add_header
+// needs "always" for). Call it before setting the answer's own fields;
+// config refuses shaping the fields those are (Cache-Status, Content-Type,
+// framing, hop-by-hop), so the route cannot remove or change them.
+func shapeOwnAnswer(w http.ResponseWriter, x *exchange) {
+	x.route.ShapeResponse(w.Header())
+}
+
 // answerClientBodyError answers a request whose body could not be read
 // (clientBodyStatus) and closes the connection, whose framing is lost.
 func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err error) {
@@ -162,6 +175,7 @@ func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err er
 	p.metrics.ClientError(reason)
 	p.log.Debug("client request body", "route", x.route.Name, "status", status, "err", err)
 	x.status.Detail = "client-body"
+	shapeOwnAnswer(w, x)
 	h := w.Header()
 	h.Set("Cache-Status", x.status.String())
 	h.Set("Content-Type", "text/plain; charset=utf-8")
