@@ -68,16 +68,18 @@ func clientBodyFailure(f *fill) error {
 }
 
 // recordUnreached records an origin that was not reached in the metrics
-// and the log.
+// and the log. A request refused because every upstream of its backend
+// is down was sent nowhere: it is no origin request (its 503 counts as a
+// cachegate error, metricStatus).
 func (p *Proxy) recordUnreached(f *fill, err error) {
 	x := f.x
-	x.originTime = p.now().Sub(f.requestTime)
-	p.metrics.Origin(x.route.Name, 0, x.originTime)
 	if errors.Is(err, upstream.ErrDown) {
 		// Said once, when the upstreams went down (upstream package).
 		p.log.Debug("backend down", "key", x.key.String(), "route", x.route.Name)
 		return
 	}
+	x.originTime = p.now().Sub(f.requestTime)
+	p.metrics.Origin(x.route.Name, 0, x.originTime)
 	p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
 }
 
