@@ -61,9 +61,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "cachegate", buildVersion())
 		return 0
 	case "validate":
-		if _, err := config.Load(*configPath); err != nil {
+		cfg, err := config.Load(*configPath)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
+		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, "warning: "+w.In(*configPath))
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
 		return 0
@@ -147,6 +151,7 @@ func newMetrics() *metrics.Metrics {
 // SIGHUP reloads the config file.
 func serve(cfg *config.Config, stderr io.Writer) int {
 	log, logs := newLogger(cfg.Log, stderr)
+	logConfigWarnings(log, cfg)
 	store.LogRedisAtDebug(log)
 	m := newMetrics()
 	be, err := openBackend(cfg, log, m)

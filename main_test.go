@@ -88,3 +88,22 @@ func TestTheServersMetricsStampTheConfigLoadAtStart(t *testing.T) {
 	}
 	t.Fatalf("no cachegate_config_last_reload_success_timestamp_seconds in\n%s", rec.Body.String())
 }
+
+func TestValidateAndStartWarnOfABackendNoRouteUsesWithItsLine(t *testing.T) {
+	path := writeConfig(t, busyAddress(t), "backends:\n  - name: staging\n    upstreams: [{url: \"http://127.0.0.1:1\"}]\n")
+	want := path + `:4: backends[0].name: backend "staging" is used by no route nor default_route`
+	var stdout, stderr testutil.Buffer
+	if code := run([]string{"validate", "-config", path}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), ": ok") {
+		t.Fatalf("validate: exit %d, stdout %q, stderr %q; want 0 and ok (a warning refuses nothing)", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "warning: "+want) {
+		t.Errorf("validate printed %q, want the warning %q", stderr.String(), want)
+	}
+	// The listen address is taken: serve stops after logging at start.
+	var logged testutil.Buffer
+	run([]string{"-config", path}, &stdout, &logged)
+	quoted := strconv.Quote(want) // as the text log writes a value with spaces
+	if !strings.Contains(logged.String(), "config warning") || !strings.Contains(logged.String(), quoted[1:len(quoted)-1]) {
+		t.Errorf("the start logged %q, want the warning %q", logged.String(), want)
+	}
+}

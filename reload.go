@@ -44,6 +44,7 @@ func reloadConfig(path string, started *config.Config, p *proxy.Proxy, current *
 	}
 	current.Store(next)
 	logs.apply(cfg.Log)
+	logConfigWarnings(log, cfg)
 	restartNeeded = config.RestartNeeded(started, cfg)
 	if len(restartNeeded) > 0 {
 		log.Warn("config reloaded, but these options take effect at the next start", "file", path,
@@ -52,4 +53,12 @@ func reloadConfig(path string, started *config.Config, p *proxy.Proxy, current *
 	}
 	log.Info("config reloaded", "file", path)
 	return nil, nil
+}
+
+// logConfigWarnings logs each of cfg's Warnings (what the file allows but
+// likely did not mean) with its file, line and option.
+func logConfigWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("config warning", "warning", w.In(cfg.File))
+	}
 }

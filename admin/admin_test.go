@@ -251,3 +251,44 @@ func TestReadyzSaysReadyWithNothingDegradedAndProfilesNeedTheToken(t *testing.T)
 		t.Errorf("/debug/pprof/ with the token: %d, want 200", code)
 	}
 }
+
+// previewRoutes are two routes for the same URLs that key the query apart:
+// requests with X-Preview keep every parameter in their key, the others
+// drop utm_* (the default ignore_query).
+const previewRoutes = `routes:
+  - name: preview
+    match:
+      path: /p/
+      headers: [{name: X-Preview, present: true}]
+    key: {headers: [X-Preview], ignore_query: []}
+`
+
+func TestAURLPurgeMarksEveryFormARouteStoresTheURLUnder(t *testing.T) {
+	const target = "/p/x?a=1&utm_source=mail"
+	for _, how := range []string{"POST /purge", "PURGE"} {
+		t.Run(how, func(t *testing.T) {
+			s := newStack(t, echo, previewRoutes, nil)
+			s.get(t, target, "example.com", "X-Preview", "1")
+			s.get(t, target, "example.com")
+			if hit, _ := s.get(t, target, "example.com", "X-Preview", "1"); !hit {
+				t.Fatal("the preview route did not store the URL")
+			}
+			var code int
+			var body string
+			if how == "PURGE" {
+				code, body = do(t, "PURGE", s.proxy.URL+target, "example.com", "secret", "")
+			} else {
+				code, body = do(t, http.MethodPost, s.admin.URL+"/purge", "", "secret", `{"urls":["http://example.com`+target+`"]}`)
+			}
+			if code != 200 {
+				t.Fatalf("purge: %d %s", code, body)
+			}
+			if hit, _ := s.get(t, target, "example.com", "X-Preview", "1"); hit {
+				t.Errorf("the preview route's entry (query kept whole) was served after a purge of its URL (answer %s)", body)
+			}
+			if hit, _ := s.get(t, target, "example.com"); hit {
+				t.Errorf("the default route's entry (utm_source dropped) was served after a purge of its URL (answer %s)", body)
+			}
+		})
+	}
+}

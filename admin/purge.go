@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -158,14 +159,19 @@ func (p *Purges) ServePURGE(w http.ResponseWriter, r *http.Request) {
 	}
 	u := *r.URL
 	u.Scheme, u.Host = scheme, r.Host
-	key, _, err := cfg.KeyOfGET(&u)
+	keys, err := cfg.URLKeysOfGET(&u)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
-	scope := purge.URLScope(key)
+	var scopes []purge.Scope
+	var urls []string
+	for _, key := range keys {
+		scopes = append(scopes, purge.URLScope(key))
+		urls = append(urls, key.URL())
+	}
 	r = withSource(r, purge.SourcePURGE, caller(cfg, r))
-	p.purge(w, r, []purge.Scope{scope}, map[string][]string{"urls": {scope.Value}}, r.Header.Get("Soft-Purge") == "1")
+	p.purge(w, r, scopes, map[string][]string{"urls": urls}, r.Header.Get("Soft-Purge") == "1")
 }
 
 // withSource is r carrying the purge's source for the audit
@@ -216,11 +222,17 @@ func scopesOf(cfg *policy.Rules, req PurgeRequest) (scopes []purge.Scope, purged
 		purged["all"] = []string{}
 	}
 	for _, raw := range req.URLs {
-		key, _, err := cfg.KeyForURL(raw)
+		u, err := url.Parse(raw)
+		var keys []policy.Key
+		if err == nil {
+			keys, err = cfg.URLKeysOfGET(u)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("urls: %q: need an absolute http or https URL", raw)
 		}
-		add("urls", purge.URLScope(key))
+		for _, key := range keys {
+			add("urls", purge.URLScope(key))
+		}
 	}
 	for _, prefix := range req.Prefixes {
 		values, err := policy.PrefixScopes(prefix)

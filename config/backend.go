@@ -205,6 +205,34 @@ func (c *Config) validateBackends(ch *checker) {
 	}
 }
 
+// warnings are the Warnings of a valid c; x says where options were
+// written.
+func (c *Config) warnings(x *index) []Problem {
+	var warnings []Problem
+	for i, b := range c.Backends {
+		if !c.backendUsed(b.Name) {
+			option := "backends[" + strconv.Itoa(i) + "].name"
+			warnings = append(warnings, Problem{Line: x.lineOf(option), Option: option,
+				Message: "backend " + strconv.Quote(b.Name) + " is used by no route nor default_route: it gets no requests (its probes still run)"})
+		}
+	}
+	return warnings
+}
+
+// backendUsed reports whether a route or the default route names backend
+// name.
+func (c *Config) backendUsed(name string) bool {
+	if c.DefaultRoute.Backend == name {
+		return true
+	}
+	for i := range c.Routes {
+		if c.Routes[i].Backend == name {
+			return true
+		}
+	}
+	return false
+}
+
 // checkRouteBackend checks that the backend a route at path names exists.
 func (c *Config) checkRouteBackend(ch *checker, path, name string) {
 	ch.check(path+".backend", func() string {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,5 +103,35 @@ func TestTheOriginsPathIsItsBackendsPathPrefix(t *testing.T) {
 	b := cfg.BackendOf("")
 	if b.PathPrefix != "/app" || b.Upstreams[0].URL != "https://o.example:8443" {
 		t.Errorf("origin backend: prefix %q, upstream %q; want /app and https://o.example:8443", b.PathPrefix, b.Upstreams[0].URL)
+	}
+}
+
+func TestABackendNoRouteUsesIsAWarningWithItsLineNotAProblem(t *testing.T) {
+	const backends = "origin: http://127.0.0.1:9\nbackends:\n  - name: web\n    upstreams: [{url: \"http://10.0.0.1:80\"}]\n  - name: staging\n    upstreams: [{url: \"http://10.0.0.2:80\"}]\n"
+	for _, tc := range []struct {
+		name, uses string
+		want       []string
+	}{
+		{"neither used", "", []string{
+			`cfg.yaml:3: backends[0].name: backend "web" is used by no route nor default_route`,
+			`cfg.yaml:5: backends[1].name: backend "staging" is used by no route nor default_route`}},
+		{"one used by a route", "routes:\n  - name: a\n    match: {path: /a/}\n    backend: web\n", []string{
+			`cfg.yaml:5: backends[1].name: backend "staging" is used by no route nor default_route`}},
+		{"both used", "routes:\n  - name: a\n    match: {path: /a/}\n    backend: web\ndefault_route: {backend: staging}\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("cfg.yaml", []byte(backends+tc.uses))
+			if err != nil {
+				t.Fatalf("a backend no route uses refused the config: %v", err)
+			}
+			if len(cfg.Warnings) != len(tc.want) {
+				t.Fatalf("warnings %v, want %d", cfg.Warnings, len(tc.want))
+			}
+			for i, w := range cfg.Warnings {
+				if got := w.In("cfg.yaml"); !strings.HasPrefix(got, tc.want[i]) {
+					t.Errorf("warning %d = %q, want it to start with %q", i, got, tc.want[i])
+				}
+			}
+		})
 	}
 }

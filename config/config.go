@@ -63,6 +63,11 @@ type Config struct {
 
 	// File is the path the config was loaded from (not a YAML option).
 	File string `yaml:"-"`
+	// Warnings are what the file allows but likely did not mean (a backend
+	// no route uses), with lines, found by Parse (not a YAML option). They
+	// never refuse the config: `cachegate validate` prints them, a start or
+	// a reload logs them.
+	Warnings []Problem `yaml:"-"`
 }
 
 // AdminConfig is the admin listener.

@@ -38,23 +38,27 @@ type Problem struct {
 
 // Error prints one problem per line as "FILE:LINE: OPTION: MESSAGE".
 func (e *ConfigError) Error() string {
-	var b strings.Builder
+	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.File)
-		if p.Line > 0 {
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(p.Line))
-		}
-		b.WriteString(": ")
-		if p.Option != "" {
-			b.WriteString(p.Option)
-			b.WriteString(": ")
-		}
-		b.WriteString(p.Message)
+		lines[i] = p.In(e.File)
 	}
+	return strings.Join(lines, "\n")
+}
+
+// In prints the problem as found in file: "FILE:LINE: OPTION: MESSAGE".
+func (p Problem) In(file string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if p.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(p.Line))
+	}
+	b.WriteString(": ")
+	if p.Option != "" {
+		b.WriteString(p.Option)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
 	return b.String()
 }
 
@@ -150,6 +154,7 @@ func parse(file string, data []byte, only []string) (*Config, *index, error) {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
 		return nil, nil, &ConfigError{File: file, Problems: p.problems}
 	}
+	cfg.Warnings = cfg.warnings(p.index)
 	return cfg, p.index, nil
 }
 

@@ -334,6 +334,30 @@ func (c *Rules) KeyOfGET(u *url.URL) (Key, *Route, error) {
 	return rt.Key(r, scheme), rt, nil
 }
 
+// URLKeysOfGET returns a key for every URL form (Key.URL, the URL purge
+// scope) under which a GET of the absolute URL u may be stored: the form
+// of the route a GET without headers matches (KeyOfGET's key, first),
+// then that of every other route that could store it with other headers
+// or cookies (StoringRoutes), once each. Routes key the query apart
+// (ignore_query, ignore_all_query), so a purge marking one form only would
+// leave the entries another route stored for the same URL.
+func (c *Rules) URLKeysOfGET(u *url.URL) ([]Key, error) {
+	key, _, err := c.KeyOfGET(u)
+	if err != nil {
+		return nil, err
+	}
+	keys := []Key{key}
+	r := &http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}}
+	scheme := strings.ToLower(u.Scheme)
+	for _, rt := range c.StoringRoutes(r) {
+		k := rt.Key(r, scheme)
+		if !slices.ContainsFunc(keys, func(seen Key) bool { return seen.URL() == k.URL() }) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
 // normalizePath normalizes an escaped path: percent-encoding, then dot
 // segments, then a leading "/".
 func normalizePath(p string) string {

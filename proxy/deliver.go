@@ -107,6 +107,7 @@ func (h heldPart) ReadAt(p []byte, off int64) (int, error) {
 // deliverGatewayTimeout answers a request with only-if-cached that the
 // cache cannot satisfy (RFC 9111 §5.2.1.7).
 func (p *Proxy) deliverGatewayTimeout(w http.ResponseWriter, x *exchange) {
+	shapeOwnAnswer(w, x)
 	w.Header().Set("Cache-Status", x.status.String())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusGatewayTimeout)

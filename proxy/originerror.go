@@ -68,16 +68,18 @@ func clientBodyFailure(f *fill) error {
 }
 
 // recordUnreached records an origin that was not reached in the metrics
-// and the log.
+// and the log. A request refused because every upstream of its backend
+// is down was sent nowhere: it is no origin request (its 503 counts as a
+// cachegate error, metricStatus).
 func (p *Proxy) recordUnreached(f *fill, err error) {
 	x := f.x
-	x.originTime = p.now().Sub(f.requestTime)
-	p.metrics.Origin(x.route.Name, 0, x.originTime)
 	if errors.Is(err, upstream.ErrDown) {
 		// Said once, when the upstreams went down (upstream package).
 		p.log.Debug("backend down", "key", x.key.String(), "route", x.route.Name)
 		return
 	}
+	x.originTime = p.now().Sub(f.requestTime)
+	p.metrics.Origin(x.route.Name, 0, x.originTime)
 	p.log.Warn("origin error", "key", x.key.String(), "route", x.route.Name, "err", err)
 }
 
@@ -115,6 +117,7 @@ const detailBackendDown = "backend-down"
 func (p *Proxy) answerBackendDown(w http.ResponseWriter, f *fill) {
 	x := f.x
 	x.status.Detail = detailBackendDown
+	shapeOwnAnswer(w, x)
 	w.Header().Set("Cache-Status", x.status.String())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusServiceUnavailable)
@@ -130,6 +133,7 @@ func (p *Proxy) answerGatewayError(w http.ResponseWriter, x *exchange, err error
 		status = http.StatusGatewayTimeout
 	}
 	x.status.Detail = "origin-error"
+	shapeOwnAnswer(w, x)
 	w.Header().Set("Cache-Status", x.status.String())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
@@ -155,6 +159,17 @@ var errorReuseDetail = [...]string{
 	policy.ErrorReuseUnreachable:  "origin-unreachable",
 }
 
+// shapeOwnAnswer applies the route's response shaping to an answer
+// cachegate makes itself (an error, a 503, an only-if-cached 504), as to
+// the origin's: security fields such as Strict-Transport-Security belong
+// on every answer of the route, errors included (what nginx's add_header
+// needs "always" for). Call it before setting the answer's own fields;
+// config refuses shaping the fields those are (Cache-Status, Content-Type,
+// framing, hop-by-hop), so the route cannot remove or change them.
+func shapeOwnAnswer(w http.ResponseWriter, x *exchange) {
+	x.route.ShapeResponse(w.Header())
+}
+
 // answerClientBodyError answers a request whose body could not be read
 // (clientBodyStatus) and closes the connection, whose framing is lost.
 func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err error) {
@@ -162,6 +177,7 @@ func (p *Proxy) answerClientBodyError(w http.ResponseWriter, x *exchange, err er
 	p.metrics.ClientError(reason)
 	p.log.Debug("client request body", "route", x.route.Name, "status", status, "err", err)
 	x.status.Detail = "client-body"
+	shapeOwnAnswer(w, x)
 	h := w.Header()
 	h.Set("Cache-Status", x.status.String())
 	h.Set("Content-Type", "text/plain; charset=utf-8")

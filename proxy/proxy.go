@@ -475,6 +475,7 @@ func (p *Proxy) normalize(st *state, r *http.Request, scheme string, x *exchange
 // refuseTarget answers 400 to a request whose path is ambiguous
 // (policy.Target.Ambiguous).
 func (p *Proxy) refuseTarget(w http.ResponseWriter, x *exchange) {
+	shapeOwnAnswer(w, x)
 	w.Header().Set("Cache-Status", x.status.String())
 	http.Error(w, "bad request: the path hides a dot segment behind an encoded / or \\, or a ;", http.StatusBadRequest)
 }

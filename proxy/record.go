@@ -33,7 +33,9 @@ func metricStatus(x *exchange) string {
 		return metrics.CacheCollapsed
 	case s.Fwd == "bypass" || s.Fwd == "method" || s.Fwd == "request":
 		return metrics.CacheBypass
-	case s.Detail == "origin-error":
+	case s.Detail == "origin-error" || s.Detail == detailBackendDown:
+		// An answer of cachegate's own (a stale entry served while the
+		// backend is down is a hit, above).
 		return metrics.CacheError
 	case s.Fwd == "stale" && s.FwdStatus == http.StatusNotModified:
 		return metrics.CacheRevalidated

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -86,4 +88,87 @@ func TestResponseShapingIsStoredAndDelivered(t *testing.T) {
 			t.Errorf("response %d: body %q, header %v", i, body, h)
 		}
 	}
+}
+
+func TestResponseSetFieldsAreOnTheErrorsCachegateAnswersItself(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError) // every probe fails
+	})
+	closed := closedAddr(t)
+	const shaping = `
+    response: {set_fields: {Strict-Transport-Security: max-age=63072000}}
+`
+	c := newCache(t, o, fmt.Sprintf(`backends:
+  - name: sick
+    upstreams: [{url: %q}]
+    probe: {path: /healthz, interval: 1h, initial: sick}
+  - name: gone
+    upstreams: [{url: "http://%s"}]
+routes:
+  - name: down
+    match: {path: /down/}
+    backend: sick`+shaping+`  - name: unreachable
+    match: {path: /unreachable/}
+    backend: gone`+shaping+`  - name: site
+    match: {path: /}`+shaping+`client_limits: {max_body_bytes: 16}
+`, o.URL, closed))
+	rows := []struct {
+		name, path string
+		header     []string
+		status     int
+	}{
+		{"503, every upstream down", "/down/a", nil, http.StatusServiceUnavailable},
+		{"502, origin unreachable", "/unreachable/a", nil, http.StatusBadGateway},
+		{"504, only-if-cached", "/a", []string{"Cache-Control", "only-if-cached"}, http.StatusGatewayTimeout},
+		{"400, ambiguous path", "/a/..;/b", nil, http.StatusBadRequest},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			resp, body := c.get(t, r.path, r.header...)
+			if resp.StatusCode != r.status {
+				t.Fatalf("GET %s: %d %q, want %d", r.path, resp.StatusCode, body, r.status)
+			}
+			wantShaped(t, resp)
+		})
+	}
+	t.Run("413, a chunked body over the limit", func(t *testing.T) {
+		// Unknown length: sent chunked, refused as it is read.
+		body := io.MultiReader(strings.NewReader(strings.Repeat("x", 64)))
+		req, err := http.NewRequest(http.MethodPost, c.URL+"/a", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.transport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("POST of 64 bytes chunked over a 16-byte limit: %d, want 413", resp.StatusCode)
+		}
+		wantShaped(t, resp)
+	})
+}
+
+// wantShaped fails unless resp, an answer cachegate made itself, carries
+// the route's response.set_fields.
+func wantShaped(t *testing.T, resp *http.Response) {
+	t.Helper()
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000" {
+		t.Errorf("%s %s: %d with Strict-Transport-Security %q, want the route's response.set_fields on cachegate's own errors too",
+			resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, got)
+	}
+}
+
+// closedAddr is a loopback address nothing listens on: connecting is
+// refused.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
