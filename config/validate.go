@@ -94,6 +94,7 @@ func (c *Config) validate(x *index) []Problem {
 	ch.check("listen", func() string { return checkListen(c.Listen) })
 	ch.check("admin.listen", func() string { return checkListen(c.Admin.Listen) })
 	c.Log.validate(ch, "log")
+	c.AccessLog.validate(ch, "access_log")
 	c.Store.validate(ch, "store")
 	c.Cache.validate(ch, "cache")
 	c.OriginTimeouts.validate(ch, "origin_timeouts")
@@ -143,6 +144,25 @@ func (l *LogConfig) validate(ch *checker, path string) {
 	ch.check(path+".level", func() string { return oneOf(l.Level, "debug", "info", "warn", "error") })
 	ch.check(path+".format", func() string { return oneOf(l.Format, "text", "json") })
 }
+
+func (a *AccessLogConfig) validate(ch *checker, path string) {
+	ch.check(path+".format", func() string {
+		if a.Format == "" {
+			return `must be json or combined, got ""`
+		}
+		return oneOf(a.Format, "json", "combined")
+	})
+	ch.check(path+".output", func() string {
+		if a.Output == "" {
+			return `required: stdout, stderr or a file path`
+		}
+		return ""
+	})
+}
+
+// IsFile reports whether the access log's output is a file, not stdout
+// or stderr.
+func (a AccessLogConfig) IsFile() bool { return a.Output != "stdout" && a.Output != "stderr" }
 
 func (s *StoreConfig) validate(ch *checker, path string) {
 	ch.check(path+".backend", func() string { return oneOf(s.Backend, "memory", "redis", "tiered") })
@@ -653,6 +673,9 @@ func (c *Config) complete(x *index) {
 	}
 	c.DefaultRoute.complete(x, "default_route", &c.Cache)
 	c.completeBackends(x)
+	if c.Log.Access {
+		c.AccessLog.Enabled = true // the short form
+	}
 }
 
 // complete fills in the options of the route at path that default to
