@@ -31,8 +31,11 @@ func (ids *IDs) Next() string {
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	z ^= z >> 31
 	var b [8]byte
+	var h [16]byte
 	binary.BigEndian.PutUint64(b[:], z)
-	return hex.EncodeToString(b[:])
+	hex.Encode(h[:], b[:])
+	return string(h[:]) // the one allocation
+
 }
 
 // maxRequestIDLen bounds an X-Request-Id kept from a trusted proxy.
