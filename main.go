@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/admin"
 	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/config"
@@ -145,7 +146,14 @@ func newMetrics() *metrics.Metrics {
 func serve(cfg *config.Config, stderr io.Writer) int {
 	log, logs := newLogger(cfg.Log, stderr)
 	store.LogRedisAtDebug(log)
+	if err := logs.openAccessLog(cfg.AccessLog, os.Stdout, stderr); err != nil {
+		log.Error("config", "err", err)
+		return 1
+	}
+	defer logs.access.Close() // after the listeners: every request is written
+	live := accesslog.NewHub(accesslog.MaxViewers, accesslog.ViewerBuffer)
 	m := newMetrics()
+	m.AccessLogFunc(func() (uint64, int, uint64) { return logs.access.Dropped(), live.Viewers(), live.Dropped() })
 	be, err := openBackend(cfg, log, m)
 	if err != nil {
 		log.Error("store", "err", err)
@@ -162,7 +170,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	purges := &admin.Purges{Purger: be.purger, Config: current.Load, Log: log, OnPurge: m.Purge}
 	p, err := proxy.New(rules, proxy.Options{
 		Store: metrics.InstrumentStore(be.store, cfg.Store.Backend, m), Purger: be.purger, Collapse: be.collapse,
-		Metrics: m, Logger: log, PURGE: purges.ServePURGE,
+		Metrics: m, Logger: log, PURGE: purges.ServePURGE, AccessLog: logs.access, Live: live,
 	})
 	if err != nil {
 		log.Error("proxy", "err", err)
@@ -188,7 +196,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		_, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
 			Config: current.Load, Purges: purges, Reload: reload, Entries: p,
 			Ready:   admin.Readiness{Redis: be.redis, Breaker: be.breaker, Marks: be.marks, Backends: p.Backends},
-			Metrics: m, Certs: mgr,
+			Metrics: m, Certs: mgr, Live: live,
 		}))
 		if err != nil {
 			log.Error("admin", "err", err)
@@ -201,5 +209,6 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	warmCtx, stopWarm := context.WithCancel(context.Background())
 	defer stopWarm()
 	go p.Warm(warmCtx, m.Warm)
+	go reopenAccessLogOnSIGUSR1(warmCtx, logs.access, log)
 	return ls.serve(func() { reload() }, func() time.Duration { return current.Load().ShutdownTimeout.D() })
 }

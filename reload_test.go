@@ -55,9 +55,13 @@ func startInstance(t *testing.T, origin, extra string) *instance {
 	in.current.Store(rules)
 	in.started = cfg
 	in.log, in.logs = newLogger(cfg.Log, in.out)
+	if err := in.logs.openAccessLog(cfg.AccessLog, in.out, in.out); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.logs.access.Close() })
 	group := collapse.New(nil, "", collapseOptions(cfg.Cache.Collapse), in.log)
 	t.Cleanup(group.Close)
-	in.proxy, err = proxy.New(rules, proxy.Options{Store: store.NewMemory(1 << 20), Collapse: group, Logger: in.log})
+	in.proxy, err = proxy.New(rules, proxy.Options{Store: store.NewMemory(1 << 20), Collapse: group, Logger: in.log, AccessLog: in.logs.access})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +172,8 @@ func TestAReloadOfLogLevelFormatAndAccessAppliesToTheLogger(t *testing.T) {
 	in.reload(t, "log: {level: debug, format: json, access: true}\n")
 	derived.Debug("after")
 	in.get(t, "/after")
+	// The access log is written on its own goroutine, after the response.
+	waitFor(t, "the access record of /after", func() bool { return strings.Contains(in.out.String(), `"uri":"/after"`) })
 	out := in.out.String()
 	if strings.Contains(out, `"before"`) || strings.Contains(out, "msg=before") {
 		t.Errorf("a debug line was written at level info:\n%s", out)

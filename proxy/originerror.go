@@ -72,6 +72,7 @@ func clientBodyFailure(f *fill) error {
 func (p *Proxy) recordUnreached(f *fill, err error) {
 	x := f.x
 	x.originTime = p.now().Sub(f.requestTime)
+	x.upstream = f.upstreamLabel()
 	p.metrics.Origin(x.route.Name, 0, x.originTime)
 	if errors.Is(err, upstream.ErrDown) {
 		// Said once, when the upstreams went down (upstream package).
