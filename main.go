@@ -5,6 +5,8 @@
 //	cachegate -config FILE            run the proxy
 //	cachegate validate -config FILE   check a config, list every problem
 //	cachegate purge [flags]           purge through the admin API (-tag, -url, -prefix, -host, -route, -all, -soft)
+//	cachegate log [flags]             stream the live request records (-json, -ncsa, filters)
+//	cachegate top [flags]             the URLs with the most misses, origin time or bytes
 //	cachegate demo                    run a demo origin and the proxy before it
 //	cachegate version                 print the version
 package main
@@ -86,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // clients of a running instance's admin API (see adminFlags).
 var clientCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"purge": runPurge,
+	"log":   runLog,
+	"top":   runTop,
 }
 
 func isFlag(s string) bool { return len(s) > 0 && s[0] == '-' }
