@@ -115,3 +115,18 @@ func TestValidRequestIDRefusesWhatCouldBreakALine(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppend is what the access log's goroutine spends formatting a
+// record, per format.
+func BenchmarkAppend(b *testing.B) {
+	r := sampleRecord()
+	for _, format := range []string{FormatJSON, FormatCombined} {
+		b.Run(format, func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = Append(buf[:0], format, r)
+			}
+		})
+	}
+}
