@@ -230,3 +230,30 @@ func TestAReloadOfWarmIntervalStartsPeriodicWarming(t *testing.T) {
 	in.reload(t, strings.Replace(warm, "%s", "1ms", 1))
 	waitFor(t, "warm runs after the reload set warm.interval", func() bool { return requests.Load() >= 3 })
 }
+
+func TestAReloadMovesTheAccessLogToAFileAndRefusesOneItCannotOpen(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(o.Close)
+	in := startInstance(t, o.URL, "access_log: {enabled: true}\n")
+	in.get(t, "/on-stdout")
+	waitFor(t, "the record of /on-stdout on stdout", func() bool { return strings.Contains(in.out.String(), `"uri":"/on-stdout"`) })
+	file := filepath.Join(t.TempDir(), "access.log")
+	in.reload(t, "access_log: {enabled: true, format: combined, output: "+file+"}\n")
+	in.get(t, "/in-file")
+	waitFor(t, "the record of /in-file in the file", func() bool {
+		b, _ := os.ReadFile(file)
+		return strings.Contains(string(b), `"GET /in-file HTTP/1.1" 200`)
+	})
+	in.write(t, "access_log: {enabled: true, output: "+filepath.Join(file, "not-a-dir", "a.log")+"}\n")
+	if _, err := reloadConfig(in.path, in.started, in.proxy, &in.current, in.logs, in.log, nil); err == nil || !strings.Contains(err.Error(), "access log") {
+		t.Fatalf("a reload to an access log file that cannot be opened: err %v, want it refused", err)
+	}
+	in.get(t, "/still-in-file")
+	waitFor(t, "the record of /still-in-file in the old file", func() bool {
+		b, _ := os.ReadFile(file)
+		return strings.Contains(string(b), `"GET /still-in-file HTTP/1.1" 200`)
+	})
+	if strings.Contains(in.out.String(), "/in-file") {
+		t.Errorf("a record went to stdout after the reload moved the log to a file")
+	}
+}

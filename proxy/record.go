@@ -25,7 +25,7 @@ func (p *Proxy) accessRecord(r *http.Request, x *exchange, w *countingWriter, st
 		code = http.StatusOK // nothing written: the server sends 200
 	}
 	return &accesslog.Record{
-		Time: x.start, RequestID: x.requestID,
+		Time: x.start.UTC(), RequestID: x.requestID,
 		Client: x.st.cfg.ClientAddr(r.Header["X-Forwarded-For"], peer(r)),
 		Method: r.Method, URI: r.RequestURI, Proto: r.Proto, Host: x.target.Host,
 		Status: code, Bytes: w.bytes, Referer: x.referer, UserAgent: x.userAgent,
