@@ -291,10 +291,10 @@ func drawTop(stdout io.Writer, r topReport, screen bool) {
 	}
 	fmt.Fprintf(out, "cachegate top  %s  by %s over %s  records %d  dropped %d\n",
 		time.Now().Format("15:04:05"), r.By, r.Window, r.Records, r.Dropped)
-	fmt.Fprintf(out, "%8s %8s %12s %12s  %s\n", "MISSES", "REQS", "ORIGIN", "BYTES", "URL")
+	fmt.Fprintf(out, "%8s %8s %12s %12s  %s\n", "MISSES", "REQS", "ORIGIN_MS", "BYTES", "URL")
 	for _, row := range r.URLs {
-		fmt.Fprintf(out, "%8d %8d %12s %12d  %s\n", row.Misses, row.Requests,
-			micros(row.OriginUS), row.Bytes, printable(row.URL))
+		fmt.Fprintf(out, "%8d %8d %12.1f %12d  %s\n", row.Misses, row.Requests,
+			float64(row.OriginUS)/1000, row.Bytes, printable(row.URL))
 	}
 	if !screen {
 		out.WriteString("\n")
