@@ -197,7 +197,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		defer mgr.Close()
 	}
 	if cfg.Admin.Listen != "" {
-		_, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
+		adminSrv, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
 			Config: current.Load, Purges: purges, Reload: reload, Entries: p,
 			Ready:   admin.Readiness{Redis: be.redis, Breaker: be.breaker, Marks: be.marks, Backends: p.Backends},
 			Metrics: m, Certs: mgr, Live: live,
@@ -206,6 +206,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 			log.Error("admin", "err", err)
 			return 1
 		}
+		adminSrv.RegisterOnShutdown(live.Close) // streams end; the shutdown does not wait on them
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
 	log.Info("cachegate listening", "addr", proxyLn.Addr().String(), "origin", cfg.Origin,

@@ -19,6 +19,9 @@ const (
 // ErrTooManyViewers refuses a viewer past the bound.
 var ErrTooManyViewers = errors.New("accesslog: too many viewers of the live stream")
 
+// ErrClosed refuses a viewer once the hub is closed (shutting down).
+var ErrClosed = errors.New("accesslog: the live stream is closed")
+
 // Hub publishes records to the viewers of the live stream. Publish never
 // waits: a viewer whose buffer is full misses the record, and the miss is
 // counted for it and in total. With no viewer, a request costs one atomic
@@ -29,13 +32,30 @@ type Hub struct {
 	max     int
 	buffer  int
 	dropped atomic.Uint64
+	done    chan struct{} // closed by Close
+	closed  bool          // under mu
 }
 
 // NewHub returns a hub of at most maxViewers viewers of buffer records
 // each.
 func NewHub(maxViewers, buffer int) *Hub {
-	return &Hub{max: maxViewers, buffer: buffer}
+	return &Hub{max: maxViewers, buffer: buffer, done: make(chan struct{})}
 }
+
+// Close ends the live stream (shutdown): Done is closed, so that every
+// stream ends and the server's shutdown does not wait on its viewers, and
+// no viewer may watch after it.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
+
+// Done is closed when the hub is.
+func (h *Hub) Done() <-chan struct{} { return h.done }
 
 // Viewer is one watcher of the live stream.
 type Viewer struct {
@@ -104,7 +124,10 @@ func (h *Hub) Watch(f Filter) (*Viewer, error) {
 	if cur := h.viewers.Load(); cur != nil {
 		vs = *cur
 	}
-	if len(vs) >= h.max {
+	switch {
+	case h.closed:
+		return nil, ErrClosed
+	case len(vs) >= h.max:
 		return nil, ErrTooManyViewers
 	}
 	v := &Viewer{hub: h, filter: f, records: make(chan *Record, h.buffer)}

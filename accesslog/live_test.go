@@ -138,3 +138,19 @@ func BenchmarkPublishUnwatched(b *testing.B) {
 		}
 	}
 }
+
+func TestAClosedHubEndsItsStreamsAndRefusesViewers(t *testing.T) {
+	h := NewHub(2, 4)
+	v, _ := h.Watch(Filter{})
+	defer v.Close()
+	h.Close()
+	h.Close() // twice is harmless
+	select {
+	case <-h.Done():
+	default:
+		t.Error("Done is not closed after Close")
+	}
+	if _, err := h.Watch(Filter{}); err != ErrClosed {
+		t.Errorf("Watch after Close: %v, want ErrClosed", err)
+	}
+}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -33,21 +34,25 @@ func serveLive(hub *accesslog.Hub) http.HandlerFunc {
 			return
 		}
 		v, err := hub.Watch(f)
-		if err != nil {
+		switch {
+		case errors.Is(err, accesslog.ErrTooManyViewers):
 			http.Error(w, fmt.Sprintf("%d viewers already watch, the most there may be at once", accesslog.MaxViewers), http.StatusServiceUnavailable)
+			return
+		case err != nil:
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		defer v.Close()
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-		streamLive(w, r, v)
+		streamLive(w, r, v, hub.Done())
 	}
 }
 
 // streamLive writes v's records to w until the viewer goes away or stops
-// accepting them.
-func streamLive(w http.ResponseWriter, r *http.Request, v *accesslog.Viewer) {
+// accepting them, or done is closed.
+func streamLive(w http.ResponseWriter, r *http.Request, v *accesslog.Viewer, done <-chan struct{}) {
 	rc := http.NewResponseController(w)
 	if rc.Flush() != nil {
 		return
@@ -59,6 +64,8 @@ func streamLive(w http.ResponseWriter, r *http.Request, v *accesslog.Viewer) {
 		buf = buf[:0]
 		select {
 		case <-r.Context().Done():
+			return
+		case <-done:
 			return
 		case rec := <-v.Records():
 			buf = appendBatch(accesslog.AppendJSON(buf, rec), v)

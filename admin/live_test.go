@@ -124,7 +124,7 @@ func TestAViewerIsToldInStreamHowManyRecordsItMissed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		streamLive(w, httptest.NewRequest(http.MethodGet, "/live", nil).WithContext(ctx), v)
+		streamLive(w, httptest.NewRequest(http.MethodGet, "/live", nil).WithContext(ctx), v, hub.Done())
 		close(done)
 	}()
 	testutil.Eventually(t, 10*time.Second, "the dropped line", func() bool { return strings.Contains(w.String(), `{"dropped":3}`) })

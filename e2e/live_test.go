@@ -190,3 +190,24 @@ func TestAViewerThatNeverReadsDoesNotHoldRequestsAndItsDropsAreCounted(t *testin
 	}
 	testutil.Eventually(t, 10*time.Second, "the dropped count growing", func() bool { return dropped() > before })
 }
+
+func TestAShutdownDoesNotWaitForTheViewersOfTheLiveStream(t *testing.T) {
+	o := startOrigin(t)
+	in := startInstance(t, setup{origin: o.URL, extra: "shutdown_timeout: 1h\n"})
+	req, _ := http.NewRequest(http.MethodGet, in.AdminURL+"/live", nil)
+	req.Header.Set("Authorization", "Bearer test-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	in.signal(syscall.SIGTERM)
+	select {
+	case <-in.exited:
+	case <-time.After(time.Minute): // bounds a hang: the shutdown would wait an hour
+		t.Fatal("cachegate did not exit on SIGTERM while a viewer watched")
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Logf("the stream ended with %v", err)
+	}
+}
