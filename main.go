@@ -79,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return serve(cfg, stderr)
 	default:
-		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, demo, version)\n", cmd)
+		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, log, top, demo, version)\n", cmd)
 		return 2
 	}
 }

@@ -415,7 +415,7 @@ func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	st := p.state.Load()
 	x := &exchange{st: st, start: p.now()}
 	x.status = policy.CacheStatus{Name: st.cfg.Cache.Name}
-	if x.logged = st.cfg.AccessLog.Enabled && p.accessLog != nil || p.live.Watched(); x.logged {
+	if x.logged = p.recording(st); x.logged {
 		x.referer, x.userAgent = r.Header.Get("Referer"), r.Header.Get("User-Agent")
 	}
 	x.requestID = p.requestID(st, r)

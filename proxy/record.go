@@ -17,6 +17,13 @@ func (p *Proxy) record(r *http.Request, x *exchange, w *countingWriter) {
 	}
 }
 
+// recording reports whether a request that starts under st is recorded:
+// the access log is on, or someone watches the live stream. When neither,
+// a request pays an atomic load and builds no record.
+func (p *Proxy) recording(st *state) bool {
+	return st.cfg.AccessLog.Enabled && p.accessLog != nil || p.live.Watched()
+}
+
 // accessRecord is what the access log tells of r, which ended in cache
 // state status.
 func (p *Proxy) accessRecord(r *http.Request, x *exchange, w *countingWriter, status string) *accesslog.Record {
