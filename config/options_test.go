@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,6 +78,7 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
 		{"access_log:\n  format: clf\n", `cfg.yaml:3: access_log.format: must be json or combined, got "clf"`},
 		{"access_log:\n  enabled: yes please\n", `cfg.yaml:3: access_log.enabled: expected true or false`},
+		{"access_log:\n  output: /nonexistent/dir/access.log\n", `cfg.yaml:3: access_log.output: the file's directory: stat /nonexistent/dir: no such file or directory`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)
 		wantLines(t, got, tc.want)
@@ -288,11 +290,15 @@ func TestLogAccessIsTheShortFormOfAccessLogEnabled(t *testing.T) {
 }
 
 func TestAnAccessLogFileIsRelativeToTheConfigFile(t *testing.T) {
-	cfg, err := Parse("/etc/cachegate/cachegate.yaml", []byte("origin: http://o\naccess_log: {output: logs/access.log}\n"))
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(filepath.Join(dir, "cachegate.yaml"), []byte("origin: http://o\naccess_log: {output: logs/access.log}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.AccessLog.Output != "/etc/cachegate/logs/access.log" {
+	if cfg.AccessLog.Output != filepath.Join(dir, "logs", "access.log") {
 		t.Errorf("access_log.output = %q, want it under the config file's directory", cfg.AccessLog.Output)
 	}
 	cfg = mustParse(t, "origin: http://o\naccess_log: {output: stderr}\n")

@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -156,8 +158,24 @@ func (a *AccessLogConfig) validate(ch *checker, path string) {
 		if a.Output == "" {
 			return `required: stdout, stderr or a file path`
 		}
+		if a.IsFile() {
+			return checkLogDir(filepath.Dir(a.Output))
+		}
 		return ""
 	})
+}
+
+// checkLogDir accepts a directory a log file can be created in, so that
+// validate reports a missing one rather than the start.
+func checkLogDir(dir string) string {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return "the file's directory: " + err.Error()
+	case !fi.IsDir():
+		return "the file's directory " + strconv.Quote(dir) + " is not a directory"
+	}
+	return ""
 }
 
 // IsFile reports whether the access log's output is a file, not stdout
