@@ -4,20 +4,26 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/lograte"
 )
 
 // logSettings are the log options a reload changes in place: the level
 // (a slog.LevelVar every handler reads) and the format (a switch every
-// handler derived with With reads). log.access is read per request by the
-// proxy from the config.
+// handler derived with With reads), and the access log's format and
+// output (access). access_log.enabled is read per request by the proxy
+// from the config.
 type logSettings struct {
-	level slog.LevelVar
-	json  atomic.Bool
+	level  slog.LevelVar
+	json   atomic.Bool
+	access *accesslog.Log
 }
 
 // newLogger builds the slog logger the config asks for, and the settings
@@ -41,6 +47,44 @@ func (s *logSettings) apply(lc config.LogConfig) {
 	}
 	s.level.Set(level)
 	s.json.Store(lc.Format == "json")
+}
+
+// openAccessLog starts the access log of ac; "stdout" and "stderr" name
+// stdout and stderr.
+func (s *logSettings) openAccessLog(ac config.AccessLogConfig, stdout, stderr io.Writer) error {
+	l, err := accesslog.Open(accessLogSettings(ac), stdout, stderr)
+	s.access = l
+	return err
+}
+
+// applyAccessLog gives the access log the format and output of ac (a
+// reload); a file that cannot be opened is an error, and the old output
+// stays.
+func (s *logSettings) applyAccessLog(ac config.AccessLogConfig) error {
+	return s.access.Configure(accessLogSettings(ac))
+}
+
+// accessLogSettings are ac as accesslog takes them.
+func accessLogSettings(ac config.AccessLogConfig) accesslog.Settings {
+	return accesslog.Settings{Enabled: ac.Enabled, Format: ac.Format, Output: ac.Output}
+}
+
+// reopenAccessLogOnSIGUSR1 reopens the access log's file at each SIGUSR1
+// (sent by logrotate after it moved the file) until ctx ends.
+func reopenAccessLogOnSIGUSR1(ctx context.Context, l *accesslog.Log, log *slog.Logger) {
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-usr1:
+			if err := l.Reopen(); err != nil {
+				log.Error("access log: reopen on SIGUSR1", "err", err)
+			}
+		}
+	}
 }
 
 // formatSwitch writes each record through the text or the JSON handler,

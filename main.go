@@ -7,6 +7,8 @@
 //	cachegate purge [flags]           purge through the admin API (-tag, -url, -prefix, -host, -route, -all, -soft)
 //	cachegate health [-ready]         exit 0 when the admin API says the instance is healthy (ready)
 //	cachegate stat [flags]            a live view of a running instance (-once -json for scripts)
+//	cachegate log [flags]             stream the live request records (-json, -ncsa, filters)
+//	cachegate top [flags]             the URLs with the most misses, origin time or bytes
 //	cachegate demo                    run a demo origin and the proxy before it
 //	cachegate version                 print the version
 package main
@@ -23,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/admin"
 	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/config"
@@ -79,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return serve(cfg, stderr)
 	default:
-		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, demo, version)\n", cmd)
+		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, log, top, demo, version)\n", cmd)
 		return 2
 	}
 }
@@ -89,6 +92,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 var clientCommands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"purge": runPurge,
 	"stat":  runStat,
+	"log":   runLog,
+	"top":   runTop,
 
 	// The Dockerfile's HEALTHCHECK.
 	"health": runHealth,
@@ -153,7 +158,14 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	log, logs := newLogger(cfg.Log, stderr)
 	logConfigWarnings(log, cfg)
 	store.LogRedisAtDebug(log)
+	if err := logs.openAccessLog(cfg.AccessLog, os.Stdout, stderr); err != nil {
+		log.Error("config", "err", err)
+		return 1
+	}
+	defer logs.access.Close() // after the listeners: every request is written
+	live := accesslog.NewHub(accesslog.MaxViewers, accesslog.ViewerBuffer)
 	m := newMetrics()
+	m.AccessLogFunc(func() (uint64, int, uint64) { return logs.access.Dropped(), live.Viewers(), live.Dropped() })
 	be, err := openBackend(cfg, log, m)
 	if err != nil {
 		log.Error("store", "err", err)
@@ -173,7 +185,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	purges := &admin.Purges{Purger: audited, Config: current.Load, Log: log, OnPurge: m.Purge}
 	p, err := proxy.New(rules, proxy.Options{
 		Store: metrics.InstrumentStore(be.store, cfg.Store.Backend, m), Purger: audited, Collapse: be.collapse,
-		Metrics: m, Logger: log, PURGE: purges.ServePURGE,
+		Metrics: m, Logger: log, PURGE: purges.ServePURGE, AccessLog: logs.access, Live: live,
 	})
 	if err != nil {
 		log.Error("proxy", "err", err)
@@ -196,15 +208,16 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		defer mgr.Close()
 	}
 	if cfg.Admin.Listen != "" {
-		_, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
+		adminSrv, adminLn, err := ls.listen(cfg.Admin.Listen, admin.New(admin.Options{
 			Config: current.Load, Purges: purges, PurgeLog: audited, Reload: reload, Entries: p,
 			Ready:   admin.Readiness{Redis: be.redis, Breaker: be.breaker, Marks: be.marks, Backends: p.Backends},
-			Metrics: m, Certs: mgr,
+			Metrics: m, Certs: mgr, Live: live,
 		}))
 		if err != nil {
 			log.Error("admin", "err", err)
 			return 1
 		}
+		adminSrv.RegisterOnShutdown(live.Close) // streams end; the shutdown does not wait on them
 		log.Info("admin listening", "addr", adminLn.Addr().String())
 	}
 	log.Info("cachegate listening", "addr", proxyLn.Addr().String(), "origin", cfg.Origin,
@@ -212,5 +225,6 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	warmCtx, stopWarm := context.WithCancel(context.Background())
 	defer stopWarm()
 	go p.Warm(warmCtx, m.Warm)
+	go reopenAccessLogOnSIGUSR1(warmCtx, logs.access, log)
 	return ls.serve(func() { reload() }, func() time.Duration { return current.Load().ShutdownTimeout.D() })
 }

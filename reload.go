@@ -17,7 +17,9 @@ var reloadMu sync.Mutex
 
 // reloadConfig reads the config file at path again and, if it is valid,
 // applies it: the proxy's rules, origin transport and collapsing bounds
-// (proxy.Reload), the log level and format (logs), and current, which the
+// (proxy.Reload), the log level and format and the access log's format and
+// output (logs; an access log file that cannot be opened refuses the
+// reload), and current, which the
 // admin API reads. Requests in flight finish on the old config. An invalid
 // config is refused and logged, and the old one stays.
 //
@@ -35,7 +37,12 @@ func reloadConfig(path string, started *config.Config, p *proxy.Proxy, current *
 		next, err = policy.Compile(cfg)
 	}
 	if err == nil {
-		err = p.Reload(next)
+		err = logs.applyAccessLog(cfg.AccessLog)
+	}
+	if err == nil {
+		if err = p.Reload(next); err != nil {
+			logs.applyAccessLog(current.Load().AccessLog) // back to the old one
+		}
 	}
 	m.Reload(err == nil)
 	if err != nil {

@@ -55,9 +55,13 @@ func startInstance(t *testing.T, origin, extra string) *instance {
 	in.current.Store(rules)
 	in.started = cfg
 	in.log, in.logs = newLogger(cfg.Log, in.out)
+	if err := in.logs.openAccessLog(cfg.AccessLog, in.out, in.out); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.logs.access.Close() })
 	group := collapse.New(nil, "", collapseOptions(cfg.Cache.Collapse), in.log)
 	t.Cleanup(group.Close)
-	in.proxy, err = proxy.New(rules, proxy.Options{Store: store.NewMemory(1 << 20), Collapse: group, Logger: in.log})
+	in.proxy, err = proxy.New(rules, proxy.Options{Store: store.NewMemory(1 << 20), Collapse: group, Logger: in.log, AccessLog: in.logs.access})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +172,8 @@ func TestAReloadOfLogLevelFormatAndAccessAppliesToTheLogger(t *testing.T) {
 	in.reload(t, "log: {level: debug, format: json, access: true}\n")
 	derived.Debug("after")
 	in.get(t, "/after")
+	// The access log is written on its own goroutine, after the response.
+	waitFor(t, "the access record of /after", func() bool { return strings.Contains(in.out.String(), `"uri":"/after"`) })
 	out := in.out.String()
 	if strings.Contains(out, `"before"`) || strings.Contains(out, "msg=before") {
 		t.Errorf("a debug line was written at level info:\n%s", out)
@@ -223,4 +229,33 @@ func TestAReloadOfWarmIntervalStartsPeriodicWarming(t *testing.T) {
 	// interval 0 warmed only at start; the reload asks for more runs.
 	in.reload(t, strings.Replace(warm, "%s", "1ms", 1))
 	waitFor(t, "warm runs after the reload set warm.interval", func() bool { return requests.Load() >= 3 })
+}
+
+func TestAReloadMovesTheAccessLogToAFileAndRefusesOneItCannotOpen(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(o.Close)
+	in := startInstance(t, o.URL, "access_log: {enabled: true}\n")
+	in.get(t, "/on-stdout")
+	waitFor(t, "the record of /on-stdout on stdout", func() bool { return strings.Contains(in.out.String(), `"uri":"/on-stdout"`) })
+	file := filepath.Join(t.TempDir(), "access.log")
+	in.reload(t, "access_log: {enabled: true, format: combined, output: "+file+"}\n")
+	in.get(t, "/in-file")
+	waitFor(t, "the record of /in-file in the file", func() bool {
+		b, _ := os.ReadFile(file)
+		return strings.Contains(string(b), `"GET /in-file HTTP/1.1" 200`)
+	})
+	// A directory passes validation (its parent exists) but cannot be
+	// opened as the log.
+	in.write(t, "access_log: {enabled: true, output: "+t.TempDir()+"}\n")
+	if _, err := reloadConfig(in.path, in.started, in.proxy, &in.current, in.logs, in.log, nil); err == nil || !strings.Contains(err.Error(), "access log") {
+		t.Fatalf("a reload to an access log file that cannot be opened: err %v, want it refused", err)
+	}
+	in.get(t, "/still-in-file")
+	waitFor(t, "the record of /still-in-file in the old file", func() bool {
+		b, _ := os.ReadFile(file)
+		return strings.Contains(string(b), `"GET /still-in-file HTTP/1.1" 200`)
+	})
+	if strings.Contains(in.out.String(), "/in-file") {
+		t.Errorf("a record went to stdout after the reload moved the log to a file")
+	}
 }

@@ -65,17 +65,6 @@ func runStat(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// isTerminal reports whether w is a terminal (a character device), where
-// the view is redrawn in place.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // statViewer scrapes an instance every interval and prints the view of
 // each interval.
 type statViewer struct {
@@ -156,16 +145,7 @@ func (v *statViewer) show(st *Stat, scrapeErr error) error {
 		_, err := v.out.Write(b.Bytes())
 		return err
 	}
-	// Home, each line cleared to its end, and the rest of the screen
-	// cleared: redrawn in place without flicker.
-	var screen bytes.Buffer
-	screen.WriteString("\x1b[H")
-	for line := range strings.Lines(b.String()) {
-		screen.WriteString(strings.TrimSuffix(line, "\n") + "\x1b[K\n")
-	}
-	screen.WriteString("\x1b[J")
-	_, err := v.out.Write(screen.Bytes())
-	return err
+	return redraw(v.out, b.String())
 }
 
 // renderStat writes the text view of st. On a terminal (limit) at most

@@ -7,6 +7,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/metrics"
 	"github.com/cachegate/cachegate/policy"
@@ -35,6 +36,8 @@ type Options struct {
 	// Certs, when set (tls.listen), adds its errors to /readyz and the
 	// expiry of its certificates to /metrics.
 	Certs *certs.Manager
+	// Live, when set, is streamed on GET /live.
+	Live *accesslog.Hub
 	// Now is the clock of the ages /debug/entry shows. Default time.Now.
 	Now func() time.Time
 }
@@ -56,6 +59,9 @@ func New(o Options) http.Handler {
 	}
 	if o.Entries != nil {
 		mux.HandleFunc("GET /debug/entry", token(serveEntry(o.Entries, o.Now)))
+	}
+	if o.Live != nil {
+		mux.HandleFunc("GET /live", token(serveLive(o.Live)))
 	}
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", metricsHandler(o.Metrics, o.Certs))

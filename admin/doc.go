@@ -1,7 +1,8 @@
 // Package admin serves the admin listener: purges (POST /purge, the PURGE
 // method of the proxy listener, HMAC-signed CMS webhooks), config reload,
 // health and readiness, the metadata of a stored entry (found by the
-// proxy's own lookup), Prometheus metrics and profiles.
+// proxy's own lookup), the live stream of request records (GET /live),
+// Prometheus metrics and profiles.
 //
 // Every endpoint that changes or reveals something needs the admin bearer
 // token; a webhook is signed instead. /healthz, /readyz and /metrics are

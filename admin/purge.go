@@ -183,8 +183,8 @@ func withSource(r *http.Request, kind, by string) *http.Request {
 // caller is the address of the client of r, honouring trusted_proxies
 // (policy.Rules.ClientAddr).
 func caller(cfg *policy.Rules, r *http.Request) string {
-	if addr := cfg.ClientAddr(r); addr.IsValid() {
-		return addr.String()
+	if addr := cfg.ClientAddr(r.Header["X-Forwarded-For"], policy.PeerAddr(r)); addr != "" {
+		return addr
 	}
 	return r.RemoteAddr
 }

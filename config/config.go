@@ -30,6 +30,8 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 	// Log configures log/slog.
 	Log LogConfig `yaml:"log"`
+	// AccessLog is the access log, apart from Log.
+	AccessLog AccessLogConfig `yaml:"access_log"`
 	// Store says where entries live.
 	Store StoreConfig `yaml:"store" reload:"restart"`
 	// Cache holds cache-wide limits and names.
@@ -85,8 +87,23 @@ type LogConfig struct {
 	Level string `yaml:"level"`
 	// Format is text or json.
 	Format string `yaml:"format"`
-	// Access logs one line per request at info.
+	// Access is the short form of access_log.enabled: true (the access
+	// log then has access_log's format and output).
 	Access bool `yaml:"access"`
+}
+
+// AccessLogConfig is the access log: one record per request, in a format
+// log pipelines read, to a destination of its own, whatever log.level
+// says. Every option applies on reload.
+type AccessLogConfig struct {
+	// Enabled writes the access log (log.access: true also does).
+	Enabled bool `yaml:"enabled"`
+	// Format is json (one object per line) or combined (the NCSA combined
+	// log format).
+	Format string `yaml:"format"`
+	// Output is stdout, stderr or a file path (relative to the config
+	// file's directory), opened for appending and reopened on SIGUSR1.
+	Output string `yaml:"output"`
 }
 
 // StoreConfig says where entries live.

@@ -18,6 +18,9 @@ func Default() *Config {
 		Listen: ":8080",
 		Admin:  AdminConfig{Listen: "127.0.0.1:9091"},
 		Log:    LogConfig{Level: "info", Format: "text"},
+		// stdout, as nginx's and Varnish's container images send theirs:
+		// the log proper goes to stderr.
+		AccessLog: AccessLogConfig{Format: "json", Output: "stdout"},
 		Store: StoreConfig{
 			Backend: "memory",
 			Memory:  MemoryConfig{MaxBytes: 256 << 20},

@@ -199,6 +199,9 @@ func (c *Config) resolvePaths(dir string) {
 		resolve(&c.TLS.Certificates[i].KeyFile)
 	}
 	resolve(&c.TLS.ACME.CARoot)
+	if c.AccessLog.IsFile() {
+		resolve(&c.AccessLog.Output)
+	}
 	resolve(&c.Store.Redis.TLS.CAFile)
 	for i := range c.Backends {
 		t := &c.Backends[i].TLS

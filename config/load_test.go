@@ -288,6 +288,7 @@ func TestParseFillsDefaults(t *testing.T) {
 		ShutdownTimeout: Duration(30 * time.Second),
 		ClientTimeouts:  ClientTimeouts{Write: Duration(30 * time.Second)},
 		Warm:            Warm{Concurrency: 4},
+		AccessLog:       AccessLogConfig{Format: "json", Output: "stdout"},
 		TLS: TLSConfig{
 			ACME:  ACMEConfig{CA: "https://acme-v02.api.letsencrypt.org/directory"},
 			HTTP2: &http2,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -75,6 +76,9 @@ func TestParseRefusesInvalidNewOptions(t *testing.T) {
 		{"default_route:\n  match: {path: /x/}\n", `cfg.yaml:3: default_route.match: not allowed: default_route takes the requests no route matches`},
 		{"tls:\n  acme:\n    domains: [\"*.example.com\"]\n", `cfg.yaml:4: tls.acme.domains[0]: a wildcard needs the DNS-01 challenge, which cachegate cannot solve`},
 		{"tls:\n  http2: sometimes\n", `cfg.yaml:3: tls.http2: expected true or false, got "sometimes"`},
+		{"access_log:\n  format: clf\n", `cfg.yaml:3: access_log.format: must be json or combined, got "clf"`},
+		{"access_log:\n  enabled: yes please\n", `cfg.yaml:3: access_log.enabled: expected true or false`},
+		{"access_log:\n  output: /nonexistent/dir/access.log\n", `cfg.yaml:3: access_log.output: the file's directory: stat /nonexistent/dir: no such file or directory`},
 	} {
 		got := parseErr(t, "origin: http://o\n"+tc.config)
 		wantLines(t, got, tc.want)
@@ -275,5 +279,30 @@ func TestLoadResolvesRelativeCertificatePathsAgainstTheConfigDirectory(t *testin
 	}
 	if got := cfg.TLS.Certificates[0].CertFile; got != cert {
 		t.Errorf("cert_file = %q, want %q (next to the config file)", got, cert)
+	}
+}
+
+func TestLogAccessIsTheShortFormOfAccessLogEnabled(t *testing.T) {
+	cfg := mustParse(t, "origin: http://o\nlog: {access: true}\naccess_log: {format: combined}\n")
+	if want := (AccessLogConfig{Enabled: true, Format: "combined", Output: "stdout"}); cfg.AccessLog != want {
+		t.Errorf("access_log with log.access: true = %+v, want %+v", cfg.AccessLog, want)
+	}
+}
+
+func TestAnAccessLogFileIsRelativeToTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(filepath.Join(dir, "cachegate.yaml"), []byte("origin: http://o\naccess_log: {output: logs/access.log}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AccessLog.Output != filepath.Join(dir, "logs", "access.log") {
+		t.Errorf("access_log.output = %q, want it under the config file's directory", cfg.AccessLog.Output)
+	}
+	cfg = mustParse(t, "origin: http://o\naccess_log: {output: stderr}\n")
+	if cfg.AccessLog.Output != "stderr" {
+		t.Errorf("access_log.output stderr became %q", cfg.AccessLog.Output)
 	}
 }

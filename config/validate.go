@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -94,6 +96,7 @@ func (c *Config) validate(x *index) []Problem {
 	ch.check("listen", func() string { return checkListen(c.Listen) })
 	ch.check("admin.listen", func() string { return checkListen(c.Admin.Listen) })
 	c.Log.validate(ch, "log")
+	c.AccessLog.validate(ch, "access_log")
 	c.Store.validate(ch, "store")
 	c.Cache.validate(ch, "cache")
 	c.OriginTimeouts.validate(ch, "origin_timeouts")
@@ -143,6 +146,41 @@ func (l *LogConfig) validate(ch *checker, path string) {
 	ch.check(path+".level", func() string { return oneOf(l.Level, "debug", "info", "warn", "error") })
 	ch.check(path+".format", func() string { return oneOf(l.Format, "text", "json") })
 }
+
+func (a *AccessLogConfig) validate(ch *checker, path string) {
+	ch.check(path+".format", func() string {
+		if a.Format == "" {
+			return `must be json or combined, got ""`
+		}
+		return oneOf(a.Format, "json", "combined")
+	})
+	ch.check(path+".output", func() string {
+		if a.Output == "" {
+			return `required: stdout, stderr or a file path`
+		}
+		if a.IsFile() {
+			return checkLogDir(filepath.Dir(a.Output))
+		}
+		return ""
+	})
+}
+
+// checkLogDir accepts a directory a log file can be created in, so that
+// validate reports a missing one rather than the start.
+func checkLogDir(dir string) string {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return "the file's directory: " + err.Error()
+	case !fi.IsDir():
+		return "the file's directory " + strconv.Quote(dir) + " is not a directory"
+	}
+	return ""
+}
+
+// IsFile reports whether the access log's output is a file, not stdout
+// or stderr.
+func (a AccessLogConfig) IsFile() bool { return a.Output != "stdout" && a.Output != "stderr" }
 
 func (s *StoreConfig) validate(ch *checker, path string) {
 	ch.check(path+".backend", func() string { return oneOf(s.Backend, "memory", "redis", "tiered") })
@@ -653,6 +691,9 @@ func (c *Config) complete(x *index) {
 	}
 	c.DefaultRoute.complete(x, "default_route", &c.Cache)
 	c.completeBackends(x)
+	if c.Log.Access {
+		c.AccessLog.Enabled = true // the short form
+	}
 }
 
 // complete fills in the options of the route at path that default to

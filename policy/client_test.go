@@ -21,7 +21,7 @@ func TestClientAddrIsThePeerUnlessATrustedProxyNamesTheClient(t *testing.T) {
 		{"[::ffff:10.1.2.3]:5000", []string{"203.0.113.7"}, "203.0.113.7"},                // IPv4-mapped
 	} {
 		r := &http.Request{RemoteAddr: c.peer, Header: http.Header{"X-Forwarded-For": c.xff}}
-		if got := cfg.ClientAddr(r); got.String() != c.want {
+		if got := cfg.ClientAddr(r.Header["X-Forwarded-For"], PeerAddr(r)); got != c.want {
 			t.Errorf("ClientAddr from %s with X-Forwarded-For %q = %s, want %s", c.peer, c.xff, got, c.want)
 		}
 	}

@@ -123,6 +123,48 @@ func (c *Rules) SetForwarding(r *http.Request, peer netip.Addr, scheme string) s
 	return scheme
 }
 
+// Trusts reports whether peer is one of trusted_proxies, whose
+// forwarding fields and X-Request-Id are believed.
+func (c *Rules) Trusts(peer netip.Addr) bool { return c.trusts(peer) }
+
+// ClientAddr is the address of the client a request received from peer
+// came from, for the access log: peer itself, unless it is one of
+// trusted_proxies; then the rightmost address of forwardedFor (the
+// X-Forwarded-For SetForwarding wrote, peer last) that is not a trusted
+// proxy, as nginx's real_ip_recursive finds it. A value that is not an
+// address ends the walk at the last trusted proxy.
+func (c *Rules) ClientAddr(forwardedFor []string, peer netip.Addr) string {
+	client := peer.Unmap()
+	if c.trusts(client) {
+		client = c.firstUntrusted(strings.Join(forwardedFor, ","), peer)
+	}
+	if !client.IsValid() {
+		return ""
+	}
+	return client.String()
+}
+
+// firstUntrusted walks the list of addresses chain from the right while
+// they are trusted proxies, and returns the first that is not (or the
+// last trusted one).
+func (c *Rules) firstUntrusted(chain string, last netip.Addr) netip.Addr {
+	for chain != "" {
+		elem := chain
+		chain = ""
+		if i := strings.LastIndexByte(elem, ','); i >= 0 {
+			chain, elem = elem[:i], elem[i+1:]
+		}
+		addr, err := netip.ParseAddr(strings.TrimSpace(elem))
+		if err != nil {
+			return last
+		}
+		if last = addr.Unmap(); !c.trusts(last) {
+			return last
+		}
+	}
+	return last
+}
+
 // trusts reports whether peer is one of trusted_proxies.
 func (c *Rules) trusts(peer netip.Addr) bool {
 	peer = peer.Unmap()

@@ -107,6 +107,27 @@ func TestSetForwardingTrustsOnlyConfiguredProxies(t *testing.T) {
 	}
 }
 
+func TestClientAddrIsThePeerUnlessATrustedProxyForwardedAnother(t *testing.T) {
+	cfg := mustParse(t, "origin: http://o\ntrusted_proxies: [10.0.0.0/8]\n")
+	for _, tc := range []struct {
+		peer string
+		xff  []string
+		want string
+	}{
+		{"192.0.2.7", []string{"1.2.3.4, 192.0.2.7"}, "192.0.2.7"},         // untrusted: its chain is not believed
+		{"10.1.2.3", []string{"1.2.3.4, 10.1.2.3"}, "1.2.3.4"},             // one trusted hop
+		{"10.1.2.3", []string{"1.2.3.4", "10.9.9.9, 10.1.2.3"}, "1.2.3.4"}, // two trusted hops, two fields
+		{"10.1.2.3", []string{"6.6.6.6, 1.2.3.4, 10.1.2.3"}, "1.2.3.4"},    // what the client itself sent is skipped
+		{"10.1.2.3", []string{"junk, 10.1.2.3"}, "10.1.2.3"},               // not an address: the last trusted one
+		{"10.1.2.3", []string{"10.1.2.3"}, "10.1.2.3"},                     // only trusted proxies
+		{"::ffff:192.0.2.7", nil, "192.0.2.7"},
+	} {
+		if got := cfg.ClientAddr(tc.xff, netip.MustParseAddr(tc.peer)); got != tc.want {
+			t.Errorf("from %s with X-Forwarded-For %q: client %q, want %q", tc.peer, tc.xff, got, tc.want)
+		}
+	}
+}
+
 func TestContentTypeFitsTheMatchedExtension(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, contentType string

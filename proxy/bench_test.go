@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/metrics"
 )
 
@@ -55,6 +56,56 @@ func benchmarkHit(b *testing.B, withMetrics bool) {
 			if !strings.Contains(w.h.Get("Cache-Status"), "stored") {
 				b.Fatalf("not stored: %v", w.h)
 			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				w.h = make(http.Header, 8)
+				c.p.ServeHTTP(w, req)
+			}
+			b.StopTimer()
+			if !strings.Contains(w.h.Get("Cache-Status"), "hit") {
+				b.Fatalf("not a hit: %v", w.h)
+			}
+		})
+	}
+}
+
+// BenchmarkHitLogged is BenchmarkHit's 1 KiB hit with the access log on
+// (JSON to io.Discard through accesslog.Log's queue and writer goroutine)
+// and with a live viewer attached that reads everything: what a record
+// costs a request.
+func BenchmarkHitLogged(b *testing.B) {
+	for _, mode := range []string{"off", "access_log", "live_viewer"} {
+		b.Run(mode, func(b *testing.B) {
+			o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=3600")
+				io.WriteString(w, strings.Repeat("x", 1024))
+			}))
+			defer o.Close()
+			opts, extra := Options{}, ""
+			switch mode {
+			case "access_log":
+				l, err := accesslog.Open(accesslog.Settings{Enabled: true, Format: accesslog.FormatJSON, Output: "stdout"}, io.Discard, io.Discard)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				opts.AccessLog, extra = l, "access_log: {enabled: true}\n"
+			case "live_viewer":
+				hub := accesslog.NewHub(accesslog.MaxViewers, accesslog.ViewerBuffer)
+				v, _ := hub.Watch(accesslog.Filter{})
+				defer v.Close()
+				go func() {
+					for range v.Records() {
+					}
+				}()
+				opts.Live = hub
+			}
+			c := newCacheWith(&testing.T{}, &origin{Server: o}, extra, opts)
+			req := httptest.NewRequest(http.MethodGet, "http://site.test/page", nil)
+			req.Header.Set("User-Agent", "bench")
+			w := &nopWriter{h: http.Header{}}
+			c.p.ServeHTTP(w, req)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {

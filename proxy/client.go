@@ -48,6 +48,11 @@ type clientWriter struct {
 	now     func() time.Time
 	log     *slog.Logger
 	cut     bool
+	// requestID is the X-Request-Id value the response carries, set
+	// just before its header leaves, so that neither the origin's nor a
+	// stored response's value is echoed.
+	requestID   []string
+	wroteHeader bool
 }
 
 // init starts bounding the writes to w; start is now.
@@ -92,7 +97,18 @@ func (c *clientWriter) end() {
 // response), long after the request arrived.
 func (c *clientWriter) WriteHeader(status int) {
 	c.progress()
+	c.writingHeader(status)
 	c.ResponseWriter.WriteHeader(status)
+}
+
+// writingHeader sets X-Request-Id before the final header is written
+// (not before a 1xx, after which the header may still change).
+func (c *clientWriter) writingHeader(status int) {
+	if c.wroteHeader || c.requestID == nil || status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		return
+	}
+	c.wroteHeader = true
+	c.Header()["X-Request-Id"] = c.requestID
 }
 
 // FlushError renews the deadline before what is buffered goes out.
@@ -102,6 +118,7 @@ func (c *clientWriter) FlushError() error {
 }
 
 func (c *clientWriter) Write(b []byte) (int, error) {
+	c.writingHeader(http.StatusOK)
 	written := 0
 	for len(b) > 0 {
 		c.progress()

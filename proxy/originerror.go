@@ -73,6 +73,7 @@ func clientBodyFailure(f *fill) error {
 // cachegate error, metricStatus).
 func (p *Proxy) recordUnreached(f *fill, err error) {
 	x := f.x
+	x.upstream = f.upstreamLabel()
 	if errors.Is(err, upstream.ErrDown) {
 		// Said once, when the upstreams went down (upstream package).
 		p.log.Debug("backend down", "key", x.key.String(), "route", x.route.Name)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/collapse"
 	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/metrics"
@@ -43,6 +44,18 @@ type Options struct {
 	// Metrics records requests, origin fetches, collapsing and refreshes.
 	// Default nil: nothing is recorded.
 	Metrics *metrics.Metrics
+	// AccessLog receives a record of each request while access_log is
+	// enabled. Default nil: none is written.
+	AccessLog RecordWriter
+	// Live receives a record of each request while anyone watches.
+	// Default nil.
+	Live *accesslog.Hub
+}
+
+// RecordWriter takes the access log's records without waiting
+// (accesslog.Log).
+type RecordWriter interface {
+	Write(*accesslog.Record)
 }
 
 // Proxy is the caching reverse proxy: an http.Handler for the proxy listener.
@@ -53,8 +66,13 @@ type Proxy struct {
 	collapse *collapse.Group
 	metrics  *metrics.Metrics
 	log      *slog.Logger
-	origin   *httputil.ReverseProxy
-	state    atomic.Pointer[state]
+	// accessLog, live and ids are the access log, the live stream and the
+	// request IDs (record.go).
+	accessLog RecordWriter
+	live      *accesslog.Hub
+	ids       *accesslog.IDs
+	origin    *httputil.ReverseProxy
+	state     atomic.Pointer[state]
 	// upstreams are the options of the backends Reload builds.
 	upstreams upstream.Options
 	// reload is closed, and replaced, by every Reload (reloaded).
@@ -87,7 +105,8 @@ func New(cfg *policy.Rules, opts Options) (*Proxy, error) {
 	if opts.Store == nil {
 		return nil, errors.New("proxy: no store")
 	}
-	p := &Proxy{store: opts.Store, purger: opts.Purger, purgeM: opts.PURGE, metrics: opts.Metrics, log: opts.Logger, now: time.Now}
+	p := &Proxy{store: opts.Store, purger: opts.Purger, purgeM: opts.PURGE, metrics: opts.Metrics, log: opts.Logger, now: time.Now,
+		accessLog: opts.AccessLog, live: opts.Live, ids: accesslog.NewIDs()}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -183,6 +202,16 @@ type exchange struct {
 	// part is a stored part that does not hold what the request asks
 	// (lookup); the fill may complete it (completable).
 	part *store.Entry
+	// requestID is the request's X-Request-Id (requestID).
+	requestID string
+	// upstream is the host:port of the upstream that answered, when the
+	// origin was asked.
+	upstream string
+	// logged is set when the request is recorded (access log or live
+	// stream); referer and userAgent are then the client's, read before
+	// the route's request shaping could drop them.
+	logged             bool
+	referer, userAgent string
 }
 
 // detached is a context without its parent's cancellation and deadline:
@@ -229,9 +258,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
+	p.setRequestID(r, x)
 	w = &x.client
 	var counted *countingWriter
-	if x.st.cfg.Log.Access {
+	if x.logged {
 		counted = &countingWriter{ResponseWriter: w}
 		w = counted
 	}
@@ -411,6 +441,10 @@ func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	st := p.state.Load()
 	x := &exchange{st: st, start: p.now()}
 	x.status = policy.CacheStatus{Name: st.cfg.Cache.Name}
+	if x.logged = p.recording(st); x.logged {
+		x.referer, x.userAgent = r.Header.Get("Referer"), r.Header.Get("User-Agent")
+	}
+	x.requestID = p.requestID(st, r)
 	p.normalize(st, r, scheme, x)
 	x.route = st.cfg.Route(r)
 	x.route.DropRequestFields(r.Header)

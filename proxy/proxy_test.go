@@ -58,6 +58,13 @@ type cache struct {
 
 func newCache(t *testing.T, o *origin, extra string) *cache {
 	t.Helper()
+	return newCacheWith(t, o, extra, Options{})
+}
+
+// newCacheWith is newCache with opts (its Store and Logger default to
+// newCache's).
+func newCacheWith(t *testing.T, o *origin, extra string, opts Options) *cache {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +73,13 @@ func newCache(t *testing.T, o *origin, extra string) *cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(rules, Options{Store: store.NewMemory(64 << 20), Logger: testutil.DiscardLogger()})
+	if opts.Store == nil {
+		opts.Store = store.NewMemory(64 << 20)
+	}
+	if opts.Logger == nil {
+		opts.Logger = testutil.DiscardLogger()
+	}
+	p, err := New(rules, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,21 +3,73 @@ package proxy
 import (
 	"net/http"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/metrics"
 )
 
-// record counts the request under its route and cache status, and writes
-// the access log line when log.access is on.
+// record counts the request under its route and cache status, and hands
+// its record to the access log and the live stream when x is logged.
 func (p *Proxy) record(r *http.Request, x *exchange, w *countingWriter) {
 	status := metricStatus(x)
 	p.metrics.Request(x.route.Name, status)
 	p.metrics.RequestDuration(x.route.Name, status, p.now().Sub(x.start))
 	if w != nil {
-		p.log.Info("access", "method", r.Method, "uri", r.RequestURI, "host", r.Host,
-			"status", w.status, "bytes", w.bytes, "route", x.route.Name, "cache", status,
-			"cache_status", x.status.String(), "origin_ms", x.originTime.Milliseconds(),
-			"ms", p.now().Sub(x.start).Milliseconds())
+		p.publish(p.accessRecord(r, x, w, status), x)
 	}
+}
+
+// recording reports whether a request that starts under st is recorded:
+// the access log is on, or someone watches the live stream. When neither,
+// a request pays an atomic load and builds no record.
+func (p *Proxy) recording(st *state) bool {
+	return st.cfg.AccessLog.Enabled && p.accessLog != nil || p.live.Watched()
+}
+
+// accessRecord is what the access log tells of r, which ended in cache
+// state status.
+func (p *Proxy) accessRecord(r *http.Request, x *exchange, w *countingWriter, status string) *accesslog.Record {
+	code := w.status
+	if code == 0 {
+		code = http.StatusOK // nothing written: the server sends 200
+	}
+	return &accesslog.Record{
+		Time: x.start.UTC(), RequestID: x.requestID,
+		Client: x.st.cfg.ClientAddr(r.Header["X-Forwarded-For"], peer(r)),
+		Method: r.Method, URI: r.RequestURI, Proto: r.Proto, Host: x.target.Host,
+		Status: code, Bytes: w.bytes, Referer: x.referer, UserAgent: x.userAgent,
+		Route: x.route.Name, Cache: status, CacheStatus: x.status.String(),
+		Backend: x.route.Backend, Upstream: x.upstream,
+		OriginMicros: x.originTime.Microseconds(), TotalMicros: p.now().Sub(x.start).Microseconds(),
+	}
+}
+
+// publish writes rec to the access log, if the config in force when x
+// started enables it, and to the live stream.
+func (p *Proxy) publish(rec *accesslog.Record, x *exchange) {
+	if x.st.cfg.AccessLog.Enabled && p.accessLog != nil {
+		p.accessLog.Write(rec)
+	}
+	p.live.Publish(rec)
+}
+
+// requestID is the request's ID: the X-Request-Id a trusted proxy sent,
+// when it is one that cannot break a log line or a header, else a new
+// one. A client's own X-Request-Id is not believed: it could pass itself
+// off as another request in the logs.
+func (p *Proxy) requestID(st *state, r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && accesslog.ValidRequestID(id) && st.cfg.Trusts(peer(r)) {
+		return id
+	}
+	return p.ids.Next()
+}
+
+// setRequestID sends x's request ID to the origin, after the route's
+// request shaping (which could drop it), and echoes it in the response
+// (clientWriter.WriteHeader).
+func (p *Proxy) setRequestID(r *http.Request, x *exchange) {
+	id := []string{x.requestID}
+	r.Header["X-Request-Id"] = id
+	x.client.requestID = id
 }
 
 // metricStatus is the request's cache status among the few the metrics

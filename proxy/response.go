@@ -60,6 +60,7 @@ func (p *Proxy) received(f *fill, resp *http.Response, now time.Time) {
 	x := f.x
 	x.status.FwdStatus = resp.StatusCode
 	x.originTime = now.Sub(f.requestTime)
+	x.upstream = f.upstreamLabel()
 	p.metrics.Origin(x.route.Name, resp.StatusCode, x.originTime)
 	if resp.Header.Get("Date") == "" {
 		resp.Header.Set("Date", now.UTC().Format(http.TimeFormat))

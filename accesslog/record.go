@@ -1,0 +1,123 @@
+package accesslog
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Record is one request as the access log and the live stream tell it.
+// The JSON names are stable (README, "Access log"). A Record is not
+// changed once published: the log's goroutine and every viewer read it.
+type Record struct {
+	Time time.Time `json:"time"`
+	// RequestID is X-Request-Id as a trusted proxy sent it, else generated.
+	RequestID string `json:"request_id"`
+	// Client is the client's address: the peer, or, behind
+	// trusted_proxies, the address they forwarded.
+	Client    string `json:"client"`
+	Method    string `json:"method"`
+	URI       string `json:"uri"`
+	Proto     string `json:"proto"`
+	Host      string `json:"host"`
+	Status    int    `json:"status"`
+	Bytes     int64  `json:"bytes"`
+	Referer   string `json:"referer"`
+	UserAgent string `json:"user_agent"`
+	Route     string `json:"route"`
+	// Cache is the state the request ended in (hit, miss, stale, ...,
+	// as the metrics tell them apart); CacheStatus the Cache-Status
+	// field sent (RFC 9211).
+	Cache       string `json:"cache"`
+	CacheStatus string `json:"cache_status"`
+	// Backend names the route's backend ("" for origin); Upstream is the
+	// host:port that answered, when the origin was asked.
+	Backend  string `json:"backend"`
+	Upstream string `json:"upstream"`
+	// OriginMicros is how long the origin took, 0 when not asked;
+	// TotalMicros is the whole request, both in microseconds.
+	OriginMicros int64 `json:"origin_us"`
+	TotalMicros  int64 `json:"total_us"`
+}
+
+// Formats of the access log.
+const (
+	FormatJSON     = "json"
+	FormatCombined = "combined"
+)
+
+// AppendJSON appends r as one JSON object and a newline. encoding/json
+// escapes every control character, quote and backslash, and replaces
+// invalid UTF-8, so no field can end the line or the object.
+func AppendJSON(b []byte, r *Record) []byte {
+	buf := bytes.NewBuffer(b)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(r) // a Record has no value that fails to encode
+	return buf.Bytes()
+}
+
+// combinedTime is the time format of the combined log format.
+const combinedTime = "02/Jan/2006:15:04:05 -0700"
+
+// AppendCombined appends r in the NCSA combined log format and a newline:
+//
+//	client - - [time] "method uri proto" status bytes "referer" "user-agent"
+//
+// Every field a client wrote is escaped as nginx does (a quote, a
+// backslash, a control or non-ASCII byte become \xHH), so that a value
+// cannot close its quotes or end the line.
+func AppendCombined(b []byte, r *Record) []byte {
+	b = appendField(b, r.Client)
+	b = append(b, " - - ["...)
+	b = r.Time.AppendFormat(b, combinedTime)
+	b = append(b, `] "`...)
+	b = appendEscaped(b, r.Method)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.URI)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.Proto)
+	b = append(b, `" `...)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, r.Bytes, 10)
+	b = append(b, ` "`...)
+	b = appendField(b, r.Referer)
+	b = append(b, `" "`...)
+	b = appendField(b, r.UserAgent)
+	return append(b, "\"\n"...)
+}
+
+// appendField appends s escaped, or "-" when it is empty (the combined
+// format's "not known").
+func appendField(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	return appendEscaped(b, s)
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendEscaped appends s with every byte that could break a quoted field
+// or the line written \xHH.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// Append appends r in format (FormatJSON or FormatCombined).
+func Append(b []byte, format string, r *Record) []byte {
+	if format == FormatCombined {
+		return AppendCombined(b, r)
+	}
+	return AppendJSON(b, r)
+}
