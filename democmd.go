@@ -86,11 +86,13 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			s.Live = append(s.Live, name)
 		}
 	}
-	if err := demoWalkthrough.Execute(stdout, s); err != nil {
-		fmt.Fprintln(stderr, "cachegate demo:", err)
-		return 1
-	}
-	return serve(cfg, stderr)
+	// The walkthrough is printed once the demo listens: every command in it
+	// works as soon as it is shown.
+	return serve(cfg, stderr, func() {
+		if err := demoWalkthrough.Execute(stdout, s); err != nil {
+			fmt.Fprintln(stderr, "cachegate demo:", err)
+		}
+	})
 }
 
 // writeDemoConfig writes the demo's config to s.Config and loads it from

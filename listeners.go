@@ -86,8 +86,10 @@ func (ls *listeners) listenHTTPS(cfg *config.Config, rs *store.Redis, plain *htt
 
 // serve serves every listener until SIGINT or SIGTERM, which shut the
 // servers down (requests in flight finish within shutdownTimeout), or
-// until one fails; SIGHUP calls reload. It returns the exit code.
-func (ls *listeners) serve(reload func(), shutdownTimeout func() time.Duration) int {
+// until one fails; SIGHUP calls reload. signals is where the process's
+// SIGHUP, SIGINT and SIGTERM arrive (serveSignals). It returns the exit
+// code.
+func (ls *listeners) serve(signals <-chan os.Signal, reload func(), shutdownTimeout func() time.Duration) int {
 	errc := make(chan error, len(ls.servers))
 	for i, srv := range ls.servers {
 		go func() {
@@ -99,9 +101,6 @@ func (ls *listeners) serve(reload func(), shutdownTimeout func() time.Duration) 
 			errc <- srv.Serve(ls.lns[i])
 		}()
 	}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
 	for {
 		select {
 		case err := <-errc:
@@ -123,4 +122,14 @@ func (ls *listeners) serve(reload func(), shutdownTimeout func() time.Duration) 
 			return 0
 		}
 	}
+}
+
+// serveSignals routes SIGHUP, SIGINT and SIGTERM to a channel from now on,
+// so that none sent while the server starts takes its default action
+// (SIGHUP would end the process): a SIGHUP that arrives before the
+// listeners serve is a reload done as soon as they do. stop ends it.
+func serveSignals() (signals <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	return c, func() { signal.Stop(c) }
 }

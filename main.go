@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		return serve(cfg, stderr)
+		return serve(cfg, stderr, nil)
 	default:
 		fmt.Fprintf(stderr, "cachegate: unknown command %q (serve, validate, purge, log, top, demo, version)\n", cmd)
 		return 2
@@ -154,7 +154,12 @@ func newMetrics() *metrics.Metrics {
 
 // serve runs the proxy and admin listeners until SIGINT or SIGTERM;
 // SIGHUP reloads the config file.
-func serve(cfg *config.Config, stderr io.Writer) int {
+//
+// ready, when not nil, is called once every listener is open and the
+// signals are handled (the demo prints its walkthrough then).
+func serve(cfg *config.Config, stderr io.Writer, ready func()) int {
+	signals, stopSignals := serveSignals()
+	defer stopSignals()
 	log, logs := newLogger(cfg.Log, stderr)
 	logConfigWarnings(log, cfg)
 	store.LogRedisAtDebug(log)
@@ -226,5 +231,8 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	defer stopWarm()
 	go p.Warm(warmCtx, m.Warm)
 	go reopenAccessLogOnSIGUSR1(warmCtx, logs.access, log)
-	return ls.serve(func() { reload() }, func() time.Duration { return current.Load().ShutdownTimeout.D() })
+	if ready != nil {
+		ready()
+	}
+	return ls.serve(signals, func() { reload() }, func() time.Duration { return current.Load().ShutdownTimeout.D() })
 }

@@ -41,7 +41,9 @@ func startDemo(t *testing.T) *demoRun {
 				return true
 			default:
 			}
-			up = strings.Contains(d.stderr.String(), "cachegate listening") && strings.Contains(d.stderr.String(), "admin listening")
+			// The walkthrough is printed once the demo serves and handles
+			// its signals.
+			up = strings.Contains(d.stdout.String(), "/metrics | grep")
 			return up
 		})
 		if up {
