@@ -80,3 +80,25 @@ func Regexp(glob string) (*regexp.Regexp, error) {
 	b.WriteByte('$')
 	return regexp.Compile(b.String())
 }
+
+// Quote returns s as a glob that matches s literally: each metacharacter
+// (*, ? and [) becomes a one-member class ("[*]"). Regexp takes a "]"
+// outside a class literally, so it needs no quoting. Templates use it to
+// insert request values into a pattern without letting a client widen it.
+func Quote(s string) string {
+	if !strings.ContainsAny(s, "*?[") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteByte(c)
+			b.WriteByte(']')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
