@@ -89,7 +89,7 @@ type Redis struct {
 	// down remembers a recent Redis failure, so that requests do not each
 	// wait for a timeout while Redis does not answer (there can be no
 	// purge to learn of either).
-	down   redisx.RecentFailure
+	down redisx.RecentFailure
 	patternLimit
 	cancel context.CancelFunc
 	done   sync.WaitGroup
