@@ -89,10 +89,12 @@ type Redis struct {
 	// down remembers a recent Redis failure, so that requests do not each
 	// wait for a timeout while Redis does not answer (there can be no
 	// purge to learn of either).
-	down redisx.RecentFailure
-	patternLimit
+	down   redisx.RecentFailure
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+
+	// patternLimit bounds the active pattern marks (SetPatternLimit).
+	patternLimit
 }
 
 type redisKeys struct {
