@@ -79,7 +79,7 @@ const (
 var (
 	refreshKinds   = []string{RefreshBackground, RefreshEarly}
 	refreshResults = []string{RefreshRefreshed, RefreshRevalidated, RefreshFailed, RefreshSkipped}
-	purgeKinds     = []string{"urls", "tags", "prefixes", "hosts", "routes", "all", "groups"}
+	purgeKinds     = []string{"urls", "tags", "prefixes", "hosts", "routes", "all", "groups", "patterns", "widened_patterns"}
 	breakerStates  = []string{BreakerClosed, BreakerOpen, BreakerHalfOpen}
 	warmResults    = []string{"ok", "error"}
 )
@@ -341,7 +341,8 @@ func (m *Metrics) Refresh(kind, result string) {
 }
 
 // Purge adds n purged items of kind: urls, tags, prefixes, hosts, routes,
-// all or groups.
+// all, groups or patterns; widened_patterns counts the pattern purges
+// widened at the bound of active patterns.
 func (m *Metrics) Purge(kind string, n int) {
 	if m == nil {
 		return
