@@ -383,6 +383,10 @@ type Route struct {
 	// Response shapes the origin's responses before they are stored and
 	// delivered.
 	Response ResponseOptions `yaml:"response"`
+	// Invalidate names what a successful (2xx or 3xx) unsafe request on
+	// the route purges besides its own URL (RFC 9111 §4.4): the related
+	// list pages, tags, prefixes and patterns (invalidate.go).
+	Invalidate []InvalidateRule `yaml:"invalidate"`
 }
 
 // Match selects requests. Empty fields match anything.

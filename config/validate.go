@@ -441,6 +441,7 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 		})
 	}
 	rt.validateShaping(ch, path)
+	rt.validateInvalidate(ch, path)
 	ch.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
 	ch.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
 	for i, name := range rt.Request.AllowFields {
@@ -479,8 +480,8 @@ func checkPath(path string) string {
 		return ""
 	case path[0] != '/':
 		return fmt.Sprintf("must start with \"/\", got %q", path)
-	case glob.IsPattern(path):
-		if _, err := glob.Regexp(path); err != nil {
+	case glob.IsPattern(path) || glob.HasCapture(path):
+		if _, err := glob.RouteRegexp(path); err != nil {
 			return fmt.Sprintf("invalid pattern %q: %v", path, err)
 		}
 	}

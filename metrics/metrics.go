@@ -105,6 +105,7 @@ type Metrics struct {
 	collapsed      *prometheus.CounterVec
 	refreshes      *prometheus.CounterVec
 	purges         *prometheus.CounterVec
+	ruleInvalid    *prometheus.CounterVec
 	breaker        *prometheus.GaugeVec
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
@@ -184,6 +185,10 @@ func New(version string) *Metrics {
 			Name: "cachegate_purges_total",
 			Help: "Purged items (URLs, tags, prefixes, hosts, routes, groups; 1 for all) by kind.",
 		}, []string{"kind"}),
+		ruleInvalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachegate_rule_invalidations_total",
+			Help: "Purges made by routes' invalidation rules after successful unsafe requests, by route and result (purged, failed: not acknowledged by every instance, refused: a value could not be rendered).",
+		}, []string{"route", "result"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cachegate_store_circuit_state",
 			Help: "Shared store circuit breaker: 1 on the current state (closed, open, half-open), 0 on the others.",
@@ -255,7 +260,7 @@ func New(version string) *Metrics {
 		buildInfo,
 		m.requests, m.originRequests, m.originDuration,
 		m.storeOps, m.storeErrors, m.storeDuration,
-		m.collapsed, m.refreshes, m.purges, m.breaker,
+		m.collapsed, m.refreshes, m.purges, m.ruleInvalid, m.breaker,
 		m.reloads, m.lastReload, m.certExpiry, m.warm, m.stored,
 	)
 	m.registerClientErrors()
@@ -348,6 +353,15 @@ func (m *Metrics) Purge(kind string, n int) {
 		return
 	}
 	m.purges.WithLabelValues(kind).Add(float64(n))
+}
+
+// RuleInvalidation counts one purge of a route's invalidation rules with
+// result purged, failed or refused.
+func (m *Metrics) RuleInvalidation(route, result string) {
+	if m == nil {
+		return
+	}
+	m.ruleInvalid.WithLabelValues(route, result).Inc()
 }
 
 // StoredFunc makes cachegate_stored_objects and cachegate_stored_bytes

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cachegate/cachegate/config"
 	"github.com/cachegate/cachegate/internal/glob"
 )
 
@@ -43,6 +44,32 @@ func TestQuotedGlobMatchesOnlyItsLiteralValue(t *testing.T) {
 		}
 		if p.Matches("h.example/users/42/a") || p.Matches("h.example/users/xyz/a") {
 			t.Errorf("quoted %q matches other users: a value widened the pattern", v)
+		}
+	}
+}
+
+func TestRouteCapturesMatchOneSegmentAndLeaveOtherPathsAsTheyWere(t *testing.T) {
+	for _, tc := range []struct {
+		path    string
+		matches []string
+		not     []string
+	}{
+		{"/posts/{id}", []string{"/posts/42", "/posts/a%2Fb"}, []string{"/posts/", "/posts/42/x", "/posts"}},
+		{"/users/{user}/**", []string{"/users/42/a", "/users/42/b/c"}, []string{"/users/42", "/users//a"}},
+		// A "{" that names no capture is a literal, and a plain path stays a prefix.
+		{"/a{b", []string{"/a{b", "/a{b/c"}, []string{"/a"}},
+		{"/x/{}/", []string{"/x/{}/y"}, []string{"/x/y/"}},
+	} {
+		rt := &Route{Route: config.Route{Name: "r", Match: config.Match{Path: tc.path}}}
+		for _, p := range tc.matches {
+			if _, ok := rt.matchesTarget("h.example", p, "GET"); !ok {
+				t.Errorf("route %q does not match %q", tc.path, p)
+			}
+		}
+		for _, p := range tc.not {
+			if _, ok := rt.matchesTarget("h.example", p, "GET"); ok {
+				t.Errorf("route %q matches %q", tc.path, p)
+			}
 		}
 	}
 }
