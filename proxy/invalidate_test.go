@@ -2,10 +2,18 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cachegate/cachegate/config"
+	"github.com/cachegate/cachegate/internal/testutil"
+	"github.com/cachegate/cachegate/policy"
+	"github.com/cachegate/cachegate/store"
 )
 
 // blogRules is a blog whose post writes invalidate the author's list, the
@@ -109,6 +117,100 @@ func TestACapturedValueCannotWidenARulesPattern(t *testing.T) {
 	for p, want := range map[string]bool{"/users/42/a": false, "/users/42/b/c": false, "/users/421/a": true} {
 		if got := c.cached(t, p); got != want {
 			t.Errorf("after POST /users/42/x: %s cached = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// exampleCache is a Proxy serving config.example.yaml before o.
+func exampleCache(t *testing.T, o *origin) *cache {
+	t.Helper()
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(string(data), `origin: "http://127.0.0.1:9000"`, fmt.Sprintf("origin: %q", o.URL), 1)
+	cfg, err := config.Parse("config.example.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := policy.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(rules, Options{Store: store.NewMemory(64 << 20), Logger: testutil.DiscardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(func() { srv.Close(); p.Close() })
+	tr := &http.Transport{DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &cache{Server: srv, p: p, transport: tr}
+}
+
+// onHost sends method path to c for host.
+func (c *cache) onHost(t *testing.T, method, host, path string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, c.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := c.transport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestTheExampleBlogPurgesThePostItsAuthorListCategoryAndHomeAfterAWrite(t *testing.T) {
+	var status atomic.Int64
+	status.Store(http.StatusOK)
+	// The category page lists post 42 and carries its tag.
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.WriteHeader(int(status.Load()))
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/categories/") {
+			w.Header().Set("Surrogate-Key", "post-42 post-7")
+		}
+		fmt.Fprint(w, r.URL.Path)
+	})
+	c := exampleCache(t, o)
+	const host = "news.example.net"
+	state := func(path string) string {
+		resp := c.onHost(t, http.MethodGet, host, path)
+		return resp.Header.Get("Cache-Status")
+	}
+	pages := map[string]string{
+		"/posts/42": "purged", "/authors/ann": "purged", "/": "purged", "/categories/go": "purged",
+		"/authors/ann/page/2": "stale", "/posts/7": "kept", "/authors/bob": "kept",
+	}
+	for p := range pages {
+		state(p)
+		if s := state(p); !strings.Contains(s, "hit") {
+			t.Fatalf("%s is not stored by the example's blog-pages route: Cache-Status %q", p, s)
+		}
+	}
+	if resp := c.onHost(t, http.MethodPut, host, "/authors/ann/posts/42"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT: %d", resp.StatusCode)
+	}
+	for p, want := range pages {
+		s := state(p)
+		var ok bool
+		switch want {
+		case "purged":
+			ok = !strings.Contains(s, "hit")
+		case "stale":
+			ok = strings.Contains(s, "soft-purged")
+		case "kept":
+			ok = strings.Contains(s, "hit") && !strings.Contains(s, "purged")
+		}
+		if !ok {
+			t.Errorf("after PUT /authors/ann/posts/42: %s has Cache-Status %q, want it %s", p, s, want)
 		}
 	}
 }
