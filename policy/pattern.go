@@ -129,17 +129,30 @@ func CompilePattern(value string) (*PathPattern, error) {
 // Matches reports whether the pattern covers the entry whose Key.URL is
 // keyURL: its host and path, the query aside.
 func (p *PathPattern) Matches(keyURL string) bool {
+	return p.MatchesTarget(SplitKeyURL(keyURL))
+}
+
+// SplitKeyURL splits a Key.URL into its host and path without the query
+// (hostPath) and its path alone, the strings patterns match: a check of
+// many patterns splits once.
+func SplitKeyURL(keyURL string) (hostPath, path string) {
 	if q := strings.IndexByte(keyURL, '?'); q >= 0 {
 		keyURL = keyURL[:q]
 	}
-	if p.anyHost {
-		slash := strings.IndexByte(keyURL, '/')
-		if slash < 0 {
-			return false
-		}
-		keyURL = keyURL[slash:]
+	slash := strings.IndexByte(keyURL, '/')
+	if slash < 0 {
+		return keyURL, ""
 	}
-	return strings.HasPrefix(keyURL, p.prefix) && p.re.MatchString(keyURL)
+	return keyURL, keyURL[slash:]
+}
+
+// MatchesTarget is Matches of a Key.URL split by SplitKeyURL.
+func (p *PathPattern) MatchesTarget(hostPath, path string) bool {
+	s := hostPath
+	if p.anyHost {
+		s = path
+	}
+	return strings.HasPrefix(s, p.prefix) && p.re.MatchString(s)
 }
 
 // PatternHost is the host a pattern scope value is limited to, or "" for

@@ -98,10 +98,11 @@ func (m *marks) checkPatterns(keyURL string, seq uint64, v Validity) Validity {
 	if m.uncompiled > seq {
 		return Purged
 	}
+	hostPath, path := policy.SplitKeyURL(keyURL)
 	for i := range m.patterns {
 		p := &m.patterns[i]
 		pv := p.validity(seq)
-		if pv <= v || !p.match.Matches(keyURL) {
+		if pv <= v || !p.match.MatchesTarget(hostPath, path) {
 			continue
 		}
 		if v = pv; v == Purged {
