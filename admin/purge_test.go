@@ -165,3 +165,41 @@ func TestPurgeAPIRefusesBadRequests(t *testing.T) {
 		})
 	}
 }
+
+func TestAPatternPurgeOverTheBoundIsWidenedVisibly(t *testing.T) {
+	cfg := testConfig(t)
+	l := purge.NewLocal()
+	l.SetPatternLimit(1)
+	counted := map[string]int{}
+	logs := &testutil.Buffer{}
+	api := &Purges{Purger: l, Config: func() *policy.Rules { return cfg }, Log: slog.New(slog.NewTextHandler(logs, nil)),
+		OnPurge: func(kind string, n int) { counted[kind] += n }}
+	ctx := context.Background()
+	seq := l.FillSeq(ctx)
+	send := func(body string) string {
+		req := httptest.NewRequest(http.MethodPost, "/purge", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer secret")
+		w := httptest.NewRecorder()
+		api.ServePurge(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("POST /purge %s: %d %s", body, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	if answer := send(`{"patterns":["/users/1/*"]}`); strings.Contains(answer, "widened") {
+		t.Fatalf("the first pattern, within the bound, was widened: %s", answer)
+	}
+	answer := send(`{"patterns":["https://a.example/users/2/*"]}`)
+	if !strings.Contains(answer, `"widened":["a.example/users/2/*"]`) {
+		t.Errorf("the answer does not name the widened pattern: %s", answer)
+	}
+	if counted["widened_patterns"] != 1 {
+		t.Errorf("widened_patterns counted %d, want 1", counted["widened_patterns"])
+	}
+	if !strings.Contains(logs.String(), "cache.max_pattern_purges") {
+		t.Errorf("the log does not name the option to raise: %s", logs.String())
+	}
+	if v := l.Check(ctx, entryFor(t, cfg, "http://a.example/anything", seq)); v != purge.Purged {
+		t.Errorf("an entry of the widened pattern's host is %v, want purged", v)
+	}
+}

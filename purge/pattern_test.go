@@ -149,3 +149,30 @@ func TestAPatternThisVersionCannotReadPurgesEverythingOlder(t *testing.T) {
 		t.Fatalf("validity = %v, want purged (an unreadable pattern is taken as everything)", v)
 	}
 }
+
+func TestRedisPatternPurgeOverTheBoundPurgesTheHostOnEveryInstance(t *testing.T) {
+	ctx := context.Background()
+	prefix := testutil.UniquePrefix(t)
+	a, b := newTestRedis(t, prefix), newTestRedis(t, prefix)
+	waitHealthy(t, a, b)
+	a.SetPatternLimit(1)
+	seq := a.FillSeq(ctx)
+	if res, err := a.Purge(ctx, []Scope{patternScope(t, "/p/1/*")}, false); err != nil || len(res.Widened) > 0 {
+		t.Fatalf("first pattern: %v %v", res, err)
+	}
+	res, err := a.Purge(ctx, []Scope{patternScope(t, "one.example/p/2/*")}, false)
+	if err != nil || len(res.Widened) != 1 {
+		t.Fatalf("pattern over the bound: widened %v, err %v; want it named", res.Widened, err)
+	}
+	for name, p := range map[string]*Redis{"purging": a, "other": b} {
+		if v := p.Check(ctx, entryAt("one.example/elsewhere", seq)); v != Purged {
+			t.Errorf("%s instance: an entry of the widened pattern's host is %v, want purged", name, v)
+		}
+		if v := p.Check(ctx, entryAt("two.example/p/2/x", seq)); v != Valid {
+			t.Errorf("%s instance: another host's entry is %v, want valid", name, v)
+		}
+		if n := p.marks.activePatterns(); n != 1 {
+			t.Errorf("%s instance: %d active patterns, want 1 (the bound)", name, n)
+		}
+	}
+}
