@@ -15,8 +15,10 @@ import (
 // patterns and tags are purged, in every instance, before the answer
 // reaches the client. Each is a template: "{name}" is replaced by the
 // path segment the route's match.path captures as {name}
-// ("/posts/{id}"), "{host}" by the request's host. Values are inserted
-// literally: a captured segment cannot add a segment, a query or a glob
+// ("/posts/{id}"), "{host}" by the request's host, "{path}" by its path,
+// "{query.NAME}" by the value of its query parameter NAME (a template
+// whose parameter is missing or empty is not purged). Values are inserted
+// literally: a request cannot add a segment, a query or a glob
 // metacharacter to what is purged.
 type InvalidateRule struct {
 	// Methods are the unsafe methods the rule applies to; none is every
@@ -42,8 +44,13 @@ type InvalidateRule struct {
 // methods whose success invalidates (RFC 9111 §4.4).
 var UnsafeMethods = []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// HostVar is the template variable of the request's host.
-const HostVar = "host"
+// The template variables that every route has: the request's host and
+// path, and its query parameters (QueryVar + name).
+const (
+	HostVar  = "host"
+	PathVar  = "path"
+	QueryVar = "query."
+)
 
 // TemplatePart is a literal or, when Var is set, a variable of a rule
 // template.
@@ -71,8 +78,9 @@ func ParseRuleTemplate(text string) ([]TemplatePart, error) {
 			return nil, fmt.Errorf("a %q without its %q", "{", "}")
 		}
 		name := text[open+1 : open+end]
-		if !isVarName(name) {
-			return nil, fmt.Errorf("{%s} is not a variable name (letters, digits and _)", name)
+		param, isQuery := strings.CutPrefix(name, QueryVar)
+		if isQuery && (param == "" || strings.ContainsAny(param, "&=#%+ ")) || !isQuery && !isVarName(name) {
+			return nil, fmt.Errorf("{%s} is not a variable (a capture's name, host, path or query.NAME)", name)
 		}
 		if open > 0 {
 			parts = append(parts, TemplatePart{Literal: text[:open]})
@@ -148,9 +156,13 @@ func (rt *Route) validateInvalidate(ch *checker, path string) {
 						return "invalid template " + strconv.Quote(text) + ": " + err.Error()
 					}
 					for _, p := range parts {
-						if p.Var != "" && p.Var != HostVar && !slices.Contains(captured, p.Var) {
-							return fmt.Sprintf("{%s} is not captured by %s.match.path %q (captures: %s)",
-								p.Var, path, rt.Match.Path, strings.Join(append(slices.Clone(captured), HostVar), ", "))
+						if p.Var != "" && p.Var != HostVar && p.Var != PathVar && !strings.HasPrefix(p.Var, QueryVar) && !slices.Contains(captured, p.Var) {
+							has := "it captures nothing"
+							if len(captured) > 0 {
+								has = "it captures " + strings.Join(captured, ", ")
+							}
+							return fmt.Sprintf("{%s} is not captured by %s.match.path %q (%s; every route has host, path and query.NAME)",
+								p.Var, path, rt.Match.Path, has)
 						}
 					}
 					return kind(sample(parts))
@@ -176,10 +188,14 @@ func isUnsafe(m string) bool { return slices.Contains(UnsafeMethods, m) }
 func sample(parts []TemplatePart) string {
 	var b strings.Builder
 	for _, p := range parts {
-		if p.Var != "" {
+		switch p.Var {
+		case "":
+			b.WriteString(p.Literal)
+		case PathVar:
+			b.WriteString("/x")
+		default:
 			b.WriteString("x")
 		}
-		b.WriteString(p.Literal)
 	}
 	return b.String()
 }

@@ -5,9 +5,9 @@ import "testing"
 func TestValidateRefusesInvalidationRulesThatCannotWorkWithFileAndLine(t *testing.T) {
 	for _, tc := range []struct{ config, want string }{
 		{"routes:\n  - name: post\n    match: {path: \"/posts/{id}\"}\n    invalidate:\n      - urls: [\"/authors/{author}\"]\n",
-			`cfg.yaml:6: routes[0].invalidate[0].urls[0]: {author} is not captured by routes[0].match.path "/posts/{id}" (captures: id, host)`},
+			`cfg.yaml:6: routes[0].invalidate[0].urls[0]: {author} is not captured by routes[0].match.path "/posts/{id}" (it captures id; every route has host, path and query.NAME)`},
 		{"routes:\n  - name: post\n    match: {path: /posts/}\n    invalidate:\n      - tags: [\"post-{id}\"]\n",
-			`cfg.yaml:6: routes[0].invalidate[0].tags[0]: {id} is not captured by routes[0].match.path "/posts/" (captures: host)`},
+			`cfg.yaml:6: routes[0].invalidate[0].tags[0]: {id} is not captured by routes[0].match.path "/posts/" (it captures nothing; every route has host, path and query.NAME)`},
 		{"routes:\n  - name: user\n    match: {path: \"/users/{user}/**\"}\n    invalidate:\n      - patterns: [\"/users/{user}/[a-\"]\n",
 			`cfg.yaml:6: routes[0].invalidate[0].patterns[0]: invalid pattern "/users/x/[a-": "[" without its "]"`},
 		{"routes:\n  - name: list\n    match: {path: /posts/, methods: [GET, HEAD]}\n    invalidate:\n      - urls: [\"/\"]\n",
@@ -20,6 +20,8 @@ func TestValidateRefusesInvalidationRulesThatCannotWorkWithFileAndLine(t *testin
 			`cfg.yaml:6: routes[0].invalidate[0]: rule purges nothing`},
 		{"routes:\n  - name: post\n    match: {path: \"/posts/{id}\"}\n    invalidate:\n      - urls: [\"posts/{id}\"]\n",
 			`cfg.yaml:6: routes[0].invalidate[0].urls[0]: must be a path starting with "/" or an absolute http or https URL, got "posts/x"`},
+		{"routes:\n  - name: post\n    match: {path: /posts/}\n    invalidate:\n      - tags: [\"q-{query.}\"]\n",
+			`cfg.yaml:6: routes[0].invalidate[0].tags[0]: invalid template "q-{query.}": {query.} is not a variable`},
 		{"routes:\n  - name: post\n    match: {path: \"/posts/{id}\"}\n    invalidate:\n      - urls: [\"/posts/{id\"]\n",
 			`cfg.yaml:6: routes[0].invalidate[0].urls[0]: invalid template "/posts/{id": a "{" without its "}"`},
 		{"routes:\n  - name: post\n    match: {path: \"/posts/{id}.html\"}\n",
@@ -41,7 +43,8 @@ routes:
       - urls: ["/", "/authors/{author}", "https://{host}/posts/{id}"]
         prefixes: ["/feeds/{author}/"]
         patterns: ["/users/{author}/**", "{host}/a/*/{id}"]
-        tags: ["post-{id}"]
+        tags: ["post-{id}", "q-{query.q}"]
+      - urls: ["{path}/comments"]
       - methods: [DELETE]
         soft: true
         tags: [categories]

@@ -64,7 +64,9 @@ func (rt *Route) HasInvalidations() bool { return len(rt.rules) > 0 }
 // (percent-encoding normalized, see NewTarget): a segment cannot contain
 // "/", "?" or "#", so it cannot add a segment or a query to a URL or a
 // prefix, and it is quoted in patterns (glob.Quote), so that "*" in a
-// request's path matches only itself. Tags get the segment decoded.
+// request's path matches only itself. {path} is the target's path;
+// {query.NAME} the first value of the parameter, escaped as one segment
+// in URLs, prefixes and patterns. Tags get values decoded.
 func (c *Rules) Invalidations(rt *Route, r *http.Request, t Target) (invs []Invalidation, errs []error) {
 	if len(rt.rules) == 0 {
 		return nil, nil
@@ -78,8 +80,19 @@ func (c *Rules) Invalidations(rt *Route, r *http.Request, t Target) (invs []Inva
 			continue
 		}
 		inv := Invalidation{Soft: rl.soft}
+		rendered := func(field string, parts []config.TemplatePart, value func(templateVar) string) (string, bool) {
+			s, err := render(parts, vars, value)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			}
+			return s, err == nil
+		}
 		for _, parts := range rl.urls {
-			u := t.absolute(render(parts, vars, literalValue))
+			s, ok := rendered("urls", parts, urlValue)
+			if !ok {
+				continue
+			}
+			u := t.absolute(s)
 			key, _, err := c.KeyForURL(u)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("urls: %q: %w", u, err))
@@ -88,7 +101,11 @@ func (c *Rules) Invalidations(rt *Route, r *http.Request, t Target) (invs []Inva
 			inv.URLs = append(inv.URLs, key.URL())
 		}
 		for _, parts := range rl.prefixes {
-			p := t.absolute(render(parts, vars, literalValue))
+			s, ok := rendered("prefixes", parts, urlValue)
+			if !ok {
+				continue
+			}
+			p := t.absolute(s)
 			values, err := PrefixScopes(p)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("prefixes: %q: %w", p, err))
@@ -97,7 +114,10 @@ func (c *Rules) Invalidations(rt *Route, r *http.Request, t Target) (invs []Inva
 			inv.Prefixes = append(inv.Prefixes, values...)
 		}
 		for _, parts := range rl.patterns {
-			p := render(parts, vars, globValue)
+			p, ok := rendered("patterns", parts, globValue)
+			if !ok {
+				continue
+			}
 			if strings.HasPrefix(p, "/") {
 				p = t.Host + p
 			}
@@ -109,7 +129,10 @@ func (c *Rules) Invalidations(rt *Route, r *http.Request, t Target) (invs []Inva
 			inv.Patterns = append(inv.Patterns, v)
 		}
 		for _, parts := range rl.tags {
-			tag := render(parts, vars, decodedValue)
+			tag, ok := rendered("tags", parts, tagValue)
+			if !ok {
+				continue
+			}
 			if tag == "" || strings.ContainsFunc(tag, func(c rune) bool { return c <= ' ' || c == 0x7f || c == ',' }) {
 				errs = append(errs, fmt.Errorf("tags: %q: a tag has no spaces, commas or control characters", tag))
 				continue
@@ -134,11 +157,12 @@ func (rl *rule) appliesTo(method string) bool {
 	return true
 }
 
-// templateVar is one variable's value: host or a path segment as the key
-// keeps it (captured).
+// templateVar is one variable's value and what it is: the host, a path
+// (a captured segment or the whole path, as the key keeps it, escaped) or
+// a query parameter's value (decoded).
 type templateVar struct {
-	value    string
-	captured bool
+	value string
+	kind  byte // 'h' host, 'p' path or segment, 'q' query value
 }
 
 // templateVars returns the variables of r's templates: {host} and the
@@ -151,7 +175,14 @@ func (rt *Route) templateVars(r *http.Request, t Target) (map[string]templateVar
 	if !validHost(t.Host) {
 		return nil, fmt.Errorf("the request's host %q is not a host name", t.Host)
 	}
-	vars := map[string]templateVar{config.HostVar: {value: t.Host}}
+	vars := map[string]templateVar{config.HostVar: {value: t.Host, kind: 'h'}, config.PathVar: {value: t.Path, kind: 'p'}}
+	if r.URL != nil {
+		for name, values := range r.URL.Query() {
+			if len(values) > 0 {
+				vars[config.QueryVar+name] = templateVar{value: values[0], kind: 'q'}
+			}
+		}
+	}
 	re := rt.match.glob
 	if re == nil {
 		return vars, nil
@@ -170,7 +201,7 @@ func (rt *Route) templateVars(r *http.Request, t Target) (map[string]templateVar
 		if k >= len(segments) || segments[k] == "" {
 			return nil, fmt.Errorf("capture {%s}: no segment %d in %q", name, k, t.Path)
 		}
-		vars[name] = templateVar{value: segments[k], captured: true}
+		vars[name] = templateVar{value: segments[k], kind: 'p'}
 	}
 	return vars, nil
 }
@@ -193,36 +224,48 @@ func validHost(h string) bool {
 	return true
 }
 
-// render writes a template with its variables, each through value.
-func render(parts []config.TemplatePart, vars map[string]templateVar, value func(templateVar) string) string {
+// render writes a template with its variables, each through value. A
+// variable without a value (a query parameter missing or empty) fails
+// it: left empty it could widen a prefix ("/users/{query.u}").
+func render(parts []config.TemplatePart, vars map[string]templateVar, value func(templateVar) string) (string, error) {
 	var b strings.Builder
 	for _, p := range parts {
 		if p.Var == "" {
 			b.WriteString(p.Literal)
 			continue
 		}
-		b.WriteString(value(vars[p.Var]))
+		v, ok := vars[p.Var]
+		if !ok || v.value == "" {
+			return "", fmt.Errorf("{%s} has no value in this request", p.Var)
+		}
+		b.WriteString(value(v))
 	}
-	return b.String()
+	return b.String(), nil
 }
 
-// literalValue inserts a value as it is: in a URL or a prefix, a captured
-// segment is already escaped as keys are.
-func literalValue(v templateVar) string { return v.value }
-
-// globValue inserts a captured segment into a pattern so that it matches
-// only itself.
-func globValue(v templateVar) string {
-	if v.captured {
-		return glob.Quote(v.value)
+// urlValue inserts a value into a URL or a prefix: a path is already
+// escaped as keys keep it (a segment holds no "/", "?" or "#"); a query
+// value is escaped as one segment.
+func urlValue(v templateVar) string {
+	if v.kind == 'q' {
+		return url.PathEscape(v.value)
 	}
 	return v.value
 }
 
-// decodedValue inserts a captured segment decoded (a tag is text, not a
-// path).
-func decodedValue(v templateVar) string {
-	if !v.captured {
+// globValue inserts a value into a pattern so that it matches only
+// itself (the host is never a glob: PatternScope refuses it).
+func globValue(v templateVar) string {
+	if v.kind == 'h' {
+		return v.value
+	}
+	return glob.Quote(urlValue(v))
+}
+
+// tagValue inserts a value into a tag, which is text, not a path: a path
+// is decoded.
+func tagValue(v templateVar) string {
+	if v.kind != 'p' {
 		return v.value
 	}
 	if d, err := url.PathUnescape(v.value); err == nil {
