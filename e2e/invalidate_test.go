@@ -71,6 +71,15 @@ func TestAPutThroughCachegatePurgesTheRelatedListPageOnEveryInstance(t *testing.
 			t.Fatalf("round %d: another author's list was purged by the PUT", round)
 		}
 	}
+	// Counted where it ran, and logged with its source.
+	for round, in := range ins {
+		if _, metrics := in.admin(http.MethodGet, "/metrics"); !strings.Contains(metrics, `cachegate_rule_invalidations_total{result="purged",route="post-write"} 1`) {
+			t.Errorf("instance %d does not count the rule's purge", round)
+		}
+		if !strings.Contains(in.log.String(), "source=rule:post-write") {
+			t.Errorf("instance %d does not log the rule's purge with its source", round)
+		}
+	}
 }
 
 func TestAFailedPutPurgesNothing(t *testing.T) {
