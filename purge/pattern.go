@@ -122,19 +122,21 @@ func (m *marks) activePatterns() int {
 // widenPatterns returns scopes with the pattern scopes that would take the active
 // patterns (active of them now) over limit replaced by wider scopes that
 // cover them: the pattern's host when it names one, else everything. It
-// returns the patterns widened. A pattern already active is not counted
-// again (its mark is only moved). Never dropping a pattern keeps the
+// returns the patterns widened. A pattern already active, or named twice,
+// is not counted again (its mark is only moved). Never dropping a pattern keeps the
 // rule that a purge is never missed; the caller makes the widening
 // visible (log, metric, the purge's answer).
 func widenPatterns(scopes []Scope, active, limit int, isActive func(string) bool) (out []Scope, widened []string) {
 	out = scopes[:0:0]
+	added := map[string]bool{}
 	for _, s := range scopes {
-		if s.Kind != Pattern || isActive(s.Value) {
+		if s.Kind != Pattern || isActive(s.Value) || added[s.Value] {
 			out = append(out, s)
 			continue
 		}
 		if active < limit {
 			active++
+			added[s.Value] = true
 			out = append(out, s)
 			continue
 		}

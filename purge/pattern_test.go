@@ -87,6 +87,12 @@ func TestPatternPurgesOverTheBoundAreWidenedNeverDropped(t *testing.T) {
 	if res, _ := l.Purge(ctx, []Scope{patternScope(t, "/p/0/*")}, false); len(res.Widened) > 0 {
 		t.Fatalf("an active pattern purged again was widened: %v", res.Widened)
 	}
+	l2 := NewLocal()
+	l2.SetPatternLimit(1)
+	twice := patternScope(t, "/twice/*")
+	if res, _ := l2.Purge(ctx, []Scope{twice, twice}, false); len(res.Widened) > 0 {
+		t.Fatalf("a pattern named twice in one purge counted twice: widened %v", res.Widened)
+	}
 	res, _ := l.Purge(ctx, []Scope{patternScope(t, "one.example/p/9/*")}, false)
 	if len(res.Widened) != 1 {
 		t.Fatalf("the pattern over the bound: widened %v, want it named", res.Widened)
