@@ -396,7 +396,9 @@ type Match struct {
 	// without port.
 	Host string `yaml:"host"`
 	// Path is a prefix ("/static/") unless it contains *, ? or [, then a
-	// glob where * does not cross "/" and ** does ("/img/**.png").
+	// glob where * does not cross "/" and ** does ("/img/**.png"). A
+	// whole segment "{name}" also makes it a glob: it matches one segment
+	// and captures it for Invalidate templates ("/posts/{id}").
 	Path string `yaml:"path"`
 	// Methods are the request methods matched. None matches any.
 	Methods []string `yaml:"methods"`
