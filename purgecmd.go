@@ -29,6 +29,7 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	fs.Var((*list)(&req.Prefixes), "prefix", "purge this path or URL `prefix` (repeatable)")
 	fs.Var((*list)(&req.Hosts), "host", "purge this `host` (repeatable)")
 	fs.Var((*list)(&req.Routes), "route", "purge this `route` (repeatable)")
+	fs.Var((*list)(&req.Patterns), "pattern", "purge the paths this `glob` matches, on every host (\"/users/42/**\") or one (\"example.com/users/*/posts\") (repeatable)")
 	fs.BoolVar(&req.All, "all", false, "purge everything")
 	fs.BoolVar(&req.Soft, "soft", false, "mark stale (served while refreshing) instead of invalid")
 	client := adminFlags(fs)

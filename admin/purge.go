@@ -31,6 +31,11 @@ type PurgeRequest struct {
 	Hosts []string `json:"hosts"`
 	// Routes are route names of the config.
 	Routes []string `json:"routes"`
+	// Patterns are path globs ("/users/42/**": * within a segment, **
+	// across segments, ? and [...] one character, as in route matches)
+	// on every host, or on one host ("example.com/users/*/posts",
+	// "https://example.com/users/*/posts"); see policy.PatternScope.
+	Patterns []string `json:"patterns"`
 	// All purges everything.
 	All bool `json:"all"`
 	// Soft makes entries stale instead of invalid: they are served while
@@ -203,8 +208,23 @@ func (p *Purges) purge(w http.ResponseWriter, r *http.Request, scopes []purge.Sc
 			p.OnPurge(kind, max(len(values), 1)) // "all" has no values
 		}
 	}
+	p.reportWidened(res.Widened)
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(PurgeResponse{Result: res, Soft: soft, Purged: purged})
+}
+
+// reportWidened makes visible the pattern purges the purger widened to
+// their host or to everything because the active patterns were at their
+// bound (cache.max_pattern_purges): a log line and a metric.
+func (p *Purges) reportWidened(widened []string) {
+	if len(widened) == 0 {
+		return
+	}
+	p.Log.Warn("purge: too many active pattern purges: purged the patterns' hosts, or everything, instead",
+		"patterns", widened, "option", "cache.max_pattern_purges")
+	if p.OnPurge != nil {
+		p.OnPurge("widened_patterns", len(widened))
+	}
 }
 
 // scopesOf turns a purge request into scopes, normalizing URLs, prefixes
@@ -262,8 +282,15 @@ func scopesOf(cfg *policy.Rules, req PurgeRequest) (scopes []purge.Scope, purged
 		}
 		add("tags", purge.Scope{Kind: purge.Tag, Value: t})
 	}
+	for _, pattern := range req.Patterns {
+		v, err := policy.PatternScope(pattern)
+		if err != nil {
+			return nil, nil, fmt.Errorf("patterns: %q: %v", pattern, err)
+		}
+		add("patterns", purge.Scope{Kind: purge.Pattern, Value: v})
+	}
 	if len(scopes) == 0 {
-		return nil, nil, errors.New(`nothing to purge: give urls, tags, prefixes, hosts, routes or "all": true`)
+		return nil, nil, errors.New(`nothing to purge: give urls, tags, prefixes, hosts, routes, patterns or "all": true`)
 	}
 	return scopes, purged, nil
 }

@@ -85,6 +85,14 @@ func TestPurgeScopesTouchOnlyTheirEntries(t *testing.T) {
 			purged:  []string{"http://a.example/1"},
 			spared:  []string{"http://a.example/2", "http://a.example/3"},
 			tagsFor: map[string][]string{"http://a.example/1": {"x", "a"}, "http://a.example/2": {"ab"}, "http://a.example/3": {"a-b", "A"}}},
+		{name: "pattern on every host: * within a segment, ** across segments",
+			req:    PurgeRequest{Patterns: []string{"/users/42/**"}},
+			purged: []string{"http://a.example/users/42/a", "http://b.example/users/42/b/c?x=1"},
+			spared: []string{"http://a.example/users/421/a", "http://a.example/users/4/a"}},
+		{name: "pattern on one host",
+			req:    PurgeRequest{Patterns: []string{"https://A.example/api/users/*/posts"}},
+			purged: []string{"http://a.example/api/users/7/posts"},
+			spared: []string{"http://b.example/api/users/7/posts", "http://a.example/api/users/7/posts/1"}},
 		{name: "all",
 			req:    PurgeRequest{All: true},
 			purged: []string{"http://a.example/1", "http://b.example/blog/2"}},
@@ -139,6 +147,9 @@ func TestPurgeAPIRefusesBadRequests(t *testing.T) {
 		{"host with port", "secret", `{"hosts":["a.example:80"]}`, 400, "without port"},
 		{"unknown route", "secret", `{"routes":["shop"]}`, 400, "not a route"},
 		{"tag with a space", "secret", `{"tags":["a b"]}`, 400, "no spaces"},
+		{"pattern not a glob", "secret", `{"patterns":["/a/[b"]}`, 400, `patterns: "/a/[b": not a valid glob`},
+		{"pattern without path", "secret", `{"patterns":["users"]}`, 400, "need a path glob"},
+		{"pattern with a fragment", "secret", `{"patterns":["/a/*#x"]}`, 400, "without fragment"},
 		{"good", "secret", `{"tags":["a"],"soft":true}`, 200, `"seq":1`},
 	}
 	for _, r := range rows {
@@ -172,5 +183,43 @@ func TestAPurgeOfEverythingAnswersAllTrueNotAnEmptyList(t *testing.T) {
 	}
 	if _, all := answer.Purged["all"]; !all || len(answer.Purged["tags"]) != 1 {
 		t.Errorf("decoded purged = %v, want all and the tag", answer.Purged)
+	}
+}
+
+func TestAPatternPurgeOverTheBoundIsWidenedVisibly(t *testing.T) {
+	cfg := testConfig(t)
+	l := purge.NewLocal()
+	l.SetPatternLimit(1)
+	counted := map[string]int{}
+	logs := &testutil.Buffer{}
+	api := &Purges{Purger: l, Config: func() *policy.Rules { return cfg }, Log: slog.New(slog.NewTextHandler(logs, nil)),
+		OnPurge: func(kind string, n int) { counted[kind] += n }}
+	ctx := context.Background()
+	seq := l.FillSeq(ctx)
+	send := func(body string) string {
+		req := httptest.NewRequest(http.MethodPost, "/purge", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer secret")
+		w := httptest.NewRecorder()
+		api.ServePurge(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("POST /purge %s: %d %s", body, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	if answer := send(`{"patterns":["/users/1/*"]}`); strings.Contains(answer, "widened") {
+		t.Fatalf("the first pattern, within the bound, was widened: %s", answer)
+	}
+	answer := send(`{"patterns":["https://a.example/users/2/*"]}`)
+	if !strings.Contains(answer, `"widened":["a.example/users/2/*"]`) {
+		t.Errorf("the answer does not name the widened pattern: %s", answer)
+	}
+	if counted["widened_patterns"] != 1 {
+		t.Errorf("widened_patterns counted %d, want 1", counted["widened_patterns"])
+	}
+	if !strings.Contains(logs.String(), "cache.max_pattern_purges") {
+		t.Errorf("the log does not name the option to raise: %s", logs.String())
+	}
+	if v := l.Check(ctx, entryFor(t, cfg, "http://a.example/anything", seq)); v != purge.Purged {
+		t.Errorf("an entry of the widened pattern's host is %v, want purged", v)
 	}
 }

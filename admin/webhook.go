@@ -57,7 +57,12 @@ func (p *Purges) ServeWebhook(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
-	scopes, purged, err := scopesOf(cfg, PurgeRequest{Tags: tags, URLs: urls, Prefixes: prefixes, Soft: hook.Soft})
+	patterns, err := hook.RenderPatterns(payload)
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	scopes, purged, err := scopesOf(cfg, PurgeRequest{Tags: tags, URLs: urls, Prefixes: prefixes, Patterns: patterns, Soft: hook.Soft})
 	if err != nil {
 		badRequest(w, "webhook %s: %v", hook.Name, err)
 		return

@@ -28,6 +28,7 @@ webhooks:
     tolerance: 5m
     tags: ["post:{{.entry.id}}", "post:list"]
     urls: ["https://example.com/blog/{{.entry.slug}}"]
+    patterns: ["example.com/authors/{{.entry.author}}/**"]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,8 @@ func TestWebhookPurgesWhatItsTemplatesName(t *testing.T) {
 	post := entryFor(t, cfg, "https://example.com/blog/hello", l.FillSeq(ctx), "post:42")
 	list := entryFor(t, cfg, "https://example.com/", l.FillSeq(ctx), "post:list")
 	other := entryFor(t, cfg, "https://example.com/blog/other", l.FillSeq(ctx), "post:7")
-	body := `{"event":"entry.publish","entry":{"id":42,"slug":"hello"},"model":"post"}`
+	author := entryFor(t, cfg, "https://example.com/authors/ann/page/2", l.FillSeq(ctx))
+	body := `{"event":"entry.publish","entry":{"id":42,"slug":"hello","author":"ann"},"model":"post"}`
 	ts := strconv.FormatInt(api.now().Unix(), 10)
 	req := httptest.NewRequest(http.MethodPost, "/webhooks/cms", strings.NewReader(body))
 	req.SetPathValue("name", "cms")
@@ -67,6 +69,9 @@ func TestWebhookPurgesWhatItsTemplatesName(t *testing.T) {
 	if l.Check(ctx, post) != purge.Purged || l.Check(ctx, list) != purge.Purged || l.Check(ctx, other) != purge.Valid {
 		t.Errorf("after the webhook: post %v list %v other %v; want purged, purged, valid",
 			l.Check(ctx, post), l.Check(ctx, list), l.Check(ctx, other))
+	}
+	if v := l.Check(ctx, author); v != purge.Purged {
+		t.Errorf("the author's pages after the webhook's pattern: %v, want purged", v)
 	}
 }
 

@@ -194,6 +194,11 @@ type CacheConfig struct {
 	// EarlyRefreshBeta is the early_refresh_beta of routes that do not set
 	// their own. 0 to 10.
 	EarlyRefreshBeta float64 `yaml:"early_refresh_beta"`
+	// MaxPatternPurges bounds the pattern purges active at once (each
+	// costs every hit a comparison, and a glob match on entries older
+	// than it). A pattern purge beyond it purges the pattern's host, or
+	// everything for a pattern on every host, instead: never less.
+	MaxPatternPurges int `yaml:"max_pattern_purges"`
 }
 
 // TagHeaders names the response headers from which an entry's tags are read.
@@ -258,12 +263,17 @@ type Webhook struct {
 	Prefixes []string `yaml:"prefixes"`
 	// Soft marks the purged entries stale instead of deleting them.
 	Soft bool `yaml:"soft"`
+	// Patterns are templates rendered to the URL patterns to purge (path
+	// globs, optionally after a host; see the admin API's patterns).
+	Patterns []string `yaml:"patterns"`
 
 	// tagTemplates, urlTemplates and prefixTemplates are Tags, URLs and
 	// Prefixes parsed by Parse.
 	tagTemplates    []*template.Template
 	urlTemplates    []*template.Template
 	prefixTemplates []*template.Template
+	// patternTemplates are Patterns parsed by Parse.
+	patternTemplates []*template.Template
 }
 
 // Warm lists URLs fetched into the cache at start and, with an interval,
@@ -395,6 +405,10 @@ type Route struct {
 	// Response shapes the origin's responses before they are stored and
 	// delivered.
 	Response ResponseOptions `yaml:"response"`
+	// Invalidate names what a successful (2xx or 3xx) unsafe request on
+	// the route purges besides its own URL (RFC 9111 §4.4): the related
+	// list pages, tags, prefixes and patterns (invalidate.go).
+	Invalidate []InvalidateRule `yaml:"invalidate"`
 }
 
 // Match selects requests. Empty fields match anything.
@@ -404,7 +418,9 @@ type Match struct {
 	// without port.
 	Host string `yaml:"host"`
 	// Path is a prefix ("/static/") unless it contains *, ? or [, then a
-	// glob where * does not cross "/" and ** does ("/img/**.png").
+	// glob where * does not cross "/" and ** does ("/img/**.png"). A
+	// whole segment "{name}" also makes it a glob: it matches one segment
+	// and captures it for Invalidate templates ("/posts/{id}").
 	Path string `yaml:"path"`
 	// Methods are the request methods matched. None matches any.
 	Methods []string `yaml:"methods"`

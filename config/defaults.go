@@ -47,6 +47,7 @@ func Default() *Config {
 				HitForPass: Duration(10 * time.Second),
 			},
 			EarlyRefreshBeta: 1,
+			MaxPatternPurges: 1000,
 		},
 		DefaultRoute: defaultRouteOptions(),
 		OriginTimeouts: OriginTimeouts{

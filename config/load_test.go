@@ -265,6 +265,7 @@ func TestParseFillsDefaults(t *testing.T) {
 			TagHeaders:       TagHeaders{SurrogateKey: "Surrogate-Key", CacheTag: "Cache-Tag"},
 			Collapse:         CollapseConfig{Wait: Duration(10 * time.Second), HitForPass: Duration(10 * time.Second)},
 			EarlyRefreshBeta: 1,
+			MaxPatternPurges: 1000,
 		},
 		Routes: []Route{{
 			Name: "a", Match: Match{Path: "/a/"}, Mode: "respect",

@@ -228,6 +228,7 @@ func (c *CacheConfig) validate(ch *checker, path string) {
 	ch.positive(path+".collapse.wait", int64(c.Collapse.Wait))
 	ch.positive(path+".collapse.hit_for_pass", int64(c.Collapse.HitForPass))
 	ch.check(path+".early_refresh_beta", func() string { return between(c.EarlyRefreshBeta, 0, maxBeta) })
+	ch.positive(path+".max_pattern_purges", int64(c.MaxPatternPurges))
 }
 
 func (t *OriginTimeouts) validate(ch *checker, path string) {
@@ -281,14 +282,15 @@ func (w *Webhook) validate(ch *checker, path string, names map[string]string) {
 	ch.check(path+".timestamp_header", func() string { return checkFieldName(w.TimestampHeader) })
 	ch.positive(path+".tolerance", int64(w.Tolerance))
 	ch.check(path, func() string {
-		if len(w.Tags) == 0 && len(w.URLs) == 0 && len(w.Prefixes) == 0 {
-			return "webhook purges nothing (set tags, urls or prefixes)"
+		if len(w.Tags) == 0 && len(w.URLs) == 0 && len(w.Prefixes) == 0 && len(w.Patterns) == 0 {
+			return "webhook purges nothing (set tags, urls, prefixes or patterns)"
 		}
 		return ""
 	})
 	w.tagTemplates = ch.templates(path+".tags", w.Tags)
 	w.urlTemplates = ch.templates(path+".urls", w.URLs)
 	w.prefixTemplates = ch.templates(path+".prefixes", w.Prefixes)
+	w.patternTemplates = ch.templates(path+".patterns", w.Patterns)
 }
 
 // templates parses the webhook templates of option.
@@ -477,6 +479,7 @@ func (rt *Route) validate(ch *checker, path string, names map[string]string) {
 		})
 	}
 	rt.validateShaping(ch, path)
+	rt.validateInvalidate(ch, path)
 	ch.fieldNames(path+".request.drop_fields", rt.Request.DropFields)
 	ch.fieldNames(path+".request.allow_fields", rt.Request.AllowFields)
 	for i, name := range rt.Request.AllowFields {
@@ -515,8 +518,8 @@ func checkPath(path string) string {
 		return ""
 	case path[0] != '/':
 		return fmt.Sprintf("must start with \"/\", got %q", path)
-	case glob.IsPattern(path):
-		if _, err := glob.Regexp(path); err != nil {
+	case glob.IsPattern(path) || glob.HasCapture(path):
+		if _, err := glob.RouteRegexp(path); err != nil {
 			return fmt.Sprintf("invalid pattern %q: %v", path, err)
 		}
 	}

@@ -31,6 +31,17 @@ func (w *Webhook) Render(payload any) (tags, urls, prefixes []string, err error)
 	return tags, urls, prefixes, nil
 }
 
+// RenderPatterns executes the pattern templates of w against payload, as
+// Render does the others. A payload value is inserted as it is: a
+// webhook is signed by its CMS, which is trusted to name what it purges.
+func (w *Webhook) RenderPatterns(payload any) ([]string, error) {
+	patterns, err := render(w.patternTemplates, payload)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", w.Name, err)
+	}
+	return patterns, nil
+}
+
 func render(templates []*template.Template, payload any) ([]string, error) {
 	var out []string
 	var b strings.Builder

@@ -78,7 +78,7 @@ const (
 var (
 	refreshKinds   = []string{RefreshBackground, RefreshEarly}
 	refreshResults = []string{RefreshRefreshed, RefreshRevalidated, RefreshFailed, RefreshSkipped}
-	purgeKinds     = []string{"urls", "tags", "prefixes", "hosts", "routes", "all", "groups"}
+	purgeKinds     = []string{"urls", "tags", "prefixes", "hosts", "routes", "all", "groups", "patterns", "widened_patterns"}
 	breakerStates  = []string{BreakerClosed, BreakerOpen, BreakerHalfOpen}
 	warmResults    = []string{"ok", "error"}
 )
@@ -104,6 +104,7 @@ type Metrics struct {
 	collapsed       *prometheus.CounterVec
 	refreshes       *prometheus.CounterVec
 	purges          *prometheus.CounterVec
+	ruleInvalid     *prometheus.CounterVec
 	breaker         *prometheus.GaugeVec
 	reloads         *prometheus.CounterVec
 	lastReload      prometheus.Gauge
@@ -187,6 +188,10 @@ func New(version string) *Metrics {
 			Name: "cachegate_purges_total",
 			Help: "Purged items (URLs, tags, prefixes, hosts, routes, groups; 1 for all) by kind.",
 		}, []string{"kind"}),
+		ruleInvalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachegate_rule_invalidations_total",
+			Help: "Purges made by routes' invalidation rules after successful unsafe requests, by route and result (purged, failed: not acknowledged by every instance, refused: a value could not be rendered).",
+		}, []string{"route", "result"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cachegate_store_circuit_state",
 			Help: "Shared store circuit breaker: 1 on the current state (closed, open, half-open), 0 on the others.",
@@ -258,7 +263,7 @@ func New(version string) *Metrics {
 		buildInfo,
 		m.requests, m.originRequests, m.originDuration,
 		m.storeOps, m.storeErrors, m.storeDuration,
-		m.collapsed, m.refreshes, m.purges, m.breaker,
+		m.collapsed, m.refreshes, m.purges, m.ruleInvalid, m.breaker,
 		m.reloads, m.lastReload, m.certExpiry, m.warm, m.usage,
 	)
 	m.registerClientErrors()
@@ -346,12 +351,22 @@ func (m *Metrics) Refresh(kind, result string) {
 }
 
 // Purge adds n purged items of kind: urls, tags, prefixes, hosts, routes,
-// all or groups.
+// all, groups or patterns; widened_patterns counts the pattern purges
+// widened at the bound of active patterns.
 func (m *Metrics) Purge(kind string, n int) {
 	if m == nil {
 		return
 	}
 	m.purges.WithLabelValues(kind).Add(float64(n))
+}
+
+// RuleInvalidation counts one purge of a route's invalidation rules with
+// result purged, failed or refused.
+func (m *Metrics) RuleInvalidation(route, result string) {
+	if m == nil {
+		return
+	}
+	m.ruleInvalid.WithLabelValues(route, result).Inc()
 }
 
 // BreakerState sets cachegate_store_circuit_state to 1 on state (one of

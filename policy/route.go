@@ -47,11 +47,11 @@ func compileMatch(m config.Match, bypass bool) (matcher, error) {
 	if m.Path[0] != '/' {
 		return c, fmt.Errorf("must start with \"/\", got %q", m.Path)
 	}
-	if !glob.IsPattern(m.Path) {
+	if !glob.IsPattern(m.Path) && !glob.HasCapture(m.Path) {
 		c.prefix = m.Path
 		return c, nil
 	}
-	re, err := glob.Regexp(m.Path)
+	re, err := glob.RouteRegexp(m.Path)
 	if err != nil {
 		return c, fmt.Errorf("invalid pattern %q: %v", m.Path, err)
 	}

@@ -31,6 +31,8 @@ type Route struct {
 	// targets is cache.targeted_fields, copied by Compile; nil (a Route
 	// not made by Compile) means config.DefaultTargets.
 	targets []string
+	// rules are the route's invalidation rules compiled (invalidate.go).
+	rules []rule
 }
 
 // Compile compiles cfg, a configuration that config.Parse accepted. It
@@ -65,5 +67,9 @@ func compileRoute(c config.Route, targets []string) (Route, error) {
 	if err != nil {
 		return Route{}, fmt.Errorf("match: %w", err)
 	}
-	return Route{Route: c, match: m, targets: targets}, nil
+	rules, err := compileRules(c.Invalidate)
+	if err != nil {
+		return Route{}, err
+	}
+	return Route{Route: c, match: m, targets: targets, rules: rules}, nil
 }

@@ -18,7 +18,8 @@
 // to store is read at the origin's pace and streamed to its client from
 // memory (fillbody.go), then stored with its Vary marker (store.go); a
 // stored part is completed and combined (combine.go). Unsafe methods
-// invalidate what they name (unsafe.go). Stale and soon-to-expire entries
+// invalidate what they name (unsafe.go) and what their route's rules name
+// (invalidate.go). Stale and soon-to-expire entries
 // are refreshed in the background (refresh.go); warm URLs are fetched
 // through the same path (warm.go).
 package proxy

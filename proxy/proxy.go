@@ -151,6 +151,9 @@ func (p *Proxy) Reload(cfg *policy.Rules) error {
 	p.state.Store(&state{cfg: cfg, backends: backends, internal: internalFields(cfg), via11: "1.1 " + cfg.Cache.Name})
 	cc := cfg.Cache.Collapse
 	p.collapse.SetBounds(cc.Wait.D(), cc.HitForPass.D())
+	if bounded, ok := p.purger.(interface{ SetPatternLimit(int) }); ok {
+		bounded.SetPatternLimit(cfg.Cache.MaxPatternPurges)
+	}
 	next := make(chan struct{})
 	if prev := p.reload.Swap(&next); prev != nil {
 		close(*prev)

@@ -77,10 +77,12 @@ func (st *state) outbound(resp *http.Response) {
 
 // passAnswered handles the answer to a request that passed to the origin
 // (not cacheable): an unsafe method invalidates what it names
-// (invalidateAfterUnsafe), and a POST's answer may be stored for GETs
+// (invalidateAfterUnsafe) and what its route's rules name
+// (invalidateByRules), and a POST's answer may be stored for GETs
 // (storePost).
 func (p *Proxy) passAnswered(f *fill, resp *http.Response, now time.Time) error {
 	p.invalidateAfterUnsafe(f, resp)
+	p.invalidateByRules(f, resp)
 	if !p.storePost(f, resp, now) {
 		resp.Header.Set("Cache-Status", f.x.status.String())
 	}

@@ -167,3 +167,41 @@ func BenchmarkFillVerify(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHitCheckPatterns is the cost a hit pays to apply the pattern
+// marks, with 0, 10 and 1,000 active patterns (none matching the entry):
+// "older" is an entry filled before every pattern purge (each pattern's
+// literal start is compared), "older-same-prefix" one whose path shares
+// the patterns' literal start (each pattern's glob is run: the worst
+// case), "newer" one filled after them (each costs a comparison of
+// sequence values).
+func BenchmarkHitCheckPatterns(b *testing.B) {
+	ctx := context.Background()
+	e := &store.Entry{Key: "https://www.example.com/blog/2026/11/post?page=2", URL: "www.example.com/blog/2026/11/post?page=2", Route: "blog", Host: "www.example.com",
+		Tags: []string{"post-1", "blog", "author-7"}, Status: 200}
+	for _, n := range []int{0, 10, 1000} {
+		l := NewLocal()
+		l.SetPatternLimit(n + 1)
+		older := l.FillSeq(ctx)
+		for i := range n {
+			l.Purge(ctx, []Scope{{Kind: Pattern, Value: fmt.Sprintf("/users/*/%d/**", i)}}, false)
+		}
+		newer := l.FillSeq(ctx)
+		for _, age := range []struct {
+			name string
+			seq  uint64
+			url  string
+		}{{"older", older, e.URL}, {"older-same-prefix", older, "www.example.com/users/5/posts/page-2"}, {"newer", newer, e.URL}} {
+			b.Run(fmt.Sprintf("patterns-%d/%s", n, age.name), func(b *testing.B) {
+				e := *e
+				e.Seq, e.URL = age.seq, age.url
+				b.ReportAllocs()
+				for b.Loop() {
+					if l.Check(ctx, &e) != Valid {
+						b.Fatal("untouched entry purged")
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,6 +1,6 @@
 // Package purge invalidates stored entries without touching them: a purge
 // of a scope (everything, a host, a route, a tag, a path prefix, a URL, a
-// cache group)
+// cache group, a path pattern: pattern.go)
 // takes the next value of a purge sequence and records it as that scope's
 // mark. Every entry keeps the sequence value read when its fill started and
 // the scopes it belongs to, and is valid only while that value is at or

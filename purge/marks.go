@@ -20,6 +20,9 @@ const (
 	Prefix Kind = 'p' // entries whose path starts with a prefix, on any host or on one
 	URL    Kind = 'u' // every variant of one URL
 	Group  Kind = 'g' // entries of one cache group of one host (RFC 9875)
+	// Pattern: entries whose host and path a glob matches, on any host
+	// or on one (policy.PatternScope; pattern.go).
+	Pattern Kind = 'w'
 )
 
 // Scope is one thing a purge invalidates: a kind and its value.
@@ -37,7 +40,7 @@ func parseScope(s string) (Scope, bool) {
 		return Scope{}, false
 	}
 	switch k := Kind(s[0]); k {
-	case All, Host, Route, Tag, Prefix, URL, Group:
+	case All, Host, Route, Tag, Prefix, URL, Group, Pattern:
 		return Scope{Kind: k, Value: s[1:]}, true
 	}
 	return Scope{}, false
@@ -75,6 +78,11 @@ type marks struct {
 	byKind [128]map[string]mark
 	// count is the number of marks in all tables.
 	count int
+	// patterns are the marks of the Pattern table, compiled (pattern.go);
+	// uncompiled is the highest hard mark of a pattern that did not
+	// compile, taken as a mark of everything.
+	patterns   []patternMark
+	uncompiled uint64
 }
 
 func newMarks() *marks {
@@ -115,6 +123,9 @@ func (m *marks) set(s Scope, seq uint64, soft bool, at time.Time) {
 	if table != nil {
 		table[s.Value] = cur
 	}
+	if s.Kind == Pattern {
+		m.setPattern(s.Value, cur)
+	}
 }
 
 // active is the number of marks held: one per purged scope, and one for
@@ -142,6 +153,7 @@ func (m *marks) trim(horizon time.Time) {
 			}
 		}
 	}
+	m.rebuildPatterns()
 }
 
 // check applies the marks to an entry.
@@ -175,6 +187,11 @@ func (m *marks) check(e *store.Entry) Validity {
 	}
 	if worse(URL, e.URL) {
 		return v
+	}
+	if len(m.patterns) > 0 || m.uncompiled > 0 {
+		if v = m.checkPatterns(e.URL, e.Seq, v); v == Purged {
+			return v
+		}
 	}
 	if len(m.byKind[Prefix]) == 0 {
 		return v

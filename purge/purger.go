@@ -18,6 +18,24 @@ type Result struct {
 	// Lagging names the live instances that had not applied the purge when
 	// the call gave up waiting for them.
 	Lagging []string `json:"lagging,omitempty"`
+	// Widened lists the pattern scopes that would have taken the active
+	// patterns over their bound and were purged as their host, or as
+	// everything, instead (see widenPatterns).
+	Widened []string `json:"widened,omitempty"`
+}
+
+// patternLimit is a purger's bound on active pattern marks, set by
+// SetPatternLimit; 0 is DefaultPatternLimit.
+type patternLimit struct{ n atomic.Int64 }
+
+// SetPatternLimit bounds the active pattern marks (cache.max_pattern_purges).
+func (l *patternLimit) SetPatternLimit(n int) { l.n.Store(int64(n)) }
+
+func (l *patternLimit) limit() int {
+	if n := l.n.Load(); n > 0 {
+		return int(n)
+	}
+	return DefaultPatternLimit
 }
 
 // Purger records purges and tells whether an entry survives them.
@@ -56,6 +74,7 @@ type Local struct {
 	seq   atomic.Uint64
 	marks *marks
 	now   func() time.Time
+	patternLimit
 }
 
 // NewLocal returns an empty in-process Purger.
@@ -81,13 +100,17 @@ func (l *Local) Verify(_ context.Context, e *store.Entry) Validity { return l.ma
 // Purge implements Purger: one sequence value for all the scopes.
 func (l *Local) Purge(_ context.Context, scopes []Scope, soft bool) (Result, error) {
 	now := l.now()
-	return l.purge(scopes, soft, now, now), nil
+	l.mu.Lock() // the count of active patterns holds until they are set
+	defer l.mu.Unlock()
+	scopes, widened := l.marks.widen(scopes, l.limit())
+	res := l.purge(scopes, soft, now, now)
+	res.Widened = widened
+	return res, nil
 }
 
 // purge marks scopes at seq+1 with the mark time at (see MarkTime).
+// l.mu is held.
 func (l *Local) purge(scopes []Scope, soft bool, at, now time.Time) Result {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	seq := l.seq.Load() + 1
 	l.marks.mu.Lock()
 	for _, s := range scopes {
@@ -106,6 +129,8 @@ func (l *Local) purge(scopes []Scope, soft bool, at, now time.Time) Result {
 // Mark implements Purger.
 func (l *Local) Mark(_ context.Context, scopes []Scope, until time.Time) error {
 	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.purge(scopes, false, MarkTime(until, now), now)
 	return nil
 }

@@ -92,6 +92,9 @@ type Redis struct {
 	down   redisx.RecentFailure
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+
+	// patternLimit bounds the active pattern marks (SetPatternLimit).
+	patternLimit
 }
 
 type redisKeys struct {
@@ -310,13 +313,21 @@ func (r *Redis) see(seq uint64) {
 // Purge implements Purger. When Redis refuses the purge, it is applied
 // here at once and retried until Redis takes it, and the error is
 // returned: the other instances do not know of it yet.
+//
+// The bound on active patterns is checked against this instance's mirror:
+// purges taken at the same moment by other instances may each pass it, so
+// it may be exceeded by a few, never without bound.
 func (r *Redis) Purge(ctx context.Context, scopes []Scope, soft bool) (Result, error) {
+	scopes, widened := r.marks.widen(scopes, r.limit())
+	if len(widened) > 0 {
+		r.log.Warn("purge: too many active pattern purges: purged wider instead", "patterns", widened, "limit", r.limit())
+	}
 	seq, err := r.mark(ctx, scopes, soft)
 	if err != nil {
 		r.deferPurge(scopes, soft, err)
 		return Result{}, fmt.Errorf("%w (applied on this instance only; retried until Redis takes it)", err)
 	}
-	res := Result{Seq: seq, Scopes: len(scopes)}
+	res := Result{Seq: seq, Scopes: len(scopes), Widened: widened}
 	res.Lagging, err = r.wait(ctx, seq)
 	return res, err
 }
@@ -633,6 +644,7 @@ func (r *Redis) reload(ctx context.Context) error {
 	r.marks.mu.Lock()
 	defer r.marks.mu.Unlock()
 	r.marks.all, r.marks.byKind, r.marks.count = fresh.all, fresh.byKind, fresh.count
+	r.marks.patterns, r.marks.uncompiled = fresh.patterns, fresh.uncompiled
 	r.marks.applied = max(r.marks.applied, seq)
 	for _, p := range r.pending.snapshot() {
 		r.setLocal(p)

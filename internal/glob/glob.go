@@ -6,6 +6,7 @@ package glob
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -18,9 +19,33 @@ func IsPattern(path string) bool { return strings.ContainsAny(path, "*?[") }
 // * matches within one segment, ** across segments ("/a/**/b" also
 // matches "/a/b"), ? one character other than "/", [abc], [a-z] and
 // [!abc] one character of a class.
-func Regexp(glob string) (*regexp.Regexp, error) {
+func Regexp(glob string) (*regexp.Regexp, error) { return translate(glob, false) }
 
+// captureName is a named capture at the start of a route path glob.
+var captureName = regexp.MustCompile(`^\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// HasCapture reports whether a route path names a capture ("{id}").
+func HasCapture(path string) bool {
+	for i := strings.IndexByte(path, '{'); i >= 0; i = strings.IndexByte(path, '{') {
+		if captureName.MatchString(path[i:]) {
+			return true
+		}
+		path = path[i+1:]
+	}
+	return false
+}
+
+// RouteRegexp is Regexp for a route's match path, where a whole segment
+// "{name}" also matches one segment and captures it under name (a
+// submatch of that name): "/posts/{id}", "/users/{user}/**". A capture
+// must be a whole segment and its name unique. Purge patterns have no
+// captures: a "{" there is a literal.
+func RouteRegexp(glob string) (*regexp.Regexp, error) { return translate(glob, true) }
+
+// translate is Regexp, with captures when captures is set.
+func translate(glob string, captures bool) (*regexp.Regexp, error) {
 	var b strings.Builder
+	names := map[string]bool{}
 	b.WriteByte('^')
 	lit := 0 // start of the pending run of literal bytes
 	flush := func(i int) { b.WriteString(regexp.QuoteMeta(glob[lit:i])) }
@@ -44,6 +69,23 @@ func Regexp(glob string) (*regexp.Regexp, error) {
 			flush(i)
 			b.WriteString("[^/]")
 			lit = i + 1
+		case '{':
+			m := captureName.FindStringSubmatch(glob[i:])
+			if !captures || m == nil {
+				continue
+			}
+			end := i + len(m[0])
+			if i == 0 || glob[i-1] != '/' || (end < len(glob) && glob[end] != '/') {
+				return nil, fmt.Errorf("capture %s must be a whole path segment (\"/posts/{id}\")", m[0])
+			}
+			if names[m[1]] {
+				return nil, fmt.Errorf("capture %s is named twice", m[0])
+			}
+			names[m[1]] = true
+			flush(i)
+			b.WriteString("(?P<" + m[1] + ">[^/]+)")
+			i = end - 1
+			lit = end
 		case '[':
 			flush(i)
 			j := i + 1
@@ -79,4 +121,26 @@ func Regexp(glob string) (*regexp.Regexp, error) {
 	flush(len(glob))
 	b.WriteByte('$')
 	return regexp.Compile(b.String())
+}
+
+// Quote returns s as a glob that matches s literally: each metacharacter
+// (*, ? and [) becomes a one-member class ("[*]"). Regexp takes a "]"
+// outside a class literally, so it needs no quoting. Templates use it to
+// insert request values into a pattern without letting a client widen it.
+func Quote(s string) string {
+	if !strings.ContainsAny(s, "*?[") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteByte(c)
+			b.WriteByte(']')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
