@@ -183,6 +183,10 @@ type exchange struct {
 	// part is a stored part that does not hold what the request asks
 	// (lookup); the fill may complete it (completable).
 	part *store.Entry
+	// hitFields backs the Age, Cache-Status and Via values deliver adds
+	// (with one Via of the origin's), so that a hit does not allocate
+	// them.
+	hitFields [4]string
 }
 
 // detached is a context without its parent's cancellation and deadline:
