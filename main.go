@@ -145,7 +145,6 @@ func newMetrics() *metrics.Metrics {
 func serve(cfg *config.Config, stderr io.Writer) int {
 	log, logs := newLogger(cfg.Log, stderr)
 	store.LogRedisAtDebug(log)
-	setMemoryLimit(cfg, log)
 	m := newMetrics()
 	be, err := openBackend(cfg, log, m)
 	if err != nil {
