@@ -104,7 +104,7 @@ func (c *Rules) SetForwarding(r *http.Request, peer netip.Addr, scheme string) s
 	h["X-Forwarded-Proto"] = values[1:2:2]
 	ip := ""
 	if peer.IsValid() {
-		ip = peer.String()
+		ip = addrText(peer, r.RemoteAddr)
 	}
 	switch {
 	case len(chain) > 0 && ip != "":
@@ -163,6 +163,22 @@ func (c *Rules) firstUntrusted(chain string, last netip.Addr) netip.Addr {
 		}
 	}
 	return last
+}
+
+// addrText is peer's text form, taken from remote (the request's
+// RemoteAddr, "ip:port") when remote already holds exactly that form, as
+// it does for an IPv4 peer (the only dotted-decimal text ParseAddr accepts
+// is the canonical one): every request then does without a copy of its
+// peer's address. Any other peer is formatted.
+func addrText(peer netip.Addr, remote string) string {
+	if peer.Is4() {
+		if i := strings.LastIndexByte(remote, ':'); i > 0 {
+			if a, err := netip.ParseAddr(remote[:i]); err == nil && a == peer {
+				return remote[:i]
+			}
+		}
+	}
+	return peer.String()
 }
 
 // trusts reports whether peer is one of trusted_proxies.

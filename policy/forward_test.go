@@ -157,3 +157,19 @@ func TestContentTypeFitsTheMatchedExtension(t *testing.T) {
 		}
 	}
 }
+
+func TestTheForwardedPeerAddressIsTheCanonicalFormWhateverRemoteAddrSays(t *testing.T) {
+	for _, tc := range []struct{ peer, remote, want string }{
+		{"192.0.2.7", "192.0.2.7:4711", "192.0.2.7"},
+		{"192.0.2.7", "[::ffff:192.0.2.7]:4711", "192.0.2.7"},
+		{"192.0.2.7", "198.51.100.1:4711", "192.0.2.7"}, // a RemoteAddr naming another address is not used
+		{"192.0.2.7", "192.0.2.7", "192.0.2.7"},
+		{"192.0.2.7", "", "192.0.2.7"},
+		{"2001:db8::1", "[2001:db8::1]:4711", "2001:db8::1"},
+		{"2001:db8::1", "[2001:DB8:0::1]:4711", "2001:db8::1"},
+	} {
+		if got := addrText(netip.MustParseAddr(tc.peer), tc.remote); got != tc.want {
+			t.Errorf("addrText(%s, %q) = %q, want %q", tc.peer, tc.remote, got, tc.want)
+		}
+	}
+}

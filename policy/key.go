@@ -31,7 +31,9 @@ type Key struct {
 	// key.headers entry and "\ncookie:name=value" per key.cookies entry.
 	Fields string
 
-	// readable is String(), built once with the key.
+	// readable is String() when the key was built with it; keys built by
+	// KeyOf leave it empty, so that a hit, which needs only ID, does not
+	// pay for a string it throws away.
 	readable string
 }
 
@@ -46,26 +48,46 @@ func (k Key) String() string {
 }
 
 func (k Key) build() string {
-	var b strings.Builder
-	b.Grow(len(k.Scheme) + 3 + len(k.Host) + len(k.Path) + 1 + len(k.Query) + len(k.Fields))
-	b.WriteString(k.Scheme)
-	b.WriteString("://")
-	b.WriteString(k.Host)
-	b.WriteString(k.Path)
-	if k.Query != "" {
-		b.WriteByte('?')
-		b.WriteString(k.Query)
-	}
-	b.WriteString(k.Fields)
-	return b.String()
+	return string(k.appendReadable(make([]byte, 0, k.readableLen())))
 }
 
+// readableLen is the length of the readable key.
+func (k Key) readableLen() int {
+	return len(k.Scheme) + 3 + len(k.Host) + len(k.Path) + 1 + len(k.Query) + len(k.Fields)
+}
+
+// appendReadable appends the readable key (String) to b.
+func (k Key) appendReadable(b []byte) []byte {
+	b = append(b, k.Scheme...)
+	b = append(b, "://"...)
+	b = append(b, k.Host...)
+	b = append(b, k.Path...)
+	if k.Query != "" {
+		b = append(b, '?')
+		b = append(b, k.Query...)
+	}
+	return append(b, k.Fields...)
+}
+
+// stackKeyBytes is the readable key length ID and VariantID hash from a
+// buffer on the stack; longer keys take one allocation more.
+const stackKeyBytes = 512
+
 // ID returns the hex SHA-256 of the readable key, the form stored keys use.
-func (k Key) ID() string { return hashID(k.String()) }
+// It hashes the readable form without keeping it (every request computes
+// an ID, a hit never needs the readable form).
+func (k Key) ID() string {
+	var buf [stackKeyBytes]byte
+	return hashBytesID(k.appendReadable(buf[:0]))
+}
 
 // VariantID is the store key of the variant of k that a request with the
 // Vary key varyKey selects (RFC 9111 §4.1).
-func (k Key) VariantID(varyKey string) string { return hashID(k.String() + "\x00" + varyKey) }
+func (k Key) VariantID(varyKey string) string {
+	var buf [stackKeyBytes]byte
+	b := append(k.appendReadable(buf[:0]), 0)
+	return hashBytesID(append(b, varyKey...))
+}
 
 // URLID is the store key of what is recorded about k's URL as a whole,
 // whatever its scheme and keyed fields: the URL record that lets an
@@ -75,8 +97,16 @@ func (k Key) VariantID(varyKey string) string { return hashID(k.String() + "\x00
 func (k Key) URLID() string { return hashID("url\x00" + k.URL()) }
 
 func hashID(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+	var buf [stackKeyBytes]byte
+	return hashBytesID(append(buf[:0], s...))
+}
+
+// hashBytesID is the hex SHA-256 of b: one allocation, the result.
+func hashBytesID(b []byte) string {
+	sum := sha256.Sum256(b)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // URL is the key's URL without scheme: host, path and query. It is the
@@ -248,7 +278,6 @@ func (rt *Route) KeyOf(t Target, h http.Header) Key {
 	if rt.KeysRequestFields() {
 		k.Fields = rt.keyedFields(h)
 	}
-	k.readable = k.build()
 	return k
 }
 
@@ -376,7 +405,9 @@ func normalizeQuery(raw string, ignore []string) string {
 		return ""
 	}
 	type param struct{ name, value string }
-	params := make([]param, 0, strings.Count(raw, "&")+1)
+	// Queries of up to 16 parameters sort on the stack.
+	var stack [16]param
+	params := stack[:0]
 	for part := range strings.SplitSeq(raw, "&") {
 		if part == "" {
 			continue

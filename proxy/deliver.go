@@ -23,14 +23,19 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 		h[name] = vs[:len(vs):len(vs)]
 	}
 	x.st.stripInternalFields(h)
-	// Age, Cache-Status and Via share one backing array: one allocation
-	// for the three fields a hit adds.
+	// Age, Cache-Status and Via share one backing array, the exchange's
+	// unless the origin's Via has several values.
 	via := e.Header["Via"]
-	vals := make([]string, 3+len(via))
+	vals := x.hitFields[:]
+	if n := 3 + len(via); n <= len(vals) {
+		vals = vals[:n]
+	} else {
+		vals = make([]string, n)
+	}
 	vals[0], vals[1] = policy.AgeHeader(age), x.status.String()
 	copy(vals[2:], via)
 	vals[len(vals)-1] = x.st.via(r.Proto)
-	h["Age"], h["Cache-Status"], h["Via"] = vals[0:1:1], vals[1:2:2], vals[2:]
+	h["Age"], h["Cache-Status"], h["Via"] = vals[0:1:1], vals[1:2:2], vals[2:len(vals):len(vals)]
 	if policy.NotModified(r, e.Status, e.Header) {
 		notModified(h)
 		w.WriteHeader(http.StatusNotModified)

@@ -215,6 +215,10 @@ type exchange struct {
 	// the route's request shaping could drop them.
 	logged             bool
 	referer, userAgent string
+	// hitFields backs the Age, Cache-Status and Via values deliver adds
+	// (with one Via of the origin's), so that a hit does not allocate
+	// them.
+	hitFields [4]string
 }
 
 // detached is a context without its parent's cancellation and deadline:
