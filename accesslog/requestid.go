@@ -22,20 +22,28 @@ func NewIDs() *IDs {
 	return &IDs{seed: binary.LittleEndian.Uint64(b[:])}
 }
 
-// Next returns a new request ID. splitmix64's finalizer, a bijection,
-// spreads consecutive counters over the whole space, so that IDs do not
-// look sequential and two processes' seeds do not make overlapping runs.
+// Next returns a new request ID (see Fill).
 func (ids *IDs) Next() string {
+	var h [IDLen]byte
+	ids.Fill(&h)
+	return string(h[:])
+}
+
+// IDLen is the length of the IDs IDs makes: 16 hexadecimal digits.
+const IDLen = 16
+
+// Fill writes a new request ID into h, for a caller that keeps it without
+// allocating. splitmix64's finalizer, a bijection, spreads consecutive
+// counters over the whole space, so that IDs do not look sequential and
+// two processes' seeds do not make overlapping runs.
+func (ids *IDs) Fill(h *[IDLen]byte) {
 	z := ids.seed + ids.counter.Add(1)*0x9e3779b97f4a7c15
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	z ^= z >> 31
 	var b [8]byte
-	var h [16]byte
 	binary.BigEndian.PutUint64(b[:], z)
 	hex.Encode(h[:], b[:])
-	return string(h[:]) // the one allocation
-
 }
 
 // maxRequestIDLen bounds an X-Request-Id kept from a trusted proxy.

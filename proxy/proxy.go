@@ -205,8 +205,11 @@ type exchange struct {
 	// part is a stored part that does not hold what the request asks
 	// (lookup); the fill may complete it (completable).
 	part *store.Entry
-	// requestID is the request's X-Request-Id (requestID).
+	// requestID is the request's X-Request-Id (setRequestID); idBytes
+	// holds a new one and idField the header's value.
 	requestID string
+	idBytes   [accesslog.IDLen]byte
+	idField   [1]string
 	// upstream is the host:port of the upstream that answered, when the
 	// origin was asked.
 	upstream string
@@ -265,7 +268,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
-	p.setRequestID(r, x)
+	p.sendRequestID(r, x)
 	w = &x.client
 	var counted *countingWriter
 	if x.logged {
@@ -451,7 +454,7 @@ func (p *Proxy) classify(r *http.Request, scheme string) *exchange {
 	if x.logged = p.recording(st); x.logged {
 		x.referer, x.userAgent = r.Header.Get("Referer"), r.Header.Get("User-Agent")
 	}
-	x.requestID = p.requestID(st, r)
+	p.setRequestID(st, r, x)
 	p.normalize(st, r, scheme, x)
 	x.route = st.cfg.Route(r)
 	x.route.DropRequestFields(r.Header)
