@@ -7,10 +7,12 @@
 // without waiting for a while: hit-for-pass). A waiter never waits longer
 // than a bound; a lease whose holder died expires and is taken over.
 //
-// The package hands out outcomes, never responses: a waiter reads the
-// stored entry itself, so a response that was not stored (Set-Cookie,
-// private, a variant of other credentials) is never given to another
-// client.
+// Across instances the package hands out outcomes, never responses: a
+// waiter elsewhere reads the stored entry itself, so a response that was
+// not stored (Set-Cookie, private, a variant of other credentials) is
+// never given to another client. In the process, the value a fill settles
+// with (what it stored, or what the store failed to take: Unstored) is
+// handed to the requests that waited for it.
 package collapse
 
 import (
@@ -39,9 +41,25 @@ const (
 	// Uncacheable: the response may not be stored; others fetch for
 	// themselves, and later requests do not wait either (hit-for-pass).
 	Uncacheable
+	// Unstored: the response could be stored, but the store failed to
+	// take it (Redis down, full, timing out). The requests of this
+	// process that waited get the value the fill settled with, so that an
+	// outage of the store does not send each of them to the origin; the
+	// waiters of other instances, which cannot read it, hear Failed and
+	// fetch for themselves. No hit-for-pass: the next fill may store.
+	Unstored
 )
 
-var outcomeNames = [...]string{Failed: "failed", Stored: "stored", Uncacheable: "uncacheable"}
+var outcomeNames = [...]string{Failed: "failed", Stored: "stored", Uncacheable: "uncacheable", Unstored: "unstored"}
+
+// announced is the outcome the other instances hear of a fill that ended
+// in o: what was not stored cannot be read there (Unstored is Failed).
+func (o Outcome) announced() Outcome {
+	if o == Unstored {
+		return Failed
+	}
+	return o
+}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -178,12 +196,13 @@ type Settle func(out Outcome, value any)
 // The fill may settle its flight early (Settle); otherwise its return
 // settles it. Do returns when fill returns, with the settled outcome.
 //
-// The value fill settles with (the stored entry) is handed to the requests
-// of this process that waited for it; when the fill ran in another
+// The value fill settles with (the stored entry, or the one the store
+// failed to take with Unstored) is handed to the requests of this process
+// that waited for it; when the fill ran in another
 // instance, load, if not nil, is called once, by the first waiter here, to
 // read that value for all of them. Callers must still check that the
-// value suits their request. After a shared outcome other than Stored, or
-// without a usable value, the caller fetches for itself.
+// value suits their request. After a shared outcome other than Stored or
+// Unstored, or without a usable value, the caller fetches for itself.
 func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
 	g.mu.Lock()
 	if g.pass.has(key, g.now()) {
@@ -246,6 +265,19 @@ func (g *Group) Filling(ctx context.Context, key string) bool {
 		return false
 	}
 	return err != nil || v != passMarker
+}
+
+// Waiting is the number of requests of this process that joined the
+// fill of key in flight here (those that gave up waiting included; 0 when
+// none is in flight):
+// what a test waits on before it makes that fill end one way or another.
+func (g *Group) Waiting(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.flights[key]; ok {
+		return int(f.waiters.Load())
+	}
+	return 0
 }
 
 // PassKeys is the number of keys remembered as hit-for-pass, expired ones
@@ -318,7 +350,8 @@ var errRedisDown = errors.New("collapse: redis failed a moment ago")
 const passMarker = "pass"
 
 // release ends the lease and announces out to the waiters of every
-// instance. An uncacheable key is left in Redis as a hit-for-pass marker,
+// instance (Unstored as Failed: they cannot read what was not stored).
+// An uncacheable key is left in Redis as a hit-for-pass marker,
 // for the requests other instances get later, only when it is wanted:
 // when requests of this process waited for the fill. A URL requested once
 // (a client walking distinct uncacheable URLs) then costs Redis nothing
@@ -333,7 +366,7 @@ func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, ou
 		_, err = lease.Release(ctx)
 	}
 	if err == nil {
-		err = g.client.Publish(ctx, g.chann, out.String()+" "+key).Err()
+		err = g.client.Publish(ctx, g.chann, out.announced().String()+" "+key).Err()
 	}
 	if err != nil {
 		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
