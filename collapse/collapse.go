@@ -339,7 +339,16 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 		out, value = fill(func(o Outcome, v any) { release(o); end(o, v) })
 		return out, value, false
 	}
-	return g.waitRemote(ctx, key, leaseKey, ch), nil, true
+	out, silent := g.waitRemote(ctx, key, leaseKey, ch)
+	if silent {
+		// Redis stopped answering while this request waited for another
+		// instance's fill: it fills in the process, as when no lease could
+		// be taken, so that the requests that joined it here share one
+		// fill rather than each going to the origin.
+		out, value := fill(end)
+		return out, value, false
+	}
+	return out, nil, true
 }
 
 // errRedisDown stands for a lease not asked for: Redis failed a moment ago.
@@ -380,9 +389,9 @@ func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, ou
 // those that joined its flight, to the origin while the holder's fill is
 // still on its way. Only a Redis that has answered none of the waiter's
 // reads for the failure pause (redisx.RecentFailure) counts as down: the
-// waiter then stops waiting, notes the failure as a lease that could not
-// be taken would, and fetches for itself.
-func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
+// waiter then stops waiting (silent), notes the failure as a lease that
+// could not be taken would, and fills in the process (lead).
+func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) (out Outcome, silent bool) {
 	g.waitingRemote.Add(1)
 	defer g.waitingRemote.Add(-1)
 	deadline := time.NewTimer(g.waitBound())
@@ -394,28 +403,28 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 		v, err := g.client.Get(ctx, leaseKey).Result()
 		switch {
 		case err == redis.Nil:
-			return Stored // released or expired: read the store, fetch if absent
+			return Stored, false // released or expired: read the store, fetch if absent
 		case err != nil:
 			if g.redisDownWhileWaiting(key, err, &failing) {
-				return Failed
+				return Failed, true
 			}
 		case v == passMarker:
 			g.mu.Lock()
 			now := g.now()
 			g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			g.mu.Unlock()
-			return Uncacheable
+			return Uncacheable, false
 		default:
 			failing = time.Time{}
 		}
 		select {
 		case out := <-ch:
-			return out
+			return out, false
 		case <-poll.C:
 		case <-deadline.C:
-			return Failed
+			return Failed, false
 		case <-ctx.Done():
-			return Failed
+			return Failed, false
 		}
 	}
 }
@@ -433,7 +442,7 @@ func (g *Group) redisDownWhileWaiting(key string, err error, failing *time.Time)
 	if now.Sub(*failing) < g.down.Window() {
 		return false
 	}
-	g.log.Warn("collapse: Redis did not answer while waiting for another instance's fill; fetching", "key", key, "err", err)
+	g.log.Warn("collapse: Redis did not answer while waiting for another instance's fill; filling in this process", "key", key, "err", err)
 	g.down.Note(err, now)
 	return true
 }
