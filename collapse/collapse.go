@@ -198,9 +198,9 @@ type Settle func(out Outcome, value any)
 //
 // The value fill settles with (the stored entry, or the one the store
 // failed to take with Unstored) is handed to the requests of this process
-// that waited for it; when the fill ran in another
-// instance, load, if not nil, is called once, by the first waiter here, to
-// read that value for all of them. Callers must still check that the
+// that waited for it; when the fill ran in another instance, load, if not
+// nil, is called once, by the first waiter here, to read that value for
+// all of them. Callers must still check that the
 // value suits their request. After a shared outcome other than Stored or
 // Unstored, or without a usable value, the caller fetches for itself.
 func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
@@ -269,8 +269,8 @@ func (g *Group) Filling(ctx context.Context, key string) bool {
 
 // Waiting is the number of requests of this process that joined the
 // fill of key in flight here (those that gave up waiting included; 0 when
-// none is in flight):
-// what a test waits on before it makes that fill end one way or another.
+// none is in flight): what a test waits on before it makes that fill end
+// one way or another.
 func (g *Group) Waiting(key string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
