@@ -7,10 +7,12 @@
 // without waiting for a while: hit-for-pass). A waiter never waits longer
 // than a bound; a lease whose holder died expires and is taken over.
 //
-// The package hands out outcomes, never responses: a waiter reads the
-// stored entry itself, so a response that was not stored (Set-Cookie,
-// private, a variant of other credentials) is never given to another
-// client.
+// Across instances the package hands out outcomes, never responses: a
+// waiter elsewhere reads the stored entry itself, so a response that was
+// not stored (Set-Cookie, private, a variant of other credentials) is
+// never given to another client. In the process, the value a fill settles
+// with (what it stored, or what the store failed to take: Unstored) is
+// handed to the requests that waited for it.
 package collapse
 
 import (
@@ -39,9 +41,25 @@ const (
 	// Uncacheable: the response may not be stored; others fetch for
 	// themselves, and later requests do not wait either (hit-for-pass).
 	Uncacheable
+	// Unstored: the response could be stored, but the store failed to
+	// take it (Redis down, full, timing out). The requests of this
+	// process that waited get the value the fill settled with, so that an
+	// outage of the store does not send each of them to the origin; the
+	// waiters of other instances, which cannot read it, hear Failed and
+	// fetch for themselves. No hit-for-pass: the next fill may store.
+	Unstored
 )
 
-var outcomeNames = [...]string{Failed: "failed", Stored: "stored", Uncacheable: "uncacheable"}
+var outcomeNames = [...]string{Failed: "failed", Stored: "stored", Uncacheable: "uncacheable", Unstored: "unstored"}
+
+// announced is the outcome the other instances hear of a fill that ended
+// in o: what was not stored cannot be read there (Unstored is Failed).
+func (o Outcome) announced() Outcome {
+	if o == Unstored {
+		return Failed
+	}
+	return o
+}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -178,12 +196,13 @@ type Settle func(out Outcome, value any)
 // The fill may settle its flight early (Settle); otherwise its return
 // settles it. Do returns when fill returns, with the settled outcome.
 //
-// The value fill settles with (the stored entry) is handed to the requests
-// of this process that waited for it; when the fill ran in another
-// instance, load, if not nil, is called once, by the first waiter here, to
-// read that value for all of them. Callers must still check that the
-// value suits their request. After a shared outcome other than Stored, or
-// without a usable value, the caller fetches for itself.
+// The value fill settles with (the stored entry, or the one the store
+// failed to take with Unstored) is handed to the requests of this process
+// that waited for it; when the fill ran in another instance, load, if not
+// nil, is called once, by the first waiter here, to read that value for
+// all of them. Callers must still check that the
+// value suits their request. After a shared outcome other than Stored or
+// Unstored, or without a usable value, the caller fetches for itself.
 func (g *Group) Do(ctx context.Context, key string, fill func(Settle) (Outcome, any), load func() any) (out Outcome, value any, shared bool) {
 	g.mu.Lock()
 	if g.pass.has(key, g.now()) {
@@ -248,6 +267,19 @@ func (g *Group) Filling(ctx context.Context, key string) bool {
 	return err != nil || v != passMarker
 }
 
+// Waiting is the number of requests of this process that joined the
+// fill of key in flight here (those that gave up waiting included; 0 when
+// none is in flight): what a test waits on before it makes that fill end
+// one way or another.
+func (g *Group) Waiting(key string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.flights[key]; ok {
+		return int(f.waiters.Load())
+	}
+	return 0
+}
+
 // PassKeys is the number of keys remembered as hit-for-pass, expired ones
 // not yet dropped included.
 func (g *Group) PassKeys() int {
@@ -307,7 +339,16 @@ func (g *Group) lead(ctx context.Context, key string, f *flight, fill func(Settl
 		out, value = fill(func(o Outcome, v any) { release(o); end(o, v) })
 		return out, value, false
 	}
-	return g.waitRemote(ctx, key, leaseKey, ch), nil, true
+	out, silent := g.waitRemote(ctx, key, leaseKey, ch)
+	if silent {
+		// Redis stopped answering while this request waited for another
+		// instance's fill: it fills in the process, as when no lease could
+		// be taken, so that the requests that joined it here share one
+		// fill rather than each going to the origin.
+		out, value := fill(end)
+		return out, value, false
+	}
+	return out, nil, true
 }
 
 // errRedisDown stands for a lease not asked for: Redis failed a moment ago.
@@ -318,7 +359,8 @@ var errRedisDown = errors.New("collapse: redis failed a moment ago")
 const passMarker = "pass"
 
 // release ends the lease and announces out to the waiters of every
-// instance. An uncacheable key is left in Redis as a hit-for-pass marker,
+// instance (Unstored as Failed: they cannot read what was not stored).
+// An uncacheable key is left in Redis as a hit-for-pass marker,
 // for the requests other instances get later, only when it is wanted:
 // when requests of this process waited for the fill. A URL requested once
 // (a client walking distinct uncacheable URLs) then costs Redis nothing
@@ -333,7 +375,7 @@ func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, ou
 		_, err = lease.Release(ctx)
 	}
 	if err == nil {
-		err = g.client.Publish(ctx, g.chann, out.String()+" "+key).Err()
+		err = g.client.Publish(ctx, g.chann, out.announced().String()+" "+key).Err()
 	}
 	if err != nil {
 		g.log.Warn("collapse: releasing the lease", "key", key, "err", err)
@@ -347,9 +389,9 @@ func (g *Group) release(ctx context.Context, key string, lease *redisx.Lease, ou
 // those that joined its flight, to the origin while the holder's fill is
 // still on its way. Only a Redis that has answered none of the waiter's
 // reads for the failure pause (redisx.RecentFailure) counts as down: the
-// waiter then stops waiting, notes the failure as a lease that could not
-// be taken would, and fetches for itself.
-func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) Outcome {
+// waiter then stops waiting (silent), notes the failure as a lease that
+// could not be taken would, and fills in the process (lead).
+func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Outcome) (out Outcome, silent bool) {
 	g.waitingRemote.Add(1)
 	defer g.waitingRemote.Add(-1)
 	deadline := time.NewTimer(g.waitBound())
@@ -361,28 +403,28 @@ func (g *Group) waitRemote(ctx context.Context, key, leaseKey string, ch chan Ou
 		v, err := g.client.Get(ctx, leaseKey).Result()
 		switch {
 		case err == redis.Nil:
-			return Stored // released or expired: read the store, fetch if absent
+			return Stored, false // released or expired: read the store, fetch if absent
 		case err != nil:
 			if g.redisDownWhileWaiting(key, err, &failing) {
-				return Failed
+				return Failed, true
 			}
 		case v == passMarker:
 			g.mu.Lock()
 			now := g.now()
 			g.pass.add(key, now, now.Add(g.hitForPassBound()))
 			g.mu.Unlock()
-			return Uncacheable
+			return Uncacheable, false
 		default:
 			failing = time.Time{}
 		}
 		select {
 		case out := <-ch:
-			return out
+			return out, false
 		case <-poll.C:
 		case <-deadline.C:
-			return Failed
+			return Failed, false
 		case <-ctx.Done():
-			return Failed
+			return Failed, false
 		}
 	}
 }
@@ -400,7 +442,7 @@ func (g *Group) redisDownWhileWaiting(key string, err error, failing *time.Time)
 	if now.Sub(*failing) < g.down.Window() {
 		return false
 	}
-	g.log.Warn("collapse: Redis did not answer while waiting for another instance's fill; fetching", "key", key, "err", err)
+	g.log.Warn("collapse: Redis did not answer while waiting for another instance's fill; filling in this process", "key", key, "err", err)
 	g.down.Note(err, now)
 	return true
 }

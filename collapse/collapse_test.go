@@ -40,12 +40,7 @@ func instances(t *testing.T, opts Options) (a, b *Group) {
 func waiting(key string, groups ...*Group) int {
 	n := 0
 	for _, g := range groups {
-		g.mu.Lock()
-		if f, ok := g.flights[key]; ok {
-			n += int(f.waiters.Load())
-		}
-		g.mu.Unlock()
-		n += int(g.waitingRemote.Load())
+		n += g.Waiting(key) + int(g.waitingRemote.Load())
 	}
 	return n
 }
@@ -124,6 +119,57 @@ func TestUncacheableTurnsIntoHitForPassEverywhere(t *testing.T) {
 		if ran || out != Uncacheable || !shared {
 			t.Errorf("after an uncacheable fill: ran %v, outcome %v shared %v; want hit-for-pass without a fill", ran, out, shared)
 		}
+	}
+}
+
+// A fill whose response the store failed to take (Unstored) hands it to
+// the requests of its process that waited, and only to them: the waiters
+// of another instance, which cannot read it, hear Failed and fetch for
+// themselves, without load. The key does not turn hit-for-pass.
+func TestAnUnstoredFillHandsItsValueToTheWaitersOfItsProcessAndFailedToOtherInstances(t *testing.T) {
+	a, b := instances(t, Options{HitForPass: time.Minute})
+	type result struct {
+		out   Outcome
+		value any
+	}
+	const perGroup = 10
+	results := map[*Group][]result{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	waiter := func(g *Group) {
+		defer wg.Done()
+		out, value, _ := g.Do(context.Background(), "k", func(Settle) (Outcome, any) { return Failed, "a second fill" }, func() any { return nil })
+		mu.Lock()
+		results[g] = append(results[g], result{out, value})
+		mu.Unlock()
+	}
+	a.Do(context.Background(), "k", func(Settle) (Outcome, any) {
+		for _, g := range []*Group{a, b} {
+			for range perGroup {
+				wg.Add(1)
+				go waiter(g)
+			}
+		}
+		awaitWaiters(t, 2*perGroup, "k", a, b)
+		return Unstored, "not stored"
+	}, nil)
+	wg.Wait()
+	for i, r := range results[a] {
+		if r != (result{Unstored, "not stored"}) {
+			t.Errorf("waiter %d of the filling instance got %v %v, want unstored and the fill's value", i, r.out, r.value)
+		}
+	}
+	// The other instance hears failed, or finds the lease gone before the
+	// announcement (stored: it reads the store, and load finds nothing).
+	for i, r := range results[b] {
+		if r.out == Unstored || r.value != nil {
+			t.Errorf("waiter %d of the other instance got %v %v, want failed (or stored) without a value", i, r.out, r.value)
+		}
+	}
+	ran := false
+	a.Do(context.Background(), "k", func(Settle) (Outcome, any) { ran = true; return Stored, nil }, nil)
+	if !ran {
+		t.Error("the next request did not fill: an unstored fill must not make the key hit-for-pass")
 	}
 }
 

@@ -118,10 +118,12 @@ func TestAWaiterWhoseLeaseReadFailsForAMomentKeepsWaitingForTheHoldersFill(t *te
 }
 
 // A waiter does not wait the whole Wait bound on a Redis that answers
-// none of its reads: past the failure pause it gives up (Failed: the
-// caller fetches for itself), and notes Redis down, so that the requests
-// after it do not ask Redis for a moment.
-func TestAWaiterWhoseRedisStaysSilentForTheFailurePauseGivesUp(t *testing.T) {
+// none of its reads: past the failure pause it gives up, notes Redis
+// down, so that the requests after it do not ask Redis for a moment, and
+// fills in the process as when no lease could be taken: the requests of
+// its process that joined it share that one fill instead of each going
+// to the origin.
+func TestAWaiterWhoseRedisStaysSilentForTheFailurePauseFillsInTheProcessForTheRequestsThatJoinedIt(t *testing.T) {
 	s, holder, waiter := pausable(t, Options{Wait: time.Minute})
 	// A failure pause of a nanosecond: the waiter gives up at the second
 	// of its lease reads that fail in a row.
@@ -130,6 +132,8 @@ func TestAWaiterWhoseRedisStaysSilentForTheFailurePauseGivesUp(t *testing.T) {
 	defer func() { close(release); <-holderDone }()
 	result := waitFor(waiter, "k")
 	awaitWaiters(t, 1, "k", waiter)
+	joined := waitFor(waiter, "k")
+	awaitWaiters(t, 2, "k", waiter)
 	var r doResult
 	for attempt := 0; ; attempt++ {
 		if attempt == 100 {
@@ -143,8 +147,11 @@ func TestAWaiterWhoseRedisStaysSilentForTheFailurePauseGivesUp(t *testing.T) {
 		}
 		break
 	}
-	if r.out != Failed || !r.shared || r.filled {
-		t.Errorf("the waiter gave up with %v shared %v, filled itself %v; want a shared Failed (its caller fetches)", r.out, r.shared, r.filled)
+	if r.out != Stored || r.shared || !r.filled {
+		t.Errorf("the waiter gave up with %v shared %v, filled itself %v; want its own fill (Stored, not shared)", r.out, r.shared, r.filled)
+	}
+	if j := <-joined; j.out != Stored || !j.shared || j.filled {
+		t.Errorf("the request that joined the waiter got %v shared %v, filled itself %v; want the waiter's fill, shared", j.out, j.shared, j.filled)
 	}
 	waiter.down.Pause = time.Minute
 	if !waiter.down.Recent(waiter.now()) {

@@ -20,7 +20,8 @@ import (
 // fill is one request to the origin whose response may be stored: the
 // origin side of an exchange (or of a background refresh), carried to the
 // ReverseProxy hooks in the request context (fillOf). Collapsed fills
-// share what they stored with the requests that waited (sharedEntry).
+// share what they stored, or what the store failed to take, with the
+// requests of this process that waited (sharedEntry).
 type fill struct {
 	x      *exchange
 	client *http.Request
@@ -39,7 +40,8 @@ type fill struct {
 	// misfit is set when a 206's body was not the range it named (it is
 	// not stored).
 	misfit atomic.Bool
-	// shared is what the fill stored, for the requests that waited for it.
+	// shared is what the fill stored, or what the store failed to take
+	// when stored is not set (unstoredAs), for the requests that waited.
 	shared *sharedEntry
 	// unstored is the Cache-Status detail of an entry save refused to
 	// store for what the fill itself did: it ran past fillStoreBound, or a
@@ -93,6 +95,17 @@ func (f *fill) storedAs(e *store.Entry) {
 	f.stored.Store(true)
 }
 
+// unstoredAs records that the store failed to take e (its write failed:
+// Redis down, timing out, full, the breaker open), an entry the fill was
+// entitled to store: complete, storable, not purged since the fill
+// started. The requests of this process that waited for the fill get it
+// (collapse.Unstored) instead of each asking the origin while the store
+// fails. An entry save refused for what the fill itself did (unstored:
+// a purge, the fill bound) is never handed on: those requests fetch.
+func (f *fill) unstoredAs(e *store.Entry) {
+	f.shared = newSharedEntry(e, f.client.Header)
+}
+
 // outcome is how the fill ended, for the requests that waited for it.
 func (f *fill) outcome() collapse.Outcome {
 	switch {
@@ -100,6 +113,8 @@ func (f *fill) outcome() collapse.Outcome {
 		return collapse.Stored
 	case f.uncacheable.Load():
 		return collapse.Uncacheable
+	case f.shared != nil:
+		return collapse.Unstored
 	}
 	return collapse.Failed
 }

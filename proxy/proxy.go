@@ -327,8 +327,9 @@ const detailRedisDown = "redis-down"
 
 // fetchCollapsed fetches from the origin unless another request for the
 // same key, here or in another instance, already is: then it waits for
-// that fill and serves what it stored, or fetches for itself when nothing
-// reusable was stored. A request that leads the fill serves what another
+// that fill and serves what it stored (or, when the fill ran here, what the
+// store failed to take: collapse.Unstored), or fetches for itself when
+// nothing reusable was stored. A request that leads the fill serves what another
 // fill stored since its lookup, if anything (storedMeanwhile).
 func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchange, e *store.Entry) {
 	if !x.cacheable || !policy.SharesFill(x.rd, r.Header) {
@@ -356,7 +357,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 	if led {
 		return
 	}
-	if out == collapse.Stored {
+	if out == collapse.Stored || out == collapse.Unstored {
 		fwd := "miss"
 		if x.status.Fwd == "request" {
 			fwd = "request" // it asked to revalidate; the fill it waited for did
@@ -364,7 +365,9 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		x.status = policy.CacheStatus{Name: x.st.cfg.Cache.Name}
 		x.softPurged, x.part = false, nil
 		stored := p.collapsedEntry(r, x, value)
-		if stored == nil {
+		if stored == nil && out == collapse.Stored {
+			// Another variant, or the fill ran in another instance: what
+			// was not stored cannot be looked up.
 			stored = p.lookup(r, x)
 		}
 		if stored != nil {
@@ -377,6 +380,9 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 			if v, age := p.decide(x, stored); v == serveFresh {
 				x.status.Fwd = fwd
 				x.status.Collapsed = true
+				if out == collapse.Unstored {
+					x.status.Detail = detailStoreError
+				}
 				p.metrics.Collapsed(x.route.Name)
 				p.deliver(w, r, x, stored, age)
 				return
@@ -408,8 +414,9 @@ func (p *Proxy) storedMeanwhile(r *http.Request, x *exchange) *sharedEntry {
 	return newSharedEntry(e, r.Header)
 }
 
-// sharedEntry is what a fill stored, handed to the requests that waited
-// for it in this process (the collapsed flight's value): the entry and the
+// sharedEntry is what a fill stored, or what the store failed to take
+// (collapse.Unstored), handed to the requests that waited for it in this
+// process (the collapsed flight's value): the entry and the
 // Vary key of the request that filled it, so that a waiter selecting
 // another variant does not get it.
 type sharedEntry struct {
@@ -422,8 +429,9 @@ func newSharedEntry(e *store.Entry, h http.Header) *sharedEntry {
 	return &sharedEntry{entry: e, varyKey: policy.VaryKey(e.Vary, h)}
 }
 
-// collapsedEntry is the entry a collapsed fill stored, if it suits r (same
-// variant, not purged since), else nil: then r looks it up itself.
+// collapsedEntry is the entry a collapsed fill stored (or failed to
+// store), if it suits r (same variant, a part holding r's ranges, not
+// purged since), else nil: then r looks it up itself, or fetches.
 func (p *Proxy) collapsedEntry(r *http.Request, x *exchange, value any) *store.Entry {
 	s, ok := value.(*sharedEntry)
 	if !ok || s == nil {

@@ -170,7 +170,7 @@ func (p *Proxy) statusBeforeHeaders(f *fill, contentLength int64) {
 	case f.unstored != "":
 		x.status.Detail = f.unstored
 	default:
-		x.status.Detail = "store-error"
+		x.status.Detail = detailStoreError
 	}
 }
 
@@ -198,6 +198,12 @@ func (p *Proxy) readOrigin(ctx context.Context, f *fill, e *store.Entry, maxByte
 	}
 	f.announce()
 }
+
+// detailStoreError is the Cache-Status detail (RFC 9211 §2.8) of a
+// response that could be stored but whose store write failed: that of the
+// fill's own client, and that of the requests of this process that waited
+// for the fill and were served what it could not store.
+const detailStoreError = "store-error"
 
 // hitForPass is the Cache-Status detail of a request that went to the
 // origin without waiting because its key's last fill was not storable.
@@ -231,7 +237,7 @@ func (p *Proxy) revalidated(f *fill, resp *http.Response, now time.Time) error {
 		} else if f.unstored != "" {
 			x.status.Detail = f.unstored
 		} else {
-			x.status.Detail = "store-error"
+			x.status.Detail = detailStoreError
 		}
 		x.status.TTL, x.status.HasTTL = dec.Freshness, true
 	}

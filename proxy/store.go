@@ -63,6 +63,11 @@ func (p *Proxy) newEntry(f *fill, resp *http.Response, dec policy.StoreDecision,
 // store write and once more just after it: a mark that landed before the
 // first read is seen there and nothing is stored; one that landed during
 // the write is seen by the second, and the entry is deleted again.
+//
+// A write the store fails (that of the entry or of a marker it needs)
+// leaves e to the requests of this process that waited for the fill
+// (unstoredAs): it passed the first check, and each waiter checks it
+// against the marks again before it is served (collapsedEntry).
 func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
 	x := f.x
 	ttl := storeExpiry(e, x.route).Sub(p.now())
@@ -79,17 +84,20 @@ func (p *Proxy) save(ctx context.Context, f *fill, e *store.Entry) bool {
 		return false
 	}
 	if x.route.KeysRequestFields() && !p.setMarker(ctx, x.key.URLID(), p.urlRecord(ctx, x, e)) {
+		f.unstoredAs(e)
 		return false
 	}
 	id := x.id
 	if len(e.Vary) > 0 {
 		if !p.setMarker(ctx, x.id, p.varyMarker(ctx, x, e)) {
+			f.unstoredAs(e)
 			return false
 		}
 		id = x.key.VariantID(policy.VaryKey(e.Vary, f.client.Header))
 	}
 	if err := p.store.Set(ctx, id, e, ttl); err != nil {
 		p.log.Error("store set", "key", e.Key, "route", e.Route, "err", err)
+		f.unstoredAs(e)
 		return false
 	}
 	if p.purger.Verify(ctx, e) == purge.Purged {
