@@ -93,7 +93,7 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	addURL := func(u *url.URL) {
 		inv, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now, true)
 		if ok {
-			scopes = append(scopes, inv.scope)
+			scopes = append(scopes, inv.scopes...)
 			until = later(until, inv.until)
 		}
 		if inv.filling {
@@ -154,7 +154,7 @@ func (p *Proxy) remarkStored(ctx context.Context, f *fill, urls []*url.URL, unti
 	for _, u := range urls {
 		inv, ok := p.invalidationUntil(ctx, f.x.st.cfg, u, f.client, now, false)
 		if ok && inv.until.After(until) {
-			scopes = append(scopes, inv.scope)
+			scopes = append(scopes, inv.scopes...)
 			longer = later(longer, inv.until)
 		}
 	}
@@ -169,19 +169,28 @@ func (p *Proxy) remarkStored(ctx context.Context, f *fill, urls []*url.URL, unti
 // the moment between its flight's start and its own (fill.start).
 const markSlack = time.Minute
 
-// urlInvalidation is what an unsafe request marks for one URL: its scope,
-// until when the mark is kept, and whether a fill of it was in flight
-// (then the mark may be kept only fillStoreBound, see remarkStored).
+// urlInvalidation is what an unsafe request marks for one URL: the URL
+// scopes of its forms that hold something, until when the mark is kept,
+// and whether a fill of it was in flight (then the mark may be kept only
+// fillStoreBound, see remarkStored).
 type urlInvalidation struct {
-	scope   purge.Scope
+	scopes  []purge.Scope
 	until   time.Time
 	filling bool
 }
 
-// invalidationUntil returns the URL scope of a GET of u (with the unsafe
-// request's host and fields) and until when its mark must be kept, or
-// false when nothing stored or being stored can be invalidated by it.
-// Fills in flight are looked up only when fills is set.
+// invalidationUntil returns the URL scopes of a GET of u (with the unsafe
+// request's host) and until when their mark must be kept, or false when
+// nothing stored or being stored can be invalidated by it. Fills in flight
+// are looked up only when fills is set.
+//
+// Routes key the query apart (ignore_query), so a GET of u may be stored
+// under several URL forms: the one of the route the unsafe request's
+// fields take, and that of every route a GET with other fields could take
+// (a conditional route). Each form is looked up apart (formInvalidation)
+// and marked when it holds something, as a URL purge marks them all
+// (policy.Rules.URLKeysOfGET); the mark is kept as long as the
+// longest-lived of them.
 //
 // A mark is needed only for an entry whose fill started before it. Such an
 // entry is either in the store now or being filled now. On most routes it
@@ -219,7 +228,39 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url
 	get := &http.Request{Method: http.MethodGet, URL: u, Host: client.Host, Header: client.Header}
 	rt := cfg.Route(get)
 	key := rt.Key(get, scheme(client))
-	inv := urlInvalidation{scope: purge.URLScope(key)}
+	var inv urlInvalidation
+	for _, form := range urlForms(cfg, u, client, key) {
+		fi, ok := p.formInvalidation(ctx, cfg, get, rt, form, now, fills)
+		inv.filling = inv.filling || fi.filling
+		if ok {
+			inv.scopes = append(inv.scopes, fi.scopes...)
+			inv.until = later(inv.until, fi.until)
+		}
+	}
+	return inv, len(inv.scopes) > 0
+}
+
+// urlForms are the keys of the URL forms a GET of u may be stored under
+// (policy.Rules.URLKeysOfGET on u with the unsafe request's scheme and
+// host), or only key, the form of the unsafe request's own route, when u
+// cannot be made absolute (no Host). key's form is among them unless its
+// route bypasses the cache, and then stores nothing.
+func urlForms(cfg *policy.Rules, u *url.URL, client *http.Request, key policy.Key) []policy.Key {
+	abs := *u
+	abs.Scheme, abs.Host = scheme(client), client.Host
+	forms, err := cfg.URLKeysOfGET(&abs)
+	if err != nil {
+		return []policy.Key{key}
+	}
+	return forms
+}
+
+// formInvalidation is invalidationUntil for one URL form of the GET get,
+// that of the key form (under the unsafe request's own route rt or under
+// another route): its scopes are form's URL scope alone.
+func (p *Proxy) formInvalidation(ctx context.Context, cfg *policy.Rules, get *http.Request, rt *policy.Route, form policy.Key, now time.Time, fills bool) (urlInvalidation, bool) {
+	scope := purge.URLScope(form)
+	inv := urlInvalidation{scopes: []purge.Scope{scope}}
 	forever := now.Add(purge.MarkHorizon)
 	var fillUntil time.Time
 	if fills {
@@ -238,8 +279,8 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url
 	for _, srt := range cfg.StoringRoutes(get) {
 		for _, sch := range []string{"http", "https"} {
 			k := srt.Key(get, sch)
-			if purge.URLScope(k) != inv.scope {
-				continue
+			if purge.URLScope(k) != scope {
+				continue // another form, looked up apart
 			}
 			t, ok, sure := look(srt, k.ID(), p.collapse.Filling)
 			if !sure {
@@ -251,15 +292,15 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url
 				inv.until = later(inv.until, t)
 			}
 		}
-		if srt.KeysRequestFields() {
+		if srt.KeysRequestFields() && sameForm(srt, get, form) {
 			keyed = srt
 		}
 	}
-	if rt.KeysRequestFields() && keyed == nil {
+	if rt.KeysRequestFields() && keyed == nil && sameForm(rt, get, form) {
 		keyed = rt
 	}
 	if keyed != nil {
-		t, ok, sure := look(keyed, key.URLID(), p.collapse.FillingURL)
+		t, ok, sure := look(keyed, form.URLID(), p.collapse.FillingURL)
 		switch {
 		case !sure, !ok && found:
 			// The URL record is gone while an entry of the URL is stored:
@@ -277,6 +318,12 @@ func (p *Proxy) invalidationUntil(ctx context.Context, cfg *policy.Rules, u *url
 		inv.until = later(inv.until, fillUntil)
 	}
 	return inv, found
+}
+
+// sameForm reports whether route rt stores a GET get under the URL form
+// of form: its URL record (Key.URLID) is then form's.
+func sameForm(rt *policy.Route, get *http.Request, form policy.Key) bool {
+	return rt.Key(get, form.Scheme).URL() == form.URL()
 }
 
 // storedUntil looks up what the store holds under id and returns until
