@@ -213,15 +213,14 @@ func (p *Purges) purge(w http.ResponseWriter, r *http.Request, scopes []purge.Sc
 	json.NewEncoder(w).Encode(PurgeResponse{Result: res, Soft: soft, Purged: purged})
 }
 
-// reportWidened makes visible the pattern purges the purger widened to
-// their host or to everything because the active patterns were at their
-// bound (cache.max_pattern_purges): a log line and a metric.
+// reportWidened counts the pattern purges the purger widened to their
+// host or to everything because the active patterns were at their bound
+// (cache.max_pattern_purges); the audit (purge.Audited) logs them as a
+// warning naming the option.
 func (p *Purges) reportWidened(widened []string) {
 	if len(widened) == 0 {
 		return
 	}
-	p.Log.Warn("purge: too many active pattern purges: purged the patterns' hosts, or everything, instead",
-		"patterns", widened, "option", "cache.max_pattern_purges")
 	if p.OnPurge != nil {
 		p.OnPurge("widened_patterns", len(widened))
 	}

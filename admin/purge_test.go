@@ -192,7 +192,8 @@ func TestAPatternPurgeOverTheBoundIsWidenedVisibly(t *testing.T) {
 	l.SetPatternLimit(1)
 	counted := map[string]int{}
 	logs := &testutil.Buffer{}
-	api := &Purges{Purger: l, Config: func() *policy.Rules { return cfg }, Log: slog.New(slog.NewTextHandler(logs, nil)),
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	api := &Purges{Purger: purge.NewAudited(l, log, nil), Config: func() *policy.Rules { return cfg }, Log: log,
 		OnPurge: func(kind string, n int) { counted[kind] += n }}
 	ctx := context.Background()
 	seq := l.FillSeq(ctx)

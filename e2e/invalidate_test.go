@@ -76,7 +76,7 @@ func TestAPutThroughCachegatePurgesTheRelatedListPageOnEveryInstance(t *testing.
 		if _, metrics := in.admin(http.MethodGet, "/metrics"); !strings.Contains(metrics, `cachegate_rule_invalidations_total{result="purged",route="post-write"} 1`) {
 			t.Errorf("instance %d does not count the rule's purge", round)
 		}
-		if !strings.Contains(in.log.String(), "source=rule:post-write") {
+		if !strings.Contains(in.log.String(), `source=rule by="post-write PUT `) {
 			t.Errorf("instance %d does not log the rule's purge with its source", round)
 		}
 	}

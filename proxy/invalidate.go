@@ -21,12 +21,13 @@ func (p *Proxy) invalidateByRules(f *fill, resp *http.Response) {
 		return
 	}
 	invs, errs := f.x.st.cfg.Invalidations(rt, f.client, f.x.target)
-	source := "rule:" + rt.Name
+	by := rt.Name + " " + f.client.Method + " " + f.client.Host + f.client.URL.RequestURI()
 	for _, err := range errs {
-		p.log.Warn("purge", "source", source, "refused", err.Error())
+		p.log.Warn("invalidate rule refused", "route", rt.Name, "by", by, "err", err.Error())
 		p.metrics.RuleInvalidation(rt.Name, "refused")
 	}
-	ctx := context.WithoutCancel(f.client.Context())
+	// The audit (purge.Audited) logs each purge once with this source.
+	ctx := purge.WithSource(context.WithoutCancel(f.client.Context()), purge.Source{Kind: purge.SourceRule, By: by})
 	for _, inv := range invs {
 		scopes := ruleScopes(inv)
 		if len(scopes) == 0 {
@@ -34,13 +35,9 @@ func (p *Proxy) invalidateByRules(f *fill, resp *http.Response) {
 		}
 		res, err := p.purger.Purge(ctx, scopes, inv.Soft)
 		if err != nil {
-			p.log.Error("purge", "source", source, "soft", inv.Soft, "urls", inv.URLs, "prefixes", inv.Prefixes,
-				"patterns", inv.Patterns, "tags", inv.Tags, "err", err)
 			p.metrics.RuleInvalidation(rt.Name, "failed")
 			continue
 		}
-		p.log.Info("purge", "source", source, "seq", res.Seq, "soft", inv.Soft, "urls", inv.URLs, "prefixes", inv.Prefixes,
-			"patterns", inv.Patterns, "tags", inv.Tags, "lagging", res.Lagging, "widened", res.Widened)
 		p.metrics.RuleInvalidation(rt.Name, "purged")
 		for kind, n := range map[string]int{"urls": len(inv.URLs), "prefixes": len(inv.Prefixes), "patterns": len(inv.Patterns), "tags": len(inv.Tags), "widened_patterns": len(res.Widened)} {
 			if n > 0 {

@@ -15,6 +15,7 @@ const (
 	SourcePURGE       = "purge-method" // the PURGE method on the proxy listener
 	SourceUnsafe      = "unsafe"       // the invalidation after an unsafe request (RFC 9111 §4.4)
 	SourceCacheGroup  = "cache-group"  // Cache-Group-Invalidation (RFC 9875 §3)
+	SourceRule        = "rule"         // a route's invalidate rules after a successful unsafe request
 	sourceUnspecified = "unspecified"  // a caller that named none
 )
 
@@ -101,6 +102,10 @@ func (a *Audited) Purge(ctx context.Context, scopes []Scope, soft bool) (Result,
 	switch {
 	case err != nil:
 		result = "failed: " + err.Error()
+	case len(res.Widened) > 0:
+		// Too many active pattern marks: the purger took the patterns'
+		// hosts (or everything) instead, never less.
+		result = "widened (cache.max_pattern_purges): " + strings.Join(res.Widened, ", ")
 	case len(res.Lagging) > 0:
 		result = "lagging: " + strings.Join(res.Lagging, ", ")
 	}
@@ -131,7 +136,7 @@ func (a *Audited) record(ctx context.Context, scopes []Scope, soft bool, seq uin
 	}
 	rec.Source.By = clip(rec.Source.By)
 	level := slog.LevelInfo
-	if strings.HasPrefix(result, "failed") {
+	if strings.HasPrefix(result, "failed") || strings.HasPrefix(result, "widened") {
 		level = slog.LevelWarn
 	}
 	a.log.Log(ctx, level, "purge", "source", rec.Source.Kind, "by", rec.Source.By, "scopes", rec.Scopes,
@@ -181,6 +186,7 @@ func scopeText(s Scope) string {
 // kindNames name the scope kinds in the audit.
 var kindNames = map[Kind]string{
 	All: "all", Host: "host", Route: "route", Tag: "tag", Prefix: "prefix", URL: "url", Group: "group",
+	Pattern: "pattern",
 }
 
 // clip cuts s to recordValue bytes, marking the cut.
