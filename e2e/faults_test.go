@@ -336,7 +336,7 @@ func TestARestartedInstanceNeverServesAPurgedEntryFirst(t *testing.T) {
 		old := stored(t, path, a, b)
 		a.stop()
 		purgeOK(t, b, fmt.Sprintf(`{"urls":["http://site.test%s"]}`, path))
-		a.start(false)
+		a.startAgain()
 		assertNotServed(t, fmt.Sprintf("round %d: the first request after start", round), path, old, a)
 	}
 }

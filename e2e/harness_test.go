@@ -110,6 +110,8 @@ type instance struct {
 	cmd      *exec.Cmd
 	log      *testutil.Buffer
 	exited   chan struct{}
+	// config writes the instance's config for the two addresses.
+	config func(listen, admin string)
 }
 
 // startInstance writes a config for s and starts cachegate with it, waiting
@@ -124,18 +126,39 @@ func startInstance(t *testing.T, s setup) *instance {
 func startInstanceOf(t *testing.T, bin string, s setup) *instance {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "cachegate.yaml")
-	// A port found free can be taken (by a client's ephemeral port) before
-	// cachegate binds it: then try other ports.
-	for attempt := 1; ; attempt++ {
-		listen, admin := freeAddr(t), freeAddr(t)
+	in := &instance{t: t, cfgPath: cfgPath, binary: bin}
+	in.config = func(listen, admin string) {
 		if err := os.WriteFile(cfgPath, []byte(s.yaml(listen, admin)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		in := &instance{t: t, cfgPath: cfgPath, URL: "http://" + listen, AdminURL: "http://" + admin, binary: bin}
+		in.URL, in.AdminURL = "http://"+listen, "http://"+admin
+	}
+	in.startOnFreePorts(1)
+	t.Cleanup(in.stop)
+	return in
+}
+
+// startOnFreePorts starts the instance on ports found free. A port found
+// free can be taken (by a client's ephemeral port, or by another test's
+// instance) before cachegate binds it: then it tries other ports, from
+// attempt on.
+func (in *instance) startOnFreePorts(attempt int) {
+	in.t.Helper()
+	for ; ; attempt++ {
+		in.config(freeAddr(in.t), freeAddr(in.t))
 		if in.start(attempt < 3) {
-			t.Cleanup(in.stop)
-			return in
+			return
 		}
+	}
+}
+
+// startAgain starts a stopped instance on its ports, or, when another
+// process took one of them meanwhile, on new ones (its URL and AdminURL
+// change then).
+func (in *instance) startAgain() {
+	in.t.Helper()
+	if !in.start(true) {
+		in.startOnFreePorts(2)
 	}
 }
 
@@ -159,10 +182,15 @@ func (in *instance) start(retryBind bool) bool {
 	go func() { in.cmd.Wait(); close(in.exited) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		// The log says this process listens: the admin address answering
+		// could be another's that took the port (a restart on the same
+		// ports).
 		resp, err := http.Get(in.AdminURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return true
+			if strings.Contains(in.log.String(), "cachegate listening") {
+				return true
+			}
 		}
 		select {
 		case <-in.exited:
@@ -197,11 +225,12 @@ func (in *instance) stop() {
 	in.cmd = nil
 }
 
-// restart stops the process and starts it again with the same config.
+// restart stops the process and starts it again with the same config
+// (startAgain).
 func (in *instance) restart() {
 	in.t.Helper()
 	in.stop()
-	in.start(false)
+	in.startAgain()
 }
 
 // get sends a GET (or another method) and returns the response with its
