@@ -6,32 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cachegate/cachegate/internal/testutil"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the viewer's goroutine and the
-// test's.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestStatShowsAFailedScrapeAndGoesOnWithTheNext(t *testing.T) {
 	var n atomic.Int64
@@ -43,7 +23,7 @@ func TestStatShowsAFailedScrapeAndGoesOnWithTheNext(t *testing.T) {
 		w.Write([]byte(statBefore))
 	}))
 	defer srv.Close()
-	var out lockedBuffer
+	var out testutil.Buffer
 	v := &statViewer{client: &adminClient{base: srv.URL, http: srv.Client()}, interval: 10 * time.Millisecond, out: &out, json: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

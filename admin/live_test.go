@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,27 +90,16 @@ func TestLiveStreamsTheRecordsItsFilterSelectsAsJSONLines(t *testing.T) {
 	}
 }
 
-// lockedRecorder is a ResponseWriter whose body may be read while it is
-// written.
+// lockedRecorder is a ResponseWriter whose body the handler's goroutine
+// and the test's may share.
 type lockedRecorder struct {
-	mu sync.Mutex
-	h  http.Header
-	b  strings.Builder
+	h http.Header
+	testutil.Buffer
 }
 
 func (l *lockedRecorder) Header() http.Header { return l.h }
 func (l *lockedRecorder) WriteHeader(int)     {}
 func (l *lockedRecorder) Flush()              {}
-func (l *lockedRecorder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedRecorder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestAViewerIsToldInStreamHowManyRecordsItMissed(t *testing.T) {
 	hub := accesslog.NewHub(1, 1)
