@@ -51,11 +51,12 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 }
 
 // firstLine is the first line of an answer (readyz's state), at most 200
-// bytes of it.
+// bytes of it, without control characters (printable): whatever answers
+// at the address must not write escape sequences to a terminal.
 func firstLine(r io.Reader) string {
 	s := bufio.NewScanner(io.LimitReader(r, 200))
 	if s.Scan() {
-		return s.Text()
+		return printable(s.Text())
 	}
 	return "ok"
 }

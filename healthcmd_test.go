@@ -75,3 +75,11 @@ func TestHealthReadsTheAdminAddressFromTheConfigEvenAWildcardOne(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 0: admin.listen %q is reached", code, stderr.String(), ":"+port)
 	}
 }
+
+func TestHealthPrintsNoControlCharactersOfTheAnswer(t *testing.T) {
+	var stdout, stderr testutil.Buffer
+	code := run([]string{"health", "-admin", adminAnswering(t, 200, "ok\x1b]0;pwned\x07\x1b[2J"), "-token", "x"}, &stdout, &stderr)
+	if code != 0 || strings.ContainsAny(stdout.String(), "\x1b\x07") {
+		t.Errorf("exit %d, stdout %q; want 0 and the answer without its control characters", code, stdout.String())
+	}
+}
