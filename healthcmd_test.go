@@ -83,3 +83,20 @@ func TestHealthPrintsNoControlCharactersOfTheAnswer(t *testing.T) {
 		t.Errorf("exit %d, stdout %q; want 0 and the answer without its control characters", code, stdout.String())
 	}
 }
+
+func TestHealthGivesUpOnAnInstanceThatNeverAnswers(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	var stdout, stderr testutil.Buffer
+	code := run([]string{"health", "-timeout", "100ms", "-admin", srv.URL, "-token", "x"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "unhealthy") {
+		t.Errorf("exit %d, stderr %q; want 1 and unhealthy after -timeout", code, stderr.String())
+	}
+}
