@@ -75,18 +75,13 @@ func normalizeGlob(g string) string {
 			b.WriteByte(g[i])
 			lit = i + 1
 		case '[':
-			end := strings.IndexByte(g[i+1:], ']')
-			if end == 0 { // "[]...]": a "]" first in a class is a member
-				if next := strings.IndexByte(g[i+2:], ']'); next >= 0 {
-					end = next + 1
-				}
-			}
+			end := glob.ClassEnd(g, i)
 			if end < 0 {
 				continue // glob.Regexp refuses it
 			}
 			flush(i)
-			b.WriteString(g[i : i+end+2])
-			i += end + 1
+			b.WriteString(g[i : end+1])
+			i = end
 			lit = i + 1
 		}
 	}
