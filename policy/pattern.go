@@ -48,13 +48,15 @@ func PatternScope(pattern string) (string, error) {
 	if strings.ContainsAny(host, "*?[]") && !strings.HasPrefix(host, "[") {
 		return "", errors.New("the host cannot be a glob: purge the host, or give a pattern without host")
 	}
-	if hasDotSegment(path) {
-		return "", errors.New(`"." and ".." segments are not allowed`)
-	}
 	if _, err := glob.Regexp(path); err != nil {
 		return "", fmt.Errorf("not a valid glob: %v", err)
 	}
+	// Checked once normalized: "%2e%2e" is a ".." segment there, and
+	// would match no key (keys resolve them).
 	path = normalizeGlob(path)
+	if hasDotSegment(path) {
+		return "", errors.New(`"." and ".." segments are not allowed`)
+	}
 	if host == "" {
 		return path, nil
 	}

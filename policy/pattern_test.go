@@ -98,3 +98,11 @@ func TestEveryPatternScopeAcceptsCompilesAndMatchesAsWritten(t *testing.T) {
 		}
 	}
 }
+
+func TestAPatternWithAnEncodedDotSegmentIsRefusedLikeAPlainOne(t *testing.T) {
+	for _, p := range []string{"/a/%2e%2e/*", "/a/%2E/*", "example.com/%2e%2E/b"} {
+		if v, err := PatternScope(p); err == nil {
+			t.Errorf("PatternScope(%q) = %q, want refused: keys resolve dot segments, so it would purge nothing", p, v)
+		}
+	}
+}
