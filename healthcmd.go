@@ -29,6 +29,10 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cachegate health: unexpected arguments %q\n", extra)
 		return 2
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "cachegate health: -timeout %s: must be positive, e.g. 5s\n", *timeout)
+		return 2
+	}
 	c, err := client()
 	if err != nil {
 		fmt.Fprintln(stderr, "cachegate health:", err)

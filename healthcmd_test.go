@@ -100,3 +100,13 @@ func TestHealthGivesUpOnAnInstanceThatNeverAnswers(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and unhealthy after -timeout", code, stderr.String())
 	}
 }
+
+func TestHealthRefusesATimeoutThatIsNotPositive(t *testing.T) {
+	for _, timeout := range []string{"0s", "-1s"} {
+		var stdout, stderr testutil.Buffer
+		code := run([]string{"health", "-timeout", timeout, "-admin", adminAnswering(t, 200, "ok"), "-token", "x"}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "-timeout") {
+			t.Errorf("-timeout %s: exit %d, stderr %q; want 2 and the flag named (not a healthy instance called unhealthy)", timeout, code, stderr.String())
+		}
+	}
+}
