@@ -29,6 +29,10 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cachegate health: unexpected arguments %q\n", extra)
 		return 2
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "cachegate health: -timeout %s: must be positive, e.g. 5s\n", *timeout)
+		return 2
+	}
 	c, err := client()
 	if err != nil {
 		fmt.Fprintln(stderr, "cachegate health:", err)
@@ -51,11 +55,12 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 }
 
 // firstLine is the first line of an answer (readyz's state), at most 200
-// bytes of it.
+// bytes of it, without control characters (printable): whatever answers
+// at the address must not write escape sequences to a terminal.
 func firstLine(r io.Reader) string {
 	s := bufio.NewScanner(io.LimitReader(r, 200))
 	if s.Scan() {
-		return s.Text()
+		return printable(s.Text())
 	}
 	return "ok"
 }

@@ -75,3 +75,38 @@ func TestHealthReadsTheAdminAddressFromTheConfigEvenAWildcardOne(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 0: admin.listen %q is reached", code, stderr.String(), ":"+port)
 	}
 }
+
+func TestHealthPrintsNoControlCharactersOfTheAnswer(t *testing.T) {
+	var stdout, stderr testutil.Buffer
+	code := run([]string{"health", "-admin", adminAnswering(t, 200, "ok\x1b]0;pwned\x07\x1b[2J"), "-token", "x"}, &stdout, &stderr)
+	if code != 0 || strings.ContainsAny(stdout.String(), "\x1b\x07") {
+		t.Errorf("exit %d, stdout %q; want 0 and the answer without its control characters", code, stdout.String())
+	}
+}
+
+func TestHealthGivesUpOnAnInstanceThatNeverAnswers(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	var stdout, stderr testutil.Buffer
+	code := run([]string{"health", "-timeout", "100ms", "-admin", srv.URL, "-token", "x"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "unhealthy") {
+		t.Errorf("exit %d, stderr %q; want 1 and unhealthy after -timeout", code, stderr.String())
+	}
+}
+
+func TestHealthRefusesATimeoutThatIsNotPositive(t *testing.T) {
+	for _, timeout := range []string{"0s", "-1s"} {
+		var stdout, stderr testutil.Buffer
+		code := run([]string{"health", "-timeout", timeout, "-admin", adminAnswering(t, 200, "ok"), "-token", "x"}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "-timeout") {
+			t.Errorf("-timeout %s: exit %d, stderr %q; want 2 and the flag named (not a healthy instance called unhealthy)", timeout, code, stderr.String())
+		}
+	}
+}

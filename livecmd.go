@@ -174,7 +174,7 @@ func parseCommand(fs *flag.FlagSet, args []string, stderr io.Writer) int {
 // move the cursor or clear the terminal.
 func appendText(b []byte, r *accesslog.Record) []byte {
 	b = r.Time.Local().AppendFormat(b, "15:04:05.000")
-	b = fmt.Appendf(b, " %d %-11s %s %s %dB %s", r.Status, r.Cache, printable(r.Method), printable(r.Host+r.URI), r.Bytes, micros(r.TotalMicros))
+	b = fmt.Appendf(b, " %d %-11s %s %s %dB %s", r.Status, printable(r.Cache), printable(r.Method), printable(r.Host+r.URI), r.Bytes, micros(r.TotalMicros))
 	if r.OriginMicros > 0 {
 		b = fmt.Appendf(b, " origin=%s", micros(r.OriginMicros))
 	}

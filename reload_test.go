@@ -244,9 +244,13 @@ func TestAReloadMovesTheAccessLogToAFileAndRefusesOneItCannotOpen(t *testing.T) 
 		b, _ := os.ReadFile(file)
 		return strings.Contains(string(b), `"GET /in-file HTTP/1.1" 200`)
 	})
-	// A directory passes validation (its parent exists) but cannot be
-	// opened as the log.
-	in.write(t, "access_log: {enabled: true, output: "+t.TempDir()+"}\n")
+	// A link to a missing directory passes validation (its own directory
+	// exists) but cannot be opened as the log.
+	link := filepath.Join(t.TempDir(), "access.log")
+	if err := os.Symlink("/nonexistent/dir/access.log", link); err != nil {
+		t.Fatal(err)
+	}
+	in.write(t, "access_log: {enabled: true, output: "+link+"}\n")
 	if _, err := reloadConfig(in.path, in.started, in.proxy, &in.current, in.logs, in.log, nil); err == nil || !strings.Contains(err.Error(), "access log") {
 		t.Fatalf("a reload to an access log file that cannot be opened: err %v, want it refused", err)
 	}

@@ -47,7 +47,10 @@ func parseScrape(r io.Reader, at time.Time) (*scrape, error) {
 		for _, m := range f.GetMetric() {
 			sr := series{labels: make(map[string]string, len(m.GetLabel()))}
 			for _, l := range m.GetLabel() {
-				sr.labels[l.GetName()] = l.GetValue()
+				// A label value may hold any UTF-8: shown on a
+				// terminal, an instance's (or an impostor's) escape
+				// sequences would move the cursor or clear the screen.
+				sr.labels[l.GetName()] = printable(l.GetValue())
 			}
 			switch {
 			case m.Counter != nil:

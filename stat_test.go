@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachegate/cachegate/accesslog"
 )
 
 // scrapeOf parses text as a scrape taken at t0 + offset.
@@ -141,5 +143,22 @@ func TestQuantileInterpolatesInsideItsBucket(t *testing.T) {
 	}
 	if got := quantile(0.99, []bucket{{0.1, 0}, {math.Inf(1), 10}}, 10); got != 0.1 {
 		t.Errorf("quantile past the last bound = %v, want that bound 0.1", got)
+	}
+}
+
+func TestStatShowsNoControlCharactersAnInstanceWroteInItsLabels(t *testing.T) {
+	hostile := strings.NewReplacer(`"pages"`, "\"\x1b[2J\x1b]0;pwned\x07\"", `"memory"`, "\"\x1b[31m\"").Replace
+	st := computeStat(window{prev: scrapeOf(t, 0, hostile(statBefore)), cur: scrapeOf(t, 10*time.Second, hostile(statAfter))})
+	var out strings.Builder
+	renderStat(&out, &st, true)
+	if strings.ContainsAny(out.String(), "\x1b\x07") {
+		t.Errorf("the view carries the instance's control characters:\n%q", out.String())
+	}
+}
+
+func TestLogTextShowsNoControlCharactersInTheCacheState(t *testing.T) {
+	line := string(appendText(nil, &accesslog.Record{Cache: "\x1b[2J", URI: "/"}))
+	if strings.ContainsAny(line, "\x1b") {
+		t.Errorf("text line %q carries the instance's control characters", line)
 	}
 }

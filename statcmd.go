@@ -22,6 +22,12 @@ import (
 // answer shows as an error line, not as a frozen screen.
 const statScrapeTimeout = 5 * time.Second
 
+// statMaxScrape bounds the answer of one GET /metrics: an instance (or
+// whatever answers at its address) that streams for ever must not grow
+// the viewer's memory until the scrape's timeout. An instance's metrics
+// are a few hundred kilobytes.
+const statMaxScrape = 16 << 20
+
 // statMaxRoutes is how many route rows a terminal view shows (the busiest
 // first); JSON has them all.
 const statMaxRoutes = 20
@@ -122,7 +128,12 @@ func (v *statViewer) scrape(ctx context.Context) (*scrape, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return parseScrape(resp.Body, time.Now())
+	body := &io.LimitedReader{R: resp.Body, N: statMaxScrape + 1}
+	s, err := parseScrape(body, time.Now())
+	if body.N == 0 {
+		return nil, fmt.Errorf("GET /metrics: the answer is larger than %d MiB", statMaxScrape>>20)
+	}
+	return s, err
 }
 
 // show prints the view of st, or the scrape error err.

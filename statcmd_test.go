@@ -58,3 +58,21 @@ func TestStatOnATerminalRedrawsInPlaceWithANSIHomeAndClearOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestStatRefusesAMetricsAnswerLargerThanItsBound(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		line := []byte("# a hostile or broken instance that never stops answering\n")
+		for written := 0; written <= statMaxScrape; written += len(line) {
+			if _, err := w.Write(line); err != nil {
+				return
+			}
+		}
+		w.Write([]byte(statBefore))
+	}))
+	defer srv.Close()
+	v := &statViewer{client: &adminClient{base: srv.URL, http: srv.Client()}}
+	_, err := v.scrape(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("scrape of an answer over %d bytes: error %v, want it refused as larger than the bound", statMaxScrape, err)
+	}
+}

@@ -22,6 +22,10 @@ const (
 	// topSlots is how many parts the window slides by: a URL holds one
 	// count per slot, so memory is bounded by topMaxURLs × topSlots.
 	topSlots = 10
+	// topMaxURLLen is the longest URL tracked: longer ones are cut (and
+	// those that share the cut counted together), so that memory is
+	// bounded in bytes too, whatever URIs clients send.
+	topMaxURLLen = 1024
 	// maxTopWindow bounds -window.
 	maxTopWindow = time.Hour
 )
@@ -77,6 +81,9 @@ func (w *topWindow) add(now time.Time, rec *accesslog.Record) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	key := rec.Host + rec.URI
+	if len(key) > topMaxURLLen {
+		key = strings.ToValidUTF8(key[:topMaxURLLen], "") + "…"
+	}
 	u := w.urls[key]
 	if u == nil {
 		if len(w.urls) >= w.max {

@@ -84,3 +84,19 @@ func TestTopAndLogRefuseBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestTopHoldsABoundedLengthOfEachURL(t *testing.T) {
+	w := newTopWindow(10*time.Second, 100)
+	now := time.Unix(1000, 0)
+	long := strings.Repeat("a", 64<<10) // a hostile client's URIs, each as long as a header may be
+	for i := range 100 {
+		w.add(now, &accesslog.Record{Host: "site.test", URI: fmt.Sprintf("/%s/%d", long, i), Cache: "miss"})
+	}
+	held := 0
+	for url := range w.urls {
+		held += len(url)
+	}
+	if held > 100*(topMaxURLLen+8) {
+		t.Errorf("top holds %d bytes of URLs for 100 URLs, want each cut to %d bytes", held, topMaxURLLen)
+	}
+}

@@ -42,6 +42,7 @@ type Log struct {
 	dst      io.Writer // what out writes to
 	file     *os.File
 	buf      []byte
+	pending  uint64 // records in out's buffer, not yet flushed
 }
 
 // Open starts the access log with s; stdout and stderr are the writers
@@ -185,13 +186,25 @@ func (l *Log) write(r *Record) {
 		return // disabled by a reload while the record was queued
 	}
 	l.buf = Append(l.buf[:0], l.settings.Format, r)
+	if len(l.buf) > l.out.Available() {
+		l.flush() // so that a record is never split between two writes
+	}
 	if _, err := l.out.Write(l.buf); err != nil {
-		l.dropped.Add(1)
+		l.dropped.Add(1) // a record larger than the buffer, written at once
+		l.out.Reset(l.dst)
+		return
+	}
+	if l.out.Buffered() > 0 {
+		l.pending++ // else it was larger than the buffer and is written
 	}
 }
 
+// flush writes the buffered records; when the output fails (a full disk)
+// they are lost, and counted as dropped.
 func (l *Log) flush() {
 	if l.out != nil && l.out.Flush() != nil {
+		l.dropped.Add(l.pending)
 		l.out.Reset(l.dst) // bufio keeps the error: forget it and what it held
 	}
+	l.pending = 0
 }

@@ -93,3 +93,20 @@ func countLines(t *testing.T, path string) int {
 	}
 	return strings.Count(string(b), "\n")
 }
+
+func TestRecordsLostToAFullDiskAreCountedAsDropped(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	l, err := Open(Settings{Enabled: true, Format: FormatJSON, Output: "/dev/full"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		l.Write(sampleRecord())
+	}
+	l.Close()
+	if l.Dropped() != 3 {
+		t.Errorf("dropped %d, want 3: every record went to a disk without space", l.Dropped())
+	}
+}

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cachegate/cachegate/accesslog"
+	"github.com/cachegate/cachegate/metrics"
 )
 
 // Pacing of GET /live.
@@ -22,6 +25,12 @@ const (
 	liveBatch = 64 << 10
 )
 
+// cacheStates are the states a request ends in (Record.Cache): a filter
+// on another one would select nothing, and its viewer would watch an
+// empty stream for ever.
+var cacheStates = []string{metrics.CacheHit, metrics.CacheMiss, metrics.CacheStale, metrics.CacheRevalidated,
+	metrics.CacheBypass, metrics.CacheCollapsed, metrics.CacheError}
+
 // serveLive handles GET /live: the request records the query's filter
 // selects (accesslog.ParseFilter), one JSON object per line, written as
 // they come. Records the viewer could not take in time are dropped, and
@@ -29,6 +38,9 @@ const (
 func serveLive(hub *accesslog.Hub) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f, err := accesslog.ParseFilter(r.URL.Query())
+		if err == nil && f.Cache != "" && !slices.Contains(cacheStates, f.Cache) {
+			err = fmt.Errorf("%s: want one of %s, got %q", accesslog.ParamCache, strings.Join(cacheStates, ", "), f.Cache)
+		}
 		if err != nil {
 			http.Error(w, "bad filter: "+err.Error(), http.StatusBadRequest)
 			return

@@ -137,3 +137,14 @@ func TestAViewerThatDisconnectsLeavesNoSubscriptionOrGoroutine(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the stream's goroutines gone", func() bool { return runtime.NumGoroutine() <= before })
 	hub.Publish(&accesslog.Record{}) // nobody to send to
 }
+
+func TestLiveRefusesACacheStateNoRequestEndsIn(t *testing.T) {
+	srv, hub := liveAdmin(t, 2, 4)
+	resp, _ := watch(t, srv, "cache=hits")
+	if resp.StatusCode != http.StatusBadRequest || hub.Viewers() != 0 {
+		t.Errorf("cache=hits: %d with %d viewers, want 400 (a typo would watch an empty stream for ever)", resp.StatusCode, hub.Viewers())
+	}
+	if ok, _ := watch(t, srv, "cache=revalidated"); ok.StatusCode != http.StatusOK {
+		t.Errorf("cache=revalidated: %d, want 200", ok.StatusCode)
+	}
+}

@@ -307,3 +307,11 @@ func TestAnAccessLogFileIsRelativeToTheConfigFile(t *testing.T) {
 		t.Errorf("access_log.output stderr became %q", cfg.AccessLog.Output)
 	}
 }
+
+func TestAnAccessLogOutputThatIsADirectoryIsAProblemOfTheFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Parse(filepath.Join(dir, "cachegate.yaml"), []byte("origin: http://o\naccess_log: {enabled: true, output: "+dir+"/}\n"))
+	if err == nil || !strings.Contains(err.Error(), "access_log.output: ") || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("access_log.output a directory: error %v, want validate to say it is a directory (the start would fail to open it)", err)
+	}
+}

@@ -158,10 +158,13 @@ func (a *AccessLogConfig) validate(ch *checker, path string) {
 		if a.Output == "" {
 			return `required: stdout, stderr or a file path`
 		}
-		if a.IsFile() {
-			return checkLogDir(filepath.Dir(a.Output))
+		if !a.IsFile() {
+			return ""
 		}
-		return ""
+		if fi, err := os.Stat(a.Output); err == nil && fi.IsDir() {
+			return strconv.Quote(a.Output) + " is a directory: give a file in it (access.log)"
+		}
+		return checkLogDir(filepath.Dir(a.Output))
 	})
 }
 

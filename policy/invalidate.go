@@ -238,16 +238,26 @@ func render(parts []config.TemplatePart, vars map[string]templateVar, value func
 		if !ok || v.value == "" {
 			return "", fmt.Errorf("{%s} has no value in this request", p.Var)
 		}
-		b.WriteString(value(v))
+		s := value(v)
+		if s == "" {
+			return "", fmt.Errorf("{%s}: %q cannot be one path segment", p.Var, v.value)
+		}
+		b.WriteString(s)
 	}
 	return b.String(), nil
 }
 
 // urlValue inserts a value into a URL or a prefix: a path is already
 // escaped as keys keep it (a segment holds no "/", "?" or "#"); a query
-// value is escaped as one segment.
+// value is escaped as one segment. A query value "." or ".." is no value
+// (""): escaping leaves dots as they are (unreserved, RFC 3986 §2.3), and
+// as a segment it would be resolved (§5.2.4), "/lists/{query.l}/" with
+// l=".." purging "/" (captures cannot be one: the path's are resolved).
 func urlValue(v templateVar) string {
 	if v.kind == 'q' {
+		if v.value == "." || v.value == ".." {
+			return ""
+		}
 		return url.PathEscape(v.value)
 	}
 	return v.value

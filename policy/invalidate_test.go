@@ -102,3 +102,20 @@ func TestAMissingOrEmptyQueryValueLeavesItsTemplateOut(t *testing.T) {
 		t.Errorf("the rest of the rule was not purged: %+v", invs[0])
 	}
 }
+
+func TestAQueryValueThatIsADotSegmentCannotClimbOutOfItsTemplate(t *testing.T) {
+	for _, target := range []string{"/users/ann/x?q=..&list=..", "/users/ann/x?q=%2E%2E&list=%2e", "/users/ann/x?q=.&list=."} {
+		invs, errs := rendered(t, "PUT", target)
+		if len(invs) != 1 {
+			t.Fatalf("%s: %d invalidations", target, len(invs))
+		}
+		for _, v := range append(invs[0].URLs, invs[0].Prefixes...) {
+			if v == "site.example/" || v == "site.example/search" || v == "site.example/lists/" || v == "/" || !strings.HasPrefix(v, "site.example/users/") && !strings.HasPrefix(v, "site.example/feeds/") {
+				t.Errorf("PUT %s: the query value resolved as a dot segment and purges %q", target, v)
+			}
+		}
+		if len(errs) < 2 {
+			t.Errorf("PUT %s: errors %v, want the URL and prefix templates of the dot value left out", target, errs)
+		}
+	}
+}

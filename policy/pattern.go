@@ -48,13 +48,15 @@ func PatternScope(pattern string) (string, error) {
 	if strings.ContainsAny(host, "*?[]") && !strings.HasPrefix(host, "[") {
 		return "", errors.New("the host cannot be a glob: purge the host, or give a pattern without host")
 	}
-	if hasDotSegment(path) {
-		return "", errors.New(`"." and ".." segments are not allowed`)
-	}
 	if _, err := glob.Regexp(path); err != nil {
 		return "", fmt.Errorf("not a valid glob: %v", err)
 	}
+	// Checked once normalized: "%2e%2e" is a ".." segment there, and
+	// would match no key (keys resolve them).
 	path = normalizeGlob(path)
+	if hasDotSegment(path) {
+		return "", errors.New(`"." and ".." segments are not allowed`)
+	}
 	if host == "" {
 		return path, nil
 	}
@@ -75,18 +77,13 @@ func normalizeGlob(g string) string {
 			b.WriteByte(g[i])
 			lit = i + 1
 		case '[':
-			end := strings.IndexByte(g[i+1:], ']')
-			if end == 0 { // "[]...]": a "]" first in a class is a member
-				if next := strings.IndexByte(g[i+2:], ']'); next >= 0 {
-					end = next + 1
-				}
-			}
+			end := glob.ClassEnd(g, i)
 			if end < 0 {
 				continue // glob.Regexp refuses it
 			}
 			flush(i)
-			b.WriteString(g[i : i+end+2])
-			i += end + 1
+			b.WriteString(g[i : end+1])
+			i = end
 			lit = i + 1
 		}
 	}

@@ -73,3 +73,36 @@ func TestRouteCapturesMatchOneSegmentAndLeaveOtherPathsAsTheyWere(t *testing.T) 
 		}
 	}
 }
+
+func TestEveryPatternScopeAcceptsCompilesAndMatchesAsWritten(t *testing.T) {
+	// A scope value that does not compile is read by every instance as a
+	// purge of everything (purge.marks.uncompiled): what PatternScope
+	// accepts must compile.
+	for _, c := range []struct{ pattern, match, miss string }{
+		{"/a/[!]]x", "/a/bx", "/a/]x"},
+		{"/a/[^]]x", "/a/bx", "/a/]x"},
+		{"/a/[]]x", "/a/]x", "/a/bx"},
+	} {
+		v, err := PatternScope(c.pattern)
+		if err != nil {
+			t.Errorf("PatternScope(%q): %v", c.pattern, err)
+			continue
+		}
+		p, err := CompilePattern(v)
+		if err != nil {
+			t.Errorf("PatternScope(%q) = %q, which does not compile: %v", c.pattern, v, err)
+			continue
+		}
+		if !p.Matches("h"+c.match) || p.Matches("h"+c.miss) {
+			t.Errorf("%q (%q): matches %s %v, %s %v; want true, false", c.pattern, v, c.match, p.Matches("h"+c.match), c.miss, p.Matches("h"+c.miss))
+		}
+	}
+}
+
+func TestAPatternWithAnEncodedDotSegmentIsRefusedLikeAPlainOne(t *testing.T) {
+	for _, p := range []string{"/a/%2e%2e/*", "/a/%2E/*", "example.com/%2e%2E/b"} {
+		if v, err := PatternScope(p); err == nil {
+			t.Errorf("PatternScope(%q) = %q, want refused: keys resolve dot segments, so it would purge nothing", p, v)
+		}
+	}
+}

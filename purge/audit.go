@@ -2,6 +2,7 @@ package purge
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -105,7 +106,7 @@ func (a *Audited) Purge(ctx context.Context, scopes []Scope, soft bool) (Result,
 	case len(res.Widened) > 0:
 		// Too many active pattern marks: the purger took the patterns'
 		// hosts (or everything) instead, never less.
-		result = "widened (cache.max_pattern_purges): " + strings.Join(res.Widened, ", ")
+		result = "widened (cache.max_pattern_purges): " + clippedList(res.Widened)
 	case len(res.Lagging) > 0:
 		result = "lagging: " + strings.Join(res.Lagging, ", ")
 	}
@@ -187,6 +188,21 @@ func scopeText(s Scope) string {
 var kindNames = map[Kind]string{
 	All: "all", Host: "host", Route: "route", Tag: "tag", Prefix: "prefix", URL: "url", Group: "group",
 	Pattern: "pattern",
+}
+
+// clippedList joins at most recordScopes of values, each clipped, and
+// says how many it left out: the patterns a purge widened are a client's
+// too (a webhook's payload), and the result is kept and logged.
+func clippedList(values []string) string {
+	shown := make([]string, 0, min(len(values), recordScopes))
+	for _, v := range values[:min(len(values), recordScopes)] {
+		shown = append(shown, clip(v))
+	}
+	s := strings.Join(shown, ", ")
+	if n := len(values) - len(shown); n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	return s
 }
 
 // clip cuts s to recordValue bytes, marking the cut.

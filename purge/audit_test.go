@@ -92,3 +92,30 @@ func TestTheAuditStaysBoundedWhateverThePurgesHold(t *testing.T) {
 		t.Errorf("a log line is %d bytes, want it bounded (about %d)", perLine, recordScopes*recordValue)
 	}
 }
+
+// wideningPurger is a Local whose purges all widen the patterns given.
+type wideningPurger struct{ *Local }
+
+func (wideningPurger) Purge(_ context.Context, scopes []Scope, _ bool) (Result, error) {
+	var res Result
+	for _, s := range scopes {
+		res.Widened = append(res.Widened, s.Value)
+	}
+	return res, nil
+}
+
+func TestTheResultOfAWidenedPurgeStaysBoundedInTheAuditAndTheLog(t *testing.T) {
+	a, log := auditedWithLog(wideningPurger{NewLocal()})
+	huge := make([]Scope, 10*recordScopes)
+	for i := range huge {
+		huge[i] = Scope{Kind: Pattern, Value: "/" + strings.Repeat("x", 2*recordValue) + "/*"}
+	}
+	a.Purge(context.Background(), huge, false)
+	r := a.Recent()[0]
+	if !strings.HasPrefix(r.Result, "widened") || len(r.Result) > recordScopes*(recordValue+8) {
+		t.Errorf("the result of a widened purge is %d bytes (%.40q...), want it bounded as the scopes are (about %d)", len(r.Result), r.Result, recordScopes*recordValue)
+	}
+	if len(log.String()) > 4*recordScopes*recordValue {
+		t.Errorf("the log line is %d bytes, want it bounded (about %d)", len(log.String()), 2*recordScopes*recordValue)
+	}
+}

@@ -93,14 +93,8 @@ func translate(glob string, captures bool) (*regexp.Regexp, error) {
 			if negate {
 				j++
 			}
-			end := j
-			if end < len(glob) && glob[end] == ']' {
-				end++ // a "]" first in a class is a member
-			}
-			for end < len(glob) && glob[end] != ']' {
-				end++
-			}
-			if end >= len(glob) {
+			end := ClassEnd(glob, i)
+			if end < 0 {
 				return nil, errors.New(`"[" without its "]"`)
 			}
 			b.WriteByte('[')
@@ -121,6 +115,27 @@ func translate(glob string, captures bool) (*regexp.Regexp, error) {
 	flush(len(glob))
 	b.WriteByte('$')
 	return regexp.Compile(b.String())
+}
+
+// ClassEnd returns the index of the "]" that closes the class opened by
+// the "[" at glob[i], or -1: a "]" first in the class, after the "!" or
+// "^" of a negated one, is a member ("[]]", "[!]]"). Whoever reads a glob
+// (normalizing its literal runs, say) must see the classes Regexp sees.
+func ClassEnd(glob string, i int) int {
+	end := i + 1
+	if end < len(glob) && (glob[end] == '!' || glob[end] == '^') {
+		end++
+	}
+	if end < len(glob) && glob[end] == ']' {
+		end++ // a "]" first in a class is a member
+	}
+	for end < len(glob) && glob[end] != ']' {
+		end++
+	}
+	if end >= len(glob) {
+		return -1
+	}
+	return end
 }
 
 // Quote returns s as a glob that matches s literally: each metacharacter
