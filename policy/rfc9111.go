@@ -37,6 +37,11 @@ type StoreDecision struct {
 	ExplicitFreshness bool
 }
 
+// perRequestFields are response fields that name one request, not the
+// resource: X-Request-Id, which an origin echoes (cachegate sends it one).
+// Stored, it would be served on every hit as if each were that request.
+var perRequestFields = []string{"X-Request-Id"}
+
 // understoodStatus are the status codes whose caching requirements
 // cachegate implements, for must-understand (RFC 9111 §5.2.2.3).
 func understoodStatus(status int) bool {
@@ -107,6 +112,7 @@ func DecideStore(rt *Route, req *http.Request, status int, h http.Header, reqTim
 	dec.OmitHeaders = append(dec.OmitHeaders, d.PrivateFields...)
 	dec.OmitHeaders = append(dec.OmitHeaders, d.NoCacheFields...)
 	dec.OmitHeaders = append(dec.OmitHeaders, rt.omittedSetCookie()...)
+	dec.OmitHeaders = append(dec.OmitHeaders, perRequestFields...)
 
 	if rt.Mode == config.ModeOverride {
 		if !HeuristicallyCacheable(status) {

@@ -138,3 +138,22 @@ func TestAViewerThatNeverReadsDoesNotHoldRequestsAndItsDropsAreCounted(t *testin
 		t.Error("the hub is still watched after its viewer closed")
 	}
 }
+
+func TestAHitDoesNotCarryTheXRequestIDTheOriginEchoedToTheFill(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id")) // as many origins do
+		w.Write([]byte("page"))
+	})
+	c := newCacheWith(t, o, "", Options{})
+	miss, _ := c.get(t, "/")
+	filled := o.last().Header.Get("X-Request-Id")
+	hit, _ := c.get(t, "/")
+	if !strings.Contains(hit.Header.Get("Cache-Status"), "hit") {
+		t.Fatalf("second GET: Cache-Status %q, want a hit", hit.Header.Get("Cache-Status"))
+	}
+	if got := hit.Header.Get("X-Request-Id"); got != "" {
+		t.Errorf("the hit carries X-Request-Id %q (the fill's was %q, the miss answered %q): a stored ID names another request",
+			got, filled, miss.Header.Get("X-Request-Id"))
+	}
+}
