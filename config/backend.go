@@ -216,7 +216,7 @@ func (c *Config) warnings(x *index) []Problem {
 				Message: "backend " + strconv.Quote(b.Name) + " is used by no route nor default_route: it gets no requests (its probes still run)"})
 		}
 	}
-	return warnings
+	return append(warnings, c.prefixPatternWarnings(x)...)
 }
 
 // backendUsed reports whether a route or the default route names backend

@@ -227,3 +227,41 @@ func checkPatternTemplate(s string) string {
 	}
 	return ""
 }
+
+// prefixPatternWarnings warn of rule patterns that are path prefixes
+// ("/users/{user}/**"): every distinct value a request puts in one is a
+// pattern mark, and past cache.max_pattern_purges active ones a pattern
+// purge is widened to its whole host, so that clients whose writes succeed
+// could wipe a host's cache. Under prefixes the same purge is a prefix
+// mark, which no bound widens.
+func (c *Config) prefixPatternWarnings(x *index) []Problem {
+	var warnings []Problem
+	for i := range c.Routes {
+		for j, rule := range c.Routes[i].Invalidate {
+			for k, text := range rule.Patterns {
+				if !isPrefixPattern(text) {
+					continue
+				}
+				option := fmt.Sprintf("routes[%d].invalidate[%d].patterns[%d]", i, j, k)
+				warnings = append(warnings, Problem{Line: x.lineOf(option), Option: option,
+					Message: strconv.Quote(text) + " is a path prefix: write " + strconv.Quote(strings.TrimSuffix(text, "**")) +
+						" under prefixes, which purges the same without taking one of the cache.max_pattern_purges active patterns per value (past them a pattern purge is widened to its whole host)"})
+			}
+		}
+	}
+	return warnings
+}
+
+// isPrefixPattern reports whether a rule's pattern template is a literal
+// path (template variables are literal once rendered) ending in "/**".
+func isPrefixPattern(text string) bool {
+	parts, err := ParseRuleTemplate(text)
+	if err != nil || !strings.HasSuffix(text, "/**") {
+		return false
+	}
+	var literal strings.Builder
+	for _, p := range parts {
+		literal.WriteString(p.Literal)
+	}
+	return !strings.ContainsAny(strings.TrimSuffix(literal.String(), "**"), "*?[")
+}

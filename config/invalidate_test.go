@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidateRefusesInvalidationRulesThatCannotWorkWithFileAndLine(t *testing.T) {
 	for _, tc := range []struct{ config, want string }{
@@ -51,5 +54,20 @@ routes:
 `))
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestARulePatternThatIsAPathPrefixIsAWarningNamingPrefixes(t *testing.T) {
+	cfg, err := Parse("cfg.yaml", []byte("origin: http://o\nroutes:\n  - name: user\n    match: {path: \"/users/{user}/**\"}\n    invalidate:\n"+
+		"      - patterns: [\"/users/{user}/**\", \"/users/{user}/*/posts\", \"/a/*/**\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 {
+		t.Fatalf("warnings %v, want one, for the prefix pattern only", cfg.Warnings)
+	}
+	want := `cfg.yaml:6: routes[0].invalidate[0].patterns[0]: "/users/{user}/**" is a path prefix: write "/users/{user}/" under prefixes`
+	if got := cfg.Warnings[0].In("cfg.yaml"); !strings.HasPrefix(got, want) {
+		t.Errorf("warning %q, want it to start with %q", got, want)
 	}
 }
