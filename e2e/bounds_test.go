@@ -287,6 +287,7 @@ func TestHostileTrafficToDistinctURLsDoesNotGrowMemory(t *testing.T) {
 }
 
 func TestAPostToACachedURLInvalidatesItOnEveryInstance(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	ins := threeInstancesOn(t, "tiered", o, "")
 	const path = "/max-age/600/article"
