@@ -23,6 +23,7 @@ import (
 // the log exactly once, as one "purge" line naming its source and
 // scopes, and in GET /purges, newest first, with the marks in force.
 func TestEveryPurgeIsLoggedOnceWithItsSourceAndListedByGETPurges(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			w.Header().Set("Cache-Group-Invalidation", `"articles"`)

@@ -107,6 +107,7 @@ var loggedInCookies = []http.Header{
 }
 
 func TestTheWordPressExampleNeverLetsALoggedInRequestFillOrHitTheAnonymousEntry(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	wp := startWordPress(t)
 	in := startInstance(t, setup{origin: wp.URL, backend: "redis", prefix: testutil.UniquePrefix(t),
 		extra: exampleRoutes(t, "wp-", "blog.example.org")})
@@ -174,6 +175,7 @@ func TestTheWordPressExampleNeverLetsALoggedInRequestFillOrHitTheAnonymousEntry(
 }
 
 func TestTheTenantExampleKeepsOneEntryPerTenant(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	var mu sync.Mutex
 	renders := map[string]int{}
 	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,7 @@ import (
 // in h=. A Cookie field with an unescaped ';' is refused with the reason,
 // never looked up without it.
 func TestDebugEntryFindsEntriesOfRoutesKeyingHeadersAndCookies(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "tiered", prefix: testutil.UniquePrefix(t), extra: `routes:
   - name: by-lang

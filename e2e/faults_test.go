@@ -437,7 +437,7 @@ func TestAPurgeTheNewMasterMissedIsNotUndoneBySentinelFailover(t *testing.T) {
 	s := setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t), cluster: []string{sent.Addr()},
 		extra: "    master_name: " + redistest.MasterName + "\n"}
 	ins := startLoaded(t, s)
-	// The first sync waits repl-diskless-sync-delay (5s).
+	// The replica's first sync (StartSentinel sets no diskless-sync delay).
 	waitLink(t, sent.Replica, "up")
 	const path = "/max-age/600/failover"
 	old := stored(t, path, ins...)

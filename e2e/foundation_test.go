@@ -19,6 +19,7 @@ func assertCacheStatus(t *testing.T, got, want string) {
 }
 
 func TestSecondGetIsAHit(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	for _, backend := range []string{"memory", "redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)
@@ -41,6 +42,7 @@ func TestSecondGetIsAHit(t *testing.T) {
 }
 
 func TestAnEntryStoredInRedisIsAHitForTheNextProcess(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	for _, tc := range []struct {
 		name string
 		// next is the process that asks after first stored the entry.
@@ -67,6 +69,7 @@ func TestAnEntryStoredInRedisIsAHitForTheNextProcess(t *testing.T) {
 }
 
 func TestNoStoreResponseIsNeverStored(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	for _, backend := range []string{"memory", "redis"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)

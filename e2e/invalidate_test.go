@@ -50,6 +50,7 @@ func stillServed(ins []*instance, path, old string) []string {
 }
 
 func TestAPutThroughCachegatePurgesTheRelatedListPageOnEveryInstance(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	ins := threeInstancesOn(t, "tiered", o, writeRules)
 	const list, post, other = "/max-age/600/authors/ann", "/max-age/600/posts/42?tag=post-42", "/max-age/600/authors/bob"
@@ -83,6 +84,7 @@ func TestAPutThroughCachegatePurgesTheRelatedListPageOnEveryInstance(t *testing.
 }
 
 func TestAFailedPutPurgesNothing(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	ins := threeInstancesOn(t, "tiered", o, writeRules)
 	const list = "/max-age/600/authors/ann"
@@ -100,6 +102,7 @@ func TestAFailedPutPurgesNothing(t *testing.T) {
 }
 
 func TestAPatternPurgeTakesEveryPathItMatchesOnEveryInstanceAndNoOther(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	ins := threeInstancesOn(t, "tiered", o, "")
 	const a, bc, other = "/max-age/600/users/42/a", "/max-age/600/users/42/b/c", "/max-age/600/users/421/a"

@@ -65,6 +65,7 @@ func TestHostilePostsToDistinctURLsOfARouteKeyingHeadersLeaveNoPurgeMarks(t *tes
 }
 
 func TestAPostThroughOneInstanceInvalidatesEveryValueOfAKeyedURLOnBoth(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	prefix := testutil.UniquePrefix(t)
 	var ins []*instance

@@ -89,6 +89,7 @@ func (in *instance) rawRequest(method, target, host string, fields ...string) (*
 }
 
 func TestForwardingFieldsOfAnUntrustedClientNeverReachTheOrigin(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
@@ -111,6 +112,7 @@ func TestForwardingFieldsOfAnUntrustedClientNeverReachTheOrigin(t *testing.T) {
 }
 
 func TestForwardingFieldsOfATrustedProxyAreKept(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, extra: "trusted_proxies: [127.0.0.1/32]\n"})
 	_, body := in.rawRequest(http.MethodGet, "/page", siteHost, hostile.ForwardingFields...)
@@ -132,6 +134,7 @@ func TestForwardingFieldsOfATrustedProxyAreKept(t *testing.T) {
 }
 
 func TestDotSegmentsReachTheOriginResolvedAndNeverPinTheCleanURL(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	for _, target := range []string{"/a/evil/%2e%2e/target", "/a/evil/.%2E/target", "/a/./evil/../target"} {
@@ -156,6 +159,7 @@ func TestDotSegmentsReachTheOriginResolvedAndNeverPinTheCleanURL(t *testing.T) {
 }
 
 func TestConnectionListedFieldsNeverSelectAVariant(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t), extra: `routes:
   - name: lang
@@ -170,6 +174,7 @@ func TestConnectionListedFieldsNeverSelectAVariant(t *testing.T) {
 }
 
 func TestIgnoredQueryParametersNeverReachTheOrigin(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	_, body := in.rawRequest(http.MethodGet, "/landing?utm_source=%3Cscript%3E&gclid=x&fbclid=y&id=7", siteHost)
@@ -179,6 +184,7 @@ func TestIgnoredQueryParametersNeverReachTheOrigin(t *testing.T) {
 }
 
 func TestCacheDeceptionPageIsPassedNeverStored(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t), extra: `routes:
   - name: styles
@@ -200,6 +206,7 @@ func TestCacheDeceptionPageIsPassedNeverStored(t *testing.T) {
 }
 
 func TestHostPurgeOfEverySpellingPurgesATrailingDotHost(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startEchoOrigin(t)
 	in := startInstance(t, setup{origin: o.URL, backend: "redis", prefix: testutil.UniquePrefix(t)})
 	for _, purged := range []string{"example.com.", "example.com"} {

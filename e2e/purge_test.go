@@ -62,6 +62,7 @@ func threeInstancesOn(t *testing.T, backend string, o *origin, extra string) []*
 }
 
 func TestPurgedContentIsServedByNoInstanceAfterThePurgeReturns(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	for _, backend := range []string{"redis", "tiered"} {
 		t.Run(backend, func(t *testing.T) {
 			o := startOrigin(t)
@@ -114,6 +115,7 @@ func TestFillInFlightIsNeverServedAfterThePurge(t *testing.T) {
 }
 
 func TestPurgeScopesOverInstances(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	ins := threeInstances(t, o, `routes:
   - name: docs
@@ -189,6 +191,7 @@ func TestSoftPurgeServesStaleAtOnceAndRefreshesOnce(t *testing.T) {
 }
 
 func TestPurgeAPIRefusesWithoutTokenAndOnBadInput(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	req, _ := http.NewRequest(http.MethodPost, in.AdminURL+"/purge", strings.NewReader(`{"all":true}`))
@@ -207,6 +210,7 @@ func TestPurgeAPIRefusesWithoutTokenAndOnBadInput(t *testing.T) {
 }
 
 func TestPURGEMethodPurgesTheURL(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	_, old := in.get("/max-age/600/p")
@@ -224,6 +228,7 @@ func TestPURGEMethodPurgesTheURL(t *testing.T) {
 }
 
 func TestPurgeCommandIsAClientOfTheAdminAPI(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	in := startInstance(t, setup{origin: o.URL})
 	_, old := in.get("/max-age/600/cli?tag=cli")

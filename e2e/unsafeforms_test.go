@@ -22,6 +22,7 @@ const previewKeepsQuery = `routes:
 `
 
 func TestAPostThroughOneInstanceInvalidatesEveryFormARouteStoresItsURLUnderOnBoth(t *testing.T) {
+	t.Parallel() // its own origin and Redis prefix; waits on instances, measures no time
 	o := startOrigin(t)
 	prefix := testutil.UniquePrefix(t)
 	var ins []*instance

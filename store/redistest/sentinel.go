@@ -29,7 +29,9 @@ type Sentinel struct {
 // StartSentinel starts a master, a replica of it and a Sentinel (quorum 1,
 // down after 1s, failover timeout 3s), and returns once all three answer.
 func StartSentinel() (*Sentinel, error) {
-	master, err := New()
+	// The replica's first sync starts at once, not after the default
+	// diskless-sync delay of 5s (Redis waits for more replicas to join).
+	master, err := NewWithArgs("--repl-diskless-sync-delay", "0")
 	if err != nil {
 		return nil, err
 	}
