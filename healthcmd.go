@@ -22,12 +22,8 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	ready := fs.Bool("ready", false, "check GET /readyz instead of GET /healthz")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this `duration`")
 	client := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if extra := fs.Args(); len(extra) > 0 {
-		fmt.Fprintf(stderr, "cachegate health: unexpected arguments %q\n", extra)
-		return 2
+	if code := parseCommand(fs, args, stderr); code != 0 {
+		return code
 	}
 	if *timeout <= 0 {
 		fmt.Fprintf(stderr, "cachegate health: -timeout %s: must be positive, e.g. 5s\n", *timeout)

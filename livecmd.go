@@ -9,10 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cachegate/cachegate/accesslog"
@@ -89,11 +85,6 @@ func (s liveStream) line(line []byte) {
 	}
 }
 
-// interrupted is a context that ends at SIGINT or SIGTERM.
-func interrupted() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
 // runLog is `cachegate log`: the live request records of a running
 // instance, filtered by the server, as text lines, JSON lines (-json) or
 // the combined log format (-ncsa), until interrupted.
@@ -153,19 +144,6 @@ func runLog(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// parseCommand parses a client command's arguments and refuses extra
-// ones: 0 to go on, else the exit code.
-func parseCommand(fs *flag.FlagSet, args []string, stderr io.Writer) int {
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if extra := fs.Args(); len(extra) > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), extra)
-		return 2
-	}
-	return 0
-}
-
 // appendText appends rec as one line for a person:
 //
 //	21:30:05.123 200 miss  GET site.test/a?b=1 1234B 2.5ms origin=1.5ms route=pages up=10.0.0.1:80 id=0123456789abcdef
@@ -188,14 +166,4 @@ func appendText(b []byte, r *accesslog.Record) []byte {
 // micros is a duration in µs written for a person (1.5ms).
 func micros(us int64) string {
 	return (time.Duration(us) * time.Microsecond).String()
-}
-
-// printable replaces the control characters of s by '?'.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return '?'
-		}
-		return r
-	}, s)
 }

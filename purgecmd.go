@@ -33,12 +33,8 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&req.All, "all", false, "purge everything")
 	fs.BoolVar(&req.Soft, "soft", false, "mark stale (served while refreshing) instead of invalid")
 	client := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if extra := fs.Args(); len(extra) > 0 {
-		fmt.Fprintf(stderr, "cachegate purge: unexpected arguments %q\n", extra)
-		return 2
+	if code := parseCommand(fs, args, stderr); code != 0 {
+		return code
 	}
 	c, err := client()
 	if err != nil {

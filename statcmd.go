@@ -10,11 +10,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -45,12 +42,8 @@ func runStat(args []string, stdout, stderr io.Writer) int {
 	once := fs.Bool("once", false, "print one view, over one interval, and exit")
 	asJSON := fs.Bool("json", false, "print each view as one line of JSON")
 	client := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if extra := fs.Args(); len(extra) > 0 {
-		fmt.Fprintf(stderr, "cachegate stat: unexpected arguments %q\n", extra)
-		return 2
+	if code := parseCommand(fs, args, stderr); code != 0 {
+		return code
 	}
 	if *interval <= 0 {
 		fmt.Fprintf(stderr, "cachegate stat: -interval %s: must be positive, e.g. 1s\n", *interval)
@@ -61,7 +54,7 @@ func runStat(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cachegate stat:", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interrupted()
 	defer stop()
 	v := &statViewer{client: c, interval: *interval, out: stdout, json: *asJSON, tty: !*asJSON && isTerminal(stdout)}
 	if err := v.run(ctx, *once); err != nil {
