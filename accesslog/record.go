@@ -7,6 +7,34 @@ import (
 	"time"
 )
 
+// The longest values a Record keeps of what a client sent (Bound): a
+// record waits in queues (the log's, each viewer's), so that its size,
+// not only their lengths, must be bounded whatever the request carried.
+// Varnish's log truncates its records likewise (vsl_reclen).
+const (
+	MaxURI       = 4096
+	MaxReferer   = 1024
+	MaxUserAgent = 512
+)
+
+// Bound cuts the values a client chose (URI, Referer, User-Agent) to
+// MaxURI, MaxReferer and MaxUserAgent bytes, marking a cut with "...":
+// a record then holds at most about 6 KiB. The other fields are cachegate's
+// or bounded by the header limits already (Host).
+func (r *Record) Bound() {
+	r.URI = cut(r.URI, MaxURI)
+	r.Referer = cut(r.Referer, MaxReferer)
+	r.UserAgent = cut(r.UserAgent, MaxUserAgent)
+}
+
+// cut is s, or its first max-3 bytes and "..." when it is longer than max.
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max-3] + "..."
+}
+
 // Record is one request as the access log and the live stream tell it.
 // The JSON names are stable (README, "Access log"). A Record is not
 // changed once published: the log's goroutine and every viewer read it.

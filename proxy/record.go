@@ -47,6 +47,7 @@ func (p *Proxy) accessRecord(r *http.Request, x *exchange, w *countingWriter, st
 // publish writes rec to the access log, if the config in force when x
 // started enables it, and to the live stream.
 func (p *Proxy) publish(rec *accesslog.Record, x *exchange) {
+	rec.Bound() // it waits in queues: its size must not be the client's to choose
 	if x.st.cfg.AccessLog.Enabled && p.accessLog != nil {
 		p.accessLog.Write(rec)
 	}

@@ -157,3 +157,21 @@ func TestAHitDoesNotCarryTheXRequestIDTheOriginEchoedToTheFill(t *testing.T) {
 			got, filled, miss.Header.Get("X-Request-Id"))
 	}
 }
+
+func TestARecordHoldsABoundedSizeWhateverTheRequestCarried(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, h)
+	log := &records{}
+	c := newCacheWith(t, o, "access_log: {enabled: true}\n", Options{AccessLog: log})
+	// Each of these waits in the log's queue and each viewer's: 8192 of
+	// them must not hold 8192 times what a client may send.
+	c.get(t, "/"+strings.Repeat("u", 20000), "Referer", strings.Repeat("r", 20000), "User-Agent", strings.Repeat("a", 20000))
+	rec := log.last(t)
+	if len(rec.URI) > accesslog.MaxURI || len(rec.Referer) > accesslog.MaxReferer || len(rec.UserAgent) > accesslog.MaxUserAgent {
+		t.Errorf("record holds a %d-byte URI, %d-byte Referer, %d-byte User-Agent; want at most %d, %d, %d",
+			len(rec.URI), len(rec.Referer), len(rec.UserAgent), accesslog.MaxURI, accesslog.MaxReferer, accesslog.MaxUserAgent)
+	}
+	if !strings.HasSuffix(rec.URI, "...") {
+		t.Errorf("a cut URI is not marked: %q", rec.URI[len(rec.URI)-10:])
+	}
+}
