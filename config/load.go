@@ -64,18 +64,7 @@ func (p Problem) In(file string) string {
 
 // Load reads the configuration file at path and parses it with Parse; the
 // returned Config's File is path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	cfg, err := Parse(path, data)
-	if err != nil {
-		return nil, err
-	}
-	cfg.File = path
-	return cfg, nil
-}
+func Load(path string) (*Config, error) { return load(path, nil) }
 
 // Parse reads a configuration from data; file names it in errors. Scalar
 // values first have ${NAME} and ${NAME:-default} replaced from the
@@ -102,14 +91,20 @@ func Parse(file string, data []byte) (*Config, error) {
 // those of the file's syntax are not. The Config returned is only good for
 // options.
 func LoadFor(path string, options ...string) (*Config, error) {
+	if options == nil {
+		options = []string{} // not nil: parse for no option at all
+	}
+	return load(path, options)
+}
+
+// load reads and parses the file at path, for only those options when
+// only is not nil (see parse).
+func load(path string, only []string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if options == nil {
-		options = []string{} // not nil: parse for no option at all
-	}
-	cfg, _, err := parse(path, data, options)
+	cfg, _, err := parse(path, data, only)
 	if err != nil {
 		return nil, err
 	}
