@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachegate/cachegate/certs"
 	"github.com/cachegate/cachegate/config"
+	"github.com/cachegate/cachegate/proxy"
 	"github.com/cachegate/cachegate/store"
 )
 
@@ -34,6 +35,19 @@ func (ls *listeners) listen(addr string, h http.Handler) (*http.Server, net.List
 	}
 	srv := newServer(h, ls.log, ls.limits)
 	ls.servers, ls.lns = append(ls.servers, srv), append(ls.lns, ln)
+	return srv, ln, nil
+}
+
+// listenProxy is listen for the proxy's plain listener, a
+// proxy.WireListener: a hit's header and body leave in one write.
+func (ls *listeners) listenProxy(addr string, h http.Handler) (*http.Server, net.Listener, error) {
+	srv, ln, err := ls.listen(addr, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln = proxy.WireListener(ln)
+	srv.ConnContext = proxy.ConnContext
+	ls.lns[len(ls.lns)-1] = ln
 	return srv, ln, nil
 }
 

@@ -51,7 +51,7 @@ func (p *Proxy) deliver(w http.ResponseWriter, r *http.Request, x *exchange, e *
 	}
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {
-		w.Write(e.Body)
+		p.writeBody(w, r, e.Body)
 	}
 }
 

@@ -65,6 +65,15 @@ func newCache(t *testing.T, o *origin, extra string) *cache {
 // newCache's).
 func newCacheWith(t *testing.T, o *origin, extra string, opts Options) *cache {
 	t.Helper()
+	c := newCacheUnstarted(t, o, extra, opts)
+	c.Start()
+	return c
+}
+
+// newCacheUnstarted is newCacheWith before its server starts, on a
+// WireListener like the proxy listener of cachegate serve.
+func newCacheUnstarted(t *testing.T, o *origin, extra string, opts Options) *cache {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +92,9 @@ func newCacheWith(t *testing.T, o *origin, extra string, opts Options) *cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := httptest.NewUnstartedServer(p)
+	srv.Listener = WireListener(srv.Listener)
+	srv.Config.ConnContext = ConnContext
 	t.Cleanup(func() { srv.Close(); p.Close() })
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -1,0 +1,153 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cachegate/cachegate/internal/testutil"
+)
+
+// acceptHook calls each on every connection its listener accepts.
+type acceptHook struct {
+	net.Listener
+	each func(net.Conn)
+}
+
+func (l acceptHook) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.each(c)
+	}
+	return c, err
+}
+
+// sizedOrigin answers /bytes/N with N bytes, fresh for an hour.
+func sizedOrigin(t *testing.T) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/bytes/"))
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.WriteString(w, strings.Repeat("x", n))
+	})
+}
+
+// wireConns makes c's server hand each connection it accepts to the
+// returned channel (newCacheWith serves on a WireListener).
+func wireConns(c *cache) <-chan *wireConn {
+	conns := make(chan *wireConn, 16)
+	c.Listener = acceptHook{c.Listener, func(nc net.Conn) {
+		if wc, ok := nc.(*wireConn); ok {
+			conns <- wc
+		}
+	}}
+	return conns
+}
+
+func TestAHitsHeaderAndTheFirstPieceOfItsBodyLeaveInOneWrite(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		size   int
+		// writes is the system calls that send the response: one for
+		// the header and the first writeChunk bytes, one for each
+		// writeChunk after (net/http alone would send the first 4 KiB
+		// of header and body in a write of their own).
+		writes int64
+	}{
+		{http.MethodGet, 1 << 10, 1},
+		{http.MethodGet, 3 << 10, 1},
+		{http.MethodGet, 16 << 10, 1},
+		{http.MethodGet, writeChunk, 1},
+		{http.MethodGet, 256 << 10, 8},
+		{http.MethodHead, 16 << 10, 1},
+	} {
+		t.Run(fmt.Sprintf("%s %d", tc.method, tc.size), func(t *testing.T) {
+			o := sizedOrigin(t)
+			c := newCacheUnstarted(t, o, "", Options{})
+			conns := wireConns(c)
+			c.Start()
+			path := fmt.Sprintf("/bytes/%d", tc.size)
+			c.get(t, path) // fills
+			<-conns        // the fill's connection
+
+			conn, err := net.Dial("tcp", c.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			wc := <-conns
+			br := bufio.NewReader(conn)
+			for i := range 2 { // and once more on the same connection
+				fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", tc.method, path, c.Listener.Addr())
+				resp, err := http.ReadResponse(br, &http.Request{Method: tc.method})
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := tc.size
+				if tc.method == http.MethodHead {
+					want = 0
+				}
+				if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != want || strings.Trim(string(body), "x") != "" ||
+					resp.Header.Get("Content-Length") != strconv.Itoa(tc.size) {
+					t.Fatalf("response %d: %s with %d bytes, Content-Length %s, Cache-Status %q; want a hit of %d bytes",
+						i, resp.Status, len(body), resp.Header.Get("Content-Length"), resp.Header.Get("Cache-Status"), want)
+				}
+				if got := wc.writes.Load(); got != int64(i+1)*tc.writes {
+					t.Errorf("response %d: %d writes in all, want %d", i, got, int64(i+1)*tc.writes)
+				}
+			}
+		})
+	}
+}
+
+func TestAHeldHitToAClientThatStopsReadingIsCutAndItsConnectionClosed(t *testing.T) {
+	o := sizedOrigin(t)
+	var logs testutil.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newCacheUnstarted(t, o, "client_timeouts:\n  write: 200ms\n", Options{Logger: log})
+	// Small socket buffers on both sides, so that the header and 32 KiB
+	// of body cannot all be taken by the kernel of a client that reads
+	// nothing.
+	c.Listener = acceptHook{c.Listener, func(nc net.Conn) { nc.(interface{ SetWriteBuffer(int) error }).SetWriteBuffer(4096) }}
+	c.Start()
+	path := fmt.Sprintf("/bytes/%d", writeChunk)
+	c.get(t, path) // fills
+
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, c.Listener.Addr())
+	testutil.Eventually(t, 20*time.Second, "the held write to give up", func() bool {
+		return strings.Contains(logs.String(), "client stopped reading")
+	})
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v; want the connection closed after a cut response", len(got), err)
+	}
+	if len(got) >= writeChunk {
+		t.Fatalf("the client got %d bytes, want the response cut before the end of its %d byte body", len(got), writeChunk)
+	}
+}
