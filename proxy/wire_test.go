@@ -151,3 +151,45 @@ func TestAHeldHitToAClientThatStopsReadingIsCutAndItsConnectionClosed(t *testing
 		t.Fatalf("the client got %d bytes, want the response cut before the end of its %d byte body", len(got), writeChunk)
 	}
 }
+
+func TestPipelinedHitsThatAreHeldEachGetTheirWholeResponseInOrder(t *testing.T) {
+	o := sizedOrigin(t)
+	c := newCache(t, o, "")
+	sizes := []int{16 << 10, 1 << 10, 100 << 10, 5 << 10}
+	for _, n := range sizes {
+		c.get(t, fmt.Sprintf("/bytes/%d", n)) // fills
+	}
+	conn, err := net.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Every request in one write, HEAD among them: net/http reads the next
+	// only after the previous response, held or not, has left.
+	var reqs strings.Builder
+	methods := []string{http.MethodGet, http.MethodGet, http.MethodHead, http.MethodGet}
+	for i, n := range sizes {
+		fmt.Fprintf(&reqs, "%s /bytes/%d HTTP/1.1\r\nHost: %s\r\n\r\n", methods[i], n, c.Listener.Addr())
+	}
+	io.WriteString(conn, reqs.String())
+	br := bufio.NewReader(conn)
+	for i, n := range sizes {
+		resp, err := http.ReadResponse(br, &http.Request{Method: methods[i]})
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		want := n
+		if methods[i] == http.MethodHead {
+			want = 0
+		}
+		if len(body) != want || strings.Trim(string(body), "x") != "" || resp.Header.Get("Content-Length") != strconv.Itoa(n) ||
+			!strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Fatalf("response %d: %d bytes, Content-Length %s, Cache-Status %q; want a hit of %d bytes",
+				i, len(body), resp.Header.Get("Content-Length"), resp.Header.Get("Cache-Status"), want)
+		}
+	}
+}
