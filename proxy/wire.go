@@ -101,8 +101,12 @@ func (c *wireConn) release() error {
 	clear(c.held)
 	c.held = c.held[:0]
 	if c.copied != nil {
-		*c.copied = (*c.copied)[:0]
-		copiedPool.Put(c.copied)
+		// A header of many fields grows the buffer: the pool keeps
+		// only the usual size.
+		if cap(*c.copied) <= 8<<10 {
+			*c.copied = (*c.copied)[:0]
+			copiedPool.Put(c.copied)
+		}
 		c.copied = nil
 	}
 	if err != nil {
@@ -167,15 +171,17 @@ func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, body []byte) {
 	if c := heldConn(r); c != nil && len(body) > heldWriteMin {
 		first := body[:min(len(body), writeChunk)]
 		c.hold(first)
-		_, err := w.Write(first)
-		if err == nil {
-			err = http.NewResponseController(w).Flush()
+		_, werr := w.Write(first)
+		if werr == nil {
+			// Should w not flush, what it keeps leaves after what was
+			// held, in order, as the rest of the body does.
+			http.NewResponseController(w).Flush()
 		}
-		if rerr := c.release(); rerr != nil {
-			p.log.Debug("client stopped reading; its connection is cut", "err", rerr)
+		if err := c.release(); err != nil {
+			p.log.Debug("client stopped reading; its connection is cut", "err", err)
 			return
 		}
-		if err != nil {
+		if werr != nil {
 			return
 		}
 		body = body[len(first):]

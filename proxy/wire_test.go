@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachegate/cachegate/accesslog"
 	"github.com/cachegate/cachegate/internal/testutil"
 )
 
@@ -57,22 +58,34 @@ func TestAHitsHeaderAndTheFirstPieceOfItsBodyLeaveInOneWrite(t *testing.T) {
 	for _, tc := range []struct {
 		method string
 		size   int
+		// logged: the access log is on (the response is counted).
+		logged bool
 		// writes is the system calls that send the response: one for
 		// the header and the first writeChunk bytes, one for each
 		// writeChunk after (net/http alone would send the first 4 KiB
 		// of header and body in a write of their own).
 		writes int64
 	}{
-		{http.MethodGet, 1 << 10, 1},
-		{http.MethodGet, 3 << 10, 1},
-		{http.MethodGet, 16 << 10, 1},
-		{http.MethodGet, writeChunk, 1},
-		{http.MethodGet, 256 << 10, 8},
-		{http.MethodHead, 16 << 10, 1},
+		{http.MethodGet, 1 << 10, false, 1},
+		{http.MethodGet, 3 << 10, false, 1},
+		{http.MethodGet, 16 << 10, false, 1},
+		{http.MethodGet, writeChunk, false, 1},
+		{http.MethodGet, 256 << 10, false, 8},
+		{http.MethodGet, 256 << 10, true, 8},
+		{http.MethodHead, 16 << 10, false, 1},
 	} {
-		t.Run(fmt.Sprintf("%s %d", tc.method, tc.size), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %d logged=%v", tc.method, tc.size, tc.logged), func(t *testing.T) {
 			o := sizedOrigin(t)
-			c := newCacheUnstarted(t, o, "", Options{})
+			opts, extra := Options{}, ""
+			if tc.logged {
+				l, err := accesslog.Open(accesslog.Settings{Enabled: true, Format: accesslog.FormatJSON, Output: "stdout"}, io.Discard, io.Discard)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { l.Close() })
+				opts.AccessLog, extra = l, "access_log: {enabled: true}\n"
+			}
+			c := newCacheUnstarted(t, o, extra, opts)
 			conns := wireConns(c)
 			c.Start()
 			path := fmt.Sprintf("/bytes/%d", tc.size)
