@@ -206,3 +206,34 @@ func TestPipelinedHitsThatAreHeldEachGetTheirWholeResponseInOrder(t *testing.T) 
 		}
 	}
 }
+
+func TestAHeldHitWhoseHeaderOutgrowsNetHTTPsBufferArrivesWhole(t *testing.T) {
+	// 40 fields of 200 bytes: net/http flushes its 4 KiB buffer twice
+	// before the body, and each flush is copied into what is held.
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		for i := range 40 {
+			w.Header().Set(fmt.Sprintf("X-Field-%02d", i), strings.Repeat(string(rune('a'+i%26)), 200))
+		}
+		io.WriteString(w, strings.Repeat("x", 16<<10))
+	})
+	c := newCacheUnstarted(t, o, "", Options{})
+	conns := wireConns(c)
+	c.Start()
+	c.get(t, "/big-header")
+	<-conns
+	c.transport.CloseIdleConnections() // the hit comes on a connection of its own
+	resp, body := c.get(t, "/big-header")
+	wc := <-conns
+	if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != 16<<10 || strings.Trim(body, "x") != "" {
+		t.Fatalf("%d bytes, Cache-Status %q; want a hit of %d bytes", len(body), resp.Header.Get("Cache-Status"), 16<<10)
+	}
+	for i := range 40 {
+		if got, want := resp.Header.Get(fmt.Sprintf("X-Field-%02d", i)), strings.Repeat(string(rune('a'+i%26)), 200); got != want {
+			t.Fatalf("X-Field-%02d: %q, want %q", i, got, want)
+		}
+	}
+	if got := wc.writes.Load(); got != 1 {
+		t.Errorf("%d writes, want 1", got)
+	}
+}
