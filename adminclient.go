@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cachegate/cachegate/config"
 )
@@ -31,7 +33,7 @@ func adminFlags(fs *flag.FlagSet) func() (*adminClient, error) {
 	base := fs.String("admin", "", "the admin API's base `URL` (default from the config)")
 	token := fs.String("token", envToken(), "the admin `token` (default $CACHEGATE_ADMIN_TOKEN, else $CACHEGATE_TOKEN, else admin.token of the config)")
 	return func() (*adminClient, error) {
-		c := &adminClient{base: *base, token: *token, http: &http.Client{}}
+		c := &adminClient{base: *base, token: *token, http: adminHTTPClient(adminAnswerTimeout)}
 		if c.base != "" && c.token != "" {
 			c.base = strings.TrimSuffix(c.base, "/")
 			return c, nil
@@ -52,6 +54,23 @@ func adminFlags(fs *flag.FlagSet) func() (*adminClient, error) {
 		c.base = strings.TrimSuffix(c.base, "/")
 		return c, nil
 	}
+}
+
+// adminAnswerTimeout bounds how long a command waits to connect to the
+// admin listener and then for its answer's header: an address that drops
+// packets, or a process that accepts and never answers, is an error, not
+// a command that hangs. The body has no bound (log and top stream it).
+const adminAnswerTimeout = 10 * time.Second
+
+// adminHTTPClient is the HTTP client of the commands, with connecting and
+// the answer's header bounded by timeout.
+func adminHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+	}}
 }
 
 // neededOptions are the options of the config file c still needs, those
