@@ -76,14 +76,40 @@ const (
 )
 
 // AppendJSON appends r as one JSON object and a newline. encoding/json
-// escapes every control character, quote and backslash, and replaces
-// invalid UTF-8, so no field can end the line or the object.
+// escapes every C0 control character, quote and backslash, and replaces
+// invalid UTF-8, so no field can end the line or the object; the C1
+// controls (U+0080 to U+009F, which a terminal may take as the start of an
+// escape sequence, U+009B as CSI) are escaped here, so that a log read on
+// a terminal (cachegate log -json, tail) shows a client's bytes and does
+// not obey them.
 func AppendJSON(b []byte, r *Record) []byte {
+	start := len(b)
 	buf := bytes.NewBuffer(b)
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	enc.Encode(r) // a Record has no value that fails to encode
-	return buf.Bytes()
+	return escapeC1(buf.Bytes(), start)
+}
+
+// escapeC1 rewrites, from b[start:] on, each C1 control (UTF-8 0xC2
+// 0x80-0x9F, only ever inside a JSON string) as its \u00XX escape.
+func escapeC1(b []byte, start int) []byte {
+	i := bytes.IndexByte(b[start:], 0xC2)
+	if i < 0 {
+		return b
+	}
+	out := append([]byte(nil), b[:start+i]...)
+	const hex = "0123456789abcdef"
+	for rest := b[start+i:]; len(rest) > 0; {
+		if len(rest) >= 2 && rest[0] == 0xC2 && rest[1] >= 0x80 && rest[1] <= 0x9F {
+			out = append(out, '\\', 'u', '0', '0', hex[rest[1]>>4], hex[rest[1]&0xF])
+			rest = rest[2:]
+			continue
+		}
+		out = append(out, rest[0])
+		rest = rest[1:]
+	}
+	return out
 }
 
 // combinedTime is the time format of the combined log format.

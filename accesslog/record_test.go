@@ -130,3 +130,19 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestJSONRecordsEscapeTheC1ControlsATerminalWouldObey(t *testing.T) {
+	uri := "/a\u009b31m\u0085b\u00a0c\u00e9"
+	b := AppendJSON([]byte("prefix\u009b "), &Record{URI: uri, UserAgent: "x\u0080y"})
+	line := b[len("prefix\u009b "):]
+	if bytes.Contains(line, []byte{0xC2, 0x9B}) || bytes.Contains(line, []byte{0xC2, 0x85}) || bytes.Contains(line, []byte{0xC2, 0x80}) {
+		t.Fatalf("a C1 control left raw in %q", line)
+	}
+	if !bytes.HasPrefix(b, []byte("prefix\u009b ")) {
+		t.Fatalf("what was before the record changed: %q", b)
+	}
+	var back Record
+	if err := json.Unmarshal(line, &back); err != nil || back.URI != uri || back.UserAgent != "x\u0080y" {
+		t.Fatalf("round trip: %v, URI %q, User-Agent %q; want %q and %q", err, back.URI, back.UserAgent, uri, "x\u0080y")
+	}
+}
