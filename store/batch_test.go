@@ -234,4 +234,3 @@ func TestAGetAfterCloseFails(t *testing.T) {
 		t.Errorf("Get after Close: %v, want an error", e)
 	}
 }
-
