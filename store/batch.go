@@ -24,12 +24,18 @@ import (
 // top of the round trip. Here a lone Get costs what a plain go-redis Get
 // costs, and a queued one one wake-up.
 const (
-	// batchLanes bounds the pipelines in flight at once. One lane makes
-	// the Gets that arrive during a round trip wait for it and go out
-	// together in the next: pipelines of 20-28 Gets against 6-13 with 2
-	// or 4 lanes under 64 concurrent Gets, and less CPU per Get on both
-	// sides (docs/BENCHMARKS.md, "Redis-only hits").
+	// batchLanes is the number of pipelines in flight while fewer than
+	// batchMax Gets wait. One lane makes the Gets that arrive during a
+	// round trip wait for it and go out together in the next: pipelines
+	// of 20-28 Gets against 6-13 with 2 or 4 lanes under 64 concurrent
+	// Gets, and less CPU per Get on both sides (docs/BENCHMARKS.md,
+	// "Redis-only hits").
 	batchLanes = 1
+	// batchLanesMax bounds the pipelines in flight when batchMax Gets
+	// wait: a full pipeline goes out at once rather than wait for the
+	// lane, so that a distant Redis (a 10 ms round trip) still takes
+	// batchLanesMax*batchMax Gets a round trip, as the 4 workers before.
+	batchLanesMax = 4
 	// batchMax bounds the Gets of one pipeline; more wait for the next.
 	batchMax = 64
 )
@@ -82,6 +88,10 @@ func (b *batcher) get(ctx context.Context, key string) ([]byte, error) {
 	}
 	call := &getCall{ctx: ctx, key: key, done: make(chan struct{})}
 	b.queue = append(b.queue, call)
+	if len(b.queue) >= batchMax && b.inFlight < batchLanesMax {
+		b.inFlight++
+		b.handOffLocked()
+	}
 	b.mu.Unlock()
 	select {
 	case <-call.done:
@@ -142,6 +152,12 @@ func (b *batcher) releaseLocked() {
 		b.inFlight--
 		return
 	}
+	b.handOffLocked()
+}
+
+// handOffLocked tells the first queued call, with b.mu held, to lead a
+// pipeline in a lane already counted in inFlight.
+func (b *batcher) handOffLocked() {
 	next := b.queue[0]
 	b.queue = slices.Delete(b.queue, 0, 1)
 	next.lead = true

@@ -130,6 +130,31 @@ func TestGetsQueuedWhileTheLaneIsBusyGoOutInOnePipelineEachWithItsOwnAnswer(t *t
 	}
 }
 
+func TestAFullPipelineOfQueuedGetsGoesOutWithoutWaitingForTheBusyLane(t *testing.T) {
+	r := newTestRedis(t, config.RedisConfig{})
+	ctx := context.Background()
+	if err := r.Set(ctx, "k", &Entry{Status: 200, Key: "v"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	hook := &pipelineSizes{}
+	r.c.AddHook(hook)
+	holdLanes(r.gets) // a round trip that does not end
+	results := make([]<-chan getResult, batchMax)
+	for i := range results {
+		results[i] = goGet(r, ctx, "k")
+	}
+	for i, ch := range results {
+		if res := await(t, ch, fmt.Sprintf("Get %d", i)); res.err != nil || res.e.Key != "v" {
+			t.Errorf("Get %d: %v %v, want the entry", i, res.e, res.err)
+		}
+	}
+	if got := hook.get(); !slices.Equal(got, []int{batchMax}) {
+		t.Errorf("pipelines sent: %v commands, want one of %d", got, batchMax)
+	}
+	r.gets.release()
+	testutil.Eventually(t, 10*time.Second, "the lanes freed", func() bool { return lanesFree(r.gets) })
+}
+
 func TestAQueuedGetWhoseContextEndsLeavesAtOnceAndTheGetsBehindItAreAnswered(t *testing.T) {
 	r := newTestRedis(t, config.RedisConfig{})
 	ctx := context.Background()
