@@ -90,13 +90,6 @@ func floorPercent(floor, live int64, base int) int {
 	return base
 }
 
-// Percent is the GC percentage heapFloor set last.
-func (h *heapFloor) Percent() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.percent
-}
-
 // Stop restores the GC percentage the process started with.
 func (h *heapFloor) Stop() {
 	if h == nil {

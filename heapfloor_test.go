@@ -45,18 +45,25 @@ func collectionsDuring() uint32 {
 
 var sink []byte
 
+// percentSet is the GC percentage h set last.
+func percentSet(h *heapFloor) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.percent
+}
+
 func TestTheHeapFloorLetsTheHeapGrowToItBeforeACollection(t *testing.T) {
 	runtime.GC()
 	without := collectionsDuring()
+	base := debug.SetGCPercent(100)
+	debug.SetGCPercent(base)
 	h := startHeapFloor(128 << 20)
 	if h == nil {
 		t.Fatal("startHeapFloor(128 MiB) = nil with GOGC on")
 	}
 	defer h.Stop()
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
 	runtime.GC() // the floor is set for the live heap this leaves
-	testutil.Eventually(t, 10*time.Second, "the GC percentage raised", func() bool { return h.Percent() > base })
+	testutil.Eventually(t, 10*time.Second, "the GC percentage raised", func() bool { return percentSet(h) > base })
 	if with := collectionsDuring(); with > 1 {
 		t.Errorf("%d collections while 48 MiB were allocated and dropped under a 128 MiB floor, want at most 1 (%d without the floor)", with, without)
 	}
@@ -68,13 +75,13 @@ func TestTheHeapFloorStepsAsideOnceTheLiveHeapIsAboveHalfOfItAndStopRestoresGOGC
 	h := startHeapFloor(64 << 20)
 	defer h.Stop()
 	runtime.GC()
-	testutil.Eventually(t, 10*time.Second, "the GC percentage raised", func() bool { return h.Percent() > base })
+	testutil.Eventually(t, 10*time.Second, "the GC percentage raised", func() bool { return percentSet(h) > base })
 	live := make([][]byte, 40)
 	for i := range live {
 		live[i] = make([]byte, 1<<20)
 	}
 	runtime.GC()
-	testutil.Eventually(t, 10*time.Second, "the GC percentage back at GOGC's with 40 MiB live", func() bool { return h.Percent() == base })
+	testutil.Eventually(t, 10*time.Second, "the GC percentage back at GOGC's with 40 MiB live", func() bool { return percentSet(h) == base })
 	runtime.KeepAlive(live)
 	h.Stop()
 	if got := debug.SetGCPercent(base); got != base {
