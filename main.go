@@ -160,6 +160,7 @@ func newMetrics() *metrics.Metrics {
 func serve(cfg *config.Config, stderr io.Writer, ready func()) int {
 	signals, stopSignals := serveSignals()
 	defer stopSignals()
+	defer startHeapFloor(int64(cfg.GC.HeapFloor)).Stop()
 	log, logs := newLogger(cfg.Log, stderr)
 	logConfigWarnings(log, cfg)
 	store.LogRedisAtDebug(log)

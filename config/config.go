@@ -63,6 +63,9 @@ type Config struct {
 	// ClientLimits bound what a client may send and how slowly.
 	ClientLimits ClientLimits `yaml:"client_limits"`
 
+	// GC tunes Go's garbage collector for a proxy's allocation pattern.
+	GC GCConfig `yaml:"gc" reload:"restart"`
+
 	// File is the path the config was loaded from (not a YAML option).
 	File string `yaml:"-"`
 	// Warnings are what the file allows but likely did not mean (a backend
@@ -70,6 +73,16 @@ type Config struct {
 	// never refuse the config: `cachegate validate` prints them, a start or
 	// a reload logs them.
 	Warnings []Problem `yaml:"-"`
+}
+
+// GCConfig tunes Go's garbage collector.
+type GCConfig struct {
+	// HeapFloor is the heap size below which no collection starts: after
+	// each one the GC percentage is raised so that the next starts at
+	// HeapFloor at the earliest, never lowered below GOGC's. A small live
+	// heap that allocates per request (each Redis hit's reply) is
+	// otherwise collected every few MB. 0 leaves the collector to GOGC.
+	HeapFloor ByteSize `yaml:"heap_floor"`
 }
 
 // AdminConfig is the admin listener.

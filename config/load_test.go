@@ -301,6 +301,7 @@ func TestParseFillsDefaults(t *testing.T) {
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      64 << 20,
 		},
+		GC: GCConfig{HeapFloor: 16 << 20},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
