@@ -155,18 +155,26 @@ func TestAFullPipelineOfQueuedGetsGoesOutWithoutWaitingForTheBusyLane(t *testing
 	testutil.Eventually(t, 10*time.Second, "the lanes freed", func() bool { return lanesFree(r.gets) })
 }
 
-func TestAQueuedGetWhoseContextEndsLeavesAtOnceAndTheGetsBehindItAreAnswered(t *testing.T) {
-	r := newTestRedis(t, config.RedisConfig{})
+// twoQueuedGets stores "k", takes every lane, and queues two Gets of it:
+// first, whose context cancel ends, and second behind it.
+func twoQueuedGets(t *testing.T) (r *Redis, cancel context.CancelFunc, first, second <-chan getResult) {
+	t.Helper()
+	r = newTestRedis(t, config.RedisConfig{})
 	ctx := context.Background()
 	if err := r.Set(ctx, "k", &Entry{Status: 200, Key: "v"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	holdLanes(r.gets)
 	cctx, cancel := context.WithCancel(ctx)
-	first := goGet(r, cctx, "k")
+	first = goGet(r, cctx, "k")
 	testutil.Eventually(t, 10*time.Second, "the first Get queued", func() bool { return queued(r.gets) == 1 })
-	second := goGet(r, ctx, "k")
+	second = goGet(r, ctx, "k")
 	testutil.Eventually(t, 10*time.Second, "the second Get queued", func() bool { return queued(r.gets) == 2 })
+	return r, cancel, first, second
+}
+
+func TestAQueuedGetWhoseContextEndsLeavesAtOnceAndTheGetsBehindItAreAnswered(t *testing.T) {
+	r, cancel, first, second := twoQueuedGets(t)
 	cancel()
 	if res := await(t, first, "the cancelled Get"); !errors.Is(res.err, context.Canceled) {
 		t.Errorf("cancelled Get: %v %v, want context.Canceled while the lane is still busy", res.e, res.err)
@@ -182,17 +190,7 @@ func TestAQueuedGetWhoseContextEndsLeavesAtOnceAndTheGetsBehindItAreAnswered(t *
 }
 
 func TestAGetToldToLeadAsItsContextEndsHandsTheLaneToTheNext(t *testing.T) {
-	r := newTestRedis(t, config.RedisConfig{})
-	ctx := context.Background()
-	if err := r.Set(ctx, "k", &Entry{Status: 200, Key: "v"}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	holdLanes(r.gets)
-	cctx, cancel := context.WithCancel(ctx)
-	first := goGet(r, cctx, "k")
-	testutil.Eventually(t, 10*time.Second, "the first Get queued", func() bool { return queued(r.gets) == 1 })
-	second := goGet(r, ctx, "k")
-	testutil.Eventually(t, 10*time.Second, "the second Get queued", func() bool { return queued(r.gets) == 2 })
+	r, cancel, first, second := twoQueuedGets(t)
 	// The context ends and the lane comes to the first Get at once: it
 	// must not leave with the lane.
 	r.gets.mu.Lock()
