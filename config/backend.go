@@ -216,8 +216,17 @@ func (c *Config) warnings(x *index) []Problem {
 				Message: "backend " + strconv.Quote(b.Name) + " is used by no route nor default_route: it gets no requests (its probes still run)"})
 		}
 	}
+	if c.GC.HeapFloor > maxUsefulHeapFloor {
+		warnings = append(warnings, Problem{Line: x.lineOf("gc.heap_floor"), Option: "gc.heap_floor",
+			Message: "a floor of " + c.GC.HeapFloor.String() + " can keep that much garbage resident; 16–64 MiB is what spares a small heap its collections (0 turns the floor off)"})
+	}
 	return append(warnings, c.prefixPatternWarnings(x)...)
 }
+
+// maxUsefulHeapFloor is the gc.heap_floor above which validate warns: the
+// measured gain stopped at 16 MiB (docs/BENCHMARKS.md, "Redis-only hits"),
+// and a floor is garbage the process may hold.
+const maxUsefulHeapFloor = 1 << 30
 
 // backendUsed reports whether a route or the default route names backend
 // name.

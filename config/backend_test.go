@@ -135,3 +135,26 @@ func TestABackendNoRouteUsesIsAWarningWithItsLineNotAProblem(t *testing.T) {
 		})
 	}
 }
+
+func TestAHeapFloorAboveAGibibyteIsAWarningWithItsLine(t *testing.T) {
+	for _, tc := range []struct {
+		floor string
+		want  string
+	}{
+		{"16MiB", ""},
+		{"1GiB", ""},
+		{"8GiB", "cfg.yaml:3: gc.heap_floor: a floor of 8GiB can keep that much garbage resident"},
+	} {
+		cfg, err := Parse("cfg.yaml", []byte("origin: http://127.0.0.1:9\ngc:\n  heap_floor: "+tc.floor+"\n"))
+		if err != nil {
+			t.Fatalf("heap_floor %s refused: %v", tc.floor, err)
+		}
+		var got []string
+		for _, w := range cfg.Warnings {
+			got = append(got, w.In("cfg.yaml"))
+		}
+		if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], tc.want)) {
+			t.Errorf("heap_floor %s: warnings %q, want %q", tc.floor, got, tc.want)
+		}
+	}
+}
