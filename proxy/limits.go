@@ -12,21 +12,19 @@ import (
 // admit applies client_limits to a request before anything else is done
 // with it: a header larger than max_header_bytes is answered 431 (RFC
 // 6585 §5), a body announced larger than max_body_bytes 413 (RFC 9110
-// §15.5.14); any other body is read through a clientBody. It reports
-// whether the request may go on.
+// §15.5.14); any other body is read through a clientBody. It returns the
+// status it answered, 0 when the request may go on.
 //
 // The server (listeners.go) reads at most max_header_bytes plus 4 KiB of
 // header (net/http's slack) and answers a larger one 431 itself, before
 // cachegate sees it: only headers within that slack are counted here.
-func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) bool {
+func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) int {
 	limits := p.state.Load().cfg.ClientLimits
 	if requestHeaderBytes(r) > int(limits.MaxHeaderBytes) {
-		p.refuse(w, http.StatusRequestHeaderFieldsTooLarge, metrics.ClientHeaderTooLarge, "the request header is larger than the limit")
-		return false
+		return p.refuse(w, http.StatusRequestHeaderFieldsTooLarge, metrics.ClientHeaderTooLarge, "the request header is larger than the limit")
 	}
 	if r.ContentLength > int64(limits.MaxBodyBytes) {
-		p.refuse(w, http.StatusRequestEntityTooLarge, metrics.ClientBodyTooLarge, "the request body is larger than the limit")
-		return false
+		return p.refuse(w, http.StatusRequestEntityTooLarge, metrics.ClientBodyTooLarge, "the request body is larger than the limit")
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &clientBody{
@@ -37,7 +35,7 @@ func (p *Proxy) admit(w http.ResponseWriter, r *http.Request) bool {
 			now:     p.now,
 		}
 	}
-	return true
+	return 0
 }
 
 // requestHeaderBytes is about the size of r's header as it came on the
@@ -54,11 +52,12 @@ func requestHeaderBytes(r *http.Request) int {
 
 // refuse answers a request that broke a client limit, closes its
 // connection (what is left of it cannot be trusted to be read) and counts
-// it.
-func (p *Proxy) refuse(w http.ResponseWriter, status int, reason, msg string) {
+// it; it returns status.
+func (p *Proxy) refuse(w http.ResponseWriter, status int, reason, msg string) int {
 	p.metrics.ClientError(reason)
 	w.Header().Set("Connection", "close")
 	http.Error(w, msg+" ("+reason+")", status)
+	return status
 }
 
 // clientBody reads a request body under a deadline that moves with it:

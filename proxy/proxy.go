@@ -258,7 +258,8 @@ func (x *exchange) storeID() string {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.InFlight(1)
 	defer p.metrics.InFlight(-1)
-	if !p.admit(w, r) {
+	if status := p.admit(w, r); status != 0 {
+		p.recordRefusal(r, status)
 		return
 	}
 	if r.Method == "PURGE" && p.purgeM != nil {

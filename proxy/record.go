@@ -15,8 +15,27 @@ func (p *Proxy) record(r *http.Request, x *exchange, w *countingWriter) {
 	p.metrics.Request(x.route.Name, status)
 	p.metrics.RequestDuration(x.route.Name, status, p.now().Sub(x.start))
 	if w != nil {
-		p.publish(p.accessRecord(r, x, w, status), x)
+		p.publish(p.accessRecord(r, x, w, status), x.st)
 	}
+}
+
+// recordRefusal publishes the record of a request that client_limits
+// refused with status before it was classified (admit): no route, no key
+// and no cache state but error, so that the log shows who was refused.
+func (p *Proxy) recordRefusal(r *http.Request, status int) {
+	st := p.state.Load()
+	if !p.recording(st) {
+		return
+	}
+	var id [accesslog.IDLen]byte
+	p.ids.Fill(&id)
+	p.publish(&accesslog.Record{
+		Time: p.now().UTC(), RequestID: string(id[:]),
+		Client: st.cfg.ClientAddr(r.Header["X-Forwarded-For"], peer(r)),
+		Method: r.Method, URI: r.RequestURI, Proto: r.Proto, Host: r.Host,
+		Status: status, Referer: r.Header.Get("Referer"), UserAgent: r.Header.Get("User-Agent"),
+		Cache: metrics.CacheError,
+	}, st)
 }
 
 // recording reports whether a request that starts under st is recorded:
@@ -44,11 +63,11 @@ func (p *Proxy) accessRecord(r *http.Request, x *exchange, w *countingWriter, st
 	}
 }
 
-// publish writes rec to the access log, if the config in force when x
-// started enables it, and to the live stream.
-func (p *Proxy) publish(rec *accesslog.Record, x *exchange) {
+// publish writes rec to the access log, if st (the config in force when
+// the request started) enables it, and to the live stream.
+func (p *Proxy) publish(rec *accesslog.Record, st *state) {
 	rec.Bound() // it waits in queues: its size must not be the client's to choose
-	if x.st.cfg.AccessLog.Enabled && p.accessLog != nil {
+	if st.cfg.AccessLog.Enabled && p.accessLog != nil {
 		p.accessLog.Write(rec)
 	}
 	p.live.Publish(rec)

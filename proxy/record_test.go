@@ -175,3 +175,22 @@ func TestARecordHoldsABoundedSizeWhateverTheRequestCarried(t *testing.T) {
 		t.Errorf("a cut URI is not marked: %q", rec.URI[len(rec.URI)-10:])
 	}
 }
+
+func TestARequestRefusedByClientLimitsHasItsAccessRecord(t *testing.T) {
+	h, _ := counter("max-age=60")
+	o := newOrigin(t, h)
+	log := &records{}
+	c := newCacheWith(t, o, "access_log: {enabled: true}\nclient_limits: {max_header_bytes: 1KiB}\n", Options{AccessLog: log})
+	resp, _ := c.get(t, "/big?x=1", "User-Agent", "ua/1", "X-Padding", strings.Repeat("p", 2000))
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+	rec := log.last(t)
+	if rec.Status != http.StatusRequestHeaderFieldsTooLarge || rec.Method != "GET" || rec.URI != "/big?x=1" || rec.UserAgent != "ua/1" ||
+		rec.Cache != "error" || rec.Client != "127.0.0.1" || len(rec.RequestID) != accesslog.IDLen || rec.Time.IsZero() {
+		t.Errorf("refusal record = %+v", rec)
+	}
+	if n := o.hits.Load(); n != 0 {
+		t.Errorf("origin saw %d requests, want none", n)
+	}
+}
