@@ -263,12 +263,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == "PURGE" && p.purgeM != nil {
+		if closingFraming(r) {
+			w.Header().Set("Connection", "close")
+		}
 		p.purgeM(w, r)
 		return
 	}
 	x := p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
+	x.client.closeAfter = closingFraming(r)
 	p.sendRequestID(r, x)
 	w = &x.client
 	var counted *countingWriter
