@@ -78,6 +78,10 @@ type wireConn struct {
 	writes atomic.Int64
 }
 
+// maxHeldCopy bounds the bytes a held response copies (net/http's
+// buffered header and body start): past it, holding stops.
+const maxHeldCopy = 64 << 10
+
 var copiedPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10+512); return &b }}
 
 // hold starts holding writes; pinned is the part of the body about to be
@@ -123,6 +127,15 @@ func (c *wireConn) Write(p []byte) (int, error) {
 	if within(p, c.pinned) {
 		c.held = append(c.held, p)
 		return len(p), nil
+	}
+	if c.copied != nil && len(*c.copied)+len(p) > maxHeldCopy {
+		// A header this large (an origin's hundreds of fields) is not
+		// worth a copy: what is held goes now, the rest as it comes.
+		if err := c.release(); err != nil {
+			return 0, err
+		}
+		c.writes.Add(1)
+		return c.TCPConn.Write(p)
 	}
 	if c.copied == nil {
 		c.copied = copiedPool.Get().(*[]byte)

@@ -237,3 +237,30 @@ func TestAHeldHitWhoseHeaderOutgrowsNetHTTPsBufferArrivesWhole(t *testing.T) {
 		t.Errorf("%d writes, want 1", got)
 	}
 }
+
+func TestAHeldHitWithAHugeHeaderStopsHoldingAndArrivesWhole(t *testing.T) {
+	// 400 fields of 1 KiB from the origin: holding would copy 400 KiB a hit.
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		for i := range 400 {
+			w.Header().Set(fmt.Sprintf("X-Field-%03d", i), strings.Repeat("v", 1024))
+		}
+		io.WriteString(w, strings.Repeat("x", 16<<10))
+	})
+	c := newCacheUnstarted(t, o, "", Options{})
+	conns := wireConns(c)
+	c.Start()
+	c.get(t, "/huge-header")
+	<-conns
+	c.transport.CloseIdleConnections()
+	resp, body := c.get(t, "/huge-header")
+	wc := <-conns
+	if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != 16<<10 || len(resp.Header) < 400 ||
+		resp.Header.Get("X-Field-399") != strings.Repeat("v", 1024) {
+		t.Fatalf("%d bytes, %d fields, Cache-Status %q; want a hit of %d bytes with every field", len(body), len(resp.Header), resp.Header.Get("Cache-Status"), 16<<10)
+	}
+	// One writev of what was held up to the bound, then net/http's writes.
+	if got := wc.writes.Load(); got < 2 {
+		t.Errorf("%d writes: the hit held all of a 400 KiB header", got)
+	}
+}
