@@ -21,7 +21,8 @@ import (
 // listener, deliver holds the connection's writes while net/http writes
 // the header and the first piece of a stored body, then sends what it held
 // as one writev: the bytes net/http copied into its buffer are copied once
-// more (at most 4 KiB), the stored body is referenced, not copied. The
+// more (usually at most 4 KiB; past maxHeldCopy holding stops), the stored
+// body is referenced, not copied. The
 // write deadline is the one clientWriter set for that piece, as when
 // net/http wrote it; a write that fails closes the connection, so that
 // nothing follows a cut response on it.
