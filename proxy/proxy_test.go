@@ -352,6 +352,8 @@ func TestAnUnsafeRequestInvalidatesItsTargetAndWhatItsAnswerNames(t *testing.T) 
 	}{
 		{"its target and the answer's Location", "Location: /other", "/target", []string{"/target", "/other", "/untouched"}, 2,
 			"RFC 9111 §4.4: want 2 (target and Location)"},
+		{"its target only, when the Location is no http URI", "Location: mailto:webmaster@example.com", "/target", []string{"/target", "/", "/mailto:webmaster@example.com", "/webmaster@example.com"}, 1,
+			"RFC 9111 §4.4: want 1 (the target; a mailto: URI is not of the same origin)"},
 		{"the members of a group the answer invalidates", `Cache-Group-Invalidation: "scripts"`, "/deploy", []string{"/js/a", "/js/b", "/css/c"}, 2,
 			"RFC 9875 §3: want 2 (/js/a and /js/b, of group scripts)"},
 	} {

@@ -107,7 +107,7 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 			continue
 		}
 		u, err := f.client.URL.Parse(v)
-		if err != nil || (u.Host != "" && !strings.EqualFold(u.Host, f.client.Host)) {
+		if err != nil || !sameOrigin(u, f.client) {
 			continue
 		}
 		addURL(u)
@@ -122,6 +122,19 @@ func (p *Proxy) invalidateAfterUnsafe(f *fill, resp *http.Response) {
 	ctx = purge.WithSource(ctx, purge.Source{Kind: purge.SourceUnsafe, By: by})
 	p.purger.Mark(ctx, scopes, until)
 	p.remarkStored(ctx, f, filling, until, now)
+}
+
+// sameOrigin reports whether u, resolved against r's target, names a
+// resource of r's host (RFC 9111 §4.4 invalidates only those): an http or
+// https URI of the same host. Either scheme is taken, so that an origin
+// behind a TLS terminator that answers with https Locations still
+// invalidates; a URI of another scheme (mailto:, tel:, urn:) names no
+// resource cachegate stores.
+func sameOrigin(u *url.URL, r *http.Request) bool {
+	if u.Opaque != "" || u.Scheme != "" && !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https") {
+		return false
+	}
+	return u.Host == "" || strings.EqualFold(u.Host, r.Host)
 }
 
 // invalidateGroups marks the cache groups of the request's host that a
