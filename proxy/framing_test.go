@@ -33,11 +33,16 @@ func pipelined(t *testing.T, c *cache, raw string) (resps []*http.Response, clos
 	}
 }
 
-func TestARequestWithBothContentLengthAndTransferEncodingClosesItsConnection(t *testing.T) {
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+// bodyReadingOrigin reads each request's body and answers with its path.
+func bodyReadingOrigin(t *testing.T) *origin {
+	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok "+r.URL.Path)
 	})
+}
+
+func TestARequestWithBothContentLengthAndTransferEncodingClosesItsConnection(t *testing.T) {
+	o := bodyReadingOrigin(t)
 	c := newCache(t, o, "")
 	host := c.Listener.Addr().String()
 	for _, tc := range []struct{ name, raw string }{
@@ -69,10 +74,7 @@ func TestARequestWithBothContentLengthAndTransferEncodingClosesItsConnection(t *
 }
 
 func TestARequestWithoutATransferEncodingKeepsItsConnection(t *testing.T) {
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		io.WriteString(w, "ok "+r.URL.Path)
-	})
+	o := bodyReadingOrigin(t)
 	c := newCache(t, o, "")
 	host := c.Listener.Addr().String()
 	resps, _ := pipelined(t, c, "POST /upload HTTP/1.1\r\nHost: "+host+"\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")

@@ -207,6 +207,21 @@ func TestPipelinedHitsThatAreHeldEachGetTheirWholeResponseInOrder(t *testing.T) 
 	}
 }
 
+// hitOnAConnectionOfItsOwn fills path from o through a new cache, then
+// gets it again on a new connection: the hit, and the server's side of
+// its connection.
+func hitOnAConnectionOfItsOwn(t *testing.T, o *origin, path string) (*http.Response, string, *wireConn) {
+	t.Helper()
+	c := newCacheUnstarted(t, o, "", Options{})
+	conns := wireConns(c)
+	c.Start()
+	c.get(t, path)
+	<-conns
+	c.transport.CloseIdleConnections()
+	resp, body := c.get(t, path)
+	return resp, body, <-conns
+}
+
 func TestAHeldHitWhoseHeaderOutgrowsNetHTTPsBufferArrivesWhole(t *testing.T) {
 	// 40 fields of 200 bytes: net/http flushes its 4 KiB buffer twice
 	// before the body, and each flush is copied into what is held.
@@ -217,14 +232,7 @@ func TestAHeldHitWhoseHeaderOutgrowsNetHTTPsBufferArrivesWhole(t *testing.T) {
 		}
 		io.WriteString(w, strings.Repeat("x", 16<<10))
 	})
-	c := newCacheUnstarted(t, o, "", Options{})
-	conns := wireConns(c)
-	c.Start()
-	c.get(t, "/big-header")
-	<-conns
-	c.transport.CloseIdleConnections() // the hit comes on a connection of its own
-	resp, body := c.get(t, "/big-header")
-	wc := <-conns
+	resp, body, wc := hitOnAConnectionOfItsOwn(t, o, "/big-header")
 	if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != 16<<10 || strings.Trim(body, "x") != "" {
 		t.Fatalf("%d bytes, Cache-Status %q; want a hit of %d bytes", len(body), resp.Header.Get("Cache-Status"), 16<<10)
 	}
@@ -247,14 +255,7 @@ func TestAHeldHitWithAHugeHeaderStopsHoldingAndArrivesWhole(t *testing.T) {
 		}
 		io.WriteString(w, strings.Repeat("x", 16<<10))
 	})
-	c := newCacheUnstarted(t, o, "", Options{})
-	conns := wireConns(c)
-	c.Start()
-	c.get(t, "/huge-header")
-	<-conns
-	c.transport.CloseIdleConnections()
-	resp, body := c.get(t, "/huge-header")
-	wc := <-conns
+	resp, body, wc := hitOnAConnectionOfItsOwn(t, o, "/huge-header")
 	if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != 16<<10 || len(resp.Header) < 400 ||
 		resp.Header.Get("X-Field-399") != strings.Repeat("v", 1024) {
 		t.Fatalf("%d bytes, %d fields, Cache-Status %q; want a hit of %d bytes with every field", len(body), len(resp.Header), resp.Header.Get("Cache-Status"), 16<<10)
