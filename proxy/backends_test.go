@@ -40,34 +40,8 @@ func TestARequestRefusedBecauseItsBackendIsDownIsNoOriginRequest(t *testing.T) {
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError) // every probe fails
 	})
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`origin: %q
-backends:
-  - name: sick
-    upstreams: [{url: %q}]
-    probe: {path: /healthz, interval: 1h, initial: sick}
-  - name: gone
-    upstreams: [{url: "http://%s"}]
-routes:
-  - name: down
-    match: {path: /down/}
-    backend: sick
-  - name: unreachable
-    match: {path: /unreachable/}
-    backend: gone
-`, o.URL, o.URL, closedAddr(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := policy.Compile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := metrics.New("test")
-	p, err := New(rules, Options{Store: store.NewMemory(1 << 20), Logger: testutil.DiscardLogger(), Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p := newCacheWith(t, o, downBackends(t, o, ""), Options{Metrics: m}).p
 	for path, status := range map[string]int{"/down/a": http.StatusServiceUnavailable, "/unreachable/a": http.StatusBadGateway} {
 		w := httptest.NewRecorder()
 		p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://site.test"+path, nil))

@@ -94,24 +94,12 @@ func TestResponseSetFieldsAreOnTheErrorsCachegateAnswersItself(t *testing.T) {
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError) // every probe fails
 	})
-	closed := closedAddr(t)
 	const shaping = `
     response: {set_fields: {Strict-Transport-Security: max-age=63072000}}
 `
-	c := newCache(t, o, fmt.Sprintf(`backends:
-  - name: sick
-    upstreams: [{url: %q}]
-    probe: {path: /healthz, interval: 1h, initial: sick}
-  - name: gone
-    upstreams: [{url: "http://%s"}]
-routes:
-  - name: down
-    match: {path: /down/}
-    backend: sick`+shaping+`  - name: unreachable
-    match: {path: /unreachable/}
-    backend: gone`+shaping+`  - name: site
+	c := newCache(t, o, downBackends(t, o, shaping)+`  - name: site
     match: {path: /}`+shaping+`client_limits: {max_body_bytes: 16}
-`, o.URL, closed))
+`)
 	rows := []struct {
 		name, path string
 		header     []string
@@ -162,6 +150,26 @@ func wantShaped(t *testing.T, resp *http.Response) {
 
 // closedAddr is a loopback address nothing listens on: connecting is
 // refused.
+// downBackends is the YAML of two backends, one whose probes fail
+// against o (sick) and one that refuses connections (gone), and the routes
+// /down/ and /unreachable/ to them, each followed by shaping.
+func downBackends(t *testing.T, o *origin, shaping string) string {
+	return fmt.Sprintf(`backends:
+  - name: sick
+    upstreams: [{url: %q}]
+    probe: {path: /healthz, interval: 1h, initial: sick}
+  - name: gone
+    upstreams: [{url: "http://%s"}]
+routes:
+  - name: down
+    match: {path: /down/}
+    backend: sick
+`+shaping+`  - name: unreachable
+    match: {path: /unreachable/}
+    backend: gone
+`+shaping, o.URL, closedAddr(t))
+}
+
 func closedAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
