@@ -53,25 +53,6 @@ type clientWriter struct {
 	// stored response's value is echoed.
 	requestID   []string
 	wroteHeader bool
-	// closeAfter makes the final header say Connection: close, so that
-	// net/http closes the connection after the response (closingFraming).
-	closeAfter bool
-}
-
-// closingFraming reports whether the connection r came on must be closed
-// after its response: an HTTP/1.x request with a Transfer-Encoding. RFC
-// 9112 §6.3: a request that carries both Transfer-Encoding and
-// Content-Length "might indicate an attempt to perform request smuggling";
-// the server "MUST close the connection after responding to such a
-// request". net/http takes such a request by its Transfer-Encoding and
-// deletes the Content-Length before a handler sees it, and keeps the
-// connection open, so that what a front proxy counting the Content-Length
-// took for one request could be read here as two. Since the two cannot be
-// told apart after net/http's parse, every request with a
-// Transfer-Encoding closes its connection: a client that streams request
-// bodies opens a connection per such request.
-func closingFraming(r *http.Request) bool {
-	return r.ProtoMajor == 1 && len(r.TransferEncoding) > 0
 }
 
 // init starts bounding the writes to w; start is now.
@@ -120,20 +101,14 @@ func (c *clientWriter) WriteHeader(status int) {
 	c.ResponseWriter.WriteHeader(status)
 }
 
-// writingHeader sets X-Request-Id, and Connection: close when the
-// connection must close (closeAfter), before the final header is written
+// writingHeader sets X-Request-Id before the final header is written
 // (not before a 1xx, after which the header may still change).
 func (c *clientWriter) writingHeader(status int) {
-	if c.wroteHeader || status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+	if c.wroteHeader || c.requestID == nil || status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
 		return
 	}
 	c.wroteHeader = true
-	if c.requestID != nil {
-		c.Header()["X-Request-Id"] = c.requestID
-	}
-	if c.closeAfter && status != http.StatusSwitchingProtocols {
-		c.Header().Set("Connection", "close")
-	}
+	c.Header()["X-Request-Id"] = c.requestID
 }
 
 // FlushError renews the deadline before what is buffered goes out.

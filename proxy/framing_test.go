@@ -33,10 +33,12 @@ func pipelined(t *testing.T, c *cache, raw string) (resps []*http.Response, clos
 	}
 }
 
-// bodyReadingOrigin reads each request's body and answers with its path.
+// bodyReadingOrigin reads each request's body and answers with its path,
+// fresh for a minute.
 func bodyReadingOrigin(t *testing.T) *origin {
 	return newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "ok "+r.URL.Path)
 	})
 }
@@ -45,12 +47,14 @@ func TestARequestWithBothContentLengthAndTransferEncodingClosesItsConnection(t *
 	o := bodyReadingOrigin(t)
 	c := newCache(t, o, "")
 	host := c.Listener.Addr().String()
+	c.get(t, "/cached") // a hit below, answered by deliver
 	for _, tc := range []struct{ name, raw string }{
 		// A front that counts the Content-Length sends 6 bytes of body
 		// ("0\r\n\r\nG") and takes "ET /smuggled" for its next request;
 		// read by the Transfer-Encoding, /smuggled is a request of its own.
 		{"CL then TE", "POST /upload HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: " + host + "\r\n\r\n"},
 		{"TE then CL", "POST /upload HTTP/1.1\r\nHost: " + host + "\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: " + host + "\r\n\r\n"},
+		{"a hit with TE", "GET /cached HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + "GET /smuggled HTTP/1.1\r\nHost: " + host + "\r\n\r\n"},
 		{"TE alone", "POST /upload HTTP/1.1\r\nHost: " + host + "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: " + host + "\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -253,26 +253,43 @@ func (x *exchange) storeID() string {
 	return x.id
 }
 
+// closingFraming reports whether the connection r came on must be closed
+// after its response: an HTTP/1.x request with a Transfer-Encoding. RFC
+// 9112 §6.3: a request that carries both Transfer-Encoding and
+// Content-Length "might indicate an attempt to perform request smuggling";
+// the server "MUST close the connection after responding to such a
+// request". net/http takes such a request by its Transfer-Encoding and
+// deletes the Content-Length before a handler sees it, and keeps the
+// connection open, so that what a front proxy counting the Content-Length
+// took for one request could be read here as two. Since the two cannot be
+// told apart after net/http's parse, every request with a
+// Transfer-Encoding closes its connection: a client that streams request
+// bodies opens a connection per such request.
+func closingFraming(r *http.Request) bool {
+	return r.ProtoMajor == 1 && len(r.TransferEncoding) > 0
+}
+
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.InFlight(1)
 	defer p.metrics.InFlight(-1)
+	if closingFraming(r) {
+		// Every answer, whichever path writes it, says so: net/http then
+		// closes the connection after it.
+		w.Header().Set("Connection", "close")
+	}
 	if status := p.admit(w, r); status != 0 {
 		p.recordRefusal(r, status)
 		return
 	}
 	if r.Method == "PURGE" && p.purgeM != nil {
-		if closingFraming(r) {
-			w.Header().Set("Connection", "close")
-		}
 		p.purgeM(w, r)
 		return
 	}
 	x := p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
-	x.client.closeAfter = closingFraming(r)
 	p.sendRequestID(r, x)
 	w = &x.client
 	var counted *countingWriter
