@@ -27,6 +27,13 @@ func parseCommand(fs *flag.FlagSet, args []string, stderr io.Writer) int {
 	return 0
 }
 
+// usageError prints err as fs's command's and returns the exit code of a
+// command given what it cannot use.
+func usageError(fs *flag.FlagSet, stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+	return 2
+}
+
 // interrupted is a context that ends at SIGINT or SIGTERM.
 func interrupted() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

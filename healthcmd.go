@@ -31,8 +31,7 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := client()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate health:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	path := "/healthz"
 	if *ready {

@@ -104,13 +104,11 @@ func runLog(args []string, stdout, stderr io.Writer) int {
 	}
 	f, err := filter()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate log:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	c, err := client()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate log:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	ctx, stop := interrupted()
 	defer stop()

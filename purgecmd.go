@@ -38,8 +38,7 @@ func runPurge(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := client()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate purge:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

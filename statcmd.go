@@ -51,8 +51,7 @@ func runStat(args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := client()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate stat:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	ctx, stop := interrupted()
 	defer stop()

@@ -192,13 +192,11 @@ func runTop(args []string, stdout, stderr io.Writer) int {
 	}
 	f, err := filter()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate top:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	c, err := client()
 	if err != nil {
-		fmt.Fprintln(stderr, "cachegate top:", err)
-		return 2
+		return usageError(fs, stderr, err)
 	}
 	ctx, stop := interrupted()
 	defer stop()
