@@ -57,13 +57,7 @@ func startDemo(t *testing.T) *demoRun {
 }
 
 func (d *demoRun) stop(t *testing.T) {
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(15 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.exited
-	}
+	terminate(d.cmd, d.exited)
 	if t.Failed() {
 		t.Logf("cachegate demo printed:\n%s\nand logged:\n%s", d.stdout.String(), d.stderr.String())
 	}

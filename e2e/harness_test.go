@@ -219,18 +219,24 @@ func (in *instance) start(retryBind bool) bool {
 	}
 }
 
+// terminate sends cmd SIGTERM and waits until exited is closed; after 15 s
+// it kills the process.
+func terminate(cmd *exec.Cmd, exited <-chan struct{}) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
 // stop sends SIGTERM and waits for the process to end.
 func (in *instance) stop() {
 	if in.cmd == nil || in.cmd.Process == nil {
 		return
 	}
-	in.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-in.exited:
-	case <-time.After(15 * time.Second):
-		in.cmd.Process.Kill()
-		<-in.exited
-	}
+	terminate(in.cmd, in.exited)
 	if raceReported(in.log.String()) {
 		in.t.Errorf("cachegate (%s) reported a data race", in.URL)
 	}
