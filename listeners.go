@@ -33,22 +33,27 @@ func (ls *listeners) listen(addr string, h http.Handler) (*http.Server, net.List
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := newServer(h, ls.log, ls.limits)
-	ls.servers, ls.lns = append(ls.servers, srv), append(ls.lns, ln)
-	return srv, ln, nil
+	return ls.add(ln, h), ln, nil
 }
 
 // listenProxy is listen for the proxy's plain listener, a
 // proxy.WireListener: a hit's header and body leave in one write.
 func (ls *listeners) listenProxy(addr string, h http.Handler) (*http.Server, net.Listener, error) {
-	srv, ln, err := ls.listen(addr, h)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	ln = proxy.WireListener(ln)
+	srv := ls.add(ln, h)
 	srv.ConnContext = proxy.ConnContext
-	ls.lns[len(ls.lns)-1] = ln
 	return srv, ln, nil
+}
+
+// add adds a server of h on ln.
+func (ls *listeners) add(ln net.Listener, h http.Handler) *http.Server {
+	srv := newServer(h, ls.log, ls.limits)
+	ls.servers, ls.lns = append(ls.servers, srv), append(ls.lns, ln)
+	return srv
 }
 
 // newServer is an http.Server for h under the client_limits of cfg (the
@@ -86,12 +91,11 @@ func (ls *listeners) listenHTTPS(cfg *config.Config, rs *store.Redis, plain *htt
 		ln.Close()
 		return nil, err
 	}
-	srv := newServer(h, ls.log, ls.limits)
+	srv := ls.add(ln, h)
 	srv.TLSConfig = mgr.TLSConfig()
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(cfg.TLS.HTTP2 == nil || *cfg.TLS.HTTP2)
-	ls.servers, ls.lns = append(ls.servers, srv), append(ls.lns, ln)
 	mgr.Start(context.Background())
 	plain.Handler = mgr.HTTPHandler(h)
 	ls.log.Info("https listening", "addr", ln.Addr().String())
