@@ -25,6 +25,9 @@ type listeners struct {
 	limits  config.ClientLimits
 	servers []*http.Server
 	lns     []net.Listener
+	// lanes are the hit lanes, shut down before the servers they hand
+	// connections to.
+	lanes []*proxy.HitLane
 }
 
 // listen listens on addr and adds a server of h there.
@@ -36,16 +39,20 @@ func (ls *listeners) listen(addr string, h http.Handler) (*http.Server, net.List
 	return ls.add(ln, h), ln, nil
 }
 
-// listenProxy is listen for the proxy's plain listener, a
-// proxy.WireListener: a hit's header and body leave in one write.
-func (ls *listeners) listenProxy(addr string, h http.Handler) (*http.Server, net.Listener, error) {
+// listenProxy is listen for the proxy's plain listener: its connections
+// are served by p's hit lane until a request is not a hit, then by
+// net/http, on a proxy.WireListener (a hit's header and body leave in
+// one write).
+func (ls *listeners) listenProxy(addr string, p *proxy.Proxy) (*http.Server, net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	ln = proxy.WireListener(ln)
-	srv := ls.add(ln, h)
+	srv := newServer(p, ls.log, ls.limits)
 	srv.ConnContext = proxy.ConnContext
+	lane := proxy.NewHitLane(p, proxy.WireListener(ln), srv)
+	ls.servers, ls.lns = append(ls.servers, srv), append(ls.lns, lane.Listener())
+	ls.lanes = append(ls.lanes, lane)
 	return srv, ln, nil
 }
 
@@ -132,6 +139,11 @@ func (ls *listeners) serve(signals <-chan os.Signal, reload func(), shutdownTime
 			ls.log.Info("shutting down", "signal", sig.String())
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout())
 			defer cancel()
+			for _, lane := range ls.lanes {
+				if err := lane.Shutdown(ctx); err != nil {
+					ls.log.Error("shutdown", "err", err)
+				}
+			}
 			for _, srv := range ls.servers {
 				if err := srv.Shutdown(ctx); err != nil {
 					ls.log.Error("shutdown", "err", err)

@@ -271,9 +271,19 @@ func closingFraming(r *http.Request) bool {
 
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, false) }
+
+// serve is ServeHTTP. With hitsOnly it answers r only from a stored entry
+// it may serve (fresh, or stale within its window) and reports whether it
+// did: otherwise it has written nothing and changed nothing but r, and
+// the hit lane (hitlane.go) hands the request, read again from its bytes,
+// to net/http and ServeHTTP.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, hitsOnly bool) bool {
 	p.metrics.InFlight(1)
 	defer p.metrics.InFlight(-1)
+	if hitsOnly && requestHeaderBytes(r) > int(p.state.Load().cfg.ClientLimits.MaxHeaderBytes) {
+		return false // refused by admit, through net/http
+	}
 	if closingFraming(r) {
 		// Every answer, whichever path writes it, says so: net/http then
 		// closes the connection after it.
@@ -281,16 +291,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if status := p.admit(w, r); status != 0 {
 		p.recordRefusal(r, status)
-		return
+		return true
 	}
 	if r.Method == "PURGE" && p.purgeM != nil {
 		p.purgeM(w, r)
-		return
+		return true
 	}
 	x := p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
-	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
 	p.sendRequestID(r, x)
+	var e *store.Entry
+	verdict, age := fetchFromOrigin, time.Duration(0)
+	if x.cacheable {
+		e = p.lookup(r, x)
+		verdict, age = p.decide(x, e)
+	}
+	if hitsOnly && verdict != serveFresh && verdict != serveStale {
+		return false
+	}
+	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
 	w = &x.client
 	var counted *countingWriter
 	if x.logged {
@@ -298,16 +317,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = counted
 	}
 	defer p.record(r, x, counted)
-	if x.badTarget {
+	switch {
+	case x.badTarget:
 		p.refuseTarget(w, x)
-		return
-	}
-	if !x.cacheable {
+		return true
+	case !x.cacheable:
 		p.fetchAlone(w, r, x, nil)
-		return
+		return true
 	}
-	e := p.lookup(r, x)
-	switch verdict, age := p.decide(x, e); verdict {
+	switch verdict {
 	case serveFresh:
 		x.status.Hit = true
 		switch {
@@ -340,6 +358,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p.fetchCollapsed(w, r, x, e)
 	}
+	return true
 }
 
 // detailRedisDown is the Cache-Status detail (RFC 9211 §2.8) of a hit the

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,6 +55,16 @@ type cache struct {
 	p *Proxy
 	// transport adds no Accept-Encoding of its own.
 	transport *http.Transport
+	// lane serves the Listener's connections first (Start).
+	lane *HitLane
+}
+
+// Start starts the server behind a hit lane on its Listener, a
+// WireListener (or a test's wrapping of it).
+func (c *cache) Start() {
+	c.lane = NewHitLane(c.p, c.Listener, c.Config)
+	c.Listener = c.lane.Listener()
+	c.Server.Start()
 }
 
 func newCache(t *testing.T, o *origin, extra string) *cache {
@@ -71,7 +82,8 @@ func newCacheWith(t *testing.T, o *origin, extra string, opts Options) *cache {
 }
 
 // newCacheUnstarted is newCacheWith before its server starts, on a
-// WireListener like the proxy listener of cachegate serve.
+// WireListener like the proxy listener of cachegate serve (Start adds the
+// hit lane).
 func newCacheUnstarted(t *testing.T, o *origin, extra string, opts Options) *cache {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("origin: %q\n%s", o.URL, extra)))
@@ -95,10 +107,19 @@ func newCacheUnstarted(t *testing.T, o *origin, extra string, opts Options) *cac
 	srv := httptest.NewUnstartedServer(p)
 	srv.Listener = WireListener(srv.Listener)
 	srv.Config.ConnContext = ConnContext
-	t.Cleanup(func() { srv.Close(); p.Close() })
 	tr := &http.Transport{DisableCompression: true}
+	c := &cache{Server: srv, p: p, transport: tr}
+	t.Cleanup(func() {
+		if c.lane != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c.lane.Shutdown(ctx)
+		}
+		srv.Close()
+		p.Close()
+	})
 	t.Cleanup(tr.CloseIdleConnections)
-	return &cache{Server: srv, p: p, transport: tr}
+	return c
 }
 
 func (c *cache) do(t *testing.T, method, path string, kv ...string) (*http.Response, string) {

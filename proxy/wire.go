@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -66,6 +67,9 @@ const heldWriteMin = 2 << 10
 // its fields need no lock.
 type wireConn struct {
 	*net.TCPConn
+	// pending is what the hit lane read and left to net/http, read
+	// first.
+	pending *bufio.Reader
 	holding bool
 	// pinned is what a held write may reference instead of copying: the
 	// stored body, which nobody changes.
@@ -118,6 +122,16 @@ func (c *wireConn) release() error {
 		c.TCPConn.Close()
 	}
 	return err
+}
+
+func (c *wireConn) Read(p []byte) (int, error) {
+	if c.pending != nil {
+		if c.pending.Buffered() > 0 {
+			return c.pending.Read(p)
+		}
+		c.pending = nil
+	}
+	return c.TCPConn.Read(p)
 }
 
 func (c *wireConn) Write(p []byte) (int, error) {

@@ -74,59 +74,90 @@ func TestAHitsHeaderAndTheFirstPieceOfItsBodyLeaveInOneWrite(t *testing.T) {
 		{http.MethodGet, 256 << 10, true, 8},
 		{http.MethodHead, 16 << 10, false, 1},
 	} {
-		t.Run(fmt.Sprintf("%s %d logged=%v", tc.method, tc.size, tc.logged), func(t *testing.T) {
-			o := sizedOrigin(t)
-			opts, extra := Options{}, ""
-			if tc.logged {
-				l, err := accesslog.Open(accesslog.Settings{Enabled: true, Format: accesslog.FormatJSON, Output: "stdout"}, io.Discard, io.Discard)
-				if err != nil {
-					t.Fatal(err)
+		for _, lane := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s %d logged=%v lane=%v", tc.method, tc.size, tc.logged, lane), func(t *testing.T) {
+				o := sizedOrigin(t)
+				opts, extra := Options{}, ""
+				if tc.logged {
+					l, err := accesslog.Open(accesslog.Settings{Enabled: true, Format: accesslog.FormatJSON, Output: "stdout"}, io.Discard, io.Discard)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { l.Close() })
+					opts.AccessLog, extra = l, "access_log: {enabled: true}\n"
 				}
-				t.Cleanup(func() { l.Close() })
-				opts.AccessLog, extra = l, "access_log: {enabled: true}\n"
-			}
-			c := newCacheUnstarted(t, o, extra, opts)
-			conns := wireConns(c)
-			c.Start()
-			path := fmt.Sprintf("/bytes/%d", tc.size)
-			c.get(t, path) // fills
-			<-conns        // the fill's connection
+				c := newCacheUnstarted(t, o, extra, opts)
+				conns := wireConns(c)
+				c.Start()
+				path := fmt.Sprintf("/bytes/%d", tc.size)
+				c.get(t, path) // fills
+				<-conns        // the fill's connection
 
-			conn, err := net.Dial("tcp", c.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			wc := <-conns
-			br := bufio.NewReader(conn)
-			for i := range 2 { // and once more on the same connection
-				fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", tc.method, path, c.Listener.Addr())
-				resp, err := http.ReadResponse(br, &http.Request{Method: tc.method})
-				if err != nil {
-					t.Fatal(err)
+				conn, br, wc := dialHit(t, c, conns, !lane)
+				for i := range 2 { // and once more on the same connection
+					fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", tc.method, path, c.Listener.Addr())
+					resp, err := http.ReadResponse(br, &http.Request{Method: tc.method})
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, err := io.ReadAll(resp.Body)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := tc.size
+					if tc.method == http.MethodHead {
+						want = 0
+					}
+					if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != want || strings.Trim(string(body), "x") != "" ||
+						resp.Header.Get("Content-Length") != strconv.Itoa(tc.size) {
+						t.Fatalf("response %d: %s with %d bytes, Content-Length %s, Cache-Status %q; want a hit of %d bytes",
+							i, resp.Status, len(body), resp.Header.Get("Content-Length"), resp.Header.Get("Cache-Status"), want)
+					}
+					if got := wc.writes.Load(); got != int64(i+1)*tc.writes {
+						t.Errorf("response %d: %d writes in all, want %d", i, got, int64(i+1)*tc.writes)
+					}
 				}
-				body, err := io.ReadAll(resp.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := tc.size
-				if tc.method == http.MethodHead {
-					want = 0
-				}
-				if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != want || strings.Trim(string(body), "x") != "" ||
-					resp.Header.Get("Content-Length") != strconv.Itoa(tc.size) {
-					t.Fatalf("response %d: %s with %d bytes, Content-Length %s, Cache-Status %q; want a hit of %d bytes",
-						i, resp.Status, len(body), resp.Header.Get("Content-Length"), resp.Header.Get("Cache-Status"), want)
-				}
-				if got := wc.writes.Load(); got != int64(i+1)*tc.writes {
-					t.Errorf("response %d: %d writes in all, want %d", i, got, int64(i+1)*tc.writes)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
-func TestAHeldHitToAClientThatStopsReadingIsCutAndItsConnectionClosed(t *testing.T) {
+// dialHit dials c, whose server's side conns tells (wireConns); when
+// handOver, its first request makes the hit lane hand it to net/http,
+// which then serves it with deliver holding the writes. The server's side
+// counts the writes from then on.
+func dialHit(t *testing.T, c *cache, conns <-chan *wireConn, handOver bool) (net.Conn, *bufio.Reader, *wireConn) {
+	t.Helper()
+	conn, err := net.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	wc := <-conns
+	br := bufio.NewReader(conn)
+	if handOver {
+		// A Content-Length, even of 0, is net/http's to read.
+		fmt.Fprintf(conn, "GET /handed-over HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", c.Listener.Addr())
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		wc.writes.Store(0)
+	}
+	return conn, br, wc
+}
+
+func TestAHitToAClientThatStopsReadingIsCutAndItsConnectionClosed(t *testing.T) {
+	for _, lane := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lane=%v", lane), func(t *testing.T) { testAHitToAClientThatStopsReading(t, lane) })
+	}
+}
+
+// testAHitToAClientThatStopsReading is the test above, on the hit lane or
+// on a connection handed to net/http (where deliver holds the writes).
+func testAHitToAClientThatStopsReading(t *testing.T, lane bool) {
 	o := sizedOrigin(t)
 	var logs testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -151,6 +182,15 @@ func TestAHeldHitToAClientThatStopsReadingIsCutAndItsConnectionClosed(t *testing
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	if !lane {
+		// A Content-Length, even of 0, is net/http's to read.
+		fmt.Fprintf(conn, "GET /bytes/10 HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", c.Listener.Addr())
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.ContentLength != 10 || br.Buffered() != 10 {
+			t.Fatalf("the request handing over: %v, Content-Length %d", err, resp.ContentLength)
+		}
+	}
 	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, c.Listener.Addr())
 	testutil.Eventually(t, 20*time.Second, "the held write to give up", func() bool {
 		return strings.Contains(logs.String(), "client stopped reading")
@@ -165,7 +205,7 @@ func TestAHeldHitToAClientThatStopsReadingIsCutAndItsConnectionClosed(t *testing
 	}
 }
 
-func TestPipelinedHitsThatAreHeldEachGetTheirWholeResponseInOrder(t *testing.T) {
+func TestPipelinedHitsOnTheLaneAndThenHandedOverEachGetTheirWholeResponseInOrder(t *testing.T) {
 	o := sizedOrigin(t)
 	c := newCache(t, o, "")
 	sizes := []int{16 << 10, 1 << 10, 100 << 10, 5 << 10}
@@ -177,12 +217,19 @@ func TestPipelinedHitsThatAreHeldEachGetTheirWholeResponseInOrder(t *testing.T) 
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// Every request in one write, HEAD among them: net/http reads the next
-	// only after the previous response, held or not, has left.
+	// Every request in one write, HEAD among them: the hit lane answers
+	// the first two, the third has a Content-Length and hands the
+	// connection, with the last request still unread, to net/http, which
+	// reads the next only after the previous response, held or not, has
+	// left.
 	var reqs strings.Builder
 	methods := []string{http.MethodGet, http.MethodGet, http.MethodHead, http.MethodGet}
 	for i, n := range sizes {
-		fmt.Fprintf(&reqs, "%s /bytes/%d HTTP/1.1\r\nHost: %s\r\n\r\n", methods[i], n, c.Listener.Addr())
+		length := ""
+		if i == 2 {
+			length = "Content-Length: 0\r\n"
+		}
+		fmt.Fprintf(&reqs, "%s /bytes/%d HTTP/1.1\r\nHost: %s\r\n%s\r\n", methods[i], n, c.Listener.Addr(), length)
 	}
 	io.WriteString(conn, reqs.String())
 	br := bufio.NewReader(conn)
@@ -207,19 +254,27 @@ func TestPipelinedHitsThatAreHeldEachGetTheirWholeResponseInOrder(t *testing.T) 
 	}
 }
 
-// hitOnAConnectionOfItsOwn fills path from o through a new cache, then
-// gets it again on a new connection: the hit, and the server's side of
-// its connection.
-func hitOnAConnectionOfItsOwn(t *testing.T, o *origin, path string) (*http.Response, string, *wireConn) {
+// heldHit fills path from o through a new cache, then gets it again on a
+// new connection handed to net/http (dialHit): the hit, and the server's
+// side of its connection.
+func heldHit(t *testing.T, o *origin, path string) (*http.Response, string, *wireConn) {
 	t.Helper()
 	c := newCacheUnstarted(t, o, "", Options{})
 	conns := wireConns(c)
 	c.Start()
 	c.get(t, path)
 	<-conns
-	c.transport.CloseIdleConnections()
-	resp, body := c.get(t, path)
-	return resp, body, <-conns
+	conn, br, wc := dialHit(t, c, conns, true)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, c.Listener.Addr())
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body), wc
 }
 
 func TestAHeldHitWhoseHeaderOutgrowsNetHTTPsBufferArrivesWhole(t *testing.T) {
@@ -232,7 +287,7 @@ func TestAHeldHitWhoseHeaderOutgrowsNetHTTPsBufferArrivesWhole(t *testing.T) {
 		}
 		io.WriteString(w, strings.Repeat("x", 16<<10))
 	})
-	resp, body, wc := hitOnAConnectionOfItsOwn(t, o, "/big-header")
+	resp, body, wc := heldHit(t, o, "/big-header")
 	if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != 16<<10 || strings.Trim(body, "x") != "" {
 		t.Fatalf("%d bytes, Cache-Status %q; want a hit of %d bytes", len(body), resp.Header.Get("Cache-Status"), 16<<10)
 	}
@@ -255,7 +310,7 @@ func TestAHeldHitWithAHugeHeaderStopsHoldingAndArrivesWhole(t *testing.T) {
 		}
 		io.WriteString(w, strings.Repeat("x", 16<<10))
 	})
-	resp, body, wc := hitOnAConnectionOfItsOwn(t, o, "/huge-header")
+	resp, body, wc := heldHit(t, o, "/huge-header")
 	if !strings.Contains(resp.Header.Get("Cache-Status"), "hit") || len(body) != 16<<10 || len(resp.Header) < 400 ||
 		resp.Header.Get("X-Field-399") != strings.Repeat("v", 1024) {
 		t.Fatalf("%d bytes, %d fields, Cache-Status %q; want a hit of %d bytes with every field", len(body), len(resp.Header), resp.Header.Get("Cache-Status"), 16<<10)
