@@ -102,13 +102,22 @@ func (c *clientWriter) WriteHeader(status int) {
 }
 
 // writingHeader sets X-Request-Id before the final header is written
-// (not before a 1xx, after which the header may still change).
+// (not before a 1xx, after which the header may still change), and keeps
+// net/http from adding a Content-Type the origin did not send: it would
+// sniff one from the body (the hit lane, which writes its own responses,
+// would not), and the type is the sender's to state (RFC 9110 §8.3).
 func (c *clientWriter) writingHeader(status int) {
-	if c.wroteHeader || c.requestID == nil || status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+	if c.wroteHeader || status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
 		return
 	}
 	c.wroteHeader = true
-	c.Header()["X-Request-Id"] = c.requestID
+	h := c.Header()
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
+	if c.requestID != nil {
+		h["X-Request-Id"] = c.requestID
+	}
 }
 
 // FlushError renews the deadline before what is buffered goes out.
