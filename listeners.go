@@ -23,6 +23,7 @@ import (
 type listeners struct {
 	log     *slog.Logger
 	limits  config.ClientLimits
+	hitLane bool
 	servers []*http.Server
 	lns     []net.Listener
 	// lanes are the hit lanes, shut down before the servers they hand
@@ -39,18 +40,24 @@ func (ls *listeners) listen(addr string, h http.Handler) (*http.Server, net.List
 	return ls.add(ln, h), ln, nil
 }
 
-// listenProxy is listen for the proxy's plain listener: its connections
-// are served by p's hit lane until a request is not a hit, then by
-// net/http, on a proxy.WireListener (a hit's header and body leave in
-// one write).
+// listenProxy is listen for the proxy's plain listener, a
+// proxy.WireListener (a hit's header and body leave in one write): with
+// hit_lane on, its connections are served by p's hit lane until a request
+// is not a hit, then by net/http.
 func (ls *listeners) listenProxy(addr string, p *proxy.Proxy) (*http.Server, net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
+	wire := proxy.WireListener(ln)
+	if !ls.hitLane {
+		srv := ls.add(wire, p)
+		srv.ConnContext = proxy.ConnContext
+		return srv, ln, nil
+	}
 	srv := newServer(p, ls.log, ls.limits)
 	srv.ConnContext = proxy.ConnContext
-	lane := proxy.NewHitLane(p, proxy.WireListener(ln), srv)
+	lane := proxy.NewHitLane(p, wire, srv)
 	ls.servers, ls.lns = append(ls.servers, srv), append(ls.lns, lane.Listener())
 	ls.lanes = append(ls.lanes, lane)
 	return srv, ln, nil

@@ -199,7 +199,7 @@ func serve(cfg *config.Config, stderr io.Writer, ready func()) int {
 	}
 	defer p.Close()
 	reload := func() ([]string, error) { return reloadConfig(cfg.File, cfg, p, &current, logs, log, m) }
-	ls := &listeners{log: log, limits: cfg.ClientLimits}
+	ls := &listeners{log: log, limits: cfg.ClientLimits, hitLane: cfg.HitLane}
 	plain, proxyLn, err := ls.listenProxy(cfg.Listen, p)
 	if err != nil {
 		log.Error("proxy", "err", err)

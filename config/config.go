@@ -66,6 +66,10 @@ type Config struct {
 	// GC tunes Go's garbage collector for a proxy's allocation pattern.
 	GC GCConfig `yaml:"gc" reload:"restart"`
 
+	// HitLane answers the plain listener's HTTP/1.1 hits without net/http
+	// (proxy.HitLane); false leaves every request to net/http.
+	HitLane bool `yaml:"hit_lane" reload:"restart"`
+
 	// File is the path the config was loaded from (not a YAML option).
 	File string `yaml:"-"`
 	// Warnings are what the file allows but likely did not mean (a backend

@@ -73,7 +73,8 @@ func Default() *Config {
 		// cost a third of its CPU per 16 KiB hit; 16 MiB saved as much
 		// as 32 or 64 MiB (docs/BENCHMARKS.md, "Redis-only hits") and
 		// lets the resident set grow by less.
-		GC: GCConfig{HeapFloor: 16 << 20},
+		GC:      GCConfig{HeapFloor: 16 << 20},
+		HitLane: true,
 	}
 }
 

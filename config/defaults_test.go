@@ -125,8 +125,8 @@ func TestRestartNeededNamesTheChangedOptionsAReloadDoesNotApply(t *testing.T) {
 	}
 }
 
-func TestRestartOptionsAreTheListenersTheStoreTLSTheServerLimitsAndTheGC(t *testing.T) {
-	want := []string{"listen", "admin.listen", "store", "tls", "client_limits.read_header_timeout", "client_limits.max_header_bytes", "gc"}
+func TestRestartOptionsAreTheListenersTheStoreTLSTheServerLimitsTheGCAndTheHitLane(t *testing.T) {
+	want := []string{"listen", "admin.listen", "store", "tls", "client_limits.read_header_timeout", "client_limits.max_header_bytes", "gc", "hit_lane"}
 	if got := RestartOptions(); !slices.Equal(got, want) {
 		t.Errorf("RestartOptions = %q, want %q", got, want)
 	}

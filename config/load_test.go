@@ -301,7 +301,8 @@ func TestParseFillsDefaults(t *testing.T) {
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      64 << 20,
 		},
-		GC: GCConfig{HeapFloor: 16 << 20},
+		GC:      GCConfig{HeapFloor: 16 << 20},
+		HitLane: true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
