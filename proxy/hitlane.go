@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,6 +252,14 @@ func (lc *laneConn) serve() {
 	lc.w.c = lc
 	handed := false
 	defer func() {
+		if err := recover(); err != nil {
+			// As net/http does for a handler's panic: the connection is
+			// closed, the process serves on.
+			stack := make([]byte, 64<<10)
+			stack = stack[:runtime.Stack(stack, false)]
+			l.p.log.Error("panic serving a request on the hit lane", "remote", lc.remote, "err", err, "stack", string(stack))
+			handed = false
+		}
 		l.untrack(lc)
 		if !handed {
 			lc.c.Close()
@@ -382,7 +392,7 @@ func parseHead(head []byte, r *http.Request) bool {
 		return false
 	}
 	target, ok := bytes.CutSuffix(line, []byte(" HTTP/1.1"))
-	if !ok || len(target) == 0 || target[0] != '/' || bytes.HasPrefix(target, []byte(acmeChallengePath)) {
+	if !ok || len(target) == 0 || target[0] != '/' {
 		return false
 	}
 	for _, b := range target {
@@ -392,7 +402,7 @@ func parseHead(head []byte, r *http.Request) bool {
 	}
 	r.RequestURI = string(target)
 	u, err := url.ParseRequestURI(r.RequestURI)
-	if err != nil {
+	if err != nil || strings.HasPrefix(u.Path, acmeChallengePath) {
 		return false
 	}
 	r.URL = u

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/cachegate/cachegate/internal/testutil"
+	"github.com/cachegate/cachegate/store"
 )
 
 // laneHeads are request heads, each followed by its blank line, that the
@@ -392,5 +394,45 @@ func TestAHeadSentByteByByteIsCutAtTheHeaderTimeout(t *testing.T) {
 	}
 	if n := taken.Load(); n != 0 {
 		t.Fatalf("the lane handed the connection to net/http, whose timeout starts again")
+	}
+}
+
+// panickingStore panics on a Get while armed.
+type panickingStore struct {
+	store.Store
+	armed *atomic.Bool
+}
+
+func (s panickingStore) Get(ctx context.Context, key string) (*store.Entry, error) {
+	if s.armed.Load() {
+		panic("a store that panics")
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func TestAPanicOnTheLaneClosesItsConnectionAndTheProxyServesOn(t *testing.T) {
+	o := laneOrigin(t)
+	var logs testutil.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var armed atomic.Bool
+	c := newCacheWith(t, o, "", Options{Store: panickingStore{store.NewMemory(1 << 20), &armed}, Logger: log})
+	conn, err := net.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	armed.Store(true)
+	io.WriteString(conn, "GET /panic HTTP/1.1\r\nHost: a\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(conn)
+	armed.Store(false)
+	if len(got) != 0 || err != nil {
+		t.Fatalf("read %q, %v; want the connection closed without an answer", got, err)
+	}
+	if !strings.Contains(logs.String(), "panic serving a request on the hit lane") {
+		t.Errorf("the log has no word of the panic: %s", logs.String())
+	}
+	if resp, _ := c.get(t, "/fine"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the panic: %s, want 200", resp.Status)
 	}
 }
