@@ -268,21 +268,23 @@ func (lc *laneConn) serve() {
 			l.active.Done()
 		}
 	}()
+	// The first request's head must come within ReadHeaderTimeout of the
+	// connection's start; later ones within IdleTimeout, as net/http
+	// bounds them (0: no bound).
 	wait := l.srv.ReadHeaderTimeout
 	for first := true; ; first = false {
 		if !lc.idle() {
 			return
 		}
-		now := time.Now()
-		if !first && l.srv.IdleTimeout > 0 {
+		if !first {
 			wait = l.srv.IdleTimeout
 		}
-		lc.setReadDeadline(now, wait)
+		lc.setReadDeadline(time.Now(), wait)
 		_, err := lc.br.Peek(1)
 		if !lc.state.CompareAndSwap(connIdle, connBusy) || err != nil {
 			return
 		}
-		head, err := lc.readHead(now)
+		head, err := lc.readHead(first)
 		if err != nil {
 			return // a timeout: net/http would close too, without a word
 		}
@@ -308,11 +310,13 @@ func (lc *laneConn) setReadDeadline(now time.Time, d time.Duration) {
 }
 
 // readHead returns the request head at the start of the buffer, through
-// its blank line, reading more within the server's ReadHeaderTimeout; nil
+// its blank line, reading more within the server's ReadHeaderTimeout (from
+// the connection's start for its first request, which the deadline set
+// then already bounds, else from the head's first byte, as net/http); nil
 // when it is not there but net/http should read it (too large for the
 // lane, or the client closed its side).
-func (lc *laneConn) readHead(now time.Time) ([]byte, error) {
-	for deadline := false; ; {
+func (lc *laneConn) readHead(first bool) ([]byte, error) {
+	for deadline := first; ; {
 		buf, _ := lc.br.Peek(lc.br.Buffered())
 		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
 			return buf[:i+4], nil
@@ -322,7 +326,7 @@ func (lc *laneConn) readHead(now time.Time) ([]byte, error) {
 		}
 		if !deadline {
 			deadline = true
-			lc.setReadDeadline(now, lc.l.srv.ReadHeaderTimeout)
+			lc.setReadDeadline(time.Now(), lc.l.srv.ReadHeaderTimeout)
 		}
 		if _, err := lc.br.Peek(len(buf) + 1); err != nil {
 			var ne net.Error

@@ -436,3 +436,36 @@ func TestAPanicOnTheLaneClosesItsConnectionAndTheProxyServesOn(t *testing.T) {
 		t.Fatalf("after the panic: %s, want 200", resp.Status)
 	}
 }
+
+func TestAHeadInTwoPiecesAfterALongIdleIsAnswered(t *testing.T) {
+	o := laneOrigin(t)
+	c := newCacheUnstarted(t, o, "", Options{})
+	c.Config.ReadHeaderTimeout = time.Second
+	c.Config.IdleTimeout = 30 * time.Second
+	c.Start()
+	c.get(t, "/x")
+	conn, err := net.Dial("tcp", c.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	head := "GET /x HTTP/1.1\r\nHost: " + c.Listener.Addr().String() + "\r\n\r\n"
+	for i := range 3 {
+		// After the first request, idle past the header timeout (the idle
+		// timeout applies), then a head whose second piece comes a moment
+		// after its first: its header timeout runs from its first byte.
+		if i > 0 {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		io.WriteString(conn, head[:10])
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(conn, head[10:])
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v; want an answer", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+}
