@@ -251,15 +251,22 @@ func TestTheLaneAnswersWhatNetHTTPWouldAnswer(t *testing.T) {
 	}
 }
 
-func TestHitsStayOnTheLaneAndTheFirstMissHandsTheConnectionToNetHTTP(t *testing.T) {
-	o := laneOrigin(t)
-	c := newCacheUnstarted(t, o, "", Options{})
+// connectionsTaken counts the connections c's net/http server takes
+// (handed over by the lane); call it before c.Start.
+func connectionsTaken(c *cache) *atomic.Int64 {
 	var taken atomic.Int64
 	c.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			taken.Add(1)
 		}
 	}
+	return &taken
+}
+
+func TestHitsStayOnTheLaneAndTheFirstMissHandsTheConnectionToNetHTTP(t *testing.T) {
+	o := laneOrigin(t)
+	c := newCacheUnstarted(t, o, "", Options{})
+	taken := connectionsTaken(c)
 	c.Start()
 	c.get(t, "/hit")
 	c.transport.CloseIdleConnections()
@@ -357,12 +364,7 @@ func TestAHeadSentByteByByteIsCutAtTheHeaderTimeout(t *testing.T) {
 	o := laneOrigin(t)
 	c := newCacheUnstarted(t, o, "", Options{})
 	c.Config.ReadHeaderTimeout = 300 * time.Millisecond
-	var taken atomic.Int64
-	c.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			taken.Add(1)
-		}
-	}
+	taken := connectionsTaken(c)
 	c.Start()
 	conn, err := net.Dial("tcp", c.Listener.Addr().String())
 	if err != nil {
