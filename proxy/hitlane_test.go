@@ -471,3 +471,17 @@ func TestAHeadInTwoPiecesAfterALongIdleIsAnswered(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 	}
 }
+
+func TestAResponseWithoutAContentTypeGetsNoneOnAMissNorOnAHit(t *testing.T) {
+	o := laneOrigin(t)
+	c := newCache(t, o, "")
+	for i, want := range []string{"fwd=uri-miss", "hit"} {
+		resp, body := c.get(t, "/no-type")
+		if !strings.Contains(resp.Header.Get("Cache-Status"), want) || body != "content of /no-type\n" {
+			t.Fatalf("request %d: Cache-Status %q, body %q; want %s", i, resp.Header.Get("Cache-Status"), body, want)
+		}
+		if ct, ok := resp.Header["Content-Type"]; ok {
+			t.Errorf("request %d (%s): Content-Type %q, want none (the origin sent none)", i, want, ct)
+		}
+	}
+}
