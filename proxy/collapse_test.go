@@ -58,7 +58,7 @@ func missedLookup(t *testing.T, c *cache, target string) (fetch func() *httptest
 	r := httptest.NewRequest(http.MethodGet, target, nil)
 	x := c.p.classify(r, scheme(r))
 	x.ctx.Context = r.Context()
-	if e := c.p.lookup(r, x); e != nil {
+	if e := c.p.lookup(r, x, nil); e != nil {
 		t.Fatalf("lookup of %s found an entry before any fill", target)
 	}
 	return func() *httptest.ResponseRecorder {

@@ -356,7 +356,7 @@ func (lc *laneConn) answer(head []byte) bool {
 	}
 	w := &lc.w
 	w.reset(r)
-	if !lc.l.p.serve(w, r, true) {
+	if !lc.l.p.serve(w, r, lc.c) {
 		return false
 	}
 	w.finish()

@@ -485,3 +485,54 @@ func TestAResponseWithoutAContentTypeGetsNoneOnAMissNorOnAHit(t *testing.T) {
 		}
 	}
 }
+
+// countingStore counts its Gets.
+type countingStore struct {
+	store.Store
+	gets *atomic.Int64
+}
+
+func (s countingStore) Get(ctx context.Context, key string) (*store.Entry, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+func TestAMissTheLaneHandsOverIsLookedUpOnce(t *testing.T) {
+	o := laneOrigin(t)
+	var gets atomic.Int64
+	c := newCacheWith(t, o, "", Options{Store: countingStore{store.NewMemory(1 << 20), &gets}})
+	miss := func(path string, handOver bool) int64 {
+		t.Helper()
+		conn, err := net.Dial("tcp", c.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		br := bufio.NewReader(conn)
+		if handOver {
+			// A Content-Length, even of 0, is net/http's to read.
+			io.WriteString(conn, "GET /handed-over HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+		}
+		before := gets.Load()
+		io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if !strings.Contains(resp.Header.Get("Cache-Status"), "fwd=uri-miss") {
+			t.Fatalf("%s: Cache-Status %q, want a miss", path, resp.Header.Get("Cache-Status"))
+		}
+		return gets.Load() - before
+	}
+	byNetHTTP := miss("/first", true)
+	byLane := miss("/second", false)
+	if byLane != byNetHTTP {
+		t.Fatalf("a miss read the store %d times when the lane handed it over, %d on net/http alone", byLane, byNetHTTP)
+	}
+}

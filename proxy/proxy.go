@@ -218,6 +218,9 @@ type exchange struct {
 	// the route's request shaping could drop them.
 	logged             bool
 	referer, userAgent string
+	// lookedUp is what the hit lane read from the store for this request
+	// before it handed it to net/http (storedOnce).
+	lookedUp *lookedUp
 	// hitFields backs the Age, Cache-Status and Via values deliver adds
 	// (with one Via of the origin's), so that a hit does not allocate
 	// them.
@@ -271,14 +274,16 @@ func closingFraming(r *http.Request) bool {
 
 // ServeHTTP runs the lifecycle: classify, key, lookup, decide, then
 // deliver from the cache or fetch from the origin.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, false) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, nil) }
 
-// serve is ServeHTTP. With hitsOnly it answers r only from a stored entry
-// it may serve (fresh, or stale within its window) and reports whether it
-// did: otherwise it has written nothing and changed nothing but r, and
-// the hit lane (hitlane.go) hands the request, read again from its bytes,
-// to net/http and ServeHTTP.
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, hitsOnly bool) bool {
+// serve is ServeHTTP. On the hit lane (hitlane.go), lane is the
+// connection: serve then answers r only from a stored entry it may serve
+// (fresh, or stale within its window) and reports whether it did.
+// Otherwise it has written nothing and changed nothing but r and what it
+// leaves on lane for ServeHTTP (lookedUp), and the lane hands the request,
+// read again from its bytes, to net/http and ServeHTTP.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, lane *wireConn) bool {
+	hitsOnly := lane != nil
 	p.metrics.InFlight(1)
 	defer p.metrics.InFlight(-1)
 	if hitsOnly && requestHeaderBytes(r) > int(p.state.Load().cfg.ClientLimits.MaxHeaderBytes) {
@@ -298,16 +303,22 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, hitsOnly bool) boo
 		return true
 	}
 	x := p.classify(r, scheme(r))
+	if !hitsOnly {
+		x.lookedUp = takeLookedUp(r)
+	}
 	x.ctx.Context = r.Context()
 	p.sendRequestID(r, x)
 	var e *store.Entry
 	verdict, age := fetchFromOrigin, time.Duration(0)
 	if x.cacheable {
-		e = p.lookup(r, x)
+		e = p.lookup(r, x, lane)
 		verdict, age = p.decide(x, e)
 	}
-	if hitsOnly && verdict != serveFresh && verdict != serveStale {
-		return false
+	if hitsOnly {
+		if verdict != serveFresh && verdict != serveStale {
+			return false // with its lookup left on lane
+		}
+		lane.lookedUp = nil
 	}
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
 	w = &x.client
@@ -390,7 +401,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		// The fill ran in another instance: read what it stored, once for
 		// the waiters of this process.
 		lx := *x
-		if e := p.lookup(r, &lx); e != nil {
+		if e := p.lookup(r, &lx, nil); e != nil {
 			return newSharedEntry(e, r.Header)
 		}
 		return nil
@@ -409,7 +420,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 		if stored == nil && out == collapse.Stored {
 			// Another variant, or the fill ran in another instance: what
 			// was not stored cannot be looked up.
-			stored = p.lookup(r, x)
+			stored = p.lookup(r, x, nil)
 		}
 		if stored != nil {
 			// The fill this request waited for asked the origin while the
@@ -445,7 +456,7 @@ func (p *Proxy) fetchCollapsed(w http.ResponseWriter, r *http.Request, x *exchan
 // stored. It costs the leader of a fill one store read.
 func (p *Proxy) storedMeanwhile(r *http.Request, x *exchange) *sharedEntry {
 	lx := *x
-	e := p.lookup(r, &lx)
+	e := p.lookup(r, &lx, nil)
 	if e == nil {
 		return nil
 	}
@@ -579,9 +590,9 @@ func peer(r *http.Request) netip.Addr { return policy.PeerAddr(r) }
 // lookup returns the stored entry for the request, following a Vary
 // marker to the variant the request selects (RFC 9111 §4.1). A store error
 // is logged and treated as a miss: the origin still answers.
-func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
+func (p *Proxy) lookup(r *http.Request, x *exchange, lane *wireConn) *store.Entry {
 	ctx := x.requestContext(r)
-	marker, e, err := p.stored(ctx, x, r.Header)
+	marker, e, err := p.storedOnce(ctx, r, x, lane)
 	if e == nil || err != nil {
 		x.status.Fwd = "uri-miss"
 		if marker != nil {
@@ -602,6 +613,50 @@ func (p *Proxy) lookup(r *http.Request, x *exchange) *store.Entry {
 		return nil
 	}
 	return e
+}
+
+// lookedUp is what the hit lane read from the store for a request it then
+// handed to net/http: ServeHTTP uses it rather than read the store again
+// for the same request (storedOnce).
+type lookedUp struct {
+	id, variantID string
+	vary          []string
+	marker, e     *store.Entry
+	err           error
+}
+
+// storedOnce is stored, read once per request: on the hit lane the read is
+// left on the connection, and net/http's ServeHTTP of the same request
+// (the first on the connection it takes over, of the same store key) takes
+// it from there. A second read would double the store's work for every
+// connection's first miss (a burst of new connections asking for one cold
+// key asked Redis twice as often) and count twice towards the tiered
+// store's L1 admission.
+func (p *Proxy) storedOnce(ctx context.Context, r *http.Request, x *exchange, lane *wireConn) (marker, e *store.Entry, err error) {
+	if lk := x.lookedUp; lk != nil {
+		x.lookedUp = nil
+		if lk.id == x.id {
+			x.vary, x.variantID = lk.vary, lk.variantID
+			return lk.marker, lk.e, lk.err
+		}
+	}
+	marker, e, err = p.stored(ctx, x, r.Header)
+	if lane != nil {
+		lane.lookedUp = &lookedUp{id: x.id, variantID: x.variantID, vary: x.vary, marker: marker, e: e, err: err}
+	}
+	return marker, e, err
+}
+
+// takeLookedUp takes what the hit lane left on r's connection, if
+// anything: only the first request net/http reads there may use it.
+func takeLookedUp(r *http.Request) *lookedUp {
+	c := heldConn(r)
+	if c == nil || c.lookedUp == nil {
+		return nil
+	}
+	lk := c.lookedUp
+	c.lookedUp = nil
+	return lk
 }
 
 // stored reads what is stored under x's key: the entry, following a Vary

@@ -615,7 +615,7 @@ func TestARequestThatReadTheStaleEntryBeforeARefreshReplacedItStartsNoSecondRefr
 	// A request reads the stale v1...
 	r := httptest.NewRequest(http.MethodGet, c.URL+"/swr", nil)
 	x := c.p.classify(r, scheme(r))
-	stale := c.p.lookup(r, x)
+	stale := c.p.lookup(r, x, nil)
 	if stale == nil {
 		t.Fatal("the stale v1 was not found")
 	}

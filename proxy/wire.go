@@ -68,8 +68,10 @@ const heldWriteMin = 2 << 10
 type wireConn struct {
 	*net.TCPConn
 	// pending is what the hit lane read and left to net/http, read
-	// first.
-	pending *bufio.Reader
+	// first; lookedUp what it read from the store for the request it
+	// handed over.
+	pending  *bufio.Reader
+	lookedUp *lookedUp
 	holding bool
 	// pinned is what a held write may reference instead of copying: the
 	// stored body, which nobody changes.
