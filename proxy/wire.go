@@ -72,7 +72,7 @@ type wireConn struct {
 	// handed over.
 	pending  *bufio.Reader
 	lookedUp *lookedUp
-	holding bool
+	holding  bool
 	// pinned is what a held write may reference instead of copying: the
 	// stored body, which nobody changes.
 	pinned []byte
