@@ -318,7 +318,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, lane *wireConn) bo
 		if verdict != serveFresh && verdict != serveStale {
 			return false // with its lookup left on lane
 		}
-		lane.lookedUp = nil
+		lane.lookedUp = lookedUp{} // nothing pinned while the connection idles
 	}
 	x.client.init(w, x.st.cfg.ClientTimeouts.Write.D(), x.start, p.now, p.log)
 	w = &x.client
@@ -619,6 +619,7 @@ func (p *Proxy) lookup(r *http.Request, x *exchange, lane *wireConn) *store.Entr
 // handed to net/http: ServeHTTP uses it rather than read the store again
 // for the same request (storedOnce).
 type lookedUp struct {
+	ok            bool
 	id, variantID string
 	vary          []string
 	marker, e     *store.Entry
@@ -642,7 +643,7 @@ func (p *Proxy) storedOnce(ctx context.Context, r *http.Request, x *exchange, la
 	}
 	marker, e, err = p.stored(ctx, x, r.Header)
 	if lane != nil {
-		lane.lookedUp = &lookedUp{id: x.id, variantID: x.variantID, vary: x.vary, marker: marker, e: e, err: err}
+		lane.lookedUp = lookedUp{ok: true, id: x.id, variantID: x.variantID, vary: x.vary, marker: marker, e: e, err: err}
 	}
 	return marker, e, err
 }
@@ -651,12 +652,12 @@ func (p *Proxy) storedOnce(ctx context.Context, r *http.Request, x *exchange, la
 // anything: only the first request net/http reads there may use it.
 func takeLookedUp(r *http.Request) *lookedUp {
 	c := heldConn(r)
-	if c == nil || c.lookedUp == nil {
+	if c == nil || !c.lookedUp.ok {
 		return nil
 	}
 	lk := c.lookedUp
-	c.lookedUp = nil
-	return lk
+	c.lookedUp = lookedUp{}
+	return &lk
 }
 
 // stored reads what is stored under x's key: the entry, following a Vary

@@ -71,7 +71,7 @@ type wireConn struct {
 	// first; lookedUp what it read from the store for the request it
 	// handed over.
 	pending  *bufio.Reader
-	lookedUp *lookedUp
+	lookedUp lookedUp
 	holding  bool
 	// pinned is what a held write may reference instead of copying: the
 	// stored body, which nobody changes.
