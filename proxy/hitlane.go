@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -429,7 +430,7 @@ func parseHead(head []byte, r *http.Request) bool {
 				return false
 			}
 		}
-		value := string(trimOWS(line[colon+1:]))
+		value := string(textproto.TrimBytes(line[colon+1:]))
 		if !httpguts.ValidHeaderFieldValue(value) {
 			return false
 		}
@@ -464,17 +465,6 @@ func cutLine(b []byte) (line, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return b[:i-1], b[i+1:], true
-}
-
-// trimOWS trims spaces and tabs around b (RFC 9110 §5.5).
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // commonKeys are the canonical field names most requests carry, so that
@@ -771,7 +761,7 @@ func appendField(b []byte, name, value string) []byte {
 		}
 		b = append(b, c)
 	}
-	v := trimOWS(b[from:])
+	v := textproto.TrimBytes(b[from:])
 	b = append(b[:from], v...)
 	return append(b, "\r\n"...)
 }
